@@ -1,0 +1,76 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "Purr",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "purr-server", targets: ["purr-server"]),
+        .executable(name: "purr", targets: ["purr"]),
+        .library(name: "PurrCore", targets: ["PurrCore"]),
+        .library(name: "PurrServer", targets: ["PurrServer"]),
+        .library(name: "PurrClient", targets: ["PurrClient"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+    ],
+    targets: [
+        .target(
+            name: "PurrCore",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "TOMLKit", package: "TOMLKit"),
+            ]
+        ),
+        .target(name: "PurrServer", dependencies: ["PurrCore"]),
+        .target(name: "PurrClient", dependencies: ["PurrCore"]),
+        .executableTarget(
+            name: "purr-server",
+            dependencies: [
+                "PurrServer",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "purr",
+            dependencies: [
+                "PurrClient",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .target(
+            name: "PurrTestSupport",
+            dependencies: [
+                "PurrCore",
+                "PurrServer",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            path: "Tests/PurrTestSupport"
+        ),
+        .testTarget(
+            name: "PurrCoreTests",
+            dependencies: ["PurrCore", "PurrTestSupport"],
+            resources: [.copy("Fixtures")]
+        ),
+        .testTarget(
+            name: "PurrServerTests",
+            dependencies: ["PurrServer", "PurrTestSupport"],
+            resources: [.copy("Fixtures")]
+        ),
+        .testTarget(name: "PurrClientTests", dependencies: ["PurrClient", "PurrServer", "PurrTestSupport"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

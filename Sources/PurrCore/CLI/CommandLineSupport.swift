@@ -1,0 +1,36 @@
+import Foundation
+import Logging
+
+/// What every Purr executable does the same way: one-line errors with exit code 2, stderr logging.
+public enum CommandLineSupport {
+    /// Writes one line to standard error.
+    public static func printError(_ line: String) {
+        FileHandle.standardError.write(Data((line + "\n").utf8))
+    }
+
+    /// A usage or configuration error: one line, exit 2.
+    public static func usageError(_ tool: String, _ message: String) -> Never {
+        printError("\(tool): error: \(message)")
+        exit(2)
+    }
+
+    /// A failure while running: one line, exit 1.
+    public static func runtimeError(_ tool: String, _ message: String) -> Never {
+        printError("\(tool): \(message)")
+        exit(1)
+    }
+
+    /// Sends all logs to standard error, one line per event, at `level`.
+    public static func bootstrapLogging(level: Logger.Level) {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+    }
+
+    /// The first line of a possibly multi-line message.
+    public static func firstLine(_ text: String) -> String {
+        String(text.split(separator: "\n", omittingEmptySubsequences: true).first ?? "")
+    }
+}

@@ -1,0 +1,140 @@
+import NIOCore
+
+/// One half of a relay: reads on its channel become writes on the partner's (NIO's connect-proxy pattern).
+///
+/// Backpressure: a read is only requested while the partner is writable, so a slow reader on one side
+/// stops reading on the other and nothing buffers past the partner's write high-water mark.
+/// Half-close: end of input here shuts the partner's output once its queued bytes are written.
+public final class GlueHandler {
+    public typealias InboundIn = ByteBuffer
+    public typealias OutboundIn = ByteBuffer
+    public typealias OutboundOut = ByteBuffer
+
+    /// Where the first error on either side is reported (a reset, a timeout).
+    public typealias ErrorSink = (Error) -> Void
+
+    private var partner: GlueHandler?
+    private var context: ChannelHandlerContext?
+    private var pendingRead = false
+    private var inputClosed = false
+    private var outputClosing = false
+    private let readCounter: ByteCounter
+    private let errorSink: ErrorSink?
+
+    init(readCounter: ByteCounter, errorSink: ErrorSink?) {
+        self.readCounter = readCounter
+        self.errorSink = errorSink
+    }
+
+    /// Two handlers that feed each other; `aCounter` counts bytes read on A's channel.
+    public static func matchedPair(
+        aCounter: ByteCounter,
+        bCounter: ByteCounter,
+        errorSink: ErrorSink? = nil
+    ) -> (GlueHandler, GlueHandler) {
+        let a = GlueHandler(readCounter: aCounter, errorSink: errorSink)
+        let b = GlueHandler(readCounter: bCounter, errorSink: errorSink)
+        a.partner = b
+        b.partner = a
+        return (a, b)
+    }
+
+    /// The handshake saw this side's end of input before the relay began.
+    func inputClosedBeforeJoin() {
+        inputClosed = true
+        partner?.partnerInputClosed()
+    }
+
+    private var isWritable: Bool { context?.channel.isWritable ?? false }
+
+    private func partnerWrite(_ data: ByteBuffer) {
+        context?.write(NIOAny(data), promise: nil)
+    }
+
+    private func partnerFlush() {
+        context?.flush()
+    }
+
+    private func partnerWritabilityChanged(_ writable: Bool) {
+        if writable, pendingRead {
+            pendingRead = false
+            context?.read()
+        }
+    }
+
+    /// The partner's input ended: shut our output after everything queued is written.
+    private func partnerInputClosed() {
+        guard let context, !outputClosing else { return }
+        outputClosing = true
+        // Writes complete in order, so an empty write completing means all earlier bytes are out.
+        let drained = context.eventLoop.makePromise(of: Void.self)
+        context.writeAndFlush(NIOAny(ByteBuffer()), promise: drained)
+        drained.futureResult.assumeIsolated().whenComplete { _ in
+            context.close(mode: .output, promise: nil)
+        }
+    }
+
+    /// The partner's channel is gone, so nothing more will come from it. If our own input already
+    /// ended, this is the graceful end of both directions (NIO closes a channel whose two halves are
+    /// shut without an `inputClosed` event): finish writing, then shut down. Otherwise it is an abort.
+    private func partnerInactive() {
+        guard let context else { return }
+        if inputClosed {
+            partnerInputClosed()
+        } else {
+            context.close(promise: nil)
+        }
+    }
+}
+
+extension GlueHandler: ChannelDuplexHandler {
+    public func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    public func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+        self.partner = nil
+    }
+
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let buffer = Self.unwrapInboundIn(data)
+        readCounter.add(buffer.readableBytes)
+        partner?.partnerWrite(buffer)
+    }
+
+    public func channelReadComplete(context: ChannelHandlerContext) {
+        partner?.partnerFlush()
+    }
+
+    public func channelInactive(context: ChannelHandlerContext) {
+        partner?.partnerInactive()
+        context.fireChannelInactive()
+    }
+
+    public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, case .inputClosed = event {
+            inputClosed = true
+            partner?.partnerInputClosed()
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    public func errorCaught(context: ChannelHandlerContext, error: Error) {
+        errorSink?(error)
+        context.close(promise: nil)
+    }
+
+    public func channelWritabilityChanged(context: ChannelHandlerContext) {
+        partner?.partnerWritabilityChanged(context.channel.isWritable)
+        context.fireChannelWritabilityChanged()
+    }
+
+    public func read(context: ChannelHandlerContext) {
+        if let partner, partner.isWritable {
+            context.read()
+        } else {
+            pendingRead = true
+        }
+    }
+}

@@ -1,0 +1,41 @@
+/// The wire strings of the original Purr 0.1.x protocol: the one place they live.
+public enum PurrWire {
+    /// The `Purr-Version` our client sends: the wire protocol version, not our software version.
+    public static let clientVersion = "0.1.2"
+    /// The versions our server accepts.
+    public static let acceptedVersions: Set<String> = ["0.1.0", "0.1.1", "0.1.2"]
+    /// The `User-Agent` of the original Go client, which we send unchanged for compatibility.
+    public static let userAgent = "Purr Client 0.1.2"
+    public static let requestMagic = "MEOW"
+
+    public enum Header {
+        public static let purrRequest = "Purr-Request"
+        public static let purrVersion = "Purr-Version"
+        public static let purrToken = "Purr-Token"
+        public static let upgrade = "Upgrade"
+        public static let connection = "Connection"
+        public static let authorization = "Authorization"
+        public static let host = "Host"
+    }
+
+    /// Largest request or response head we accept.
+    public static let maxHeadSize = 16 * 1024
+}
+
+/// The two upgrade tokens the original server accepts.
+public enum UpgradeProtocol: String, Sendable, CaseIterable {
+    case purr
+    case websocket
+
+    /// Parses an `Upgrade` header value (case-insensitive, first matching token of a list).
+    public init?(headerValue: String) {
+        for token in headerValue.split(separator: ",") {
+            let trimmed = token.trimmingASCIIWhitespace().lowercased()
+            if let proto = UpgradeProtocol(rawValue: trimmed) {
+                self = proto
+                return
+            }
+        }
+        return nil
+    }
+}

@@ -1,0 +1,67 @@
+import NIOCore
+
+/// Server answers: the exact 101 of the original Ruby server, and one-line error responses.
+public enum UpgradeResponse {
+    /// The original server's 101, byte for byte; only the `Upgrade` value follows the request.
+    public static func switching(_ upgrade: UpgradeProtocol) -> String {
+        "HTTP/1.1 101 Switching Protocols\r\n"
+            + "Upgrade: \(upgrade.rawValue)\r\n"
+            + "Purr-Version: \(PurrWire.clientVersion)\r\n"
+            + "Purr-Request: \(PurrWire.requestMagic)\r\n"
+            + "Connection: Upgrade\r\n\r\n"
+    }
+
+    /// A plain-text error with a one-line body; the connection closes after it.
+    public static func error(status: Int, reason: String, message: String) -> String {
+        let body = message.replacingNewlines() + "\n"
+        return "HTTP/1.1 \(status) \(reason)\r\n"
+            + "Content-Type: text/plain; charset=utf-8\r\n"
+            + "Content-Length: \(body.utf8.count)\r\n"
+            + "Connection: close\r\n\r\n" + body
+    }
+}
+
+/// Why a server's answer is not a valid 101: phrased for a human reading a tunnel's last error.
+public enum UpgradeResponseError: Error, Equatable, Sendable, CustomStringConvertible {
+    case status(code: String, reason: String, body: String)
+    case missingOrWrong(header: String, got: String?)
+    case malformed(String)
+    case closedBeforeResponse
+
+    public var description: String {
+        switch self {
+        case .status(let code, let reason, let body):
+            let tail = body.isEmpty ? "" : ": \(body)"
+            return "server answered \(code) \(reason)\(tail)"
+        case .missingOrWrong(let header, let got):
+            if let got { return "server answered 101 with \(header): \(HTTPHeadParser.printable(got))" }
+            return "server answered 101 without \(header)"
+        case .malformed(let why): return "server sent a bad response: \(why)"
+        case .closedBeforeResponse: return "server closed the connection before answering"
+        }
+    }
+}
+
+extension UpgradeResponse {
+    /// Checks a response head the way the original client did: 101, Upgrade, Connection, Purr-Request.
+    public static func validate(_ head: HTTPHead, expected: UpgradeProtocol) throws(UpgradeResponseError) {
+        guard head.second == "101" else {
+            throw .status(code: head.second, reason: head.third, body: "")
+        }
+        guard let upgrade = head.value(of: PurrWire.Header.upgrade),
+            UpgradeProtocol(headerValue: upgrade) == expected
+        else { throw .missingOrWrong(header: "Upgrade", got: head.value(of: PurrWire.Header.upgrade)) }
+        guard head.listContains(PurrWire.Header.connection, token: "upgrade") else {
+            throw .missingOrWrong(header: "Connection", got: head.value(of: PurrWire.Header.connection))
+        }
+        guard head.value(of: PurrWire.Header.purrRequest) == PurrWire.requestMagic else {
+            throw .missingOrWrong(header: "Purr-Request", got: head.value(of: PurrWire.Header.purrRequest))
+        }
+    }
+}
+
+extension String {
+    func replacingNewlines() -> String {
+        String(map { $0 == "\n" || $0 == "\r" ? " " : $0 })
+    }
+}

@@ -1,0 +1,95 @@
+import Logging
+import PurrCore
+
+/// Everything `purr-server` needs to run; built from `server.toml`, then overridden by flags.
+public struct ServerConfig: Sendable {
+    public static let defaultListen = HostPort(host: "127.0.0.1", port: 8080)
+
+    public var listen = ServerConfig.defaultListen
+    public var routes: [Route] = []
+    public var headerTimeout: Double = 10
+    public var drainTimeout: Double = 10
+    public var logLevel: Logger.Level = .info
+    /// Admin endpoint; nil when not asked for.
+    public var admin: AdminConfig?
+
+    public init() {}
+
+    /// Adds routes, replacing any with the same path and host (flags override the file).
+    public mutating func merge(routes extra: [Route]) {
+        for route in extra {
+            routes.removeAll { $0.path == route.path && $0.host == route.host }
+            routes.append(route)
+        }
+    }
+}
+
+/// Where and how the admin endpoint listens.
+public struct AdminConfig: Sendable {
+    public var listen: HostPort
+    public var token: String?
+
+    public init(listen: HostPort, token: String? = nil) {
+        self.listen = listen
+        self.token = token
+    }
+}
+
+extension ServerConfig {
+    /// Loads `server.toml`; every error names the file and the key or line.
+    public static func load(file: String) throws(ConfigError) -> ServerConfig {
+        let toml = try TOMLReader.load(file: file)
+        try toml.checkKeys(["listen", "header_timeout", "drain_timeout", "log_level", "routes", "admin"])
+        var config = ServerConfig()
+        if let listen = try toml.string("listen") {
+            config.listen = try toml.wrap("listen") { () throws(ConfigError) in try HostPort(parsing: listen, allowZeroPort: true) }
+        }
+        if let value = try toml.seconds("header_timeout", range: 0.1...3600) { config.headerTimeout = value }
+        if let value = try toml.seconds("drain_timeout", range: 0...3600) { config.drainTimeout = value }
+        if let level = try toml.string("log_level") {
+            config.logLevel = try toml.wrap("log_level") { () throws(ConfigError) in try Logger.Level(parsing: level) }
+        }
+        var seen: Set<String> = []
+        for entry in try toml.tables("routes") {
+            try entry.checkKeys(["path", "target", "token", "host"])
+            let path = try entry.requiredString("path")
+            let targetText = try entry.requiredString("target")
+            let target = try entry.wrap("target") { () throws(ConfigError) in try HostPort(parsing: targetText) }
+            let host = try entry.string("host")
+            let route = try entry.wrap("path") { () throws(ConfigError) in
+                try Route(path: path, target: target, token: try entry.string("token"), host: host)
+            }
+            let key = "\(host ?? "*") \(path)"
+            guard seen.insert(key).inserted else {
+                throw ConfigError("\(file): \(entry.path): a route for path '\(path)' is already defined")
+            }
+            config.routes.append(route)
+        }
+        if let admin = try toml.table("admin") {
+            try admin.checkKeys(["port", "host", "token"])
+            let port = try admin.int("port", range: 0...65535)
+            let host = try admin.string("host") ?? "127.0.0.1"
+            let token = try admin.string("token")
+            if let port {
+                let listen = try admin.wrap("host") { () throws(ConfigError) in
+                    try HostPort(parsing: HostPort(host: host, port: port).description, allowZeroPort: true)
+                }
+                config.admin = AdminConfig(listen: listen, token: token)
+            } else if let token {
+                config.admin = AdminConfig(listen: HostPort(host: host, port: -1), token: token)
+            }
+        }
+        return config
+    }
+}
+
+extension Logger.Level {
+    /// Parses `trace`, `debug`, `info`, `notice`, `warning`, `error`, `critical`.
+    public init(parsing text: String) throws(ConfigError) {
+        guard let level = Logger.Level(rawValue: text.lowercased()) else {
+            let names = Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")
+            throw ConfigError("'\(text)' is not a log level (expected one of: \(names))")
+        }
+        self = level
+    }
+}

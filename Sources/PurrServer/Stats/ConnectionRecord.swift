@@ -1,0 +1,34 @@
+import Foundation
+import PurrCore
+import Synchronization
+
+/// One connection's live facts. The relay touches only the two byte counters.
+public final class ConnectionRecord: Sendable {
+    public let id: UInt64
+    public let peer: String
+    public let started: Date
+    /// Bytes from the client towards the target.
+    public let bytesIn = ByteCounter()
+    /// Bytes from the target towards the client.
+    public let bytesOut = ByteCounter()
+    let mutable: Mutex<Mutable>
+
+    struct Mutable {
+        var state: ConnectionState = .readingHead
+        var route: String?
+        var target: String?
+        var reason: String?
+    }
+
+    init(id: UInt64, peer: String, started: Date) {
+        self.id = id
+        self.peer = peer
+        self.started = started
+        self.mutable = Mutex(Mutable())
+    }
+
+    public var state: ConnectionState { mutable.withLock { $0.state } }
+    public var route: String? { mutable.withLock { $0.route } }
+    public var target: String? { mutable.withLock { $0.target } }
+    public var reason: String? { mutable.withLock { $0.reason } }
+}

@@ -1,0 +1,14 @@
+/// Why a connection did not become, or stopped being, a healthy relay. Raw values are the
+/// labels the admin endpoint and metrics show.
+public enum FailureReason: String, Sendable, CaseIterable, Codable {
+    case badRequest = "bad_request"
+    case headTooLarge = "head_too_large"
+    case headerTimeout = "header_timeout"
+    case notPurr = "not_purr"
+    case noRoute = "no_route"
+    case unauthorized
+    case targetUnreachable = "target_unreachable"
+    case clientGone = "client_gone"
+    case relayError = "relay_error"
+    case shutdown
+}

@@ -1,0 +1,194 @@
+import Foundation
+import PurrCore
+import Synchronization
+
+/// The one place the server's counters live. Opening and closing take a short lock;
+/// relayed bytes go to per-connection atomics, so reading a snapshot never slows the relay.
+public final class StatsRegistry: Sendable {
+    public static let version = "0.1.0"
+
+    public let started = Date()
+    private let startedClock = ContinuousClock.now
+    private let state: Mutex<State>
+
+    struct RouteCounters {
+        var path: String
+        var target: String
+        var active = 0
+        var total = 0
+        var closedIn = 0
+        var closedOut = 0
+        var failures: [String: Int] = [:]
+    }
+
+    struct State {
+        var listen: String
+        var nextID: UInt64 = 1
+        var live: [UInt64: ConnectionRecord] = [:]
+        var routes: [String: RouteCounters] = [:]
+        var routeOrder: [String] = []
+        var total = 0
+        var closedIn = 0
+        var closedOut = 0
+        var failures: [String: Int] = [:]
+        var nextObserver: UInt64 = 1
+        var observers: [UInt64: @Sendable (ConnectionEvent) -> Void] = [:]
+    }
+
+    public init(routes: [Route], listen: String) {
+        var initial = State(listen: listen)
+        for route in routes {
+            let key = Self.key(for: route)
+            initial.routes[key] = RouteCounters(path: key, target: route.target.description)
+            initial.routeOrder.append(key)
+        }
+        state = Mutex(initial)
+    }
+
+    static func key(for route: Route) -> String {
+        route.host.map { "\($0)\(route.path)" } ?? route.path
+    }
+
+    public func setListen(_ listen: String) {
+        state.withLock { $0.listen = listen }
+    }
+
+    public var uptime: Double {
+        let elapsed = ContinuousClock.now - startedClock
+        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    }
+
+    /// Live connections, in any state.
+    public var activeCount: Int { state.withLock { $0.live.count } }
+
+    // MARK: Connection lifecycle (called by the upgrade handler)
+
+    func open(peer: String) -> ConnectionRecord {
+        state.withLock { state in
+            let record = ConnectionRecord(id: state.nextID, peer: peer, started: Date())
+            state.nextID += 1
+            state.live[record.id] = record
+            state.total += 1
+            return record
+        }
+    }
+
+    func routed(_ record: ConnectionRecord, to route: Route) {
+        let key = Self.key(for: route)
+        record.mutable.withLock {
+            $0.route = key
+            $0.target = route.target.description
+            $0.state = .connecting
+        }
+        state.withLock { state in
+            state.routes[key]?.active += 1
+            state.routes[key]?.total += 1
+        }
+    }
+
+    func relaying(_ record: ConnectionRecord) {
+        record.mutable.withLock { $0.state = .relaying }
+        notify(ConnectionEvent(event: .opened, connection: Self.view(of: record)))
+    }
+
+    /// Ends a connection; a failure reason counts it under that reason (globally and per route).
+    func finish(_ record: ConnectionRecord, failure: FailureReason?, detail: String) {
+        record.mutable.withLock {
+            $0.state = failure == nil ? .closed : .failed
+            $0.reason = detail
+        }
+        let route = record.route
+        let bytesIn = record.bytesIn.total
+        let bytesOut = record.bytesOut.total
+        let removed: Bool = state.withLock { state in
+            guard state.live.removeValue(forKey: record.id) != nil else { return false }
+            state.closedIn += bytesIn
+            state.closedOut += bytesOut
+            if let failure { state.failures[failure.rawValue, default: 0] += 1 }
+            if let route, var counters = state.routes[route] {
+                counters.active -= 1
+                counters.closedIn += bytesIn
+                counters.closedOut += bytesOut
+                if let failure { counters.failures[failure.rawValue, default: 0] += 1 }
+                state.routes[route] = counters
+            }
+            return true
+        }
+        if removed { notify(ConnectionEvent(event: .closed, connection: Self.view(of: record))) }
+    }
+
+    // MARK: Reading
+
+    public func snapshot() -> StatsSnapshot {
+        let (copy, live) = state.withLock { ($0, Array($0.live.values)) }
+        let connections = live.sorted { $0.id < $1.id }.map(Self.view(of:))
+        var liveIn: [String: Int] = [:]
+        var liveOut: [String: Int] = [:]
+        for connection in connections {
+            guard let route = connection.route else { continue }
+            liveIn[route, default: 0] += connection.bytesIn
+            liveOut[route, default: 0] += connection.bytesOut
+        }
+        let routes = copy.routeOrder.compactMap { key -> StatsSnapshot.RouteStats? in
+            guard let counters = copy.routes[key] else { return nil }
+            return StatsSnapshot.RouteStats(
+                path: counters.path,
+                target: counters.target,
+                active: counters.active,
+                total: counters.total,
+                bytesIn: counters.closedIn + liveIn[key, default: 0],
+                bytesOut: counters.closedOut + liveOut[key, default: 0],
+                failures: counters.failures
+            )
+        }
+        return StatsSnapshot(
+            server: .init(version: Self.version, uptimeSeconds: uptime, listen: copy.listen, started: started),
+            totals: .init(
+                active: connections.count,
+                total: copy.total,
+                bytesIn: copy.closedIn + connections.reduce(0) { $0 + $1.bytesIn },
+                bytesOut: copy.closedOut + connections.reduce(0) { $0 + $1.bytesOut },
+                failures: copy.failures
+            ),
+            routes: routes,
+            connections: connections
+        )
+    }
+
+    static func view(of record: ConnectionRecord) -> StatsSnapshot.Connection {
+        let mutable = record.mutable.withLock { $0 }
+        return StatsSnapshot.Connection(
+            id: record.id,
+            route: mutable.route,
+            target: mutable.target,
+            peer: record.peer,
+            state: mutable.state,
+            bytesIn: record.bytesIn.total,
+            bytesOut: record.bytesOut.total,
+            started: record.started,
+            reason: mutable.reason
+        )
+    }
+
+    // MARK: Observers (the admin stream)
+
+    /// Calls `handler` for each connection that opens or closes, on the thread that caused it.
+    @discardableResult
+    public func addObserver(_ handler: @escaping @Sendable (ConnectionEvent) -> Void) -> UInt64 {
+        state.withLock { state in
+            let id = state.nextObserver
+            state.nextObserver += 1
+            state.observers[id] = handler
+            return id
+        }
+    }
+
+    public func removeObserver(_ id: UInt64) {
+        _ = state.withLock { $0.observers.removeValue(forKey: id) }
+    }
+
+    private func notify(_ event: ConnectionEvent) {
+        let observers = state.withLock { Array($0.observers.values) }
+        for observer in observers { observer(event) }
+    }
+}

@@ -1,0 +1,108 @@
+import ArgumentParser
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import PurrCore
+import PurrServer
+
+@main
+struct PurrServerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "purr-server",
+        abstract: "Answer Purr upgrade requests and relay each to a TCP target.",
+        discussion: """
+            Routes come from --route flags and/or [[routes]] in --config; flags win.
+            Example: purr-server --listen 127.0.0.1:8080 --route /ssh=127.0.0.1:22
+            """
+    )
+
+    @Option(name: .long, help: "Address to listen on, HOST:PORT or [IPv6]:PORT (default 127.0.0.1:8080).")
+    var listen: String?
+
+    @Option(name: .customLong("route"), help: "A route PATH=HOST:PORT (repeatable).")
+    var routes: [String] = []
+
+    @Option(name: .long, help: "A server.toml file.")
+    var config: String?
+
+    @Option(name: .long, help: "trace, debug, info, notice, warning, error or critical (default info).")
+    var logLevel: String?
+
+    @Option(name: .long, help: "Seconds a client has to send its request head (default 10).")
+    var headerTimeout: Double?
+
+    @Option(name: .long, help: "Seconds active relays may finish after SIGINT/SIGTERM (default 10).")
+    var drainTimeout: Double?
+
+    static func main() async {
+        let command: PurrServerCommand
+        do {
+            command = try parseAsRoot() as! PurrServerCommand
+        } catch {
+            if exitCode(for: error) == .success {
+                print(fullMessage(for: error))
+                Foundation.exit(0)
+            }
+            CommandLineSupport.usageError("purr-server", CommandLineSupport.firstLine(message(for: error)))
+        }
+        let config: ServerConfig
+        do {
+            config = try command.resolveConfig()
+        } catch {
+            CommandLineSupport.usageError("purr-server", error.message)
+        }
+        await command.serve(config)
+    }
+
+    /// The file's settings with the flags on top; every error names its flag, file or key.
+    func resolveConfig() throws(ConfigError) -> ServerConfig {
+        var config = try config.map { file throws(ConfigError) in try ServerConfig.load(file: file) } ?? ServerConfig()
+        if let listen {
+            do {
+                config.listen = try HostPort(parsing: listen, allowZeroPort: true)
+            } catch {
+                throw error.located("--listen")
+            }
+        }
+        var flagRoutes: [Route] = []
+        for flag in routes { flagRoutes.append(try Route(flag: flag)) }
+        config.merge(routes: flagRoutes)
+        if let logLevel {
+            do { config.logLevel = try Logger.Level(parsing: logLevel) } catch { throw error.located("--log-level") }
+        }
+        if let headerTimeout {
+            guard headerTimeout > 0, headerTimeout <= 3600 else {
+                throw ConfigError("--header-timeout: \(headerTimeout) is out of range (0, 3600] seconds")
+            }
+            config.headerTimeout = headerTimeout
+        }
+        if let drainTimeout {
+            guard drainTimeout >= 0, drainTimeout <= 3600 else {
+                throw ConfigError("--drain-timeout: \(drainTimeout) is out of range [0, 3600] seconds")
+            }
+            config.drainTimeout = drainTimeout
+        }
+        return config
+    }
+
+    func serve(_ config: ServerConfig) async {
+        CommandLineSupport.bootstrapLogging(level: config.logLevel)
+        let logger = Logger(label: "purr-server")
+        let signals = SignalWatcher()
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+        let server = PurrServer(config: config, group: group, logger: logger)
+        do {
+            try await server.start()
+        } catch {
+            let reason = (error as? IOError).map { ConnectFailure.describe(errno: $0.errnoCode) } ?? "\(error)"
+            CommandLineSupport.usageError("purr-server", "cannot listen on \(config.listen): \(reason)")
+        }
+        let signal = await signals.wait()
+        logger.info("signal received, shutting down", metadata: ["signal": "\(signal == SIGINT ? "SIGINT" : "SIGTERM")"])
+        await server.shutdown(drainTimeout: config.drainTimeout)
+        try? await group.shutdownGracefully()
+        logger.info("stopped")
+        Foundation.exit(0)
+    }
+}

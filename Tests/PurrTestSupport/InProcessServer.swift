@@ -1,0 +1,42 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import PurrCore
+import PurrServer
+
+/// A purr-server running inside the test process on an ephemeral loopback port.
+public enum InProcessServer {
+    public static let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+
+    public static var quietLogger: Logger {
+        var logger = Logger(label: "purr-test")
+        logger.logLevel = .critical
+        return logger
+    }
+
+    public static func start(
+        routes: [Route],
+        host: String = "127.0.0.1",
+        headerTimeout: Double = 10
+    ) async throws -> PurrServer {
+        var config = ServerConfig()
+        config.listen = HostPort(host: host, port: 0)
+        config.routes = routes
+        config.headerTimeout = headerTimeout
+        let server = PurrServer(config: config, group: group, logger: quietLogger)
+        try await server.start()
+        return server
+    }
+}
+
+extension BlockingSocket {
+    /// Sends a Purr upgrade request and reads the answer head; returns the head and any bytes after it.
+    public func upgrade(path: String, port: Int, token: String? = nil, upgrade: UpgradeProtocol = .purr, extra: [UInt8] = [])
+        throws -> (head: String, rest: [UInt8])
+    {
+        let request = UpgradeRequest(path: path, host: "127.0.0.1:\(port)", upgrade: upgrade, token: token)
+        try write(Array(request.encoded().utf8) + extra)
+        return try readHead()
+    }
+}

@@ -1,0 +1,199 @@
+import Crypto
+import Foundation
+import NIOCore
+import NIOPosix
+import Synchronization
+
+/// A real TCP server for tests to relay to: an echo (optionally speaking first) or a hashing sink.
+public final class TestTarget: Sendable {
+    public enum Behavior: Sendable {
+        /// Echoes everything; half-closes its output after the client's EOF.
+        case echo(banner: String?)
+        /// Reads and hashes everything; reading can be paused to make a slow reader.
+        /// With a banner, it sends the banner and shuts its own output first (a half-close from the far end).
+        case sink(banner: String? = nil)
+    }
+
+    /// What a sink saw on one connection, once the client's side ended.
+    public struct SinkResult: Sendable {
+        public let bytes: Int
+        public let sha256: String
+    }
+
+    public let port: Int
+    let channel: Channel
+    let state: Mutex<Shared>
+    public let readingPaused: Atomic<Bool>
+
+    struct Shared {
+        var accepted = 0
+        var sinkResults: [SinkResult] = []
+        var pausedChannels: [Channel] = []
+    }
+
+    private init(channel: Channel, paused: Bool) {
+        self.channel = channel
+        self.port = channel.localAddress!.port!
+        self.state = Mutex(Shared())
+        self.readingPaused = Atomic(paused)
+    }
+
+    public static func start(
+        _ behavior: Behavior,
+        group: EventLoopGroup,
+        host: String = "127.0.0.1",
+        pausedReading: Bool = false
+    ) async throws -> TestTarget {
+        let box = TargetBox()
+        let channel = try await ServerBootstrap(group: group)
+            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    guard let target = box.target else { throw ChannelError.ioOnClosedChannel }
+                    target.state.withLock { $0.accepted += 1 }
+                    switch behavior {
+                    case .echo(let banner):
+                        try channel.pipeline.syncOperations.addHandler(EchoHandler(banner: banner))
+                    case .sink(let banner):
+                        if target.readingPaused.load(ordering: .relaxed) {
+                            try channel.syncOptions?.setOption(ChannelOptions.autoRead, value: false)
+                            target.state.withLock { $0.pausedChannels.append(channel) }
+                        }
+                        try channel.pipeline.syncOperations.addHandler(SinkHandler(target: target, banner: banner))
+                    }
+                }
+            }
+            .bind(host: host, port: 0).get()
+        let target = TestTarget(channel: channel, paused: pausedReading)
+        box.target = target
+        return target
+    }
+
+    /// Lets paused sinks read at full speed again.
+    public func resumeReading() {
+        readingPaused.store(false, ordering: .relaxed)
+        let channels = state.withLock { state -> [Channel] in
+            defer { state.pausedChannels = [] }
+            return state.pausedChannels
+        }
+        for channel in channels { channel.setOption(ChannelOptions.autoRead, value: true).whenSuccess { channel.read() } }
+    }
+
+    public var acceptedCount: Int { state.withLock { $0.accepted } }
+    public var sinkResults: [SinkResult] { state.withLock { $0.sinkResults } }
+
+    func recordSink(_ result: SinkResult) { state.withLock { $0.sinkResults.append(result) } }
+
+    public func stop() async {
+        try? await channel.close()
+    }
+}
+
+/// Lets the child initializer find the target that is being built around it.
+final class TargetBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var _target: TestTarget?
+    var target: TestTarget? {
+        get { lock.withLock { _target } }
+        set { lock.withLock { _target = newValue } }
+    }
+}
+
+/// Echo with backpressure: stops reading while its own writes are backed up.
+final class EchoHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+    let banner: String?
+
+    init(banner: String?) { self.banner = banner }
+
+    func channelActive(context: ChannelHandlerContext) {
+        if let banner { context.writeAndFlush(NIOAny(ByteBuffer(string: banner)), promise: nil) }
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        context.write(data, promise: nil)
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) { context.flush() }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        let writable = context.channel.isWritable
+        try? context.channel.syncOptions?.setOption(ChannelOptions.autoRead, value: writable)
+        if writable { context.read() }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, case .inputClosed = event {
+            let done = context.eventLoop.makePromise(of: Void.self)
+            context.writeAndFlush(NIOAny(ByteBuffer()), promise: done)
+            done.futureResult.assumeIsolated().whenComplete { _ in context.close(mode: .output, promise: nil) }
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) { context.close(promise: nil) }
+}
+
+/// Hashes what it reads; at the client's EOF, records the result and closes.
+final class SinkHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    let target: TestTarget
+    var hasher = SHA256()
+    var bytes = 0
+
+    let banner: String?
+
+    init(target: TestTarget, banner: String?) {
+        self.target = target
+        self.banner = banner
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        if let banner {
+            context.writeAndFlush(NIOAny(ByteBuffer(string: banner))).assumeIsolated().whenComplete { _ in
+                context.close(mode: .output, promise: nil)
+            }
+        }
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let buffer = Self.unwrapInboundIn(data)
+        bytes += buffer.readableBytes
+        buffer.withUnsafeReadableBytes { hasher.update(bufferPointer: $0) }
+    }
+
+    var recorded = false
+
+    /// NIO closes a channel whose output is already shut without an `inputClosed` event, so the
+    /// result is recorded at whichever comes first.
+    func record() {
+        guard !recorded else { return }
+        recorded = true
+        target.recordSink(.init(bytes: bytes, sha256: hasher.finalize().hex))
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, case .inputClosed = event {
+            record()
+            context.close(promise: nil)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        record()
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) { context.close(promise: nil) }
+}
+
+extension Sequence where Element == UInt8 {
+    public var hex: String { map { String(format: "%02x", $0) }.joined() }
+}
+
+extension SHA256.Digest {
+    public var hex: String { Array(self).hex }
+}
