@@ -38,7 +38,7 @@ struct PurrServerCommand: AsyncParsableCommand {
     static func main() async {
         let command: PurrServerCommand
         do {
-            command = try parseAsRoot() as! PurrServerCommand
+            command = try parse(nil)
         } catch {
             if exitCode(for: error) == .success {
                 print(fullMessage(for: error))
@@ -98,6 +98,8 @@ struct PurrServerCommand: AsyncParsableCommand {
             let reason = (error as? IOError).map { ConnectFailure.describe(errno: $0.errnoCode) } ?? "\(error)"
             CommandLineSupport.usageError("purr-server", "cannot listen on \(config.listen): \(reason)")
         }
+        // One line on standard output once ready, for scripts (and --listen with port 0).
+        CommandLineSupport.printLine("listening on \(server.registry.snapshot().server.listen)")
         let signal = await signals.wait()
         logger.info("signal received, shutting down", metadata: ["signal": "\(signal == SIGINT ? "SIGINT" : "SIGTERM")"])
         await server.shutdown(drainTimeout: config.drainTimeout)

@@ -34,7 +34,8 @@ final class WireTests: XCTestCase {
         let original = try WireFixtures.originalServer101(bundle: .module)
         XCTAssertEqual(Array(UpgradeResponse.switching(.purr).utf8), original)
         let websocket = UpgradeResponse.switching(.websocket)
-        XCTAssertEqual(websocket, String(decoding: original, as: UTF8.self).replacingOccurrences(of: "Upgrade: purr", with: "Upgrade: websocket"))
+        XCTAssertEqual(
+            websocket, String(decoding: original, as: UTF8.self).replacingOccurrences(of: "Upgrade: purr", with: "Upgrade: websocket"))
     }
 
     func testOriginal101PassesClientValidation() throws {
@@ -48,7 +49,8 @@ final class WireTests: XCTestCase {
 
     func testHeaderNamesAreCaseInsensitiveAndConnectionIsAList() throws {
         let head = try parseRequest(
-            "GET /db HTTP/1.1\r\nhost: x\r\nCONNECTION: keep-alive, Upgrade\r\npurr-request: MEOW\r\nPURR-VERSION: 0.1.0\r\nupgrade: WebSocket\r\n\r\n")
+            "GET /db HTTP/1.1\r\nhost: x\r\nCONNECTION: keep-alive, Upgrade\r\npurr-request: MEOW\r\nPURR-VERSION: 0.1.0\r\nupgrade: WebSocket\r\n\r\n"
+        )
         let request = try UpgradeRequest(validating: head)
         XCTAssertEqual(request.upgrade, .websocket)
         XCTAssertEqual(request.version, "0.1.0")
@@ -62,7 +64,8 @@ final class WireTests: XCTestCase {
                 XCTAssertTrue("\(error)".contains(expected), "\(error) should mention \(expected)")
             }
         }
-        XCTAssertNoThrow(try UpgradeRequest(validating: try parseRequest("GET /x HTTP/1.1\r\n" + base.map { $0 + "\r\n" }.joined() + "\r\n")))
+        XCTAssertNoThrow(
+            try UpgradeRequest(validating: try parseRequest("GET /x HTTP/1.1\r\n" + base.map { $0 + "\r\n" }.joined() + "\r\n")))
         try check(base, method: "POST", "method POST")
         try check(Array(base.dropFirst()), "missing Connection")
         try check(["Connection: keep-alive"] + base.dropFirst(), "Connection: keep-alive")

@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// A plain blocking TCP client socket for tests: every read has a timeout, so no test can hang.
 public final class BlockingSocket: @unchecked Sendable {

@@ -8,6 +8,11 @@ public enum CommandLineSupport {
         FileHandle.standardError.write(Data((line + "\n").utf8))
     }
 
+    /// Writes one line to standard output, unbuffered (scripts wait for it).
+    public static func printLine(_ line: String) {
+        FileHandle.standardOutput.write(Data((line + "\n").utf8))
+    }
+
     /// A usage or configuration error: one line, exit 2.
     public static func usageError(_ tool: String, _ message: String) -> Never {
         printError("\(tool): error: \(message)")

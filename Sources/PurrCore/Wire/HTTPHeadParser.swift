@@ -60,7 +60,9 @@ public struct HTTPHeadParser: Sendable {
             return (nil, nil, firstLineEnd)
         }
         if let control = scan.control {
-            throw .malformed("control byte 0x\(String(buffer.getInteger(at: buffer.readerIndex + control, as: UInt8.self)!, radix: 16)) in head at offset \(control)")
+            throw .malformed(
+                "control byte 0x\(String(buffer.getInteger(at: buffer.readerIndex + control, as: UInt8.self)!, radix: 16)) in head at offset \(control)"
+            )
         }
         if !startLineChecked, let lineEnd = scan.firstLineEnd {
             startLineChecked = true

@@ -59,7 +59,9 @@ final class UpgradeHandler {
         if let record { env.registry.routed(record, to: route) }
         if let expected = route.token {
             guard let presented = request.token else {
-                refuse(context, status: 401, "Unauthorized", message: "route \(route.path) needs a token (Authorization: Bearer TOKEN)", failure: .unauthorized)
+                refuse(
+                    context, status: 401, "Unauthorized", message: "route \(route.path) needs a token (Authorization: Bearer TOKEN)",
+                    failure: .unauthorized)
                 return
             }
             guard ConstantTime.equals(presented, expected) else {

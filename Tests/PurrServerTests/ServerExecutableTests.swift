@@ -1,0 +1,170 @@
+import Foundation
+import PurrCore
+import PurrTestSupport
+import XCTest
+
+/// The built `purr-server` binary: flags, config errors, logs, signals, memory under a slow reader.
+final class ServerExecutableTests: XCTestCase {
+    let group = InProcessServer.group
+
+    func startServer(_ arguments: [String]) throws -> (RunningProcess, Int) {
+        let port = RunningProcess.freePort()
+        let process = try RunningProcess("purr-server", ["--listen", "127.0.0.1:\(port)"] + arguments)
+        XCTAssertTrue(process.waitForOutput("listening"), process.stderr)
+        return (process, port)
+    }
+
+    func tempFile(_ text: String) throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("purr-\(UUID().uuidString).toml").path
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    func testBadFlagsAndConfigsStopWithOneLineAndExitCode2() throws {
+        let badToml = try tempFile("[[routes]]\npath = \"/a\"\ntarget = \"nowhere\"\n")
+        let brokenToml = try tempFile("listen = \"127.0.0.1:1\"\n[[routes]\n")
+        let cases: [([String], String)] = [
+            (["--listen", "nonsense"], "--listen: 'nonsense': expected HOST:PORT"),
+            (["--route", "/ssh"], "--route '/ssh': expected PATH=HOST:PORT"),
+            (["--route", "/ssh=127.0.0.1:70000"], "--route: '127.0.0.1:70000': the port must be a number"),
+            (["--config", "/nonexistent.toml"], "/nonexistent.toml: cannot read"),
+            (["--config", badToml], "\(badToml): routes[0].target: 'nowhere': expected HOST:PORT"),
+            (["--config", brokenToml], "\(brokenToml):2:"),
+            (["--log-level", "loud"], "--log-level: 'loud' is not a log level"),
+            (["--header-timeout", "0"], "--header-timeout: 0.0 is out of range"),
+            (["--frobnicate"], "Unknown option '--frobnicate'"),
+            (["--header-timeout", "soon"], "soon"),
+        ]
+        for (arguments, expected) in cases {
+            let result = try RunningProcess.run("purr-server", arguments)
+            XCTAssertEqual(result.status, 2, "\(arguments): \(result.stderr)")
+            let lines = result.stderr.split(separator: "\n")
+            XCTAssertEqual(lines.count, 1, "\(arguments): one line, got \(result.stderr)")
+            XCTAssertTrue(result.stderr.contains(expected), "\(arguments): \(result.stderr) should contain \(expected)")
+        }
+        let busy = try startServer([])
+        let inUse = try RunningProcess.run("purr-server", ["--listen", "127.0.0.1:\(busy.1)"])
+        XCTAssertEqual(inUse.status, 2)
+        XCTAssertTrue(inUse.stderr.contains("cannot listen on 127.0.0.1:\(busy.1): Address already in use"), inUse.stderr)
+        busy.0.stop()
+    }
+
+    func testHelpExitsZero() throws {
+        let result = try RunningProcess.run("purr-server", ["--help"])
+        XCTAssertEqual(result.status, 0)
+        XCTAssertTrue(result.stdout.contains("--route"))
+    }
+
+    func testSaysSoWhenNoRoutesAreConfigured() throws {
+        let (process, _) = try startServer([])
+        XCTAssertTrue(process.waitForOutput("no routes configured"))
+        XCTAssertEqual(process.signal(SIGTERM), 0)
+    }
+
+    func testLogsOpenAndCloseAndNeverTheToken() async throws {
+        let target = try await TestTarget.start(.echo(banner: nil), group: group)
+        let config = try tempFile(
+            """
+            [[routes]]
+            path = "/ssh"
+            target = "127.0.0.1:\(target.port)"
+            token = "t0ps3cret"
+            """)
+        let (process, port) = try startServer(["--config", config])
+        let socket = try BlockingSocket(port: port)
+        let (head, _) = try socket.upgrade(path: "/ssh", port: port, token: "t0ps3cret")
+        XCTAssertTrue(head.hasPrefix("HTTP/1.1 101"))
+        try socket.write("12345")
+        _ = try socket.read(exactly: 5)
+        socket.close()
+        let wrong = try BlockingSocket(port: port)
+        _ = try wrong.upgrade(path: "/ssh", port: port, token: "guess")
+        XCTAssertTrue(process.waitForOutput("close"))
+        XCTAssertTrue(process.waitForOutput("refused"))
+        XCTAssertEqual(process.signal(SIGINT), 0)
+        let log = process.stderr
+        let open = try XCTUnwrap(log.split(separator: "\n").first { $0.contains(" open") })
+        XCTAssertTrue(
+            open.contains("route=/ssh") && open.contains("peer=127.0.0.1:") && open.contains("target=127.0.0.1:\(target.port)"),
+            String(open))
+        let close = try XCTUnwrap(log.split(separator: "\n").first { $0.hasSuffix(" close") })
+        XCTAssertTrue(
+            close.contains("in=5") && close.contains("out=5") && close.contains("duration=") && close.contains("reason=closed"),
+            String(close))
+        XCTAssertTrue(log.contains("status=401"))
+        XCTAssertFalse(log.contains("t0ps3cret"), "a token must never be logged")
+        XCTAssertFalse(log.contains("guess"), "a presented token must never be logged")
+    }
+
+    func testSignalStopsAcceptingAndDrainsActiveRelays() async throws {
+        let target = try await TestTarget.start(.echo(banner: nil), group: group)
+        let (process, port) = try startServer(["--route", "/echo=127.0.0.1:\(target.port)", "--drain-timeout", "20"])
+        let socket = try BlockingSocket(port: port)
+        _ = try socket.upgrade(path: "/echo", port: port)
+        kill(process.pid, SIGTERM)
+        XCTAssertTrue(process.waitForOutput("draining"))
+        // New connections are refused while the old relay keeps working.
+        XCTAssertTrue(TestKit.poll { (try? BlockingSocket(port: port)) == nil })
+        try socket.write("during drain")
+        XCTAssertEqual(try socket.read(exactly: 12), Array("during drain".utf8))
+        XCTAssertTrue(process.process.isRunning)
+        socket.shutdownWrite()
+        XCTAssertEqual(try socket.readToEnd(), [])
+        XCTAssertEqual(process.waitForExit(timeout: 10), 0, process.stderr)
+    }
+
+    func testDrainTimeoutClosesWhatIsLeft() async throws {
+        let target = try await TestTarget.start(.echo(banner: nil), group: group)
+        let (process, port) = try startServer(["--route", "/echo=127.0.0.1:\(target.port)", "--drain-timeout", "0.5"])
+        let socket = try BlockingSocket(port: port, timeout: 10)
+        _ = try socket.upgrade(path: "/echo", port: port)
+        kill(process.pid, SIGINT)
+        XCTAssertEqual(process.waitForExit(timeout: 10), 0, process.stderr)
+        XCTAssertEqual(try socket.readToEnd(), [], "the client sees the relay closed")
+        XCTAssertTrue(process.stderr.contains("closed relays still open after the drain timeout"))
+    }
+
+    func testSlowReaderKeepsServerMemoryBounded() async throws {
+        let target = try await TestTarget.start(.sink(), group: group, pausedReading: true)
+        let (process, port) = try startServer(["--route", "/sink=127.0.0.1:\(target.port)", "--log-level", "warning"])
+        // Warm up so the baseline includes the allocator's first arenas.
+        let warm = try BlockingSocket(port: port)
+        _ = try warm.upgrade(path: "/sink", port: port)
+        try warm.write(TestKit.randomPayload(count: 1 << 20))
+        target.resumeReading()
+        warm.shutdownWrite()
+        XCTAssertTrue(TestKit.poll { target.sinkResults.count == 1 })
+        target.readingPaused.store(true, ordering: .relaxed)
+        let baseline = try XCTUnwrap(TestKit.residentBytes(pid: process.pid))
+
+        let socket = try BlockingSocket(port: port, timeout: 60)
+        _ = try socket.upgrade(path: "/sink", port: port)
+        let block = TestKit.randomPayload(count: 4 << 20, seed: 99)
+        let blocks = 64  // 256 MiB
+        var expected = IncrementalHash()
+        for _ in 0..<blocks { expected.update(block) }
+        let sender = Thread {
+            for _ in 0..<blocks { try? socket.write(block) }
+            socket.shutdownWrite()
+        }
+        sender.start()
+        // The target reads nothing for a while: the sender must stall, not the server's memory grow.
+        var peak = baseline
+        let stallEnd = Date().addingTimeInterval(2)
+        while Date() < stallEnd {
+            peak = max(peak, TestKit.residentBytes(pid: process.pid) ?? 0)
+            usleep(50_000)
+        }
+        target.resumeReading()
+        let done = TestKit.poll(timeout: 120) {
+            peak = max(peak, TestKit.residentBytes(pid: process.pid) ?? 0)
+            return target.sinkResults.count == 2
+        }
+        XCTAssertTrue(done, "the 256 MiB never arrived")
+        XCTAssertEqual(target.sinkResults.last?.bytes, blocks * block.count)
+        XCTAssertEqual(target.sinkResults.last?.sha256, expected.finalize())
+        let growth = peak - baseline
+        XCTAssertLessThan(growth, 32 << 20, "server RSS grew by \(growth >> 20) MiB while relaying 256 MiB to a slow reader")
+        process.stop()
+    }
+}
