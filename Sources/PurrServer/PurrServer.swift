@@ -40,12 +40,10 @@ public final class PurrServer: Sendable {
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 1024)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
-            .childChannelOption(ChannelOptions.socketOption(.so_keepalive), value: 1)
-            .childChannelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 channels.add(channel)
                 return channel.eventLoop.makeCompletedFuture {
+                    try SocketTuning.apply(to: channel)
                     try channel.pipeline.syncOperations.addHandler(UpgradeHandler(env: env))
                 }
             }

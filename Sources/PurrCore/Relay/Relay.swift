@@ -2,14 +2,6 @@ import NIOCore
 
 /// Joins two connected channels into a two-way relay once any handshake is done.
 public enum Relay {
-    /// Channel options every relayed socket needs: half-closure so a FIN can travel on its own,
-    /// reads driven by the glue (not by a handshake handler), keepalive to notice dead peers.
-    public static func configure(_ channel: Channel) -> EventLoopFuture<Void> {
-        channel.setOption(ChannelOptions.allowRemoteHalfClosure, value: true)
-            .flatMap { channel.setOption(ChannelOptions.socketOption(.so_keepalive), value: 1) }
-            .flatMap { channel.setOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1) }
-    }
-
     /// Installs the glue on both channels (on their shared event loop), writes bytes that were read
     /// ahead during the handshake, and turns reading back on. `aCounter` counts bytes read on `a`.
     public static func join(
@@ -25,6 +17,12 @@ public enum Relay {
     ) throws {
         a.eventLoop.preconditionInEventLoop()
         precondition(a.eventLoop === b.eventLoop, "both sides of a relay must share one event loop")
+        var pendingForA = pendingForA
+        var pendingForB = pendingForB
+        var aInputClosed = aInputClosed
+        var bInputClosed = bInputClosed
+        takeReadAhead(from: a, into: &pendingForB, inputClosed: &aInputClosed)
+        takeReadAhead(from: b, into: &pendingForA, inputClosed: &bInputClosed)
         let (glueA, glueB) = GlueHandler.matchedPair(aCounter: aCounter, bCounter: bCounter, errorSink: errorSink)
         try a.pipeline.syncOperations.addHandler(glueA)
         try b.pipeline.syncOperations.addHandler(glueB)
@@ -43,5 +41,19 @@ public enum Relay {
         try b.syncOptions?.setOption(ChannelOptions.autoRead, value: true)
         a.read()
         b.read()
+    }
+
+    /// Moves what a `ReadAheadHandler` held into the bytes for the partner, and removes it.
+    private static func takeReadAhead(from channel: Channel, into pending: inout ByteBuffer?, inputClosed: inout Bool) {
+        guard let held = try? channel.pipeline.syncOperations.handler(type: ReadAheadHandler.self) else { return }
+        if var early = held.buffered {
+            if pending == nil {
+                pending = early
+            } else {
+                pending!.writeBuffer(&early)
+            }
+        }
+        inputClosed = inputClosed || held.inputClosed
+        channel.pipeline.syncOperations.removeHandler(held, promise: nil)
     }
 }

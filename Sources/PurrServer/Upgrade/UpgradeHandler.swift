@@ -79,9 +79,12 @@ final class UpgradeHandler {
         let target = route.target
         ClientBootstrap(group: context.eventLoop)
             .channelOption(ChannelOptions.autoRead, value: false)
-            .channelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
-            .channelOption(ChannelOptions.socketOption(.so_keepalive), value: 1)
-            .channelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try SocketTuning.apply(to: channel)
+                    try channel.pipeline.syncOperations.addHandler(ReadAheadHandler())
+                }
+            }
             .connectTimeout(env.connectTimeout)
             .connect(host: target.host, port: target.port)
             .assumeIsolated()

@@ -1,0 +1,61 @@
+import PurrCore
+
+/// A Purr server URL: `http://host:port/path`.
+public struct ServerURL: Sendable, Equatable, CustomStringConvertible {
+    public enum Scheme: String, Sendable { case http, https }
+
+    public var scheme: Scheme
+    public var host: String
+    public var port: Int
+    /// The request target, with any query.
+    public var path: String
+
+    public init(parsing text: String) throws(ConfigError) {
+        let trimmed = text.trimmingASCIIWhitespace()
+        guard let sep = trimmed.range(of: "://") else {
+            throw ConfigError("'\(trimmed)': expected a URL like http://host:8080/ssh")
+        }
+        let schemeText = trimmed[..<sep.lowerBound].lowercased()
+        guard let scheme = Scheme(rawValue: schemeText) else {
+            throw ConfigError("'\(trimmed)': unsupported scheme '\(schemeText)' (expected http)")
+        }
+        if scheme == .https {
+            throw ConfigError("'\(trimmed)': https:// is not supported yet; use http://")
+        }
+        let rest = trimmed[sep.upperBound...]
+        let authorityEnd = rest.firstIndex { $0 == "/" || $0 == "?" } ?? rest.endIndex
+        let authority = String(rest[..<authorityEnd])
+        guard !authority.contains("@") else {
+            throw ConfigError("'\(trimmed)': credentials in a server URL are not supported; use a token")
+        }
+        let defaultPort = scheme == .https ? 443 : 80
+        let hostPort: HostPort
+        do {
+            let hasPort = authority.hasPrefix("[") ? authority.contains("]:") : authority.contains(":")
+            hostPort = try HostPort(parsing: hasPort ? authority : "\(authority):\(defaultPort)")
+        } catch {
+            throw ConfigError("'\(trimmed)': \(error.message)")
+        }
+        var path = String(rest[authorityEnd...])
+        if path.isEmpty { path = "/" }
+        if path.hasPrefix("?") { path = "/" + path }
+        guard !path.contains(where: { $0 == " " || $0.asciiValue.map { $0 < 32 } ?? false }) else {
+            throw ConfigError("'\(trimmed)': the path has spaces or control characters")
+        }
+        self.scheme = scheme
+        self.host = hostPort.host
+        self.port = hostPort.port
+        self.path = path
+    }
+
+    /// The `Host` header: the port is left out when it is the scheme's default.
+    public var hostHeader: String {
+        let name = host.contains(":") ? "[\(host)]" : host
+        let defaultPort = scheme == .https ? 443 : 80
+        return port == defaultPort ? name : "\(name):\(port)"
+    }
+
+    public var endpoint: HostPort { HostPort(host: host, port: port) }
+
+    public var description: String { "\(scheme.rawValue)://\(hostHeader)\(path)" }
+}

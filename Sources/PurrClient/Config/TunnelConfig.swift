@@ -1,0 +1,90 @@
+import PurrCore
+
+/// One tunnel: a local listener whose connections are relayed through a Purr server URL.
+public struct TunnelConfig: Sendable, Equatable {
+    public var name: String
+    public var url: ServerURL
+    public var listen: ListenAddress
+    /// Sent as `Authorization: Bearer`; never logged.
+    public var token: String?
+    /// Extra request headers, for auth proxies in front of the server.
+    public var headers: [Header]
+    /// An explicit HTTP proxy; nil means the environment decides (`HTTP_PROXY`, `NO_PROXY`).
+    public var proxy: ProxySettings?
+    /// Ignore the proxy environment even if set (`proxy = "none"`).
+    public var noProxy: Bool
+    public var autostart: Bool
+    /// Close a connection with no traffic either way for this many seconds; nil: never.
+    public var idleTimeout: Double?
+
+    public struct Header: Sendable, Equatable {
+        public var name: String
+        public var value: String
+
+        public init(name: String, value: String) {
+            self.name = name
+            self.value = value
+        }
+
+        /// Parses `Name: value`, as given to `-H`.
+        public init(parsing text: String) throws(ConfigError) {
+            guard let colon = text.firstIndex(of: ":") else {
+                throw ConfigError("header '\(text)': expected 'Name: value'")
+            }
+            try self.init(validating: String(text[..<colon]), value: text[text.index(after: colon)...].trimmingASCIIWhitespace())
+        }
+
+        public init(validating name: String, value: String) throws(ConfigError) {
+            guard !name.isEmpty, name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "!#$%&'*+-.^_`|~".contains($0)) })
+            else { throw ConfigError("header name '\(name)' is not a valid HTTP header name") }
+            guard !value.contains(where: { $0 == "\r" || $0 == "\n" || $0 == "\0" }) else {
+                throw ConfigError("header '\(name)': the value has a line break or NUL")
+            }
+            let reserved = ["host", "connection", "upgrade", "purr-request", "purr-version"]
+            guard !reserved.contains(name.lowercased()) else {
+                throw ConfigError("header '\(name)' is set by Purr itself and cannot be overridden")
+            }
+            self.name = name
+            self.value = value
+        }
+    }
+
+    public init(
+        name: String,
+        url: ServerURL,
+        listen: ListenAddress = ListenAddress(host: "127.0.0.1", port: 0),
+        token: String? = nil,
+        headers: [Header] = [],
+        proxy: ProxySettings? = nil,
+        noProxy: Bool = false,
+        autostart: Bool = false,
+        idleTimeout: Double? = nil
+    ) {
+        self.name = name
+        self.url = url
+        self.listen = listen
+        self.token = token
+        self.headers = headers
+        self.proxy = proxy
+        self.noProxy = noProxy
+        self.autostart = autostart
+        self.idleTimeout = idleTimeout
+    }
+
+    /// The upgrade request this tunnel sends for each connection.
+    public var upgradeRequest: UpgradeRequest {
+        UpgradeRequest(
+            path: url.path,
+            host: url.hostHeader,
+            token: token,
+            extraHeaders: headers.map { ($0.name, $0.value) }
+        )
+    }
+
+    /// The proxy to use: the tunnel's own, else the environment's (unless disabled).
+    public func effectiveProxy(environment: [String: String]) throws(ConfigError) -> ProxySettings? {
+        if noProxy { return nil }
+        if let proxy { return proxy }
+        return try ProxySettings.fromEnvironment(for: url, environment: environment)
+    }
+}

@@ -1,0 +1,98 @@
+import Foundation
+import PurrCore
+
+/// `tunnels.toml`: the tunnels, the servers whose admin streams the TUI watches, and UI settings.
+public struct TunnelsFile: Sendable, Equatable {
+    public struct Server: Sendable, Equatable {
+        public var name: String
+        public var adminURL: String
+        public var token: String?
+
+        public init(name: String, adminURL: String, token: String? = nil) {
+            self.name = name
+            self.adminURL = adminURL
+            self.token = token
+        }
+    }
+
+    public var tunnels: [TunnelConfig] = []
+    public var servers: [Server] = []
+    public var theme: String?
+
+    public init(tunnels: [TunnelConfig] = [], servers: [Server] = [], theme: String? = nil) {
+        self.tunnels = tunnels
+        self.servers = servers
+        self.theme = theme
+    }
+
+    /// `$XDG_CONFIG_HOME/purr/tunnels.toml`, or `~/.config/purr/tunnels.toml`.
+    public static func defaultPath(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        if let xdg = environment["XDG_CONFIG_HOME"], !xdg.isEmpty { return "\(xdg)/purr/tunnels.toml" }
+        let home = environment["HOME"] ?? NSHomeDirectory()
+        return "\(home)/.config/purr/tunnels.toml"
+    }
+
+    public static func load(file: String) throws(ConfigError) -> TunnelsFile {
+        try parse(TOMLReader.load(file: file))
+    }
+
+    public static func parse(_ text: String, file: String) throws(ConfigError) -> TunnelsFile {
+        try parse(TOMLReader.parse(text, file: file))
+    }
+
+    static func parse(_ toml: TOMLReader) throws(ConfigError) -> TunnelsFile {
+        try toml.checkKeys(["tunnels", "servers", "theme"])
+        var result = TunnelsFile()
+        result.theme = try toml.string("theme")
+        var names: Set<String> = []
+        for entry in try toml.tables("tunnels") {
+            try entry.checkKeys(["name", "url", "listen", "token", "headers", "proxy", "autostart", "idle_timeout"])
+            let name = try entry.requiredString("name")
+            guard !name.isEmpty, !name.contains(where: { $0.isNewline }) else {
+                throw ConfigError("\(toml.file): \(entry.path).name: must be a non-empty single line")
+            }
+            guard names.insert(name).inserted else {
+                throw ConfigError("\(toml.file): \(entry.path).name: a tunnel named '\(name)' is already defined")
+            }
+            let urlText = try entry.requiredString("url")
+            let url = try entry.wrap("url") { () throws(ConfigError) in try ServerURL(parsing: urlText) }
+            let listenText = try entry.string("listen") ?? "127.0.0.1:0"
+            let listen = try entry.wrap("listen") { () throws(ConfigError) in try ListenAddress(parsing: listenText) }
+            var headers: [TunnelConfig.Header] = []
+            for (headerName, value) in try entry.stringTable("headers") ?? [] {
+                headers.append(
+                    try entry.wrap("headers") { () throws(ConfigError) in try TunnelConfig.Header(validating: headerName, value: value) })
+            }
+            var proxy: ProxySettings?
+            var noProxy = false
+            if let proxyText = try entry.string("proxy") {
+                if proxyText == "none" || proxyText.isEmpty {
+                    noProxy = true
+                } else {
+                    proxy = try entry.wrap("proxy") { () throws(ConfigError) in try ProxySettings(parsing: proxyText) }
+                }
+            }
+            let token = try entry.string("token")
+            if let token, token.isEmpty { throw ConfigError("\(toml.file): \(entry.path).token: is empty") }
+            result.tunnels.append(
+                TunnelConfig(
+                    name: name,
+                    url: url,
+                    listen: listen,
+                    token: token,
+                    headers: headers,
+                    proxy: proxy,
+                    noProxy: noProxy,
+                    autostart: try entry.bool("autostart") ?? false,
+                    idleTimeout: try entry.seconds("idle_timeout", range: 1...604_800)
+                ))
+        }
+        for entry in try toml.tables("servers") {
+            try entry.checkKeys(["name", "admin_url", "token"])
+            let adminURL = try entry.requiredString("admin_url")
+            _ = try entry.wrap("admin_url") { () throws(ConfigError) in try ServerURL(parsing: adminURL) }
+            result.servers.append(Server(name: try entry.requiredString("name"), adminURL: adminURL, token: try entry.string("token")))
+        }
+        return result
+    }
+}

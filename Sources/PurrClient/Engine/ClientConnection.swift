@@ -1,0 +1,53 @@
+import Foundation
+import NIOCore
+import PurrCore
+import Synchronization
+
+/// One accepted local connection and its way through the server. The relay only touches the counters.
+final class ClientConnection: Sendable {
+    let id: UInt64
+    let peer: String
+    let started = Date()
+    let bytesUp = ByteCounter()
+    let bytesDown = ByteCounter()
+    let local: Channel
+    private let mutable = Mutex<(state: ClientConnectionState, server: Channel?)>((.connecting, nil))
+
+    init(id: UInt64, peer: String, local: Channel) {
+        self.id = id
+        self.peer = peer
+        self.local = local
+    }
+
+    var state: ClientConnectionState { mutable.withLock { $0.state } }
+
+    /// Moves to a new state unless already finished; returns whether it moved.
+    @discardableResult
+    func transition(to state: ClientConnectionState) -> Bool {
+        mutable.withLock { current in
+            guard !current.state.isFinished else { return false }
+            current.state = state
+            return true
+        }
+    }
+
+    func attach(server: Channel) { mutable.withLock { $0.server = server } }
+
+    /// Closes both sockets.
+    func close() {
+        let server = mutable.withLock { $0.server }
+        local.close(promise: nil)
+        server?.close(promise: nil)
+    }
+
+    var snapshot: ConnectionSnapshot {
+        ConnectionSnapshot(
+            id: id,
+            peer: peer,
+            state: state,
+            bytesUp: bytesUp.total,
+            bytesDown: bytesDown.total,
+            started: started
+        )
+    }
+}

@@ -1,0 +1,31 @@
+import Foundation
+import Synchronization
+
+/// Fans engine events out to any number of async streams. A slow consumer loses the oldest events
+/// (its snapshot is always available), never blocks the engine.
+final class EventHub: Sendable {
+    private let continuations = Mutex<[UUID: AsyncStream<TunnelEvent>.Continuation]>([:])
+
+    func stream() -> AsyncStream<TunnelEvent> {
+        let (stream, continuation) = AsyncStream<TunnelEvent>.makeStream(bufferingPolicy: .bufferingNewest(4096))
+        let id = UUID()
+        continuations.withLock { $0[id] = continuation }
+        continuation.onTermination = { [weak self] _ in
+            _ = self?.continuations.withLock { $0.removeValue(forKey: id) }
+        }
+        return stream
+    }
+
+    func emit(_ event: TunnelEvent) {
+        let targets = continuations.withLock { Array($0.values) }
+        for continuation in targets { continuation.yield(event) }
+    }
+
+    func finish() {
+        let targets = continuations.withLock { state -> [AsyncStream<TunnelEvent>.Continuation] in
+            defer { state = [:] }
+            return Array(state.values)
+        }
+        for continuation in targets { continuation.finish() }
+    }
+}

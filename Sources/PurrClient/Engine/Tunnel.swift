@@ -1,0 +1,331 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import PurrCore
+import Synchronization
+
+/// One tunnel: its listener(s), its live connections and its counters. Open and close may be called
+/// any number of times from any thread; the last call wins.
+public final class Tunnel: Sendable {
+    public let config: TunnelConfig
+    let group: EventLoopGroup
+    let logger: Logger
+    let environment: [String: String]
+    let events: EventHub
+    private let state = Mutex(State())
+
+    enum Phase {
+        case closed
+        case opening(generation: Int)
+        case listening(generation: Int, channels: [Channel])
+        case failed(String)
+    }
+
+    struct State {
+        var phase: Phase = .closed
+        var generation = 0
+        var bound: [String] = []
+        var proxy: ProxySettings?
+        var connections: [UInt64: ClientConnection] = [:]
+        var nextID: UInt64 = 1
+        var total = 0
+        var failed = 0
+        var closedUp = 0
+        var closedDown = 0
+        var lastError: String?
+    }
+
+    init(config: TunnelConfig, group: EventLoopGroup, logger: Logger, environment: [String: String], events: EventHub) {
+        self.config = config
+        self.group = group
+        var logger = logger
+        logger[metadataKey: "tunnel"] = "\(config.name)"
+        self.logger = logger
+        self.environment = environment
+        self.events = events
+    }
+
+    // MARK: Open and close
+
+    /// Starts listening. Returns the resulting state (listening, or error with the reason).
+    @discardableResult
+    public func open() async -> TunnelState {
+        let generation: Int? = state.withLock { state in
+            switch state.phase {
+            case .opening, .listening: return nil
+            case .closed, .failed:
+                state.generation += 1
+                state.phase = .opening(generation: state.generation)
+                return state.generation
+            }
+        }
+        guard let generation else { return snapshot.state }
+        events.emit(.tunnelStateChanged(name: config.name, state: .opening))
+        do {
+            let proxy = try config.effectiveProxy(environment: environment)
+            let channels = try await bindListeners()
+            let bound = channels.compactMap { $0.localAddress.map(Self.describe) }
+            let kept = state.withLock { state -> Bool in
+                guard case .opening(generation) = state.phase else { return false }
+                state.phase = .listening(generation: generation, channels: channels)
+                state.bound = bound
+                state.proxy = proxy
+                return true
+            }
+            guard kept else {
+                // Closed while we were binding.
+                for channel in channels { try? await channel.close() }
+                return snapshot.state
+            }
+            logger.info("listening", metadata: ["address": "\(bound.joined(separator: ", "))", "url": "\(config.url)"])
+            if let proxy { logger.info("using proxy", metadata: ["proxy": "\(proxy)"]) }
+            events.emit(.tunnelStateChanged(name: config.name, state: .listening))
+            return .listening
+        } catch {
+            let reason = (error as? ConfigError)?.message ?? "\(error)"
+            let applied = state.withLock { state -> Bool in
+                guard case .opening(generation) = state.phase else { return false }
+                state.phase = .failed(reason)
+                state.lastError = reason
+                return true
+            }
+            if applied {
+                logger.error("cannot open", metadata: ["reason": "\(reason)"])
+                events.emit(.tunnelStateChanged(name: config.name, state: .error(reason)))
+            }
+            return snapshot.state
+        }
+    }
+
+    /// Stops listening and closes every connection of this tunnel.
+    public func close() async {
+        let (channels, connections, wasOpen) = state.withLock { state -> ([Channel], [ClientConnection], Bool) in
+            var channels: [Channel] = []
+            if case .listening(_, let open) = state.phase { channels = open }
+            let wasOpen: Bool
+            switch state.phase {
+            case .closed: wasOpen = false
+            default: wasOpen = true
+            }
+            state.phase = .closed
+            state.bound = []
+            return (channels, Array(state.connections.values), wasOpen)
+        }
+        for channel in channels { try? await channel.close() }
+        for connection in connections { connection.close() }
+        if wasOpen {
+            logger.info("closed")
+            events.emit(.tunnelStateChanged(name: config.name, state: .closed))
+        }
+    }
+
+    private func bindListeners() async throws -> [Channel] {
+        let hosts = config.listen.bindHosts
+        // With port 0 on localhost, the IPv6 side must get the port IPv4 got: retry if it is taken there.
+        for attempt in 0..<5 {
+            var channels: [Channel] = []
+            var port = config.listen.port
+            do {
+                for (index, host) in hosts.enumerated() {
+                    do {
+                        let channel = try await makeBootstrap().bind(host: host, port: port).get()
+                        channels.append(channel)
+                        if port == 0 { port = channel.localAddress?.port ?? 0 }
+                    } catch  where index > 0 && Self.isAddressUnavailable(error) {
+                        continue  // no IPv6 on this machine: IPv4 alone will do
+                    }
+                }
+                return channels
+            } catch {
+                for channel in channels { try? await channel.close() }
+                if attempt < 4 && config.listen.port == 0 && !channels.isEmpty { continue }
+                let reason = (error as? IOError).map { ConnectFailure.describe(errno: $0.errnoCode) } ?? "\(error)"
+                throw ConfigError("cannot listen on \(config.listen): \(reason)")
+            }
+        }
+        throw ConfigError("cannot listen on \(config.listen): no free port for both 127.0.0.1 and ::1")
+    }
+
+    static func isAddressUnavailable(_ error: Error) -> Bool {
+        guard let io = error as? IOError else { return false }
+        return io.errnoCode == EADDRNOTAVAIL || io.errnoCode == EAFNOSUPPORT
+    }
+
+    private func makeBootstrap() -> ServerBootstrap {
+        ServerBootstrap(group: group)
+            .serverChannelOption(ChannelOptions.backlog, value: 1024)
+            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(ChannelOptions.autoRead, value: false)
+            .childChannelInitializer { [self] channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try SocketTuning.apply(to: channel)
+                    try channel.pipeline.syncOperations.addHandler(ReadAheadHandler())
+                    self.accept(channel)
+                }
+            }
+    }
+
+    // MARK: Connections
+
+    private func accept(_ local: Channel) {
+        let peer = local.remoteAddress.map(Self.describe) ?? "?"
+        let (connection, proxy) = state.withLock { state -> (ClientConnection, ProxySettings?) in
+            let connection = ClientConnection(id: state.nextID, peer: peer, local: local)
+            state.nextID += 1
+            state.total += 1
+            state.connections[connection.id] = connection
+            return (connection, state.proxy)
+        }
+        emit(connection)
+        let dialer = ServerDialer(tunnel: config, proxy: proxy)
+        dialer.dial(
+            on: local.eventLoop,
+            connected: {
+                if connection.transition(to: .upgrading) { self.emit(connection) }
+            },
+            completion: { result in
+                switch result {
+                case .success(let (server, leftover)):
+                    self.startRelay(connection, server: server, leftover: leftover)
+                case .failure(let failure):
+                    self.finish(connection, .failed(failure.description))
+                    local.close(promise: nil)
+                }
+            }
+        )
+    }
+
+    private func startRelay(_ connection: ClientConnection, server: Channel, leftover: ByteBuffer) {
+        let local = connection.local
+        guard local.isActive, !connection.state.isFinished else {
+            server.close(promise: nil)
+            finish(connection, .closed)
+            return
+        }
+        connection.attach(server: server)
+        let firstError = RelayError()
+        do {
+            if let idle = config.idleTimeout {
+                let amount = TimeAmount.nanoseconds(Int64(idle * 1e9))
+                try local.pipeline.syncOperations.addHandler(IdleStateHandler(allTimeout: amount))
+                try local.pipeline.syncOperations.addHandler(
+                    IdleCloseHandler(onIdle: { firstError.record("idle for \(idle.formatted()) s") }))
+            }
+            try Relay.join(
+                local,
+                server,
+                aCounter: connection.bytesUp,
+                bCounter: connection.bytesDown,
+                pendingForA: leftover,
+                errorSink: { firstError.record(ConnectFailure.describe($0)) }
+            )
+        } catch {
+            connection.close()
+            finish(connection, .failed("cannot start relay: \(error)"))
+            return
+        }
+        if connection.transition(to: .relaying) { emit(connection) }
+        logger.info("open", metadata: ["conn": "\(connection.id)", "peer": "\(connection.peer)", "url": "\(config.url)"])
+        local.closeFuture.and(server.closeFuture).whenComplete { _ in
+            if let reason = firstError.reason {
+                self.finish(connection, .failed(reason))
+            } else {
+                self.finish(connection, .closed)
+            }
+        }
+    }
+
+    private func finish(_ connection: ClientConnection, _ final: ClientConnectionState) {
+        guard connection.transition(to: final) else { return }
+        let up = connection.bytesUp.total
+        let down = connection.bytesDown.total
+        state.withLock { state in
+            state.connections.removeValue(forKey: connection.id)
+            state.closedUp += up
+            state.closedDown += down
+            if case .failed(let reason) = final {
+                state.failed += 1
+                state.lastError = reason
+            }
+        }
+        let seconds = Date().timeIntervalSince(connection.started)
+        var metadata: Logger.Metadata = [
+            "conn": "\(connection.id)", "peer": "\(connection.peer)", "up": "\(up)", "down": "\(down)",
+            "duration": "\(String(format: "%.3f", seconds))s",
+        ]
+        if case .failed(let reason) = final {
+            metadata["reason"] = "\(reason)"
+            logger.warning("failed", metadata: metadata)
+        } else {
+            metadata["reason"] = "closed"
+            logger.info("close", metadata: metadata)
+        }
+        emit(connection)
+    }
+
+    private func emit(_ connection: ClientConnection) {
+        events.emit(.connectionChanged(tunnel: config.name, connection: connection.snapshot))
+    }
+
+    // MARK: Reading
+
+    public var snapshot: TunnelSnapshot {
+        let (copy, live) = state.withLock { ($0, Array($0.connections.values)) }
+        let connections = live.sorted { $0.id < $1.id }.map(\.snapshot)
+        let tunnelState: TunnelState
+        switch copy.phase {
+        case .closed: tunnelState = .closed
+        case .opening: tunnelState = .opening
+        case .listening: tunnelState = .listening
+        case .failed(let reason): tunnelState = .error(reason)
+        }
+        return TunnelSnapshot(
+            config: config,
+            state: tunnelState,
+            boundAddresses: copy.bound,
+            active: connections.count,
+            total: copy.total,
+            failed: copy.failed,
+            bytesUp: copy.closedUp + connections.reduce(0) { $0 + $1.bytesUp },
+            bytesDown: copy.closedDown + connections.reduce(0) { $0 + $1.bytesDown },
+            lastError: copy.lastError,
+            connections: connections
+        )
+    }
+
+    static func describe(_ address: SocketAddress) -> String {
+        guard let ip = address.ipAddress, let port = address.port else { return "\(address)" }
+        return HostPort(host: ip, port: port).description
+    }
+}
+
+/// The first thing that went wrong in a relay, in words.
+final class RelayError: Sendable {
+    private let first = Mutex<String?>(nil)
+
+    func record(_ reason: String) {
+        first.withLock { if $0 == nil { $0 = reason } }
+    }
+
+    var reason: String? { first.withLock { $0 } }
+}
+
+/// Closes a connection that has been idle past the tunnel's idle timeout.
+final class IdleCloseHandler: ChannelInboundHandler, Sendable {
+    typealias InboundIn = ByteBuffer
+    let onIdle: @Sendable () -> Void
+
+    init(onIdle: @escaping @Sendable () -> Void) {
+        self.onIdle = onIdle
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .all {
+            onIdle()
+            context.close(promise: nil)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+}

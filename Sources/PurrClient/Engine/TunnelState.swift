@@ -1,0 +1,85 @@
+import Foundation
+
+/// Where a tunnel's listener is.
+public enum TunnelState: Sendable, Equatable, CustomStringConvertible {
+    case closed
+    case opening
+    case listening
+    case error(String)
+
+    public var description: String {
+        switch self {
+        case .closed: return "closed"
+        case .opening: return "opening"
+        case .listening: return "listening"
+        case .error(let reason): return "error: \(reason)"
+        }
+    }
+}
+
+/// Where one client connection is.
+public enum ClientConnectionState: Sendable, Equatable, CustomStringConvertible {
+    case connecting
+    case upgrading
+    case relaying
+    case closed
+    case failed(String)
+
+    public var description: String {
+        switch self {
+        case .connecting: return "connecting"
+        case .upgrading: return "upgrading"
+        case .relaying: return "relaying"
+        case .closed: return "closed"
+        case .failed(let reason): return "failed: \(reason)"
+        }
+    }
+
+    var isFinished: Bool {
+        switch self {
+        case .closed, .failed: return true
+        default: return false
+        }
+    }
+}
+
+/// A copy of one connection's facts.
+public struct ConnectionSnapshot: Sendable, Equatable {
+    public var id: UInt64
+    public var peer: String
+    public var state: ClientConnectionState
+    /// Bytes from the local peer towards the server.
+    public var bytesUp: Int
+    /// Bytes from the server towards the local peer.
+    public var bytesDown: Int
+    public var started: Date
+}
+
+/// A copy of one tunnel's facts, readable from any thread.
+public struct TunnelSnapshot: Sendable, Equatable {
+    public var config: TunnelConfig
+    public var state: TunnelState
+    /// The addresses actually bound (with the real port when 0 was asked for).
+    public var boundAddresses: [String]
+    public var active: Int
+    public var total: Int
+    public var failed: Int
+    public var bytesUp: Int
+    public var bytesDown: Int
+    public var lastError: String?
+    public var connections: [ConnectionSnapshot]
+
+    public var name: String { config.name }
+
+    /// The bound port (the same on every address of a `localhost` listener).
+    public var port: Int? {
+        boundAddresses.first.flatMap { $0.split(separator: ":").last.flatMap { Int($0) } }
+    }
+}
+
+/// What the engine reports as it happens.
+public enum TunnelEvent: Sendable, Equatable {
+    case tunnelStateChanged(name: String, state: TunnelState)
+    case connectionChanged(tunnel: String, connection: ConnectionSnapshot)
+    case tunnelRemoved(name: String)
+}

@@ -1,0 +1,70 @@
+import NIOCore
+import NIOPosix
+import PurrCore
+
+/// Opens one upgraded connection to a Purr server, directly or through an HTTP proxy.
+public struct ServerDialer: Sendable {
+    public var request: UpgradeRequest
+    public var server: HostPort
+    public var proxy: ProxySettings?
+    public var connectTimeout: TimeAmount = .seconds(10)
+    public var handshakeTimeout: TimeAmount = .seconds(15)
+
+    public init(request: UpgradeRequest, server: HostPort, proxy: ProxySettings?) {
+        self.request = request
+        self.server = server
+        self.proxy = proxy
+    }
+
+    public init(tunnel: TunnelConfig, proxy: ProxySettings?) {
+        self.init(request: tunnel.upgradeRequest, server: tunnel.url.endpoint, proxy: proxy)
+    }
+
+    /// Connects on `eventLoop` (so the relay can share it with the local side). `connected` is called
+    /// once TCP is up; `completion` once with the upgraded channel and the bytes behind the 101, on the loop.
+    public func dial(
+        on eventLoop: EventLoop,
+        connected: @escaping @Sendable () -> Void = {},
+        completion: @escaping @Sendable (Result<(Channel, ByteBuffer), HandshakeFailure>) -> Void
+    ) {
+        let hop = proxy?.endpoint ?? server
+        let request = self.request
+        let proxy = self.proxy
+        let server = self.server
+        let handshakeTimeout = self.handshakeTimeout
+        ClientBootstrap(group: eventLoop)
+            .connectTimeout(connectTimeout)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try SocketTuning.apply(to: channel)
+                    let handler = UpgradeClientHandler(request: request, proxy: proxy, target: server, timeout: handshakeTimeout) {
+                        result in
+                        completion(result.map { (channel, $0) })
+                    }
+                    try channel.pipeline.syncOperations.addHandler(handler)
+                }
+            }
+            .connect(host: hop.host, port: hop.port)
+            .whenComplete { result in
+                switch result {
+                case .success:
+                    connected()
+                case .failure(let error):
+                    let reason = ConnectFailure.describe(error)
+                    if proxy != nil {
+                        completion(.failure(HandshakeFailure("proxy \(hop): \(reason)")))
+                    } else {
+                        let text = reason == "connection refused" ? "connection refused by \(hop)" : "cannot reach \(hop): \(reason)"
+                        completion(.failure(HandshakeFailure(text)))
+                    }
+                }
+            }
+    }
+
+    /// The same, as an async call (for `purr stdio`).
+    public func dial(on eventLoop: EventLoop) async throws -> (Channel, ByteBuffer) {
+        try await withCheckedThrowingContinuation { continuation in
+            dial(on: eventLoop) { result in continuation.resume(with: result) }
+        }
+    }
+}

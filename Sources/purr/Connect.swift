@@ -1,0 +1,48 @@
+import ArgumentParser
+import Foundation
+import Logging
+import PurrClient
+import PurrCore
+
+/// `purr connect URL`: one tunnel in the foreground.
+struct Connect: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Open one tunnel in the foreground until SIGINT or SIGTERM.",
+        discussion: "Prints 'listening on ADDRESS' once ready. Example: purr connect http://host:8080/ssh --listen 127.0.0.1:2222"
+    )
+
+    @OptionGroup var tunnel: TunnelOptions
+
+    @Option(name: .long, help: "Local address: 127.0.0.1:PORT, [::1]:PORT, or localhost:PORT for both (port 0 picks one).")
+    var listen: String = "127.0.0.1:0"
+
+    @Option(name: .long, help: "Close a connection idle (no bytes either way) for this many seconds.")
+    var idleTimeout: Double?
+
+    @OptionGroup var log: LogOptions
+
+    func run() async throws {
+        let config: TunnelConfig
+        do {
+            let address: ListenAddress
+            do { address = try ListenAddress(parsing: listen) } catch { throw error.located("--listen") }
+            if let idleTimeout, !(idleTimeout > 0) { throw ConfigError("--idle-timeout: must be more than 0 seconds") }
+            config = try tunnel.tunnelConfig(name: "connect", listen: address, idleTimeout: idleTimeout)
+            try log.bootstrap(default: .info)
+        } catch {
+            CommandLineSupport.usageError("purr", (error as? ConfigError)?.message ?? "\(error)")
+        }
+        let signals = SignalWatcher()
+        let engine = TunnelEngine(logger: Logger(label: "purr"))
+        let opened = try engine.add(config)
+        let state = await opened.open()
+        guard state == .listening else {
+            await engine.shutdown()
+            CommandLineSupport.runtimeError("purr", "\(state)")
+        }
+        CommandLineSupport.printLine("listening on \(opened.snapshot.boundAddresses.joined(separator: ", "))")
+        _ = await signals.wait()
+        await engine.shutdown()
+        Foundation.exit(0)
+    }
+}

@@ -1,0 +1,35 @@
+import ArgumentParser
+import Foundation
+import PurrCore
+
+@main
+struct Purr: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "purr",
+        abstract: "The Purr client: TCP tunnels through a Purr server over HTTP.",
+        subcommands: [Connect.self, Up.self, Stdio.self, NativeHostCommand.self]
+    )
+
+    static func main() async {
+        var arguments = Array(CommandLine.arguments.dropFirst())
+        // A browser starts a native host as `purr chrome-extension://ID/` (Chrome) or
+        // `purr /path/manifest.json ID` (Firefox): both mean native-host.
+        if let first = arguments.first, first.hasPrefix("chrome-extension://") || first.hasSuffix(".json") {
+            arguments = ["native-host"]
+        }
+        do {
+            var command = try parseAsRoot(arguments)
+            if var async = command as? AsyncParsableCommand {
+                try await async.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            if exitCode(for: error) == .success {
+                CommandLineSupport.printLine(fullMessage(for: error))
+                Foundation.exit(0)
+            }
+            CommandLineSupport.usageError("purr", CommandLineSupport.firstLine(message(for: error)))
+        }
+    }
+}

@@ -1,0 +1,39 @@
+import ArgumentParser
+import Foundation
+import Logging
+import NIOPosix
+import PurrClient
+import PurrCore
+
+/// `purr stdio URL`: for `ssh -o ProxyCommand='purr stdio http://host:8080/ssh' user@host`.
+struct Stdio: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Relay one upgraded connection to standard input and output (ssh ProxyCommand).",
+        discussion: "EOF on standard input half-closes the tunnel; the command exits once both directions are done."
+    )
+
+    @OptionGroup var tunnel: TunnelOptions
+    @OptionGroup var log: LogOptions
+
+    func run() async throws {
+        let config: TunnelConfig
+        let proxy: ProxySettings?
+        do {
+            config = try tunnel.tunnelConfig(name: "stdio", listen: ListenAddress(host: "127.0.0.1", port: 0))
+            proxy = try config.effectiveProxy(environment: ProcessInfo.processInfo.environment)
+            try log.bootstrap(default: .warning)
+        } catch {
+            CommandLineSupport.usageError("purr", error.message)
+        }
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let logger = Logger(label: "purr")
+        do {
+            let outcome = try await StdioRelay.run(dialer: ServerDialer(tunnel: config, proxy: proxy), group: group)
+            logger.info("closed", metadata: ["up": "\(outcome.bytesUp)", "down": "\(outcome.bytesDown)"])
+        } catch {
+            CommandLineSupport.runtimeError("purr", "\(config.url): \(error)")
+        }
+        try? await group.shutdownGracefully()
+        Foundation.exit(0)
+    }
+}

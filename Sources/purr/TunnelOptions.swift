@@ -1,0 +1,63 @@
+import ArgumentParser
+import Logging
+import PurrClient
+import PurrCore
+
+/// The options every command that reaches a server shares.
+struct TunnelOptions: ParsableArguments {
+    @Argument(help: "The server URL, e.g. http://purr.example.com:8080/ssh.")
+    var url: String
+
+    @Option(name: .long, help: "Bearer token for the route (sent as Authorization: Bearer).")
+    var token: String?
+
+    @Option(name: [.customShort("H"), .customLong("header")], help: "Extra request header 'Name: value' (repeatable).")
+    var headers: [String] = []
+
+    @Option(name: .long, help: "HTTP proxy URL (http://user:pass@host:port), or 'none' to ignore HTTP(S)_PROXY.")
+    var proxy: String?
+
+    /// A tunnel config from these options; errors name the flag.
+    func tunnelConfig(name: String, listen: ListenAddress, idleTimeout: Double? = nil) throws(ConfigError) -> TunnelConfig {
+        let serverURL: ServerURL
+        do { serverURL = try ServerURL(parsing: url) } catch { throw error.located("URL") }
+        var parsedHeaders: [TunnelConfig.Header] = []
+        for header in headers {
+            do { parsedHeaders.append(try TunnelConfig.Header(parsing: header)) } catch { throw error.located("-H") }
+        }
+        if let token, token.isEmpty { throw ConfigError("--token: is empty") }
+        var proxySettings: ProxySettings?
+        var noProxy = false
+        if let proxy {
+            if proxy == "none" {
+                noProxy = true
+            } else {
+                do { proxySettings = try ProxySettings(parsing: proxy) } catch { throw error.located("--proxy") }
+            }
+        }
+        return TunnelConfig(
+            name: name,
+            url: serverURL,
+            listen: listen,
+            token: token,
+            headers: parsedHeaders,
+            proxy: proxySettings,
+            noProxy: noProxy,
+            idleTimeout: idleTimeout
+        )
+    }
+}
+
+/// `--log-level`, shared.
+struct LogOptions: ParsableArguments {
+    @Option(name: .long, help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel: String?
+
+    func bootstrap(default level: Logger.Level) throws(ConfigError) {
+        var chosen = level
+        if let logLevel {
+            do { chosen = try Logger.Level(parsing: logLevel) } catch { throw error.located("--log-level") }
+        }
+        CommandLineSupport.bootstrapLogging(level: chosen)
+    }
+}
