@@ -70,7 +70,11 @@ let package = Package(
             dependencies: ["PurrServer", "PurrTestSupport"],
             resources: [.copy("Fixtures")]
         ),
-        .testTarget(name: "PurrClientTests", dependencies: ["PurrClient", "PurrServer", "PurrTestSupport"]),
+        .testTarget(
+            name: "PurrClientTests",
+            dependencies: ["PurrClient", "PurrServer", "PurrTestSupport"],
+            resources: [.copy("Fixtures")]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

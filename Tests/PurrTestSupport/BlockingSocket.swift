@@ -46,6 +46,13 @@ public final class BlockingSocket: @unchecked Sendable {
         }
     }
 
+    /// Wraps an accepted socket.
+    public init(adopting fd: Int32, timeout: Double = 5) {
+        self.fd = fd
+        Self.setTimeout(fd, SO_RCVTIMEO, timeout)
+        Self.setTimeout(fd, SO_SNDTIMEO, timeout)
+    }
+
     deinit { close() }
 
     static func setTimeout(_ fd: Int32, _ option: Int32, _ seconds: Double) {
@@ -159,5 +166,27 @@ public final class BlockingSocket: @unchecked Sendable {
             closed = true
             Glibc.close(fd)
         }
+    }
+}
+
+/// A listening IPv4 loopback socket on a free port, for the thread-based test servers.
+public enum LoopbackListener {
+    public static func open(backlog: Int32 = 64) -> (fd: Int32, port: Int) {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var one: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = 0
+        inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr)
+        _ = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        listen(fd, backlog)
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
+        }
+        return (fd, Int(UInt16(bigEndian: addr.sin_port)))
     }
 }
