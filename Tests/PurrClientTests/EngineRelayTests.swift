@@ -134,7 +134,8 @@ final class EngineRelayTests: XCTestCase {
         try socket.write("echo me")
         XCTAssertEqual(try socket.read(exactly: 7), Array("echo me".utf8))
         let expected = try WireFixtures.originalClientRequest(bundle: .module, port: standIn.port)
-        XCTAssertEqual(standIn.requests.first, String(decoding: expected, as: UTF8.self), "our request is the original client's, byte for byte")
+        XCTAssertEqual(
+            standIn.requests.first, String(decoding: expected, as: UTF8.self), "our request is the original client's, byte for byte")
         await engine.shutdown()
         standIn.stop()
     }

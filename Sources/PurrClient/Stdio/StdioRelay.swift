@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import NIOPosix
 import PurrCore
@@ -14,6 +15,7 @@ public enum StdioRelay {
         let eventLoop = group.next()
         let (server, leftover) = try await dialer.dial(on: eventLoop)
         let pipe: Channel
+        let (outputFD, drained) = PollableDescriptor.output(output)
         do {
             pipe = try await NIOPipeBootstrap(group: eventLoop)
                 .channelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
@@ -21,7 +23,7 @@ public enum StdioRelay {
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(ReadAheadHandler()) }
                 }
-                .takingOwnershipOfDescriptors(input: dup(input), output: dup(output))
+                .takingOwnershipOfDescriptors(input: PollableDescriptor.input(input), output: outputFD)
                 .get()
         } catch {
             try? await server.close()
@@ -34,6 +36,12 @@ public enum StdioRelay {
         }.get()
         try? await pipe.closeFuture.get()
         try? await server.closeFuture.get()
+        await withCheckedContinuation { continuation in
+            Thread {
+                drained()
+                continuation.resume()
+            }.start()
+        }
         return Outcome(bytesUp: up.total, bytesDown: down.total)
     }
 }
