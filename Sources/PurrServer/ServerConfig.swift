@@ -12,6 +12,8 @@ public struct ServerConfig: Sendable {
     public var logLevel: Logger.Level = .info
     /// Admin endpoint; nil when not asked for.
     public var admin: AdminConfig?
+    /// The `[admin]` table as written; flags and the environment complete it into `admin`.
+    public var adminFile = AdminFileSettings()
 
     public init() {}
 
@@ -27,11 +29,23 @@ public struct ServerConfig: Sendable {
 /// Where and how the admin endpoint listens.
 public struct AdminConfig: Sendable {
     public var listen: HostPort
+    /// Required as `Authorization: Bearer`; never logged.
     public var token: String?
+    /// A stream viewer whose unsent backlog passes this many bytes is dropped.
+    public var viewerBacklogLimit = 1 << 20
 
     public init(listen: HostPort, token: String? = nil) {
         self.listen = listen
         self.token = token
+    }
+
+    /// A non-loopback admin address without a token would publish every connection's peer and route.
+    public func validate() throws(ConfigError) {
+        if !listen.isLoopback && token == nil {
+            throw ConfigError(
+                "admin endpoint on non-loopback address \(listen.host) needs a token (--admin-token, admin.token or PURR_ADMIN_TOKEN)")
+        }
+        if let token, token.isEmpty { throw ConfigError("the admin token is empty") }
     }
 }
 
@@ -67,18 +81,25 @@ extension ServerConfig {
         }
         if let admin = try toml.table("admin") {
             try admin.checkKeys(["port", "host", "token"])
-            let port = try admin.int("port", range: 0...65535)
-            let host = try admin.string("host") ?? "127.0.0.1"
-            let token = try admin.string("token")
-            if let port {
-                let listen = try admin.wrap("host") { () throws(ConfigError) in
-                    try HostPort(parsing: HostPort(host: host, port: port).description, allowZeroPort: true)
-                }
-                config.admin = AdminConfig(listen: listen, token: token)
-            } else if let token {
-                config.admin = AdminConfig(listen: HostPort(host: host, port: -1), token: token)
-            }
+            config.adminFile = AdminFileSettings(
+                port: try admin.int("port", range: 0...65535),
+                host: try admin.string("host"),
+                token: try admin.string("token")
+            )
         }
         return config
+    }
+}
+
+/// `[admin]` in server.toml, before flags and the environment are applied.
+public struct AdminFileSettings: Sendable, Equatable {
+    public var port: Int?
+    public var host: String?
+    public var token: String?
+
+    public init(port: Int? = nil, host: String? = nil, token: String? = nil) {
+        self.port = port
+        self.host = host
+        self.token = token
     }
 }

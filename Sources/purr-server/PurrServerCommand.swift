@@ -35,6 +35,15 @@ struct PurrServerCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Seconds active relays may finish after SIGINT/SIGTERM (default 10).")
     var drainTimeout: Double?
 
+    @Option(name: .long, help: "Serve live stats on this port (HTTP on 127.0.0.1 unless --admin-host).")
+    var adminPort: Int?
+
+    @Option(name: .long, help: "Admin endpoint address (default 127.0.0.1; a non-loopback address needs a token).")
+    var adminHost: String?
+
+    @Option(name: .long, help: "Bearer token the admin endpoint requires (or PURR_ADMIN_TOKEN, or admin.token in the config).")
+    var adminToken: String?
+
     static func main() async {
         let command: PurrServerCommand
         do {
@@ -83,7 +92,31 @@ struct PurrServerCommand: AsyncParsableCommand {
             }
             config.drainTimeout = drainTimeout
         }
+        try resolveAdmin(&config, environment: ProcessInfo.processInfo.environment)
         return config
+    }
+
+    /// The admin endpoint from flags, then `PURR_ADMIN_TOKEN`, then `[admin]` in the file.
+    func resolveAdmin(_ config: inout ServerConfig, environment: [String: String]) throws(ConfigError) {
+        let file = config.adminFile
+        guard let port = adminPort ?? file.port else {
+            if adminHost != nil || adminToken != nil {
+                throw ConfigError("--admin-host and --admin-token need --admin-port (or admin.port in the config)")
+            }
+            return
+        }
+        guard (0...65535).contains(port) else { throw ConfigError("--admin-port: \(port) is not a port number 0-65535") }
+        let host = adminHost ?? file.host ?? "127.0.0.1"
+        let listen: HostPort
+        do {
+            listen = try HostPort(parsing: HostPort(host: host, port: port).description, allowZeroPort: true)
+        } catch {
+            throw error.located("--admin-host")
+        }
+        let token = adminToken ?? environment["PURR_ADMIN_TOKEN"].flatMap { $0.isEmpty ? nil : $0 } ?? file.token
+        let admin = AdminConfig(listen: listen, token: token)
+        try admin.validate()
+        config.admin = admin
     }
 
     func serve(_ config: ServerConfig) async {
@@ -98,10 +131,23 @@ struct PurrServerCommand: AsyncParsableCommand {
             let reason = (error as? IOError).map { ConnectFailure.describe(errno: $0.errnoCode) } ?? "\(error)"
             CommandLineSupport.usageError("purr-server", "cannot listen on \(config.listen): \(reason)")
         }
+        var admin: AdminServer?
+        if let adminConfig = config.admin {
+            let adminServer = AdminServer(config: adminConfig, registry: server.registry, group: group, logger: logger)
+            do {
+                try await adminServer.start()
+            } catch {
+                let reason = (error as? IOError).map { ConnectFailure.describe(errno: $0.errnoCode) } ?? "\(error)"
+                CommandLineSupport.usageError("purr-server", "cannot listen on admin address \(adminConfig.listen): \(reason)")
+            }
+            admin = adminServer
+        }
         // One line on standard output once ready, for scripts (and --listen with port 0).
         CommandLineSupport.printLine("listening on \(server.registry.snapshot().server.listen)")
+        if let admin { CommandLineSupport.printLine("admin on \(HostPort(host: admin.config.listen.host, port: admin.port))") }
         let signal = await signals.wait()
         logger.info("signal received, shutting down", metadata: ["signal": "\(signal == SIGINT ? "SIGINT" : "SIGTERM")"])
+        await admin?.shutdown()
         await server.shutdown(drainTimeout: config.drainTimeout)
         try? await group.shutdownGracefully()
         logger.info("stopped")

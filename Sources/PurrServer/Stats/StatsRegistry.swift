@@ -183,6 +183,9 @@ public final class StatsRegistry: Sendable {
         }
     }
 
+    /// How many observers (admin stream viewers) are registered.
+    public var observerCount: Int { state.withLock { $0.observers.count } }
+
     public func removeObserver(_ id: UInt64) {
         _ = state.withLock { $0.observers.removeValue(forKey: id) }
     }

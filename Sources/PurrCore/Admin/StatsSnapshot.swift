@@ -1,0 +1,128 @@
+import Foundation
+
+/// A point-in-time copy of a server's counters: the admin endpoint's JSON (see README "Admin
+/// endpoint"), shared by the server that writes it and the clients that read it. Bytes are bytes,
+/// durations seconds, times RFC 3339.
+public struct StatsSnapshot: Sendable, Codable, Equatable {
+    public struct Server: Sendable, Codable, Equatable {
+        public var version: String
+        public var uptimeSeconds: Double
+        public var listen: String
+        public var started: Date
+
+        public init(version: String, uptimeSeconds: Double, listen: String, started: Date) {
+            self.version = version
+            self.uptimeSeconds = uptimeSeconds
+            self.listen = listen
+            self.started = started
+        }
+    }
+
+    public struct Totals: Sendable, Codable, Equatable {
+        public var active: Int
+        public var total: Int
+        public var bytesIn: Int
+        public var bytesOut: Int
+        public var failures: [String: Int]
+
+        public init(active: Int, total: Int, bytesIn: Int, bytesOut: Int, failures: [String: Int]) {
+            self.active = active
+            self.total = total
+            self.bytesIn = bytesIn
+            self.bytesOut = bytesOut
+            self.failures = failures
+        }
+    }
+
+    public struct RouteStats: Sendable, Codable, Equatable {
+        public var path: String
+        public var target: String
+        public var active: Int
+        public var total: Int
+        public var bytesIn: Int
+        public var bytesOut: Int
+        public var failures: [String: Int]
+
+        public init(path: String, target: String, active: Int, total: Int, bytesIn: Int, bytesOut: Int, failures: [String: Int]) {
+            self.path = path
+            self.target = target
+            self.active = active
+            self.total = total
+            self.bytesIn = bytesIn
+            self.bytesOut = bytesOut
+            self.failures = failures
+        }
+    }
+
+    public struct Connection: Sendable, Codable, Equatable {
+        public var id: UInt64
+        public var route: String?
+        public var target: String?
+        public var peer: String
+        public var state: ConnectionState
+        /// Bytes from the client towards the target.
+        public var bytesIn: Int
+        /// Bytes from the target towards the client.
+        public var bytesOut: Int
+        public var started: Date
+        /// Why it ended (closed and failed connections only).
+        public var reason: String?
+
+        public init(
+            id: UInt64, route: String?, target: String?, peer: String, state: ConnectionState, bytesIn: Int, bytesOut: Int,
+            started: Date, reason: String?
+        ) {
+            self.id = id
+            self.route = route
+            self.target = target
+            self.peer = peer
+            self.state = state
+            self.bytesIn = bytesIn
+            self.bytesOut = bytesOut
+            self.started = started
+            self.reason = reason
+        }
+    }
+
+    public var server: Server
+    public var totals: Totals
+    public var routes: [RouteStats]
+    public var connections: [Connection]
+
+    public init(server: Server, totals: Totals, routes: [RouteStats], connections: [Connection]) {
+        self.server = server
+        self.totals = totals
+        self.routes = routes
+        self.connections = connections
+    }
+}
+
+/// One connection opening or closing, as the admin stream's `event: connection` reports it.
+public struct ConnectionEvent: Sendable, Codable, Equatable {
+    public enum Kind: String, Sendable, Codable { case opened, closed }
+    public var event: Kind
+    public var connection: StatsSnapshot.Connection
+
+    public init(event: Kind, connection: StatsSnapshot.Connection) {
+        self.event = event
+        self.connection = connection
+    }
+}
+
+/// The admin JSON's conventions in one place: snake_case keys, RFC 3339 times, sorted keys.
+public enum AdminJSON {
+    public static func encoder() -> JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }
+
+    public static func decoder() -> JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        decoder.dateDecodingStrategy = .iso8601
+        return decoder
+    }
+}

@@ -1,0 +1,184 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import PurrCore
+
+/// One admin connection: plain requests (`/healthz`, `/stats`, `/metrics`) or a live event stream.
+final class AdminHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    enum State {
+        case idle
+        case receiving(HTTPRequestHead)
+        /// Streaming: the repeating stats task and the registry observer to remove on close.
+        case streaming(task: RepeatedTask, observer: UInt64)
+        case closed
+    }
+
+    private var state: State = .idle
+    private let registry: StatsRegistry
+    private let config: AdminConfig
+    private let logger: Logger
+    private let encoder = AdminJSON.encoder()
+    /// Bytes handed to the socket and not yet written: a viewer that stops reading grows this.
+    private var backlog = 0
+
+    init(registry: StatsRegistry, config: AdminConfig, logger: Logger) {
+        self.registry = registry
+        self.config = config
+        self.logger = logger
+    }
+
+    private func route(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+        let (path, query) = Self.split(head.uri)
+        if path == "/healthz", head.method == .GET {
+            return respond(context, .ok, "text/plain; charset=utf-8", "ok\n", keepAlive: head.isKeepAlive)
+        }
+        if let token = config.token {
+            let presented = head.headers.first(name: "authorization").flatMap(Self.bearer)
+            guard let presented, ConstantTime.equals(presented, token) else {
+                var extra = HTTPHeaders()
+                extra.add(name: "WWW-Authenticate", value: "Bearer")
+                let why = presented == nil ? "missing token (Authorization: Bearer TOKEN)" : "wrong token"
+                return respond(context, .unauthorized, "text/plain; charset=utf-8", why + "\n", keepAlive: false, extra: extra)
+            }
+        }
+        guard head.method == .GET else {
+            return respond(context, .notFound, "text/plain; charset=utf-8", "not found: \(head.method) \(path)\n", keepAlive: false)
+        }
+        switch path {
+        case "/stats":
+            respond(context, .ok, "application/json", json(registry.snapshot()) + "\n", keepAlive: head.isKeepAlive)
+        case "/metrics":
+            respond(context, .ok, "text/plain; version=0.0.4; charset=utf-8", MetricsText.render(registry.snapshot()), keepAlive: head.isKeepAlive)
+        case "/stats/stream":
+            var interval = 1000
+            if let text = query["interval_ms"] {
+                guard let value = Int(text), (100...60000).contains(value) else {
+                    return respond(
+                        context, .badRequest, "text/plain; charset=utf-8", "interval_ms must be a whole number from 100 to 60000\n",
+                        keepAlive: false)
+                }
+                interval = value
+            }
+            startStream(context, interval: .milliseconds(Int64(interval)))
+        default:
+            respond(context, .notFound, "text/plain; charset=utf-8", "not found: \(path)\n", keepAlive: head.isKeepAlive)
+        }
+    }
+
+    private func startStream(_ context: ChannelHandlerContext, interval: TimeAmount) {
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: "text/event-stream")
+        headers.add(name: "Cache-Control", value: "no-cache")
+        headers.add(name: "Connection", value: "close")
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))), promise: nil)
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        let observer = registry.addObserver { event in
+            loopBound.eventLoop.execute {
+                let (handler, context) = loopBound.value
+                handler.send(context, event: "connection", data: handler.json(event))
+            }
+        }
+        let task = context.eventLoop.scheduleRepeatedTask(initialDelay: .zero, delay: interval) { _ in
+            let (handler, context) = loopBound.value
+            handler.send(context, event: "stats", data: handler.json(handler.registry.snapshot()))
+        }
+        state = .streaming(task: task, observer: observer)
+    }
+
+    /// Writes one server-sent event, or drops the viewer if too much is already waiting.
+    private func send(_ context: ChannelHandlerContext, event: String, data: String) {
+        guard case .streaming = state else { return }
+        guard backlog <= config.viewerBacklogLimit else {
+            logger.notice("admin viewer dropped: not reading", metadata: ["backlog": "\(backlog)"])
+            stop(context)
+            return
+        }
+        let buffer = context.channel.allocator.buffer(string: "event: \(event)\ndata: \(data)\n\n")
+        backlog += buffer.readableBytes
+        let size = buffer.readableBytes
+        let promise = context.eventLoop.makePromise(of: Void.self)
+        promise.futureResult.assumeIsolated().whenSuccess { self.backlog -= size }
+        context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: promise)
+    }
+
+    private func stop(_ context: ChannelHandlerContext) {
+        if case .streaming(let task, let observer) = state {
+            task.cancel()
+            registry.removeObserver(observer)
+        }
+        state = .closed
+        context.close(promise: nil)
+    }
+
+    private func respond(
+        _ context: ChannelHandlerContext,
+        _ status: HTTPResponseStatus,
+        _ contentType: String,
+        _ body: String,
+        keepAlive: Bool,
+        extra: HTTPHeaders = HTTPHeaders()
+    ) {
+        var headers = extra
+        headers.add(name: "Content-Type", value: contentType)
+        headers.add(name: "Content-Length", value: "\(body.utf8.count)")
+        if !keepAlive { headers.add(name: "Connection", value: "close") }
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: body)))), promise: nil)
+        let done = context.writeAndFlush(wrapOutboundOut(.end(nil)))
+        state = .idle
+        if !keepAlive {
+            state = .closed
+            done.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+        }
+    }
+
+    func json<T: Encodable>(_ value: T) -> String {
+        (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+    }
+
+    static func bearer(_ header: String) -> String? {
+        let parts = header.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
+        return parts[1].trimmingASCIIWhitespace()
+    }
+
+    static func split(_ uri: String) -> (path: String, query: [String: String]) {
+        guard let mark = uri.firstIndex(of: "?") else { return (uri, [:]) }
+        var query: [String: String] = [:]
+        for pair in uri[uri.index(after: mark)...].split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1)
+            query[String(parts[0])] = parts.count > 1 ? String(parts[1]) : ""
+        }
+        return (String(uri[..<mark]), query)
+    }
+}
+
+extension AdminHandler: ChannelInboundHandler {
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch Self.unwrapInboundIn(data) {
+        case .head(let head):
+            if case .idle = state { state = .receiving(head) }
+        case .body:
+            break
+        case .end:
+            if case .receiving(let head) = state { route(head, context: context) }
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if case .streaming(let task, let observer) = state {
+            task.cancel()
+            registry.removeObserver(observer)
+        }
+        state = .closed
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        stop(context)
+    }
+}

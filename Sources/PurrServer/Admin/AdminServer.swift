@@ -1,0 +1,47 @@
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import PurrCore
+import Synchronization
+
+/// The admin endpoint: health, stats JSON, a live event stream and Prometheus metrics over HTTP/1.1.
+public final class AdminServer: Sendable {
+    public let config: AdminConfig
+    let registry: StatsRegistry
+    let group: EventLoopGroup
+    let logger: Logger
+    private let listener = Mutex<Channel?>(nil)
+
+    public init(config: AdminConfig, registry: StatsRegistry, group: EventLoopGroup, logger: Logger) {
+        self.config = config
+        self.registry = registry
+        self.group = group
+        self.logger = logger
+    }
+
+    public var port: Int { listener.withLock { $0?.localAddress?.port ?? 0 } }
+
+    public func start() async throws {
+        try config.validate()
+        let registry = self.registry
+        let config = self.config
+        let logger = self.logger
+        let channel = try await ServerBootstrap(group: group)
+            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                    try channel.pipeline.syncOperations.addHandler(AdminHandler(registry: registry, config: config, logger: logger))
+                }
+            }
+            .bind(host: config.listen.host, port: config.listen.port).get()
+        listener.withLock { $0 = channel }
+        let bound = channel.localAddress.flatMap { address in address.port.map { HostPort(host: address.ipAddress ?? "?", port: $0) } }
+        logger.info("admin endpoint listening", metadata: ["address": "\(bound?.description ?? "?")"])
+    }
+
+    public func shutdown() async {
+        if let channel = listener.withLock({ $0 }) { try? await channel.close() }
+    }
+}
