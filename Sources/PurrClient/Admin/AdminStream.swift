@@ -150,7 +150,9 @@ public final class AdminStream: Sendable {
                         if Task.isCancelled { channel.close(promise: nil) }
                     case .failure(let error):
                         let reason = ConnectFailure.describe(error)
-                        resume(.failed(reason == "connection refused" ? "connection refused by \(url.endpoint)" : "\(url.endpoint): \(reason)"))
+                        resume(
+                            .failed(reason == "connection refused" ? "connection refused by \(url.endpoint)" : "\(url.endpoint): \(reason)")
+                        )
                     }
                 }
         }

@@ -52,7 +52,9 @@ final class AdminHandler {
         case "/stats":
             respond(context, .ok, "application/json", json(registry.snapshot()) + "\n", keepAlive: head.isKeepAlive)
         case "/metrics":
-            respond(context, .ok, "text/plain; version=0.0.4; charset=utf-8", MetricsText.render(registry.snapshot()), keepAlive: head.isKeepAlive)
+            respond(
+                context, .ok, "text/plain; version=0.0.4; charset=utf-8", MetricsText.render(registry.snapshot()),
+                keepAlive: head.isKeepAlive)
         case "/stats/stream":
             var interval = 1000
             if let text = query["interval_ms"] {

@@ -12,6 +12,7 @@ public final class AdminServer: Sendable {
     let group: EventLoopGroup
     let logger: Logger
     private let listener = Mutex<Channel?>(nil)
+    private let viewers = ChannelTracker()
 
     public init(config: AdminConfig, registry: StatsRegistry, group: EventLoopGroup, logger: Logger) {
         self.config = config
@@ -27,10 +28,12 @@ public final class AdminServer: Sendable {
         let registry = self.registry
         let config = self.config
         let logger = self.logger
+        let viewers = self.viewers
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
+                viewers.add(channel)
+                return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
                     try channel.pipeline.syncOperations.addHandler(AdminHandler(registry: registry, config: config, logger: logger))
                 }
@@ -41,7 +44,9 @@ public final class AdminServer: Sendable {
         logger.info("admin endpoint listening", metadata: ["address": "\(bound?.description ?? "?")"])
     }
 
+    /// Stops listening and closes every admin connection (stream viewers included).
     public func shutdown() async {
         if let channel = listener.withLock({ $0 }) { try? await channel.close() }
+        _ = viewers.closeAll()
     }
 }
