@@ -7,6 +7,8 @@ let package = Package(
     products: [
         .executable(name: "purr-server", targets: ["purr-server"]),
         .executable(name: "purr", targets: ["purr"]),
+        .executable(name: "purr-bench", targets: ["purr-bench"]),
+        .executable(name: "purr-tui", targets: ["purr-tui"]),
         .library(name: "PurrCore", targets: ["PurrCore"]),
         .library(name: "PurrServer", targets: ["PurrServer"]),
         .library(name: "PurrClient", targets: ["PurrClient"]),
@@ -31,6 +33,25 @@ let package = Package(
         ),
         .target(name: "PurrServer", dependencies: ["PurrCore"]),
         .target(name: "PurrClient", dependencies: ["PurrCore"]),
+        .systemLibrary(
+            name: "CNCurses",
+            path: "Sources/CNCurses",
+            providers: [.apt(["libncurses-dev"])]
+        ),
+        .target(
+            name: "PurrTUI",
+            dependencies: ["PurrClient", "PurrServer", "CNCurses"]
+        ),
+        .executableTarget(
+            name: "purr-tui",
+            dependencies: [
+                "PurrTUI",
+                "PurrClient",
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
         .executableTarget(
             name: "purr-server",
             dependencies: [
@@ -44,6 +65,14 @@ let package = Package(
             name: "purr",
             dependencies: [
                 "PurrClient",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "purr-bench",
+            dependencies: [
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -70,6 +99,7 @@ let package = Package(
             dependencies: ["PurrServer", "PurrTestSupport"],
             resources: [.copy("Fixtures")]
         ),
+        .testTarget(name: "PurrTUITests", dependencies: ["PurrTUI", "PurrTestSupport"]),
         .testTarget(
             name: "PurrClientTests",
             dependencies: ["PurrClient", "PurrServer", "PurrTestSupport"],

@@ -46,6 +46,15 @@ public struct ProxySettings: Sendable, Equatable, CustomStringConvertible {
         return text + "\r\n"
     }
 
+    /// The full URL, password included: only for writing the config file back.
+    public var urlString: String {
+        guard let username else { return "http://\(endpoint)" }
+        let allowed = CharacterSet.urlUserAllowed.subtracting(CharacterSet(charactersIn: ":@"))
+        let user = username.addingPercentEncoding(withAllowedCharacters: allowed) ?? username
+        let secret = password.map { ":" + ($0.addingPercentEncoding(withAllowedCharacters: allowed) ?? $0) } ?? ""
+        return "http://\(user)\(secret)@\(endpoint)"
+    }
+
     /// The proxy without its password, for logs and errors.
     public var description: String {
         username.map { "http://\($0):***@\(endpoint)" } ?? "http://\(endpoint)"

@@ -25,11 +25,15 @@ public struct TunnelsFile: Sendable, Equatable {
         self.theme = theme
     }
 
+    /// `$XDG_CONFIG_HOME/purr`, or `~/.config/purr`: where the client's files live.
+    public static func configDirectory(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        if let xdg = environment["XDG_CONFIG_HOME"], !xdg.isEmpty { return "\(xdg)/purr" }
+        return "\(environment["HOME"] ?? NSHomeDirectory())/.config/purr"
+    }
+
     /// `$XDG_CONFIG_HOME/purr/tunnels.toml`, or `~/.config/purr/tunnels.toml`.
     public static func defaultPath(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
-        if let xdg = environment["XDG_CONFIG_HOME"], !xdg.isEmpty { return "\(xdg)/purr/tunnels.toml" }
-        let home = environment["HOME"] ?? NSHomeDirectory()
-        return "\(home)/.config/purr/tunnels.toml"
+        "\(configDirectory(environment: environment))/tunnels.toml"
     }
 
     public static func load(file: String) throws(ConfigError) -> TunnelsFile {

@@ -1,0 +1,84 @@
+import Foundation
+import PurrCore
+
+/// Writes `tunnels.toml` back (after the TUI adds, edits or deletes a tunnel): to a temporary file in
+/// the same directory, then renamed over the old one, so a crash never leaves half a file.
+public enum TunnelsFileWriter {
+    public static func render(_ file: TunnelsFile) -> String {
+        var out = "# Purr tunnels (written by purr-tui; comments are not kept)\n"
+        if let theme = file.theme { out += "theme = \(quote(theme))\n" }
+        for tunnel in file.tunnels {
+            out += "\n[[tunnels]]\n"
+            out += "name = \(quote(tunnel.name))\n"
+            out += "url = \(quote(tunnel.url.description))\n"
+            out += "listen = \(quote(tunnel.listen.description))\n"
+            if let token = tunnel.token { out += "token = \(quote(token))\n" }
+            if !tunnel.headers.isEmpty {
+                let pairs = tunnel.headers.map { "\(quote($0.name)) = \(quote($0.value))" }.joined(separator: ", ")
+                out += "headers = { \(pairs) }\n"
+            }
+            if tunnel.noProxy {
+                out += "proxy = \"none\"\n"
+            } else if let proxy = tunnel.proxy {
+                out += "proxy = \(quote(proxy.urlString))\n"
+            }
+            if tunnel.autostart { out += "autostart = true\n" }
+            if let idle = tunnel.idleTimeout { out += "idle_timeout = \(idle)\n" }
+        }
+        for server in file.servers {
+            out += "\n[[servers]]\n"
+            out += "name = \(quote(server.name))\n"
+            out += "admin_url = \(quote(server.adminURL))\n"
+            if let token = server.token { out += "token = \(quote(token))\n" }
+        }
+        return out
+    }
+
+    /// Saves atomically; an error says what failed and where.
+    public static func save(_ file: TunnelsFile, to path: String) throws(ConfigError) {
+        let url = URL(fileURLWithPath: path)
+        let directory = url.deletingLastPathComponent()
+        let temporary = directory.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
+        do {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            let data = Data(render(file).utf8)
+            guard FileManager.default.createFile(atPath: temporary.path, contents: nil, attributes: [.posixPermissions: 0o600]) else {
+                throw ConfigError("\(temporary.path): cannot create (\(String(cString: strerror(errno))))")
+            }
+            let handle = try FileHandle(forWritingTo: temporary)
+            try handle.write(contentsOf: data)
+            try handle.synchronize()
+            try handle.close()
+            guard rename(temporary.path, path) == 0 else {
+                throw ConfigError("\(path): cannot replace (\(String(cString: strerror(errno))))")
+            }
+        } catch let error as ConfigError {
+            try? FileManager.default.removeItem(at: temporary)
+            throw error
+        } catch {
+            try? FileManager.default.removeItem(at: temporary)
+            throw ConfigError("\(path): cannot save: \(TOMLReader.describe(error))")
+        }
+    }
+
+    /// A TOML basic string.
+    static func quote(_ text: String) -> String {
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\t": out += "\\t"
+            case "\r": out += "\\r"
+            default:
+                if scalar.value < 0x20 || scalar.value == 0x7f {
+                    out += String(format: "\\u%04X", scalar.value)
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        return out + "\""
+    }
+}

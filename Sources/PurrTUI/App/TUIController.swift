@@ -1,0 +1,208 @@
+import Foundation
+import PurrClient
+import PurrCore
+
+/// What keys do: moves the selection, opens and closes tunnels, edits the config and saves it.
+/// Separate from the terminal so it can be driven by tests.
+public final class TUIController: @unchecked Sendable {
+    public private(set) var model = TUIModel()
+    public let engine: TunnelEngine
+    public let streams: [AdminStream]
+    private var file: TunnelsFile
+    /// Where changes are saved; nil in the demo (nothing to save to).
+    private let configPath: String?
+    private let themes: ThemeLibrary
+    public private(set) var theme: Theme
+    private let colorsAvailable: Bool
+    private let clock = ContinuousClock()
+    private let started = ContinuousClock.now
+    /// Set when the terminal's size is known, for paging and scrolling.
+    public var tableRows = 10
+
+    public init(
+        engine: TunnelEngine, file: TunnelsFile, configPath: String?, streams: [AdminStream], themes: ThemeLibrary, theme: Theme,
+        colorsAvailable: Bool
+    ) {
+        self.engine = engine
+        self.file = file
+        self.configPath = configPath
+        self.streams = streams
+        self.themes = themes
+        self.theme = colorsAvailable ? theme : ((try? themes.load("mono")) ?? Theme.fallbackMono)
+        self.colorsAvailable = colorsAvailable
+        model.themeName = self.theme.name
+        model.configPath = configPath
+    }
+
+    var seconds: Double {
+        let elapsed = clock.now - started
+        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    }
+
+    /// Takes fresh state from the engine and the admin streams.
+    public func refresh() {
+        let time = seconds
+        model.now = Date()
+        model.update(snapshots: engine.snapshot(), time: time)
+        model.update(servers: streams.map { ($0.name, $0.state, $0.latest) }, time: time)
+        model.scrollToSelection(rows: tableRows)
+    }
+
+    /// Handles one key; returns false when the app should quit.
+    public func handle(_ key: Key) -> Bool {
+        if key == .interrupt { return false }
+        switch model.mode {
+        case .help:
+            model.mode = .normal
+        case .filter:
+            handleFilter(key)
+        case .form(var form):
+            handleForm(key, &form)
+        case .confirmDelete(let name):
+            model.mode = .normal
+            if key == .character("y") || key == .character("Y") { delete(name) }
+        case .normal:
+            return handleNormal(key)
+        }
+        return true
+    }
+
+    private func handleNormal(_ key: Key) -> Bool {
+        switch key {
+        case .character("q"), .character("Q"): return false
+        case .up, .character("k"): model.move(by: -1)
+        case .down, .character("j"): model.move(by: 1)
+        case .pageUp: model.move(by: -max(1, tableRows))
+        case .pageDown: model.move(by: max(1, tableRows))
+        case .home, .character("g"): model.move(by: -model.visible.count)
+        case .end, .character("G"): model.move(by: model.visible.count)
+        case .enter, .character(" "): toggle()
+        case .character("o"): setOpen(true)
+        case .character("c"): setOpen(false)
+        case .character("a"): model.mode = .form(TunnelForm(editing: nil))
+        case .character("e"):
+            if let selected = model.selectedTunnel { model.mode = .form(TunnelForm(editing: selected.snapshot.config)) }
+        case .character("d"):
+            if let selected = model.selectedTunnel { model.mode = .confirmDelete(selected.snapshot.name) }
+        case .tab: model.pane = TUIModel.Pane(rawValue: (model.pane.rawValue + 1) % TUIModel.Pane.allCases.count) ?? .tunnels
+        case .backTab:
+            let count = TUIModel.Pane.allCases.count
+            model.pane = TUIModel.Pane(rawValue: (model.pane.rawValue + count - 1) % count) ?? .tunnels
+        case .character("/"):
+            model.mode = .filter
+        case .character("t"): cycleTheme()
+        case .character("?"), .character("h"): model.mode = .help
+        case .escape: model.status = nil
+        default: break
+        }
+        return true
+    }
+
+    private func handleFilter(_ key: Key) {
+        switch key {
+        case .enter: model.mode = .normal
+        case .escape:
+            model.filter = ""
+            model.mode = .normal
+        case .backspace: if !model.filter.isEmpty { model.filter.removeLast() }
+        case .character(let character): if model.filter.count < 64 { model.filter.append(character) }
+        default: break
+        }
+        model.clampSelection()
+    }
+
+    private func handleForm(_ key: Key, _ form: inout TunnelForm) {
+        switch key {
+        case .escape:
+            model.mode = .normal
+            return
+        case .tab, .down: form.next()
+        case .backTab, .up: form.previous()
+        case .backspace, .delete: form.backspace()
+        case .character(let character): form.type(character)
+        case .enter:
+            let base = form.editing.flatMap { name in file.tunnels.first { $0.name == name } }
+            do {
+                let config = try form.build(base: base)
+                try commit(config, replacing: form.editing)
+                model.mode = .normal
+                return
+            } catch {
+                form.error = error.message
+            }
+        default: break
+        }
+        model.mode = .form(form)
+    }
+
+    private func toggle() {
+        guard let selected = model.selectedTunnel else { return }
+        switch selected.snapshot.state {
+        case .listening, .opening: setOpen(false)
+        case .closed, .error: setOpen(true)
+        }
+    }
+
+    private func setOpen(_ open: Bool) {
+        guard let name = model.selectedTunnel?.snapshot.name else { return }
+        let engine = self.engine
+        Task { open ? _ = await engine.open(name) : await engine.close(name) }
+        model.status = nil
+    }
+
+    /// Adds or replaces a tunnel in the engine and the file, then saves.
+    private func commit(_ config: TunnelConfig, replacing name: String?) throws(ConfigError) {
+        if let name {
+            guard config.name == name || !file.tunnels.contains(where: { $0.name == config.name }) else {
+                throw ConfigError("Name: a tunnel named '\(config.name)' already exists")
+            }
+            file.tunnels = file.tunnels.map { $0.name == name ? config : $0 }
+            let engine = self.engine
+            Task { try? await engine.update(name, to: config) }
+        } else {
+            guard !file.tunnels.contains(where: { $0.name == config.name }) else {
+                throw ConfigError("Name: a tunnel named '\(config.name)' already exists")
+            }
+            try engine.add(config)
+            file.tunnels.append(config)
+        }
+        save(done: name == nil ? "added \(config.name)" : "saved \(config.name)")
+    }
+
+    private func delete(_ name: String) {
+        file.tunnels.removeAll { $0.name == name }
+        let engine = self.engine
+        Task { await engine.remove(name) }
+        save(done: "deleted \(name)")
+    }
+
+    private func save(done: String) {
+        guard let configPath else {
+            model.status = ("\(done) (demo: changes are not saved)", false)
+            return
+        }
+        do {
+            try TunnelsFileWriter.save(file, to: configPath)
+            model.status = ("\(done); saved to \(configPath)", false)
+        } catch {
+            model.status = ("not saved: \(error.message)", true)
+        }
+    }
+
+    private func cycleTheme() {
+        guard colorsAvailable else {
+            model.status = ("no colours here (NO_COLOR or the terminal): theme stays mono", false)
+            return
+        }
+        let names = themes.names
+        guard !names.isEmpty else { return }
+        let next = names[((names.firstIndex(of: theme.name) ?? -1) + 1) % names.count]
+        do {
+            theme = try themes.load(next)
+            model.themeName = next
+            model.status = ("theme: \(next)", false)
+        } catch {
+            model.status = (error.message, true)
+        }
+    }
+}

@@ -1,0 +1,22 @@
+/// A key press, as the app understands it.
+public enum Key: Equatable, Sendable {
+    case character(Character)
+    case up, down, left, right, pageUp, pageDown, home, end
+    case enter, backspace, delete, tab, backTab, escape
+    case resize
+    case interrupt
+}
+
+/// What the app needs from a screen: its size, drawing a grid, reading keys. The ncurses terminal is the
+/// real one; tests render grids without any terminal.
+public protocol Terminal: AnyObject {
+    var size: (width: Int, height: Int) { get }
+    /// Whether the terminal can show colours (false: themes fall back to mono).
+    var hasColors: Bool { get }
+    func apply(_ theme: Theme)
+    func draw(_ grid: CellGrid)
+    /// Waits up to `timeoutMs` for a key; nil on timeout.
+    func readKey(timeoutMs: Int) -> Key?
+    /// Restores the terminal.
+    func shutdown()
+}

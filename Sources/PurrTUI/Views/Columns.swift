@@ -1,0 +1,33 @@
+/// Table columns that fit a width: low-priority columns go first when space is short, and flexible
+/// ones share what is left.
+struct Column {
+    enum Align { case left, right }
+    var title: String
+    var width: Int
+    var priority: Int
+    var align: Align = .left
+    var flexible = false
+
+    /// The columns that fit in `width` (one space between columns), with final widths.
+    static func fit(_ columns: [Column], width: Int) -> [Column] {
+        var kept = columns
+        func needed(_ list: [Column]) -> Int { list.reduce(0) { $0 + $1.width } + max(0, list.count - 1) }
+        while needed(kept) > width, let drop = kept.indices.min(by: { kept[$0].priority < kept[$1].priority }), kept.count > 1 {
+            kept.remove(at: drop)
+        }
+        let spare = width - needed(kept)
+        let flexible = kept.indices.filter { kept[$0].flexible }
+        if spare > 0, !flexible.isEmpty {
+            for (order, index) in flexible.enumerated() {
+                kept[index].width += spare / flexible.count + (order < spare % flexible.count ? 1 : 0)
+            }
+        } else if spare < 0, let last = kept.indices.last {
+            kept[last].width = max(1, kept[last].width + spare)
+        }
+        return kept
+    }
+
+    func format(_ text: String) -> String {
+        align == .left ? Format.pad(text, width) : Format.padLeft(text, width)
+    }
+}

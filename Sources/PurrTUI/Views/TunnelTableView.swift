@@ -1,0 +1,120 @@
+import PurrClient
+
+/// The tunnel table: one row per tunnel with state, counters, rates and a sparkline.
+enum TunnelTableView {
+    static func columns(width: Int) -> [Column] {
+        Column.fit(
+            [
+                Column(title: "NAME", width: 8, priority: 100, flexible: true),
+                Column(title: "LOCAL", width: 17, priority: 60),
+                Column(title: "REMOTE", width: 14, priority: 40, flexible: true),
+                Column(title: "STATE", width: 11, priority: 90),
+                Column(title: "CONN", width: 7, priority: 80, align: .right),
+                Column(title: "↑ BYTES", width: 9, priority: 70, align: .right),
+                Column(title: "↓ BYTES", width: 9, priority: 70, align: .right),
+                Column(title: "↑ RATE", width: 10, priority: 65, align: .right),
+                Column(title: "↓ RATE", width: 10, priority: 65, align: .right),
+                Column(title: "ACTIVITY", width: 8, priority: 30, flexible: true),
+            ], width: width)
+    }
+
+    static func draw(_ model: TUIModel, into grid: inout CellGrid, rect: Rect, focused: Bool) {
+        let filtered = model.filter.isEmpty ? "" : "  filter: \(model.filter)"
+        grid.box(
+            x: rect.x, y: rect.y, width: rect.width, height: rect.height,
+            title: "Tunnels (\(model.visible.count))\(filtered)", titleRole: focused ? .focusedPaneTitle : .paneTitle)
+        let inner = rect.inner
+        guard inner.height > 0, inner.width > 0 else { return }
+        let columns = columns(width: inner.width - 2)
+        var x = inner.x + 1
+        for column in columns {
+            grid.put(column.format(column.title), x: x, y: inner.y, role: .columnHeader)
+            x += column.width + 1
+        }
+        let rows = model.visible
+        let visibleRows = inner.height - 1
+        if rows.isEmpty {
+            let hint = model.filter.isEmpty ? "No tunnels yet: press a to add one." : "No tunnel matches the filter."
+            grid.put(hint, x: inner.x + 1, y: inner.y + 1, role: .dim, maxWidth: inner.width - 2)
+            return
+        }
+        for line in 0..<visibleRows {
+            let index = model.scroll + line
+            guard rows.indices.contains(index) else { break }
+            let y = inner.y + 1 + line
+            drawRow(rows[index], columns: columns, into: &grid, x: inner.x + 1, y: y)
+            if index == model.selected {
+                grid.restyle(x: inner.x, y: y, width: inner.width, role: .selected)
+            }
+        }
+        if rows.count > visibleRows {
+            let end = min(rows.count, model.scroll + visibleRows)
+            grid.put(" \(model.scroll + 1)-\(end)/\(rows.count) ", x: rect.x + rect.width - 14, y: rect.y + rect.height - 1, role: .dim)
+        }
+    }
+
+    static func drawRow(_ row: TUIModel.TunnelRow, columns: [Column], into grid: inout CellGrid, x startX: Int, y: Int) {
+        let snapshot = row.snapshot
+        var x = startX
+        for column in columns {
+            let (text, role) = cell(column.title, row: row, width: column.width)
+            grid.put(column.format(text), x: x, y: y, role: role)
+            if column.title == "STATE" {
+                grid[x, y] = Cell(StateSymbol.symbol(snapshot.state), StateSymbol.role(snapshot.state))
+            }
+            x += column.width + 1
+        }
+    }
+
+    static func cell(_ title: String, row: TUIModel.TunnelRow, width: Int) -> (String, ThemeRole) {
+        let snapshot = row.snapshot
+        switch title {
+        case "NAME": return (snapshot.name, .normal)
+        case "LOCAL":
+            let local = snapshot.boundAddresses.first ?? snapshot.config.listen.description
+            let extra = snapshot.boundAddresses.count > 1 ? " +\(snapshot.boundAddresses.count - 1)" : ""
+            return (local + extra, .normal)
+        case "REMOTE": return (snapshot.config.url.description, .dim)
+        case "STATE": return ("  " + StateSymbol.word(snapshot.state), StateSymbol.role(snapshot.state))
+        case "CONN": return ("\(snapshot.active)/\(snapshot.total)", snapshot.failed > 0 ? .warning : .normal)
+        case "↑ BYTES": return (Format.bytes(snapshot.bytesUp), .up)
+        case "↓ BYTES": return (Format.bytes(snapshot.bytesDown), .down)
+        case "↑ RATE": return (Format.rate(row.up.rate), .up)
+        case "↓ RATE": return (Format.rate(row.down.rate), .down)
+        case "ACTIVITY":
+            let combined = zip(row.up.history, row.down.history).map { $0 + $1 }
+            return (Sparkline.render(combined, width: width), .sparkline)
+        default: return ("", .normal)
+        }
+    }
+}
+
+/// How a tunnel state looks: a symbol, a word and a colour.
+enum StateSymbol {
+    static func symbol(_ state: TunnelState) -> Unicode.Scalar {
+        switch state {
+        case .listening: return "●"
+        case .opening: return "◐"
+        case .closed: return "○"
+        case .error: return "✖"
+        }
+    }
+
+    static func word(_ state: TunnelState) -> String {
+        switch state {
+        case .listening: return "listening"
+        case .opening: return "opening"
+        case .closed: return "closed"
+        case .error: return "error"
+        }
+    }
+
+    static func role(_ state: TunnelState) -> ThemeRole {
+        switch state {
+        case .listening: return .listening
+        case .opening: return .opening
+        case .closed: return .closed
+        case .error: return .error
+        }
+    }
+}

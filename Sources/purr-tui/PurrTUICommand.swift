@@ -1,0 +1,128 @@
+import ArgumentParser
+import Foundation
+import Logging
+import NIOPosix
+import PurrClient
+import PurrCore
+import PurrTUI
+
+@main
+struct PurrTUICommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "purr-tui",
+        abstract: "Manage Purr tunnels and watch their traffic in the terminal.",
+        discussion: "Try it with no setup at all: purr-tui --demo"
+    )
+
+    @Option(name: .long, help: "The tunnels file (default $XDG_CONFIG_HOME/purr/tunnels.toml).")
+    var config: String?
+
+    @Option(name: .long, help: "Theme name (default, light, solarized-dark, mono, or one in $XDG_CONFIG_HOME/purr/themes).")
+    var theme: String?
+
+    @Flag(name: .long, help: "Start a server, targets and tunnels in-process and show them (no config needed).")
+    var demo = false
+
+    @Option(name: .long, help: "Write logs to this file (the screen is the TUI's).")
+    var logFile: String?
+
+    static func main() async {
+        let command: PurrTUICommand
+        do {
+            command = try parse(nil)
+        } catch {
+            if exitCode(for: error) == .success {
+                CommandLineSupport.printLine(fullMessage(for: error))
+                Foundation.exit(0)
+            }
+            CommandLineSupport.usageError("purr-tui", CommandLineSupport.firstLine(message(for: error)))
+        }
+        await command.start()
+    }
+
+    func start() async {
+        let environment = ProcessInfo.processInfo.environment
+        do {
+            try bootstrapLogging()
+        } catch {
+            CommandLineSupport.usageError("purr-tui", error.message)
+        }
+        let path = config ?? TunnelsFile.defaultPath(environment: environment)
+        var file = TunnelsFile()
+        if !demo {
+            if config != nil || FileManager.default.fileExists(atPath: path) {
+                do { file = try TunnelsFile.load(file: path) } catch { CommandLineSupport.usageError("purr-tui", error.message) }
+            }
+        }
+        let colorsAllowed = (environment["NO_COLOR"] ?? "").isEmpty
+        let themes = ThemeLibrary(environment: environment)
+        let chosenTheme: Theme
+        do {
+            chosenTheme = try themes.load(theme ?? file.theme ?? "default")
+        } catch {
+            CommandLineSupport.usageError("purr-tui", error.message)
+        }
+
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        let logger = Logger(label: "purr-tui")
+        let engine = TunnelEngine(group: group, logger: logger, environment: environment)
+        var demoEnvironment: DemoEnvironment?
+        if demo {
+            do {
+                demoEnvironment = try await DemoEnvironment.start(group: group, engine: engine, logger: logger)
+                file = demoEnvironment!.file
+            } catch {
+                CommandLineSupport.runtimeError("purr-tui", "cannot start the demo: \(error)")
+            }
+        } else {
+            for tunnel in file.tunnels {
+                do { try engine.add(tunnel) } catch { CommandLineSupport.usageError("purr-tui", "\(path): \(error.message)") }
+                if tunnel.autostart { Task { await engine.open(tunnel.name) } }
+            }
+        }
+        var streams: [AdminStream] = []
+        for server in file.servers {
+            do {
+                streams.append(try AdminStream(name: server.name, adminURL: server.adminURL, token: server.token, group: group))
+            } catch {
+                CommandLineSupport.usageError("purr-tui", "\(path): servers: \(server.name): \(error.message)")
+            }
+        }
+        for stream in streams { stream.start() }
+
+        let signals = SignalWatcher(signals: [SIGINT, SIGTERM, SIGHUP])
+        let terminal = NCursesTerminal(colorsAllowed: colorsAllowed)
+        let controller = TUIController(
+            engine: engine, file: file, configPath: demo ? nil : path, streams: streams, themes: themes, theme: chosenTheme,
+            colorsAvailable: terminal.hasColors)
+        let app = TUIApp(controller: controller, terminal: terminal)
+        Task {
+            _ = await signals.wait()
+            app.quitRequested.store(true, ordering: .relaxed)
+        }
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            Thread {
+                app.run()
+                continuation.resume()
+            }.start()
+        }
+        for stream in streams { await stream.stop() }
+        await engine.shutdown()
+        await demoEnvironment?.stop()
+        try? await group.shutdownGracefully()
+        Foundation.exit(0)
+    }
+
+    func bootstrapLogging() throws(ConfigError) {
+        guard let logFile else {
+            LoggingSystem.bootstrap { _ in SwiftLogNoOpLogHandler() }
+            return
+        }
+        guard FileManager.default.createFile(atPath: logFile, contents: nil) || FileManager.default.isWritableFile(atPath: logFile),
+            let handle = FileHandle(forWritingAtPath: logFile)
+        else {
+            throw ConfigError("--log-file: cannot write \(logFile)")
+        }
+        LoggingSystem.bootstrap { label in FileLogHandler(label: label, handle: handle, level: .info) }
+    }
+}
