@@ -146,7 +146,13 @@ public final class TUIController: @unchecked Sendable {
     private func setOpen(_ open: Bool) {
         guard let name = model.selectedTunnel?.snapshot.name else { return }
         let engine = self.engine
-        Task { open ? _ = await engine.open(name) : await engine.close(name) }
+        Task {
+            if open {
+                await engine.open(name)
+            } else {
+                await engine.close(name)
+            }
+        }
         model.status = nil
     }
 

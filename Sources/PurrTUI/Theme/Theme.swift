@@ -26,22 +26,22 @@ public struct Theme: Sendable, Equatable {
     public static func parse(_ text: String, name: String, file: String) throws(ConfigError) -> Theme {
         var styles: [ThemeRole: ThemeStyle] = [:]
         for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let where_ = "\(file):\(index + 1)"
+            let place = "\(file):\(index + 1)"
             // A comment is a line starting with `#`, or `# ` after a value (`#rrggbb` is a colour).
             var line = String(rawLine)
             if line.trimmingASCIIWhitespace().hasPrefix("#") { continue }
             if let comment = line.range(of: " # ") { line = String(line[..<comment.lowerBound]) }
             if line.trimmingASCIIWhitespace().isEmpty { continue }
             guard let equals = line.firstIndex(of: "=") else {
-                throw ConfigError("\(where_): expected 'role = colour', got '\(line.trimmingASCIIWhitespace())'")
+                throw ConfigError("\(place): expected 'role = colour', got '\(line.trimmingASCIIWhitespace())'")
             }
             let roleName = line[..<equals].trimmingASCIIWhitespace()
             guard let role = ThemeRole(rawValue: roleName) else {
                 throw ConfigError(
-                    "\(where_): unknown role '\(roleName)' (roles: \(ThemeRole.allCases.map(\.rawValue).joined(separator: ", ")))")
+                    "\(place): unknown role '\(roleName)' (roles: \(ThemeRole.allCases.map(\.rawValue).joined(separator: ", ")))")
             }
-            guard styles[role] == nil else { throw ConfigError("\(where_): role '\(roleName)' is set twice") }
-            styles[role] = try parseStyle(String(line[line.index(after: equals)...]), at: where_)
+            guard styles[role] == nil else { throw ConfigError("\(place): role '\(roleName)' is set twice") }
+            styles[role] = try parseStyle(String(line[line.index(after: equals)...]), at: place)
         }
         guard styles[.normal] != nil else { throw ConfigError("\(file): the theme must set 'normal'") }
         return Theme(name: name, styles: styles)
