@@ -1,0 +1,31 @@
+/// How much each workload does: the sizes by default, smaller with `--quick`.
+struct Plan: Sendable {
+    static let mebibyte = 1 << 20
+    static let gibibyte = 1 << 30
+
+    var bulkBytes = 2 * gibibyte
+    var parallelStreams = 4
+    /// Bytes per parallel stream.
+    var parallelBytes = gibibyte / 2
+    var connectCount = 2000
+    var pingRounds = 5000
+    var pingSize = 64
+    var scaleConnections = 1000
+    var scaleEchoRounds = 3
+    /// The slow reader: seconds of reading at `slowRate` while the writer pushes as fast as it can.
+    var slowSeconds = 20.0
+    var slowRate = mebibyte
+    /// Upper bound on any one timed loop, so a stuck relay cannot hang the bench.
+    var loopTimeout = 180.0
+
+    static func quick() -> Plan {
+        var plan = Plan()
+        plan.bulkBytes = gibibyte / 2
+        plan.parallelBytes = gibibyte / 8
+        plan.connectCount = 500
+        plan.pingRounds = 2000
+        plan.slowSeconds = 6
+        plan.loopTimeout = 30
+        return plan
+    }
+}

@@ -1,0 +1,96 @@
+import ArgumentParser
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// `purr-bench`: the full tunnel (purr connect → purr-server → target) against a direct connection
+/// to the same target, with the same load generator, in one run.
+@main
+struct PurrBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "purr-bench",
+        abstract: "Measure the tunnel against a direct TCP connection on loopback (issue #6).",
+        discussion: """
+            Workloads: \(Workload.allCases.map(\.rawValue).joined(separator: ", ")) (default: all).
+            Run a release build: swift run -c release purr-bench [--quick] [--json] [WORKLOAD...]
+            """
+    )
+
+    @Argument(help: "Workloads to run (default: all).")
+    var workloads: [String] = []
+
+    @Flag(name: .long, help: "Smaller sizes; finishes in under a minute.")
+    var quick = false
+
+    @Flag(name: .long, help: "Print JSON instead of a table.")
+    var json = false
+
+    @Option(name: .long, help: "Connections held open by the scale workload (up to 8000; default 1000).")
+    var connections: Int?
+
+    @Option(name: .long, help: "Seconds the slow reader reads (default 20, --quick 6).")
+    var slowSeconds: Double?
+
+    @Option(name: .long, help: "Bytes of the single bulk stream, in MiB (default 2048, --quick 512).")
+    var bulkMiB: Int?
+
+    @Option(name: .long, help: "Directory holding purr-server and purr (default: next to this binary).")
+    var binDir: String?
+
+    func validate() throws {
+        for name in workloads where Workload(rawValue: name) == nil {
+            throw ValidationError(
+                "unknown workload '\(name)'; expected one of \(Workload.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        if let connections, !(1...8000).contains(connections) { throw ValidationError("--connections: 1 to 8000") }
+        if let slowSeconds, !(1...1200).contains(slowSeconds) { throw ValidationError("--slow-seconds: 1 to 1200") }
+        if let bulkMiB, !(1...65536).contains(bulkMiB) { throw ValidationError("--bulk-mib: 1 to 65536") }
+    }
+
+    func run() throws {
+        var plan = quick ? Plan.quick() : Plan()
+        if let connections { plan.scaleConnections = connections }
+        if let slowSeconds { plan.slowSeconds = slowSeconds }
+        if let bulkMiB { plan.bulkBytes = bulkMiB * Plan.mebibyte }
+        signal(SIGPIPE, SIG_IGN)
+        let context = BenchContext(plan: plan, binDir: binDir ?? Self.ownDirectory())
+        for tool in ["purr-server", "purr"] where !FileManager.default.isExecutableFile(atPath: "\(context.binDir)/\(tool)") {
+            throw ValidationError("\(context.binDir)/\(tool) not found: build it first (swift build -c release --product \(tool))")
+        }
+        let selected = workloads.isEmpty ? Workload.allCases : workloads.compactMap(Workload.init(rawValue:))
+        var report = Report(machine: Self.machine(), mode: quick ? "quick" : "full")
+        let echo = try EchoServer()
+        defer { echo.stop() }
+        for workload in selected {
+            if !json { FileHandle.standardError.write(Data("running \(workload.rawValue)…\n".utf8)) }
+            do {
+                switch workload {
+                case .bulk: report.rows += try BulkWorkload.run(context)
+                case .connect: report.rows += try LatencyWorkloads.connect(context, echo: echo)
+                case .pingpong: report.rows += try LatencyWorkloads.pingPong(context, echo: echo)
+                case .scale: report.rows += try ScaleWorkload.run(context, echo: echo)
+                case .slow: report.rows += try SlowReaderWorkload.run(context)
+                case .tui: report.notes.append("tui: not available yet (the cell-grid renderer of purr-tui does not exist yet)")
+                }
+            } catch {
+                report.notes.append("\(workload.rawValue): failed: \(error)")
+            }
+        }
+        print(json ? report.json() : report.table())
+    }
+
+    /// Where this executable lives: `purr-server` and `purr` of the same build sit next to it.
+    static func ownDirectory() -> String {
+        let path = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        return (path as NSString).deletingLastPathComponent
+    }
+
+    static func machine() -> String {
+        let cpu =
+            (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?.split(separator: "\n")
+            .first { $0.hasPrefix("model name") }?.split(separator: ":").last?.trimmingCharacters(in: .whitespaces) ?? "unknown CPU"
+        return "\(ProcessInfo.processInfo.activeProcessorCount) cores, \(cpu)"
+    }
+}
