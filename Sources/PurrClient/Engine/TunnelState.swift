@@ -53,6 +53,15 @@ public struct ConnectionSnapshot: Sendable, Equatable {
     /// Bytes from the server towards the local peer.
     public var bytesDown: Int
     public var started: Date
+
+    public init(id: UInt64, peer: String, state: ClientConnectionState, bytesUp: Int, bytesDown: Int, started: Date) {
+        self.id = id
+        self.peer = peer
+        self.state = state
+        self.bytesUp = bytesUp
+        self.bytesDown = bytesDown
+        self.started = started
+    }
 }
 
 /// A copy of one tunnel's facts, readable from any thread.
@@ -68,6 +77,22 @@ public struct TunnelSnapshot: Sendable, Equatable {
     public var bytesDown: Int
     public var lastError: String?
     public var connections: [ConnectionSnapshot]
+
+    public init(
+        config: TunnelConfig, state: TunnelState, boundAddresses: [String] = [], active: Int = 0, total: Int = 0, failed: Int = 0,
+        bytesUp: Int = 0, bytesDown: Int = 0, lastError: String? = nil, connections: [ConnectionSnapshot] = []
+    ) {
+        self.config = config
+        self.state = state
+        self.boundAddresses = boundAddresses
+        self.active = active
+        self.total = total
+        self.failed = failed
+        self.bytesUp = bytesUp
+        self.bytesDown = bytesDown
+        self.lastError = lastError
+        self.connections = connections
+    }
 
     public var name: String { config.name }
 

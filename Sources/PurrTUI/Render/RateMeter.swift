@@ -10,6 +10,9 @@ public struct RateMeter: Sendable, Equatable {
     public private(set) var history: [Double] = []
     private var last: (time: Double, total: Int)?
     private var bucket: (start: Double, bytes: Int)?
+    private var lastActivity = 0.0
+    /// Seconds without a byte after which the rate reads 0.
+    public static let quietAfter = 3.0
 
     public init() {}
 
@@ -22,7 +25,9 @@ public struct RateMeter: Sendable, Equatable {
         let instant = Double(delta) / elapsed
         let weight = 1 - exp(-elapsed / Self.smoothing)
         rate += (instant - rate) * weight
-        if rate < 0.5 && delta == 0 { rate = 0 }
+        // Smoothing never quite reaches zero: a tunnel quiet for a few seconds shows 0 B/s.
+        if delta > 0 { lastActivity = time }
+        if time - lastActivity >= Self.quietAfter || rate < 0.5 { rate = 0 }
         var current = bucket ?? (last.time, 0)
         current.bytes += delta
         if time - current.start >= 1 {

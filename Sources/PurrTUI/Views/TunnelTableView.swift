@@ -6,8 +6,8 @@ enum TunnelTableView {
         Column.fit(
             [
                 Column(title: "NAME", width: 8, priority: 100, flexible: true),
-                Column(title: "LOCAL", width: 17, priority: 60),
-                Column(title: "REMOTE", width: 14, priority: 40, flexible: true),
+                Column(title: "LOCAL", width: 16, priority: 60),
+                Column(title: "REMOTE", width: 18, priority: 40, flexible: true),
                 Column(title: "STATE", width: 11, priority: 90),
                 Column(title: "CONN", width: 7, priority: 80, align: .right),
                 Column(title: "↑ BYTES", width: 9, priority: 70, align: .right),
