@@ -161,7 +161,7 @@ public final class Tunnel: Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     try SocketTuning.apply(to: channel)
                     try channel.pipeline.syncOperations.addHandler(ReadAheadHandler())
-                    self.accept(channel)
+                    try channel.pipeline.syncOperations.addHandler(ActiveHandler { self.accept($0) })
                 }
             }
     }

@@ -44,7 +44,7 @@ public struct ServerDialer: Sendable {
                     try channel.pipeline.syncOperations.addHandler(handler)
                 }
             }
-            .connect(host: hop.host, port: hop.port)
+            .connect(to: hop)
             .whenComplete { result in
                 switch result {
                 case .success:

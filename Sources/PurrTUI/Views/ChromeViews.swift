@@ -38,8 +38,10 @@ enum FooterView {
             return
         }
         var x = 1
-        for binding in Keymap.bindings {
-            guard let (key, action) = binding.footer else { continue }
+        // Help and quit come first after moving, so they survive a narrow terminal.
+        let shortcuts = Keymap.bindings.compactMap(\.footer)
+        let ordered = shortcuts.prefix(2) + shortcuts.suffix(2) + shortcuts.dropFirst(2).dropLast(2)
+        for (key, action) in ordered {
             guard x + key.count + action.count + 3 < width else { break }
             x += grid.put(key, x: x, y: y, role: .footerKey)
             x += grid.put(" \(action)  ", x: x, y: y, role: .footer)

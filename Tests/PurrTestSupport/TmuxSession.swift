@@ -1,0 +1,77 @@
+import Foundation
+
+/// A program running in a private tmux server, read with capture-pane and driven with send-keys.
+public final class TmuxSession: @unchecked Sendable {
+    public let socket = "purr-test-\(UUID().uuidString.prefix(8))"
+    public let name = "tui"
+
+    /// Starts `command` (a shell command line) in a `width`×`height` window.
+    public init(command: String, width: Int, height: Int, environment: [String: String] = [:]) throws {
+        let exports = environment.map { "export \($0.key)='\($0.value)';" }.joined(separator: " ")
+        try tmux(["new-session", "-d", "-s", name, "-x", "\(width)", "-y", "\(height)", "\(exports) \(command)"])
+    }
+
+    deinit { stop() }
+
+    /// Runs the tmux client with posix_spawn and waitpid (Foundation's Process loses track of the
+    /// tmux client once it has forked its server); output goes through a file.
+    @discardableResult
+    func tmux(_ arguments: [String]) throws -> String {
+        let outputPath = FileManager.default.temporaryDirectory.appendingPathComponent("tmux-\(UUID().uuidString)").path
+        defer { unlink(outputPath) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        let argv = ["tmux", "-L", socket, "-f", "/dev/null"] + arguments
+        var cArguments = argv.map { strdup($0) } + [nil]
+        defer { for pointer in cArguments { free(pointer) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawnp(&pid, "tmux", &actions, nil, &cArguments, environ)
+        guard spawned == 0 else { throw BlockingSocket.Failure(description: "cannot run tmux: \(String(cString: strerror(spawned)))") }
+        var status: Int32 = 0
+        let finished = TestKit.poll(timeout: 10) { waitpid(pid, &status, WNOHANG) == pid }
+        guard finished else {
+            kill(pid, SIGKILL)
+            _ = waitpid(pid, &status, 0)
+            throw BlockingSocket.Failure(description: "tmux \(arguments.first ?? "") did not finish")
+        }
+        let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+        // WIFEXITED and WEXITSTATUS by hand (they are macros).
+        guard status & 0x7f == 0, (status >> 8) & 0xff == 0 else {
+            throw BlockingSocket.Failure(description: "tmux \(arguments.first ?? ""): \(text)")
+        }
+        return text
+    }
+
+    /// The visible screen as text.
+    public func screen() -> String {
+        (try? tmux(["capture-pane", "-p", "-t", name])) ?? ""
+    }
+
+    /// Waits (bounded) until the screen contains `text`; returns whether it did.
+    @discardableResult
+    public func waitFor(_ text: String, timeout: Double = 15) -> Bool {
+        TestKit.poll(timeout: timeout) { screen().contains(text) }
+    }
+
+    /// Waits (bounded) until `predicate` holds for the screen.
+    @discardableResult
+    public func waitUntil(timeout: Double = 15, _ predicate: (String) -> Bool) -> Bool {
+        TestKit.poll(timeout: timeout) { predicate(screen()) }
+    }
+
+    public func send(_ keys: String...) throws {
+        try tmux(["send-keys", "-t", name] + keys)
+    }
+
+    public func resize(width: Int, height: Int) throws {
+        try tmux(["resize-window", "-t", name, "-x", "\(width)", "-y", "\(height)"])
+    }
+
+    public func stop() {
+        _ = try? tmux(["kill-server"])
+    }
+}
