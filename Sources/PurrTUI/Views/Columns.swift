@@ -7,11 +7,19 @@ struct Column {
     var priority: Int
     var align: Align = .left
     var flexible = false
+    /// How far a flexible column may shrink before columns are dropped instead.
+    var minimum: Int? = nil
 
     /// The columns that fit in `width` (one space between columns), with final widths.
     static func fit(_ columns: [Column], width: Int) -> [Column] {
         var kept = columns
         func needed(_ list: [Column]) -> Int { list.reduce(0) { $0 + $1.width } + max(0, list.count - 1) }
+        // Narrow the flexible columns to their minimum first: a shorter URL beats a missing column.
+        var shrinkable = kept.indices.filter { index in kept[index].minimum.map { kept[index].width > $0 } ?? false }
+        while needed(kept) > width, !shrinkable.isEmpty {
+            for index in shrinkable where needed(kept) > width { kept[index].width -= 1 }
+            shrinkable = shrinkable.filter { kept[$0].width > kept[$0].minimum! }
+        }
         while needed(kept) > width, let drop = kept.indices.min(by: { kept[$0].priority < kept[$1].priority }), kept.count > 1 {
             kept.remove(at: drop)
         }

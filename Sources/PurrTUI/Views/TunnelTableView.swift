@@ -5,16 +5,16 @@ enum TunnelTableView {
     static func columns(width: Int) -> [Column] {
         Column.fit(
             [
-                Column(title: "NAME", width: 12, priority: 100, flexible: true),
+                Column(title: "NAME", width: 14, priority: 100, flexible: true, minimum: 10),
                 Column(title: "LOCAL", width: 16, priority: 60),
-                Column(title: "REMOTE", width: 16, priority: 40, flexible: true),
+                Column(title: "REMOTE", width: 18, priority: 40, flexible: true, minimum: 12),
                 Column(title: "STATE", width: 11, priority: 90),
                 Column(title: "CONN", width: 7, priority: 80, align: .right),
                 Column(title: "↑ BYTES", width: 9, priority: 70, align: .right),
                 Column(title: "↓ BYTES", width: 9, priority: 70, align: .right),
-                Column(title: "↑ RATE", width: 10, priority: 65, align: .right),
-                Column(title: "↓ RATE", width: 10, priority: 65, align: .right),
-                Column(title: "ACTIVITY", width: 6, priority: 30, flexible: true),
+                Column(title: "↑ RATE", width: 9, priority: 65, align: .right),
+                Column(title: "↓ RATE", width: 9, priority: 65, align: .right),
+                Column(title: "ACTIVITY", width: 8, priority: 30, flexible: true, minimum: 6),
             ], width: width)
     }
 
