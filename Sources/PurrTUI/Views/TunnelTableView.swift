@@ -14,7 +14,7 @@ enum TunnelTableView {
                 Column(title: "↓ BYTES", width: 9, priority: 70, align: .right),
                 Column(title: "↑ RATE", width: 9, priority: 65, align: .right),
                 Column(title: "↓ RATE", width: 9, priority: 65, align: .right),
-                Column(title: "ACTIVITY", width: 8, priority: 30, flexible: true, minimum: 6),
+                Column(title: "ACTIVITY", width: 8, priority: 30, flexible: true, minimum: 8),
             ], width: width)
     }
 
