@@ -86,7 +86,7 @@ final class UpgradeHandler {
                 }
             }
             .connectTimeout(env.connectTimeout)
-            .connect(host: target.host, port: target.port)
+            .connect(to: target)
             .assumeIsolated()
             .whenComplete { result in
                 switch result {
@@ -108,6 +108,9 @@ final class UpgradeHandler {
         }
         state = .done
         let client = context.channel
+        // Counted as relaying before the 101 leaves: a client that reads the 101 and then asks for stats
+        // must see it so (the write reaches the kernel at once).
+        env.registry.relaying(record)
         // The 101 goes out alone, before any target bytes: the original client reads it with one small read.
         context.writeAndFlush(NIOAny(ByteBuffer(string: UpgradeResponse.switching(upgrade))), promise: nil)
         context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
@@ -126,7 +129,6 @@ final class UpgradeHandler {
             client.close(promise: nil)
             target.close(promise: nil)
         }
-        env.registry.relaying(record)
         let logger = self.logger
         logger.info("open", metadata: ["target": "\(target.remoteAddress.map(Self.describe) ?? "?")"])
         let registry = env.registry
