@@ -9,9 +9,21 @@ public enum SocketTuning {
     public static let keepaliveInterval: Int32 = 10
     public static let keepaliveCount: Int32 = 3
 
-    /// Half-closure, no Nagle delay, and keepalive. Call from the channel's initializer.
+    /// The largest read: NIO's default adaptive allocator stops at 64 KiB, so a bulk stream costs one
+    /// read, one write and one pass through the pipeline per 64 KiB on each hop. The allocator only
+    /// grows for reads that fill their buffer, so idle and interactive connections keep small buffers.
+    public static let maximumRead = 1 << 20
+
+    /// Bytes a relay may queue for a slow writer before it stops reading the other side (NIO's default
+    /// is 64 KiB, less than one large read).
+    public static let writeWaterMark = ChannelOptions.Types.WriteBufferWaterMark(low: 256 * 1024, high: 512 * 1024)
+
+    /// Half-closure, no Nagle delay, keepalive and relay buffer sizes. Call from the channel's initializer.
     public static func apply(to channel: Channel) throws {
         guard let options = channel.syncOptions else { return }
+        try options.setOption(
+            ChannelOptions.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 2048, maximum: maximumRead))
+        try options.setOption(ChannelOptions.writeBufferWaterMark, value: writeWaterMark)
         try options.setOption(ChannelOptions.allowRemoteHalfClosure, value: true)
         try options.setOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
         try options.setOption(ChannelOptions.socketOption(.so_keepalive), value: 1)
