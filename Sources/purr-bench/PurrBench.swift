@@ -13,7 +13,7 @@ struct PurrBench: ParsableCommand {
         commandName: "purr-bench",
         abstract: "Measure the tunnel against a direct TCP connection on loopback (issue #6).",
         discussion: """
-            Workloads: \(Workload.allCases.map(\.rawValue).joined(separator: ", ")) (default: all).
+            Workloads: \(Workload.allCases.map(\.rawValue).joined(separator: ", ")) (default: all but ceiling).
             Run a release build: swift run -c release purr-bench [--quick] [--json] [WORKLOAD...]
             """
     )
@@ -33,7 +33,7 @@ struct PurrBench: ParsableCommand {
     @Option(name: .long, help: "Seconds the slow reader reads (default 20, --quick 6).")
     var slowSeconds: Double?
 
-    @Option(name: .long, help: "Bytes of the single bulk stream, in MiB (default 2048, --quick 512).")
+    @Option(name: .customLong("bulk-mib"), help: "Bytes of the single bulk stream, in MiB (default 2048, --quick 512).")
     var bulkMiB: Int?
 
     @Option(name: .long, help: "Directory holding purr-server and purr (default: next to this binary).")
@@ -59,7 +59,7 @@ struct PurrBench: ParsableCommand {
         for tool in ["purr-server", "purr"] where !FileManager.default.isExecutableFile(atPath: "\(context.binDir)/\(tool)") {
             throw ValidationError("\(context.binDir)/\(tool) not found: build it first (swift build -c release --product \(tool))")
         }
-        let selected = workloads.isEmpty ? Workload.allCases : workloads.compactMap(Workload.init(rawValue:))
+        let selected = workloads.isEmpty ? Workload.allCases.filter { $0 != .ceiling } : workloads.compactMap(Workload.init(rawValue:))
         var report = Report(machine: Self.machine(), mode: quick ? "quick" : "full")
         let echo = try EchoServer()
         defer { echo.stop() }
@@ -72,6 +72,7 @@ struct PurrBench: ParsableCommand {
                 case .pingpong: report.rows += try LatencyWorkloads.pingPong(context, echo: echo)
                 case .scale: report.rows += try ScaleWorkload.run(context, echo: echo)
                 case .slow: report.rows += try SlowReaderWorkload.run(context)
+                case .ceiling: report.rows += try CeilingWorkload.run(context)
                 case .tui: report.notes.append("tui: not available yet (the cell-grid renderer of purr-tui does not exist yet)")
                 }
             } catch {

@@ -6,6 +6,8 @@ enum Workload: String, CaseIterable, Sendable {
     case scale
     case slow
     case tui
+    /// Not in the default run: bare two-hop relays (copy and splice) as a bound for the relay.
+    case ceiling
 }
 
 /// What every workload gets: the plan, the targets in this process, and where the executables are.
