@@ -17,6 +17,9 @@ struct TunnelOptions: ParsableArguments {
     @Option(name: .long, help: "HTTP proxy URL (http://user:pass@host:port), or 'none' to ignore HTTP(S)_PROXY.")
     var proxy: String?
 
+    @Flag(name: .long, help: "Send Upgrade: websocket (for reverse proxies that only pass websocket upgrades).")
+    var websocket = false
+
     /// A tunnel config from these options; errors name the flag.
     func tunnelConfig(name: String, listen: ListenAddress, idleTimeout: Double? = nil) throws(ConfigError) -> TunnelConfig {
         let serverURL: ServerURL
@@ -35,7 +38,7 @@ struct TunnelOptions: ParsableArguments {
                 do { proxySettings = try ProxySettings(parsing: proxy) } catch { throw error.located("--proxy") }
             }
         }
-        return TunnelConfig(
+        var config = TunnelConfig(
             name: name,
             url: serverURL,
             listen: listen,
@@ -45,6 +48,8 @@ struct TunnelOptions: ParsableArguments {
             noProxy: noProxy,
             idleTimeout: idleTimeout
         )
+        if websocket { config.upgrade = .websocket }
+        return config
     }
 }
 

@@ -18,14 +18,20 @@ public final class RunningProcess: @unchecked Sendable {
         return dir.appendingPathComponent(".build/debug")
     }
 
-    public init(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws {
+    /// Starts one of the built products.
+    public convenience init(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws {
+        try self.init(absolute: Self.productsDirectory.appendingPathComponent(executable).path, arguments, environment: environment)
+    }
+
+    /// Starts any program by path.
+    public init(absolute executable: String, _ arguments: [String], environment: [String: String] = [:]) throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("purr-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         stdoutURL = dir.appendingPathComponent("stdout")
         stderrURL = dir.appendingPathComponent("stderr")
         _ = FileManager.default.createFile(atPath: stdoutURL.path, contents: nil)
         _ = FileManager.default.createFile(atPath: stderrURL.path, contents: nil)
-        process.executableURL = Self.productsDirectory.appendingPathComponent(executable)
+        process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         var env = ProcessInfo.processInfo.environment
         for (key, value) in environment { env[key] = value }

@@ -61,8 +61,9 @@ public enum Duplex {
         public let receivedSHA256: String
     }
 
-    /// Sends `payload` (then half-closes) while reading to EOF; returns what was read.
-    public static func exchange(_ socket: BlockingSocket, payload: [UInt8], prefix: [UInt8] = []) throws -> Outcome {
+    /// Sends `payload` (then half-closes) while reading to EOF; returns what was read. With `expect`,
+    /// reads exactly that many bytes and never half-closes (for paths without half-close, like nginx).
+    public static func exchange(_ socket: BlockingSocket, payload: [UInt8], prefix: [UInt8] = [], expect: Int? = nil) throws -> Outcome {
         let sendError = SendBox()
         let sender = Thread {
             do {
@@ -74,7 +75,7 @@ public enum Duplex {
                         offset = end
                     }
                 }
-                socket.shutdownWrite()
+                if expect == nil { socket.shutdownWrite() }
             } catch {
                 sendError.set("\(error)")
             }
@@ -86,8 +87,8 @@ public enum Duplex {
         var total = prefix.count
         var readError: Error?
         do {
-            while true {
-                let chunk = try socket.read(max: 1 << 20)
+            while expect.map({ total < $0 }) ?? true {
+                let chunk = try socket.read(max: min(1 << 20, expect.map { $0 - total } ?? 1 << 20))
                 if chunk.isEmpty { break }
                 total += chunk.count
                 hasher.update(data: chunk)

@@ -16,6 +16,8 @@ public struct TunnelConfig: Sendable, Equatable {
     public var autostart: Bool
     /// Close a connection with no traffic either way for this many seconds; nil: never.
     public var idleTimeout: Double?
+    /// `Upgrade: websocket` instead of `purr`, for reverse proxies that only pass websocket upgrades.
+    public var upgrade: UpgradeProtocol = .purr
 
     public struct Header: Sendable, Equatable {
         public var name: String
@@ -76,6 +78,7 @@ public struct TunnelConfig: Sendable, Equatable {
         UpgradeRequest(
             path: url.path,
             host: url.hostHeader,
+            upgrade: upgrade,
             token: token,
             extraHeaders: headers.map { ($0.name, $0.value) }
         )

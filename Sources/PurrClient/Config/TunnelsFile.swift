@@ -50,7 +50,7 @@ public struct TunnelsFile: Sendable, Equatable {
         result.theme = try toml.string("theme")
         var names: Set<String> = []
         for entry in try toml.tables("tunnels") {
-            try entry.checkKeys(["name", "url", "listen", "token", "headers", "proxy", "autostart", "idle_timeout"])
+            try entry.checkKeys(["name", "url", "listen", "token", "headers", "proxy", "autostart", "idle_timeout", "upgrade"])
             let name = try entry.requiredString("name")
             guard !name.isEmpty, !name.contains(where: { $0.isNewline }) else {
                 throw ConfigError("\(toml.file): \(entry.path).name: must be a non-empty single line")
@@ -76,9 +76,16 @@ public struct TunnelsFile: Sendable, Equatable {
                     proxy = try entry.wrap("proxy") { () throws(ConfigError) in try ProxySettings(parsing: proxyText) }
                 }
             }
+            var upgrade = UpgradeProtocol.purr
+            if let upgradeText = try entry.string("upgrade") {
+                guard let parsed = UpgradeProtocol(rawValue: upgradeText) else {
+                    throw ConfigError("\(toml.file): \(entry.path).upgrade: '\(upgradeText)' is not purr or websocket")
+                }
+                upgrade = parsed
+            }
             let token = try entry.string("token")
             if let token, token.isEmpty { throw ConfigError("\(toml.file): \(entry.path).token: is empty") }
-            result.tunnels.append(
+            var tunnel =
                 TunnelConfig(
                     name: name,
                     url: url,
@@ -89,7 +96,9 @@ public struct TunnelsFile: Sendable, Equatable {
                     noProxy: noProxy,
                     autostart: try entry.bool("autostart") ?? false,
                     idleTimeout: try entry.seconds("idle_timeout", range: 1...604_800)
-                ))
+                )
+            tunnel.upgrade = upgrade
+            result.tunnels.append(tunnel)
         }
         for entry in try toml.tables("servers") {
             try entry.checkKeys(["name", "admin_url", "token"])

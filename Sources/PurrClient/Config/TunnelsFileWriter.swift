@@ -24,6 +24,7 @@ public enum TunnelsFileWriter {
             }
             if tunnel.autostart { out += "autostart = true\n" }
             if let idle = tunnel.idleTimeout { out += "idle_timeout = \(idle)\n" }
+            if tunnel.upgrade != .purr { out += "upgrade = \(quote(tunnel.upgrade.rawValue))\n" }
         }
         for server in file.servers {
             out += "\n[[servers]]\n"
