@@ -23,7 +23,7 @@ public final class PurrServer: Sendable {
             routes: RouteTable(config.routes),
             registry: registry,
             logger: logger,
-            headerTimeout: config.headerTimeout
+            config: config
         )
     }
 

@@ -9,6 +9,12 @@ public struct ServerConfig: Sendable {
     public var routes: [Route] = []
     public var headerTimeout: Double = 10
     public var drainTimeout: Double = 10
+    /// Connections open at once, in any state; more are answered 503.
+    public var maxConnections = 4096
+    /// Close a relay with no bytes either way for this long; 0 means never (keepalive finds dead peers).
+    public var idleTimeout: Double = 0
+    /// The largest request head accepted (431 beyond).
+    public var maxHeadSize = PurrWire.maxHeadSize
     public var logLevel: Logger.Level = .info
     /// Admin endpoint; nil when not asked for.
     public var admin: AdminConfig?
@@ -16,6 +22,9 @@ public struct ServerConfig: Sendable {
     public var adminFile = AdminFileSettings()
 
     public init() {}
+
+    public static let connectionLimitRange = 1...1_000_000
+    public static let headSizeRange = 1024...(1 << 20)
 
     /// Adds routes, replacing any with the same path and host (flags override the file).
     public mutating func merge(routes extra: [Route]) {
@@ -53,26 +62,32 @@ extension ServerConfig {
     /// Loads `server.toml`; every error names the file and the key or line.
     public static func load(file: String) throws(ConfigError) -> ServerConfig {
         let toml = try TOMLReader.load(file: file)
-        try toml.checkKeys(["listen", "header_timeout", "drain_timeout", "log_level", "routes", "admin"])
+        try toml.checkKeys([
+            "listen", "header_timeout", "drain_timeout", "log_level", "routes", "admin", "max_connections", "idle_timeout", "max_head_size",
+        ])
         var config = ServerConfig()
         if let listen = try toml.string("listen") {
             config.listen = try toml.wrap("listen") { () throws(ConfigError) in try HostPort(parsing: listen, allowZeroPort: true) }
         }
         if let value = try toml.seconds("header_timeout", range: 0.1...3600) { config.headerTimeout = value }
         if let value = try toml.seconds("drain_timeout", range: 0...3600) { config.drainTimeout = value }
+        if let value = try toml.int("max_connections", range: Self.connectionLimitRange) { config.maxConnections = value }
+        if let value = try toml.seconds("idle_timeout", range: 0...604_800) { config.idleTimeout = value }
+        if let value = try toml.int("max_head_size", range: Self.headSizeRange) { config.maxHeadSize = value }
         if let level = try toml.string("log_level") {
             config.logLevel = try toml.wrap("log_level") { () throws(ConfigError) in try Logger.Level(parsing: level) }
         }
         var seen: Set<String> = []
         for entry in try toml.tables("routes") {
-            try entry.checkKeys(["path", "target", "token", "host"])
+            try entry.checkKeys(["path", "target", "token", "host", "max_connections"])
             let path = try entry.requiredString("path")
             let targetText = try entry.requiredString("target")
             let target = try entry.wrap("target") { () throws(ConfigError) in try HostPort(parsing: targetText) }
             let host = try entry.string("host")
-            let route = try entry.wrap("path") { () throws(ConfigError) in
+            var route = try entry.wrap("path") { () throws(ConfigError) in
                 try Route(path: path, target: target, token: try entry.string("token"), host: host)
             }
+            route.maxConnections = try entry.int("max_connections", range: Self.connectionLimitRange)
             let key = "\(host ?? "*") \(path)"
             guard seen.insert(key).inserted else {
                 throw ConfigError("\(file): \(entry.path): a route for path '\(path)' is already defined")

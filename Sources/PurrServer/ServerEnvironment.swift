@@ -12,10 +12,18 @@ final class ServerEnvironment: Sendable {
     /// How long a refused client may keep sending before we hang up on it.
     let lingerTimeout: TimeAmount = .seconds(2)
 
-    init(routes: RouteTable, registry: StatsRegistry, logger: Logger, headerTimeout: Double) {
+    let maxConnections: Int
+    let maxHeadSize: Int
+    /// nil: relays are never closed for being idle.
+    let idleTimeout: TimeAmount?
+
+    init(routes: RouteTable, registry: StatsRegistry, logger: Logger, config: ServerConfig) {
         self.routes = routes
         self.registry = registry
         self.logger = logger
-        self.headerTimeout = .nanoseconds(Int64(headerTimeout * 1e9))
+        self.headerTimeout = .nanoseconds(Int64(config.headerTimeout * 1e9))
+        self.maxConnections = config.maxConnections
+        self.maxHeadSize = config.maxHeadSize
+        self.idleTimeout = config.idleTimeout > 0 ? .nanoseconds(Int64(config.idleTimeout * 1e9)) : nil
     }
 }

@@ -35,6 +35,15 @@ struct PurrServerCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Seconds active relays may finish after SIGINT/SIGTERM (default 10).")
     var drainTimeout: Double?
 
+    @Option(name: .long, help: "Connections open at once before new ones get 503 (default 4096; per route: max_connections in the config).")
+    var maxConnections: Int?
+
+    @Option(name: .long, help: "Close relays with no traffic either way for this many seconds (default 0: never).")
+    var idleTimeout: Double?
+
+    @Option(name: .long, help: "Largest request head in bytes before 431 (default 16384).")
+    var maxHeadSize: Int?
+
     @Option(name: .long, help: "Serve live stats on this port (HTTP on 127.0.0.1 unless --admin-host).")
     var adminPort: Int?
 
@@ -91,6 +100,24 @@ struct PurrServerCommand: AsyncParsableCommand {
                 throw ConfigError("--drain-timeout: \(drainTimeout) is out of range [0, 3600] seconds")
             }
             config.drainTimeout = drainTimeout
+        }
+        if let maxConnections {
+            guard ServerConfig.connectionLimitRange.contains(maxConnections) else {
+                throw ConfigError("--max-connections: \(maxConnections) is out of range 1...1000000")
+            }
+            config.maxConnections = maxConnections
+        }
+        if let idleTimeout {
+            guard idleTimeout >= 0, idleTimeout <= 604_800 else {
+                throw ConfigError("--idle-timeout: \(idleTimeout) is out of range [0, 604800] seconds")
+            }
+            config.idleTimeout = idleTimeout
+        }
+        if let maxHeadSize {
+            guard ServerConfig.headSizeRange.contains(maxHeadSize) else {
+                throw ConfigError("--max-head-size: \(maxHeadSize) is out of range 1024...1048576 bytes")
+            }
+            config.maxHeadSize = maxHeadSize
         }
         try resolveAdmin(&config, environment: ProcessInfo.processInfo.environment)
         return config

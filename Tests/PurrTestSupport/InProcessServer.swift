@@ -18,12 +18,14 @@ public enum InProcessServer {
     public static func start(
         routes: [Route],
         host: String = "127.0.0.1",
-        headerTimeout: Double = 10
+        headerTimeout: Double = 10,
+        configure: (inout ServerConfig) -> Void = { _ in }
     ) async throws -> PurrServer {
         var config = ServerConfig()
         config.listen = HostPort(host: host, port: 0)
         config.routes = routes
         config.headerTimeout = headerTimeout
+        configure(&config)
         let server = PurrServer(config: config, group: group, logger: quietLogger)
         try await server.start()
         return server

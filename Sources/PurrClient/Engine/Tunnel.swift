@@ -310,22 +310,3 @@ final class RelayError: Sendable {
 
     var reason: String? { first.withLock { $0 } }
 }
-
-/// Closes a connection that has been idle past the tunnel's idle timeout.
-final class IdleCloseHandler: ChannelInboundHandler, Sendable {
-    typealias InboundIn = ByteBuffer
-    let onIdle: @Sendable () -> Void
-
-    init(onIdle: @escaping @Sendable () -> Void) {
-        self.onIdle = onIdle
-    }
-
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .all {
-            onIdle()
-            context.close(promise: nil)
-            return
-        }
-        context.fireUserInboundEventTriggered(event)
-    }
-}

@@ -8,6 +8,8 @@ public struct Route: Sendable, Equatable {
     public var token: String?
     /// If set, the request's Host header (without port) must match, case-insensitively.
     public var host: String?
+    /// Connections this route may have open at once (nil: only the server's limit applies).
+    public var maxConnections: Int?
 
     public init(path: String, target: HostPort, token: String? = nil, host: String? = nil) throws(ConfigError) {
         guard path.hasPrefix("/") else { throw ConfigError("route path '\(path)' must start with '/'") }

@@ -4,6 +4,7 @@ public enum FailureReason: String, Sendable, CaseIterable, Codable {
     case badRequest = "bad_request"
     case headTooLarge = "head_too_large"
     case headerTimeout = "header_timeout"
+    case overLimit = "over_limit"
     case notPurr = "not_purr"
     case noRoute = "no_route"
     case unauthorized

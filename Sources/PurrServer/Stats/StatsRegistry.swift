@@ -73,16 +73,19 @@ public final class StatsRegistry: Sendable {
         }
     }
 
-    func routed(_ record: ConnectionRecord, to route: Route) {
+    /// Counts a connection against its route; returns the route's open connections, this one included.
+    @discardableResult
+    func routed(_ record: ConnectionRecord, to route: Route) -> Int {
         let key = Self.key(for: route)
         record.mutable.withLock {
             $0.route = key
             $0.target = route.target.description
             $0.state = .connecting
         }
-        state.withLock { state in
+        return state.withLock { state in
             state.routes[key]?.active += 1
             state.routes[key]?.total += 1
+            return state.routes[key]?.active ?? 0
         }
     }
 

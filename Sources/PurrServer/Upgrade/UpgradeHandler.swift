@@ -21,13 +21,14 @@ final class UpgradeHandler {
         case done
     }
 
-    private var state: State = .readingHead(HTTPHeadParser(kind: .request))
+    private var state: State
     private let env: ServerEnvironment
     private var record: ConnectionRecord?
     private var headerTimer: Scheduled<Void>?
 
     init(env: ServerEnvironment) {
         self.env = env
+        self.state = .readingHead(HTTPHeadParser(kind: .request, limit: env.maxHeadSize))
     }
 
     private var logger: Logger {
@@ -56,7 +57,13 @@ final class UpgradeHandler {
             refuse(context, status: 404, "Not Found", message: message, failure: .noRoute)
             return
         }
-        if let record { env.registry.routed(record, to: route) }
+        let routeActive = record.map { env.registry.routed($0, to: route) } ?? 0
+        if let limit = route.maxConnections, routeActive > limit {
+            refuse(
+                context, status: 503, "Service Unavailable", message: "route \(route.path) is at its limit of \(limit) connections",
+                failure: .overLimit)
+            return
+        }
         if let expected = route.token {
             guard let presented = request.token else {
                 refuse(
@@ -116,6 +123,11 @@ final class UpgradeHandler {
         context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
         let firstError = FirstError()
         do {
+            if let idle = env.idleTimeout {
+                let seconds = Double(idle.nanoseconds) / 1e9
+                try client.pipeline.syncOperations.addHandler(IdleStateHandler(allTimeout: idle))
+                try client.pipeline.syncOperations.addHandler(IdleCloseHandler { firstError.idle = "idle for \(seconds.formatted()) s" })
+            }
             try Relay.join(
                 client,
                 target,
@@ -134,7 +146,7 @@ final class UpgradeHandler {
         let registry = env.registry
         client.closeFuture.and(target.closeFuture).assumeIsolated().whenComplete { _ in
             let failure: FailureReason? = firstError.error == nil ? nil : .relayError
-            let detail = firstError.error.map { "relay error: \(ConnectFailure.describe($0))" } ?? "closed"
+            let detail = firstError.error.map { "relay error: \(ConnectFailure.describe($0))" } ?? firstError.idle ?? "closed"
             registry.finish(record, failure: failure, detail: detail)
             Self.logClose(logger, record: record, detail: detail)
         }
@@ -197,6 +209,13 @@ extension UpgradeHandler: ChannelInboundHandler, RemovableChannelHandler {
     func channelActive(context: ChannelHandlerContext) {
         let peer = context.channel.remoteAddress.map(Self.describe) ?? "?"
         record = env.registry.open(peer: peer)
+        if env.registry.activeCount > env.maxConnections {
+            refuse(
+                context, status: 503, "Service Unavailable", message: "server is at its limit of \(env.maxConnections) connections",
+                failure: .overLimit)
+            context.fireChannelActive()
+            return
+        }
         headerTimer = context.eventLoop.assumeIsolated().scheduleTask(in: env.headerTimeout) {
             guard case .readingHead = self.state else { return }
             let seconds = Double(self.env.headerTimeout.nanoseconds) / 1e9
@@ -279,6 +298,8 @@ extension UpgradeHandler: ChannelInboundHandler, RemovableChannelHandler {
 /// The first error either side of a relay reported; read once both sides are closed.
 final class FirstError {
     private(set) var error: Error?
+    /// Set when the idle timeout closed the relay (a normal end, not a failure).
+    var idle: String?
 
     func record(_ error: Error) {
         if self.error == nil { self.error = error }
