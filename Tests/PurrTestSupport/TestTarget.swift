@@ -12,6 +12,8 @@ public final class TestTarget: Sendable {
         /// Reads and hashes everything; reading can be paused to make a slow reader.
         /// With a banner, it sends the banner and shuts its own output first (a half-close from the far end).
         case sink(banner: String? = nil)
+        /// Sends `bytes` at once, then closes (with a reset if asked).
+        case burstThenClose(bytes: Int, reset: Bool)
     }
 
     /// What a sink saw on one connection, once the client's side ended.
@@ -27,6 +29,7 @@ public final class TestTarget: Sendable {
 
     struct Shared {
         var accepted = 0
+        var open = 0
         var sinkResults: [SinkResult] = []
         var pausedChannels: [Channel] = []
     }
@@ -51,7 +54,11 @@ public final class TestTarget: Sendable {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     guard let target = box.target else { throw ChannelError.ioOnClosedChannel }
-                    target.state.withLock { $0.accepted += 1 }
+                    target.state.withLock {
+                        $0.accepted += 1
+                        $0.open += 1
+                    }
+                    channel.closeFuture.whenComplete { _ in target.state.withLock { $0.open -= 1 } }
                     switch behavior {
                     case .echo(let banner):
                         try channel.pipeline.syncOperations.addHandler(EchoHandler(banner: banner))
@@ -61,6 +68,8 @@ public final class TestTarget: Sendable {
                             target.state.withLock { $0.pausedChannels.append(channel) }
                         }
                         try channel.pipeline.syncOperations.addHandler(SinkHandler(target: target, banner: banner))
+                    case .burstThenClose(let bytes, let reset):
+                        try channel.pipeline.syncOperations.addHandler(BurstHandler(bytes: bytes, reset: reset))
                     }
                 }
             }
@@ -81,6 +90,8 @@ public final class TestTarget: Sendable {
     }
 
     public var acceptedCount: Int { state.withLock { $0.accepted } }
+    /// Connections to this target still open.
+    public var openCount: Int { state.withLock { $0.open } }
     public var sinkResults: [SinkResult] { state.withLock { $0.sinkResults } }
 
     func recordSink(_ result: SinkResult) { state.withLock { $0.sinkResults.append(result) } }
@@ -134,6 +145,33 @@ final class EchoHandler: ChannelInboundHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) { context.close(promise: nil) }
+}
+
+/// Sends a burst, then closes: gracefully, or with a reset (SO_LINGER 0) like a crashed process.
+final class BurstHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+    let bytes: Int
+    let reset: Bool
+
+    init(bytes: Int, reset: Bool) {
+        self.bytes = bytes
+        self.reset = reset
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        let payload = ByteBuffer(bytes: TestKit.randomPayload(count: bytes, seed: 77))
+        context.writeAndFlush(NIOAny(payload)).assumeIsolated().whenComplete { _ in
+            guard self.reset, let provider = context.channel as? SocketOptionProvider else {
+                context.close(promise: nil)
+                return
+            }
+            provider.setSoLinger(linger(l_onoff: 1, l_linger: 0)).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+        }
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {}
 }
 
 /// Hashes what it reads; at the client's EOF, records the result and closes.
