@@ -102,7 +102,7 @@ let package = Package(
         .testTarget(name: "PurrTUITests", dependencies: ["PurrTUI", "PurrTestSupport"]),
         .testTarget(
             name: "PurrClientTests",
-            dependencies: ["PurrClient", "PurrServer", "PurrTestSupport"],
+            dependencies: ["PurrClient", "PurrServer", "PurrTUI", "PurrTestSupport"],
             resources: [.copy("Fixtures")]
         ),
     ],

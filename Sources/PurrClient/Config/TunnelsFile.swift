@@ -52,8 +52,8 @@ public struct TunnelsFile: Sendable, Equatable {
         for entry in try toml.tables("tunnels") {
             try entry.checkKeys(["name", "url", "listen", "token", "headers", "proxy", "autostart", "idle_timeout", "upgrade"])
             let name = try entry.requiredString("name")
-            guard !name.isEmpty, !name.contains(where: { $0.isNewline }) else {
-                throw ConfigError("\(toml.file): \(entry.path).name: must be a non-empty single line")
+            guard !name.isEmpty, name.count <= 100, !name.unicodeScalars.contains(where: { $0.value < 32 || $0.value == 127 }) else {
+                throw ConfigError("\(toml.file): \(entry.path).name: must be one line of 1 to 100 printable characters")
             }
             guard names.insert(name).inserted else {
                 throw ConfigError("\(toml.file): \(entry.path).name: a tunnel named '\(name)' is already defined")

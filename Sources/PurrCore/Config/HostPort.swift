@@ -32,6 +32,7 @@ public struct HostPort: Sendable, Hashable, CustomStringConvertible {
             }
         }
         guard !hostPart.isEmpty else { throw ConfigError("'\(trimmed)': the host is empty") }
+        guard hostPart.count <= 253 else { throw ConfigError("the host is longer than 253 characters") }
         guard hostPart.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-._:%".contains($0)) }) else {
             throw ConfigError("'\(trimmed)': the host '\(hostPart)' has characters a host name cannot have")
         }
