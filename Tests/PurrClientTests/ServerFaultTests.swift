@@ -41,7 +41,8 @@ final class ServerFaultTests: XCTestCase {
         XCTAssertTrue(TestKit.poll(timeout: 5) { tunnel.snapshot.active == 0 }, "every relay noticed the dead server")
         let whileDown = try BlockingSocket(port: local)
         XCTAssertEqual(try whileDown.readToEnd(), [])
-        XCTAssertTrue(TestKit.poll { tunnel.snapshot.lastError == "connection refused by 127.0.0.1:\(port)" }, tunnel.snapshot.lastError ?? "")
+        XCTAssertTrue(
+            TestKit.poll { tunnel.snapshot.lastError == "connection refused by 127.0.0.1:\(port)" }, tunnel.snapshot.lastError ?? "")
         XCTAssertGreaterThanOrEqual(tunnel.snapshot.failed, 1)
         XCTAssertEqual(tunnel.snapshot.state, .listening, "the tunnel keeps listening")
 
