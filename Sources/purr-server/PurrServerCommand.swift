@@ -89,38 +89,25 @@ struct PurrServerCommand: AsyncParsableCommand {
         if let logLevel {
             do { config.logLevel = try Logger.Level(parsing: logLevel) } catch { throw error.located("--log-level") }
         }
-        if let headerTimeout {
-            guard headerTimeout > 0, headerTimeout <= 3600 else {
-                throw ConfigError("--header-timeout: \(headerTimeout) is out of range (0, 3600] seconds")
-            }
-            config.headerTimeout = headerTimeout
-        }
-        if let drainTimeout {
-            guard drainTimeout >= 0, drainTimeout <= 3600 else {
-                throw ConfigError("--drain-timeout: \(drainTimeout) is out of range [0, 3600] seconds")
-            }
-            config.drainTimeout = drainTimeout
-        }
-        if let maxConnections {
-            guard ServerConfig.connectionLimitRange.contains(maxConnections) else {
-                throw ConfigError("--max-connections: \(maxConnections) is out of range 1...1000000")
-            }
-            config.maxConnections = maxConnections
-        }
-        if let idleTimeout {
-            guard idleTimeout >= 0, idleTimeout <= 604_800 else {
-                throw ConfigError("--idle-timeout: \(idleTimeout) is out of range [0, 604800] seconds")
-            }
-            config.idleTimeout = idleTimeout
-        }
-        if let maxHeadSize {
-            guard ServerConfig.headSizeRange.contains(maxHeadSize) else {
-                throw ConfigError("--max-head-size: \(maxHeadSize) is out of range 1024...1048576 bytes")
-            }
-            config.maxHeadSize = maxHeadSize
-        }
+        // Flags that are numbers in a range: one check, one message shape.
+        try Self.apply(headerTimeout, "--header-timeout", 0.001...3600, "seconds", to: &config.headerTimeout)
+        try Self.apply(drainTimeout, "--drain-timeout", 0...3600, "seconds", to: &config.drainTimeout)
+        try Self.apply(maxConnections, "--max-connections", ServerConfig.connectionLimitRange, "connections", to: &config.maxConnections)
+        try Self.apply(idleTimeout, "--idle-timeout", 0...604_800, "seconds", to: &config.idleTimeout)
+        try Self.apply(maxHeadSize, "--max-head-size", ServerConfig.headSizeRange, "bytes", to: &config.maxHeadSize)
         try resolveAdmin(&config, environment: ProcessInfo.processInfo.environment)
         return config
+    }
+
+    /// Sets `target` to a flag's value if given, after checking its range.
+    static func apply<Value: Comparable>(
+        _ value: Value?, _ flag: String, _ range: ClosedRange<Value>, _ unit: String, to target: inout Value
+    ) throws(ConfigError) {
+        guard let value else { return }
+        guard range.contains(value) else {
+            throw ConfigError("\(flag): \(value) is out of range \(range.lowerBound)...\(range.upperBound) \(unit)")
+        }
+        target = value
     }
 
     /// The admin endpoint from flags, then `PURR_ADMIN_TOKEN`, then `[admin]` in the file.
