@@ -13,9 +13,12 @@ public final class PurrServer: Sendable {
     let logger: Logger
     private let channels = ChannelTracker()
     private let listener = Mutex<Channel?>(nil)
+    /// Certificate and key when the server speaks TLS itself (reloadable).
+    public let tls: ServerTLS?
 
-    public init(config: ServerConfig, group: EventLoopGroup, logger: Logger) {
+    public init(config: ServerConfig, group: EventLoopGroup, logger: Logger, tls: ServerTLS? = nil) {
         self.config = config
+        self.tls = tls
         self.group = group
         self.logger = logger
         self.registry = StatsRegistry(routes: config.routes, listen: config.listen.description)
@@ -37,6 +40,7 @@ public final class PurrServer: Sendable {
     public func start() async throws {
         let env = self.env
         let channels = self.channels
+        let tls = self.tls
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 1024)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
@@ -44,6 +48,7 @@ public final class PurrServer: Sendable {
                 channels.add(channel)
                 return channel.eventLoop.makeCompletedFuture {
                     try SocketTuning.apply(to: channel)
+                    if let tls { try channel.pipeline.syncOperations.addHandler(tls.makeHandler()) }
                     try channel.pipeline.syncOperations.addHandler(UpgradeHandler(env: env))
                 }
             }

@@ -15,6 +15,9 @@ public struct ServerConfig: Sendable {
     public var idleTimeout: Double = 0
     /// The largest request head accepted (431 beyond).
     public var maxHeadSize = PurrWire.maxHeadSize
+    /// PEM certificate chain and key: the server speaks TLS itself (reloaded on SIGHUP).
+    public var tlsCertificate: String?
+    public var tlsKey: String?
     public var logLevel: Logger.Level = .info
     /// Admin endpoint; nil when not asked for.
     public var admin: AdminConfig?
@@ -42,6 +45,8 @@ public struct AdminConfig: Sendable {
     public var token: String?
     /// A stream viewer whose unsent backlog passes this many bytes is dropped.
     public var viewerBacklogLimit = 1 << 20
+    /// HTTPS with the server's certificate (needs tls_cert and tls_key).
+    public var tls = false
 
     public init(listen: HostPort, token: String? = nil) {
         self.listen = listen
@@ -64,6 +69,7 @@ extension ServerConfig {
         let toml = try TOMLReader.load(file: file)
         try toml.checkKeys([
             "listen", "header_timeout", "drain_timeout", "log_level", "routes", "admin", "max_connections", "idle_timeout", "max_head_size",
+            "tls_cert", "tls_key",
         ])
         var config = ServerConfig()
         if let listen = try toml.string("listen") {
@@ -74,6 +80,8 @@ extension ServerConfig {
         if let value = try toml.int("max_connections", range: Self.connectionLimitRange) { config.maxConnections = value }
         if let value = try toml.seconds("idle_timeout", range: 0...604_800) { config.idleTimeout = value }
         if let value = try toml.int("max_head_size", range: Self.headSizeRange) { config.maxHeadSize = value }
+        config.tlsCertificate = try toml.string("tls_cert")
+        config.tlsKey = try toml.string("tls_key")
         if let level = try toml.string("log_level") {
             config.logLevel = try toml.wrap("log_level") { () throws(ConfigError) in try Logger.Level(parsing: level) }
         }
@@ -95,11 +103,12 @@ extension ServerConfig {
             config.routes.append(route)
         }
         if let admin = try toml.table("admin") {
-            try admin.checkKeys(["port", "host", "token"])
+            try admin.checkKeys(["port", "host", "token", "tls"])
             config.adminFile = AdminFileSettings(
                 port: try admin.int("port", range: 0...65535),
                 host: try admin.string("host"),
-                token: try admin.string("token")
+                token: try admin.string("token"),
+                tls: try admin.bool("tls") ?? false
             )
         }
         return config
@@ -111,10 +120,13 @@ public struct AdminFileSettings: Sendable, Equatable {
     public var port: Int?
     public var host: String?
     public var token: String?
+    /// Serve the admin endpoint over TLS with the server's certificate.
+    public var tls: Bool
 
-    public init(port: Int? = nil, host: String? = nil, token: String? = nil) {
+    public init(port: Int? = nil, host: String? = nil, token: String? = nil, tls: Bool = false) {
         self.port = port
         self.host = host
         self.token = token
+        self.tls = tls
     }
 }

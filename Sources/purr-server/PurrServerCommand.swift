@@ -44,6 +44,15 @@ struct PurrServerCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Largest request head in bytes before 431 (default 16384).")
     var maxHeadSize: Int?
 
+    @Option(name: .long, help: "PEM certificate chain: speak TLS (with --tls-key); reloaded on SIGHUP.")
+    var tlsCert: String?
+
+    @Option(name: .long, help: "PEM private key for --tls-cert.")
+    var tlsKey: String?
+
+    @Flag(name: .long, help: "Serve the admin endpoint over TLS too (same certificate).")
+    var adminTLS = false
+
     @Option(name: .long, help: "Serve live stats on this port (HTTP on 127.0.0.1 unless --admin-host).")
     var adminPort: Int?
 
@@ -95,7 +104,15 @@ struct PurrServerCommand: AsyncParsableCommand {
         try Self.apply(maxConnections, "--max-connections", ServerConfig.connectionLimitRange, "connections", to: &config.maxConnections)
         try Self.apply(idleTimeout, "--idle-timeout", 0...604_800, "seconds", to: &config.idleTimeout)
         try Self.apply(maxHeadSize, "--max-head-size", ServerConfig.headSizeRange, "bytes", to: &config.maxHeadSize)
+        if let tlsCert { config.tlsCertificate = tlsCert }
+        if let tlsKey { config.tlsKey = tlsKey }
+        guard (config.tlsCertificate == nil) == (config.tlsKey == nil) else {
+            throw ConfigError("--tls-cert and --tls-key (tls_cert, tls_key) go together")
+        }
         try resolveAdmin(&config, environment: ProcessInfo.processInfo.environment)
+        if let admin = config.admin, admin.tls, config.tlsCertificate == nil {
+            throw ConfigError("--admin-tls needs --tls-cert and --tls-key")
+        }
         return config
     }
 
@@ -128,7 +145,8 @@ struct PurrServerCommand: AsyncParsableCommand {
             throw error.located("--admin-host")
         }
         let token = adminToken ?? environment["PURR_ADMIN_TOKEN"].flatMap { $0.isEmpty ? nil : $0 } ?? file.token
-        let admin = AdminConfig(listen: listen, token: token)
+        var admin = AdminConfig(listen: listen, token: token)
+        admin.tls = adminTLS || file.tls
         try admin.validate()
         config.admin = admin
     }
@@ -137,8 +155,17 @@ struct PurrServerCommand: AsyncParsableCommand {
         CommandLineSupport.bootstrapLogging(level: config.logLevel)
         let logger = Logger(label: "purr-server")
         let signals = SignalWatcher()
+        var tls: ServerTLS?
+        if let certificate = config.tlsCertificate, let key = config.tlsKey {
+            do {
+                tls = try ServerTLS(certificatePath: certificate, keyPath: key)
+            } catch {
+                CommandLineSupport.usageError("purr-server", error.message)
+            }
+        }
+        let reloader = tls.map { TLSReloader(tls: $0, logger: logger) }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
-        let server = PurrServer(config: config, group: group, logger: logger)
+        let server = PurrServer(config: config, group: group, logger: logger, tls: tls)
         do {
             try await server.start()
         } catch {
@@ -147,7 +174,8 @@ struct PurrServerCommand: AsyncParsableCommand {
         }
         var admin: AdminServer?
         if let adminConfig = config.admin {
-            let adminServer = AdminServer(config: adminConfig, registry: server.registry, group: group, logger: logger)
+            let adminServer = AdminServer(
+                config: adminConfig, registry: server.registry, group: group, logger: logger, tls: adminConfig.tls ? tls : nil)
             do {
                 try await adminServer.start()
             } catch {
@@ -161,6 +189,7 @@ struct PurrServerCommand: AsyncParsableCommand {
         if let admin { CommandLineSupport.printLine("admin on \(HostPort(host: admin.config.listen.host, port: admin.port))") }
         let signal = await signals.wait()
         logger.info("signal received, shutting down", metadata: ["signal": "\(signal == SIGINT ? "SIGINT" : "SIGTERM")"])
+        _ = reloader
         await admin?.shutdown()
         await server.shutdown(drainTimeout: config.drainTimeout)
         try? await group.shutdownGracefully()

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import NIOPosix
+import NIOSSL
 import PurrClient
 import PurrCore
 
@@ -18,17 +19,22 @@ struct Stdio: AsyncParsableCommand {
     func run() async throws {
         let config: TunnelConfig
         let proxy: ProxySettings?
+        var tls: NIOSSLContext?
         do {
             config = try tunnel.tunnelConfig(name: "stdio", listen: ListenAddress(host: "127.0.0.1", port: 0))
             proxy = try config.effectiveProxy(environment: ProcessInfo.processInfo.environment)
+            if config.url.scheme == .https { tls = try ClientTLS.makeContext(caFile: config.caFile, insecure: config.insecure) }
             try log.bootstrap(default: .warning)
         } catch {
             CommandLineSupport.usageError("purr", error.message)
         }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let logger = Logger(label: "purr")
+        if config.insecure, tls != nil {
+            logger.warning("TLS certificate verification is OFF (--insecure): anyone on the path can read and change this tunnel")
+        }
         do {
-            let outcome = try await StdioRelay.run(dialer: ServerDialer(tunnel: config, proxy: proxy), group: group)
+            let outcome = try await StdioRelay.run(dialer: ServerDialer(tunnel: config, proxy: proxy, tls: tls), group: group)
             logger.info("closed", metadata: ["up": "\(outcome.bytesUp)", "down": "\(outcome.bytesDown)"])
         } catch {
             CommandLineSupport.runtimeError("purr", "\(config.url): \(error)")

@@ -17,6 +17,12 @@ struct TunnelOptions: ParsableArguments {
     @Option(name: .long, help: "HTTP proxy URL (http://user:pass@host:port), or 'none' to ignore HTTP(S)_PROXY.")
     var proxy: String?
 
+    @Option(name: .long, help: "For https:// URLs: PEM CA certificates to trust besides the system's.")
+    var caFile: String?
+
+    @Flag(name: .long, help: "For https:// URLs: do not verify the certificate (dangerous; warned about on every start).")
+    var insecure = false
+
     @Flag(name: .long, help: "Send Upgrade: websocket (for reverse proxies that only pass websocket upgrades).")
     var websocket = false
 
@@ -49,6 +55,8 @@ struct TunnelOptions: ParsableArguments {
             idleTimeout: idleTimeout
         )
         if websocket { config.upgrade = .websocket }
+        config.caFile = caFile
+        config.insecure = insecure
         return config
     }
 }

@@ -19,7 +19,7 @@ final class ClientConfigTests: XCTestCase {
         XCTAssertEqual(v6.hostHeader, "[::1]:9000")
         for (bad, expected) in [
             ("example.com/ssh", "expected a URL"), ("ftp://x/", "unsupported scheme 'ftp'"),
-            ("http://u:p@x/", "credentials"), ("http://x:99999/", "port"), ("https://x/", "https:// is not supported yet"),
+            ("http://u:p@x/", "credentials"), ("http://x:99999/", "port"),
         ] {
             XCTAssertThrowsError(try ServerURL(parsing: bad), bad) { XCTAssertTrue("\($0)".contains(expected), "\($0)") }
         }

@@ -77,11 +77,18 @@ public final class RunningProcess: @unchecked Sendable {
         }
     }
 
-    /// Runs an executable to completion (bounded) and returns its status and output.
+    /// Runs one of the built products to completion (bounded) and returns its status and output.
     public static func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:], timeout: Double = 20)
         throws -> (status: Int32, stdout: String, stderr: String)
     {
-        let running = try RunningProcess(executable, arguments, environment: environment)
+        try run(absolute: productsDirectory.appendingPathComponent(executable).path, arguments, environment: environment, timeout: timeout)
+    }
+
+    /// Runs any program to completion (bounded).
+    public static func run(absolute executable: String, _ arguments: [String], environment: [String: String] = [:], timeout: Double = 20)
+        throws -> (status: Int32, stdout: String, stderr: String)
+    {
+        let running = try RunningProcess(absolute: executable, arguments, environment: environment)
         guard let status = running.waitForExit(timeout: timeout) else {
             running.stop()
             throw BlockingSocket.Failure(description: "\(executable) did not exit within \(timeout) s")

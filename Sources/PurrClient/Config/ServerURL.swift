@@ -17,10 +17,7 @@ public struct ServerURL: Sendable, Equatable, CustomStringConvertible {
         }
         let schemeText = trimmed[..<sep.lowerBound].lowercased()
         guard let scheme = Scheme(rawValue: schemeText) else {
-            throw ConfigError("'\(trimmed)': unsupported scheme '\(schemeText)' (expected http)")
-        }
-        if scheme == .https {
-            throw ConfigError("'\(trimmed)': https:// is not supported yet; use http://")
+            throw ConfigError("'\(trimmed)': unsupported scheme '\(schemeText)' (expected http or https)")
         }
         let rest = trimmed[sep.upperBound...]
         let authorityEnd = rest.firstIndex { $0 == "/" || $0 == "?" } ?? rest.endIndex

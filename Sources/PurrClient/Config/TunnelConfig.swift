@@ -18,6 +18,10 @@ public struct TunnelConfig: Sendable, Equatable {
     public var idleTimeout: Double?
     /// `Upgrade: websocket` instead of `purr`, for reverse proxies that only pass websocket upgrades.
     public var upgrade: UpgradeProtocol = .purr
+    /// For https:// URLs: a PEM file of CA certificates trusted besides the system's.
+    public var caFile: String?
+    /// For https:// URLs: skip certificate verification (warned about at every open).
+    public var insecure = false
 
     public struct Header: Sendable, Equatable {
         public var name: String

@@ -50,7 +50,9 @@ public struct TunnelsFile: Sendable, Equatable {
         result.theme = try toml.string("theme")
         var names: Set<String> = []
         for entry in try toml.tables("tunnels") {
-            try entry.checkKeys(["name", "url", "listen", "token", "headers", "proxy", "autostart", "idle_timeout", "upgrade"])
+            try entry.checkKeys([
+                "name", "url", "listen", "token", "headers", "proxy", "autostart", "idle_timeout", "upgrade", "ca_file", "insecure",
+            ])
             let name = try entry.requiredString("name")
             guard !name.isEmpty, name.count <= 100, !name.unicodeScalars.contains(where: { $0.value < 32 || $0.value == 127 }) else {
                 throw ConfigError("\(toml.file): \(entry.path).name: must be one line of 1 to 100 printable characters")
@@ -98,6 +100,8 @@ public struct TunnelsFile: Sendable, Equatable {
                     idleTimeout: try entry.seconds("idle_timeout", range: 1...604_800)
                 )
             tunnel.upgrade = upgrade
+            tunnel.caFile = try entry.string("ca_file")
+            tunnel.insecure = try entry.bool("insecure") ?? false
             result.tunnels.append(tunnel)
         }
         for entry in try toml.tables("servers") {

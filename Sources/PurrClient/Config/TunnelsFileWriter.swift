@@ -25,6 +25,8 @@ public enum TunnelsFileWriter {
             if tunnel.autostart { out += "autostart = true\n" }
             if let idle = tunnel.idleTimeout { out += "idle_timeout = \(idle)\n" }
             if tunnel.upgrade != .purr { out += "upgrade = \(quote(tunnel.upgrade.rawValue))\n" }
+            if let caFile = tunnel.caFile { out += "ca_file = \(quote(caFile))\n" }
+            if tunnel.insecure { out += "insecure = true\n" }
         }
         for server in file.servers {
             out += "\n[[servers]]\n"

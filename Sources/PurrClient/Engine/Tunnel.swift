@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 import PurrCore
 import Synchronization
 
@@ -27,6 +28,7 @@ public final class Tunnel: Sendable {
         var generation = 0
         var bound: [String] = []
         var proxy: ProxySettings?
+        var tls: NIOSSLContext?
         var connections: [UInt64: ClientConnection] = [:]
         var nextID: UInt64 = 1
         var total = 0
@@ -64,6 +66,13 @@ public final class Tunnel: Sendable {
         events.emit(.tunnelStateChanged(name: config.name, state: .opening))
         do {
             let proxy = try config.effectiveProxy(environment: environment)
+            var tls: NIOSSLContext?
+            if config.url.scheme == .https {
+                tls = try ClientTLS.makeContext(caFile: config.caFile, insecure: config.insecure)
+                if config.insecure {
+                    logger.warning("TLS certificate verification is OFF (--insecure): anyone on the path can read and change this tunnel")
+                }
+            }
             let channels = try await bindListeners()
             let bound = channels.compactMap { $0.localAddress.map(Self.describe) }
             let kept = state.withLock { state -> Bool in
@@ -71,6 +80,7 @@ public final class Tunnel: Sendable {
                 state.phase = .listening(generation: generation, channels: channels)
                 state.bound = bound
                 state.proxy = proxy
+                state.tls = tls
                 return true
             }
             guard kept else {
@@ -170,15 +180,15 @@ public final class Tunnel: Sendable {
 
     private func accept(_ local: Channel) {
         let peer = local.remoteAddress.map(Self.describe) ?? "?"
-        let (connection, proxy) = state.withLock { state -> (ClientConnection, ProxySettings?) in
+        let (connection, proxy, tls) = state.withLock { state -> (ClientConnection, ProxySettings?, NIOSSLContext?) in
             let connection = ClientConnection(id: state.nextID, peer: peer, local: local)
             state.nextID += 1
             state.total += 1
             state.connections[connection.id] = connection
-            return (connection, state.proxy)
+            return (connection, state.proxy, state.tls)
         }
         emit(connection)
-        let dialer = ServerDialer(tunnel: config, proxy: proxy)
+        let dialer = ServerDialer(tunnel: config, proxy: proxy, tls: tls)
         dialer.dial(
             on: local.eventLoop,
             connected: {

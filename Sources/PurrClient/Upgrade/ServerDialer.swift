@@ -1,5 +1,6 @@
 import NIOCore
 import NIOPosix
+import NIOSSL
 import PurrCore
 
 /// Opens one upgraded connection to a Purr server, directly or through an HTTP proxy.
@@ -7,6 +8,8 @@ public struct ServerDialer: Sendable {
     public var request: UpgradeRequest
     public var server: HostPort
     public var proxy: ProxySettings?
+    /// TLS to the server (https:// URLs): the context and the host for SNI and verification.
+    public var tls: (context: NIOSSLContext, host: String)?
     public var connectTimeout: TimeAmount = .seconds(10)
     public var handshakeTimeout: TimeAmount = .seconds(15)
 
@@ -16,8 +19,9 @@ public struct ServerDialer: Sendable {
         self.proxy = proxy
     }
 
-    public init(tunnel: TunnelConfig, proxy: ProxySettings?) {
+    public init(tunnel: TunnelConfig, proxy: ProxySettings?, tls: NIOSSLContext? = nil) {
         self.init(request: tunnel.upgradeRequest, server: tunnel.url.endpoint, proxy: proxy)
+        self.tls = tls.map { ($0, tunnel.url.host) }
     }
 
     /// Connects on `eventLoop` (so the relay can share it with the local side). `connected` is called
@@ -32,14 +36,20 @@ public struct ServerDialer: Sendable {
         let proxy = self.proxy
         let server = self.server
         let handshakeTimeout = self.handshakeTimeout
+        let tls = self.tls
         ClientBootstrap(group: eventLoop)
             .connectTimeout(connectTimeout)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try SocketTuning.apply(to: channel)
-                    let handler = UpgradeClientHandler(request: request, proxy: proxy, target: server, timeout: handshakeTimeout) {
-                        result in
+                    let handler = UpgradeClientHandler(
+                        request: request, proxy: proxy, target: server, tls: tls, timeout: handshakeTimeout
+                    ) { result in
                         completion(result.map { (channel, $0) })
+                    }
+                    // Through a proxy, TLS starts after the CONNECT (the handler adds it); directly, at once.
+                    if let tls, proxy == nil {
+                        try channel.pipeline.syncOperations.addHandler(ClientTLS.makeHandler(context: tls.context, host: tls.host))
                     }
                     try channel.pipeline.syncOperations.addHandler(handler)
                 }

@@ -1,4 +1,5 @@
 import NIOCore
+import NIOSSL
 import PurrCore
 
 /// The client's side of the handshake on the server connection: an optional proxy CONNECT, then the
@@ -21,14 +22,19 @@ final class UpgradeClientHandler {
     private let request: UpgradeRequest
     private let proxy: ProxySettings?
     private let target: HostPort
+    private let tls: (context: NIOSSLContext, host: String)?
     private let timeout: TimeAmount
     private var timer: Scheduled<Void>?
     private var completion: Completion?
 
-    init(request: UpgradeRequest, proxy: ProxySettings?, target: HostPort, timeout: TimeAmount, completion: @escaping Completion) {
+    init(
+        request: UpgradeRequest, proxy: ProxySettings?, target: HostPort, tls: (context: NIOSSLContext, host: String)?,
+        timeout: TimeAmount, completion: @escaping Completion
+    ) {
         self.request = request
         self.proxy = proxy
         self.target = target
+        self.tls = tls
         self.timeout = timeout
         self.completion = completion
         self.state = proxy == nil ? .awaitingUpgrade(HTTPHeadParser(kind: .response)) : .awaitingProxy(HTTPHeadParser(kind: .response))
@@ -53,6 +59,15 @@ final class UpgradeClientHandler {
             return
         }
         state = .awaitingUpgrade(HTTPHeadParser(kind: .response))
+        if let tls {
+            do {
+                let handler = try ClientTLS.makeHandler(context: tls.context, host: tls.host)
+                try context.pipeline.syncOperations.addHandler(handler, position: .before(self))
+            } catch {
+                finish(context, .failure(.init("cannot start TLS with \(tls.host): \(error)")))
+                return
+            }
+        }
         sendUpgrade(context)
         if remainder.readableBytes > 0 { feed(remainder, context: context) }
     }
@@ -168,7 +183,11 @@ extension UpgradeClientHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
-        finish(context, .failure(.init("server connection failed: \(ConnectFailure.describe(error))")))
+        if let tls, let words = ClientTLS.describe(error, host: tls.host) {
+            finish(context, .failure(.init(words)))
+        } else {
+            finish(context, .failure(.init("server connection failed: \(ConnectFailure.describe(error))")))
+        }
     }
 }
 

@@ -13,9 +13,12 @@ public final class AdminServer: Sendable {
     let logger: Logger
     private let listener = Mutex<Channel?>(nil)
     private let viewers = ChannelTracker()
+    /// Serve HTTPS with the server's certificate.
+    let tls: ServerTLS?
 
-    public init(config: AdminConfig, registry: StatsRegistry, group: EventLoopGroup, logger: Logger) {
+    public init(config: AdminConfig, registry: StatsRegistry, group: EventLoopGroup, logger: Logger, tls: ServerTLS? = nil) {
         self.config = config
+        self.tls = tls
         self.registry = registry
         self.group = group
         self.logger = logger
@@ -29,11 +32,13 @@ public final class AdminServer: Sendable {
         let config = self.config
         let logger = self.logger
         let viewers = self.viewers
+        let tls = self.tls
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 viewers.add(channel)
                 return channel.eventLoop.makeCompletedFuture {
+                    if let tls { try channel.pipeline.syncOperations.addHandler(tls.makeHandler()) }
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
                     try channel.pipeline.syncOperations.addHandler(AdminHandler(registry: registry, config: config, logger: logger))
                 }
