@@ -100,6 +100,21 @@ final class TUIEndToEndTests: XCTestCase {
         XCTAssertTrue(session.waitUntil { !$0.contains("Tunnels (") }, session.screen())
     }
 
+    func testAVanishedTerminalEndsTheProgram() throws {
+        let home = FileManager.default.temporaryDirectory.appendingPathComponent("tui-gone-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
+        let binary = RunningProcess.productsDirectory.appendingPathComponent("purr-tui").path
+        // exec: the pane's process is purr-tui itself.
+        let session = try TmuxSession(command: "exec \(binary)", width: 100, height: 30, environment: ["XDG_CONFIG_HOME": home.path])
+        defer { session.stop() }
+        XCTAssertTrue(session.waitFor("Tunnels (0)"), session.screen())
+        let tui = try session.panePID()
+        // The terminal disappears at once (its server is killed), no orderly hang-up.
+        kill(try session.serverPID(), SIGKILL)
+        XCTAssertTrue(TestKit.poll(timeout: 10) { kill(tui, 0) != 0 }, "purr-tui must not outlive its terminal (pid \(tui))")
+        if kill(tui, 0) == 0 { kill(tui, SIGKILL) }
+    }
+
     func testBadThemeIsRefusedWithFileAndLine() throws {
         let home = FileManager.default.temporaryDirectory.appendingPathComponent("tui-theme-\(UUID().uuidString)")
         try FileManager.default.createDirectory(atPath: "\(home.path)/purr/themes", withIntermediateDirectories: true)

@@ -37,7 +37,10 @@ public final class TUIApp: @unchecked Sendable {
                 terminal.draw(grid)
                 lastGrid = grid
             }
-            guard let key = terminal.readKey(timeoutMs: 100) else { continue }
+            guard let key = terminal.readKey(timeoutMs: 100) else {
+                if terminal.isGone { break }
+                continue
+            }
             if key == .resize {
                 lastGrid = nil
                 continue

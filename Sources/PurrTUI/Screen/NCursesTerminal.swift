@@ -104,6 +104,13 @@ public final class NCursesTerminal: Terminal {
         }
     }
 
+    /// A hung-up terminal makes every read fail at once; without this check the loop would spin.
+    public var isGone: Bool {
+        var descriptor = pollfd(fd: STDIN_FILENO, events: Int16(POLLIN), revents: 0)
+        guard poll(&descriptor, 1, 0) >= 0 else { return true }
+        return descriptor.revents & Int16(POLLHUP | POLLERR | POLLNVAL) != 0
+    }
+
     public func shutdown() {
         guard isOpen else { return }
         isOpen = false

@@ -17,6 +17,8 @@ public protocol Terminal: AnyObject {
     func draw(_ grid: CellGrid)
     /// Waits up to `timeoutMs` for a key; nil on timeout.
     func readKey(timeoutMs: Int) -> Key?
+    /// Whether the terminal went away (its window closed without a signal reaching us).
+    var isGone: Bool { get }
     /// Restores the terminal.
     func shutdown()
 }
