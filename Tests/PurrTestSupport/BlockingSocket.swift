@@ -18,7 +18,10 @@ public final class BlockingSocket: @unchecked Sendable {
     public init(host: String = "127.0.0.1", port: Int, timeout: Double = 5) throws {
         let isV6 = host.contains(":")
         fd = socket(isV6 ? AF_INET6 : AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw Failure(description: "socket: \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else {
+            closed = true
+            throw Failure(description: "socket: \(String(cString: strerror(errno)))")
+        }
         Self.setTimeout(fd, SO_RCVTIMEO, timeout)
         Self.setTimeout(fd, SO_SNDTIMEO, timeout)
         let result: Int32
@@ -41,7 +44,9 @@ public final class BlockingSocket: @unchecked Sendable {
         }
         guard result == 0 else {
             let message = String(cString: strerror(errno))
-            Glibc.close(fd)
+            // Through close(), once: a throwing init still runs deinit (every property is set), and a
+            // second close could hit a descriptor number another thread (NIO) has reused meanwhile.
+            close()
             throw Failure(description: "connect to \(host):\(port): \(message)")
         }
     }

@@ -20,8 +20,9 @@ public final class ConnectProxy: @unchecked Sendable {
     /// The CONNECT targets asked for so far (`host:port`), and refusals as `407 host:port`.
     public var requests: [String] { log.withLock { $0 } }
 
+    /// Closes the listener once (deinit calls this again; a second close could hit a reused descriptor).
     public func stop() {
-        stopped.store(true, ordering: .relaxed)
+        guard !stopped.exchange(true, ordering: .acquiringAndReleasing) else { return }
         shutdown(listener, Int32(SHUT_RDWR))
         close(listener)
     }

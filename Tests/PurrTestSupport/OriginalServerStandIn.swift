@@ -8,6 +8,7 @@ public final class OriginalServerStandIn: @unchecked Sendable {
     private let listener: Int32
     private let response: [UInt8]
     private let received = Mutex<[String]>([])
+    private let stopped = Atomic<Bool>(false)
 
     public init(response101: [UInt8], banner: String) throws {
         response = response101 + Array(banner.utf8)
@@ -35,7 +36,9 @@ public final class OriginalServerStandIn: @unchecked Sendable {
         socket.shutdownWrite()
     }
 
+    /// Closes the listener once (deinit calls this again; a second close could hit a reused descriptor).
     public func stop() {
+        guard !stopped.exchange(true, ordering: .acquiringAndReleasing) else { return }
         shutdown(listener, Int32(SHUT_RDWR))
         close(listener)
     }
