@@ -79,6 +79,8 @@ let package = Package(
         .executableTarget(
             name: "purr-bench",
             dependencies: [
+                "PurrTUI",
+                "PurrClient",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -15,6 +15,11 @@ struct Plan: Sendable {
     /// The slow reader: seconds of reading at `slowRate` while the writer pushes as fast as it can.
     var slowSeconds = 20.0
     var slowRate = mebibyte
+    /// The TUI render: tunnels on screen, frames per second, seconds measured, screen size.
+    var tuiTunnels = 1000
+    var tuiRate = 10.0
+    var tuiSeconds = 10.0
+    var tuiSize = (width: 200, height: 50)
     /// Upper bound on any one timed loop, so a stuck relay cannot hang the bench.
     var loopTimeout = 180.0
 
@@ -25,6 +30,7 @@ struct Plan: Sendable {
         plan.connectCount = 500
         plan.pingRounds = 2000
         plan.slowSeconds = 6
+        plan.tuiSeconds = 3
         plan.loopTimeout = 30
         return plan
     }

@@ -73,7 +73,7 @@ struct PurrBench: ParsableCommand {
                 case .scale: report.rows += try ScaleWorkload.run(context, echo: echo)
                 case .slow: report.rows += try SlowReaderWorkload.run(context)
                 case .ceiling: report.rows += try CeilingWorkload.run(context)
-                case .tui: report.notes.append("tui: not available yet (the cell-grid renderer of purr-tui does not exist yet)")
+                case .tui: report.rows += TUIRenderWorkload.run(context)
                 }
             } catch {
                 report.notes.append("\(workload.rawValue): failed: \(error)")
