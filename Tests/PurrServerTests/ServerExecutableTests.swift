@@ -1,6 +1,7 @@
 import Foundation
 import PurrCore
 import PurrTestSupport
+import Synchronization
 import XCTest
 
 /// The built `purr-server` binary: flags, config errors, logs, signals, memory under a slow reader.
@@ -143,18 +144,26 @@ final class ServerExecutableTests: XCTestCase {
         let blocks = 64  // 256 MiB
         var expected = IncrementalHash()
         for _ in 0..<blocks { expected.update(block) }
+        let written = Atomic<Int>(0)
         let sender = Thread {
-            for _ in 0..<blocks { try? socket.write(block) }
+            for _ in 0..<blocks {
+                guard (try? socket.write(block)) != nil else { break }
+                written.wrappingAdd(block.count, ordering: .relaxed)
+            }
             socket.shutdownWrite()
         }
         sender.start()
-        // The target reads nothing for a while: the sender must stall, not the server's memory grow.
+        // The target reads nothing: wait until backpressure has stopped the sender (no progress for
+        // half a second), sampling the server's memory meanwhile; it must not grow with the pushed bytes.
         var peak = baseline
-        let stallEnd = Date().addingTimeInterval(2)
-        while Date() < stallEnd {
+        var lastProgress = (bytes: -1, at: Date())
+        let stalled = TestKit.poll(timeout: 20) {
             peak = max(peak, TestKit.residentBytes(pid: process.pid) ?? 0)
-            usleep(50_000)
+            let now = written.load(ordering: .relaxed)
+            if now != lastProgress.bytes { lastProgress = (now, Date()) }
+            return Date().timeIntervalSince(lastProgress.at) >= 0.5
         }
+        XCTAssertTrue(stalled, "the sender never stalled: nothing stops it")
         target.resumeReading()
         let done = TestKit.poll(timeout: 120) {
             peak = max(peak, TestKit.residentBytes(pid: process.pid) ?? 0)
