@@ -17,7 +17,9 @@ public final class DemoEnvironment: Sendable {
     let timer: RepeatedTask
 
     public static func start(group: EventLoopGroup, engine: TunnelEngine, logger: Logger) async throws -> DemoEnvironment {
-        let stream = try await Self.target(group: group) { PacedSourceHandler(bytesPerSecond: 3 << 20) }
+        let stream = try await Self.target(group: group) {
+            RepeatingWriterHandler(chunk: (3 << 20) / 10, every: .milliseconds(100), wave: true)
+        }
         let echo = try await Self.target(group: group) { EchoHandler() }
         var config = ServerConfig()
         config.listen = HostPort(host: "127.0.0.1", port: 0)

@@ -3,58 +3,37 @@ import NIOCore
 import NIOPosix
 import Synchronization
 
-/// A target that streams bytes at a steady, gently varying pace and throws away what it receives.
-final class PacedSourceHandler: ChannelInboundHandler {
+/// Demo traffic on one connection: writes `chunk` bytes every `interval` (optionally along a slow
+/// wave, so the sparkline has something to show) and throws away what it reads. The paced target
+/// and the demo clients are both this.
+final class RepeatingWriterHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
     private var task: RepeatedTask?
-    private let bytesPerTick: Int
+    private let chunk: Int
+    private let interval: TimeAmount
+    private let startAfter: TimeAmount
+    private let wave: Bool
     private var tick = 0
 
-    init(bytesPerSecond: Int) {
-        bytesPerTick = bytesPerSecond / 10
+    init(chunk: Int, every interval: TimeAmount, startAfter: TimeAmount = .zero, wave: Bool = false) {
+        self.chunk = chunk
+        self.interval = interval
+        self.startAfter = startAfter
+        self.wave = wave
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        let chunk = ByteBuffer(repeating: 0x2a, count: bytesPerTick)
-        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        task = context.eventLoop.scheduleRepeatedTask(initialDelay: .zero, delay: .milliseconds(100)) { _ in
-            let (handler, context) = bound.value
-            handler.tick += 1
-            // A slow wave, so the sparkline has something to show.
-            let scale = 0.55 + 0.45 * sin(Double(handler.tick) / 25)
-            guard context.channel.isWritable else { return }
-            context.writeAndFlush(NIOAny(chunk.getSlice(at: 0, length: max(1, Int(Double(chunk.readableBytes) * scale)))!), promise: nil)
-        }
-        context.fireChannelActive()
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {}
-
-    func channelInactive(context: ChannelHandlerContext) {
-        task?.cancel()
-        context.fireChannelInactive()
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: Error) { context.close(promise: nil) }
-}
-
-/// A client of a demo tunnel: keeps one connection up, sends bursts now and then, reads everything.
-final class DemoClientHandler: ChannelInboundHandler {
-    typealias InboundIn = ByteBuffer
-    typealias OutboundOut = ByteBuffer
-    private var task: RepeatedTask?
-    private let burst: Int
-
-    init(burst: Int) { self.burst = burst }
-
-    func channelActive(context: ChannelHandlerContext) {
-        if burst > 0 {
-            let chunk = ByteBuffer(repeating: 0x2e, count: burst)
-            let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
-            task = context.eventLoop.scheduleRepeatedTask(initialDelay: .milliseconds(100), delay: .milliseconds(250)) { _ in
-                let context = bound.value
-                if context.channel.isWritable { context.writeAndFlush(NIOAny(chunk), promise: nil) }
+        if chunk > 0 {
+            let bytes = ByteBuffer(repeating: 0x2a, count: chunk)
+            let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            task = context.eventLoop.scheduleRepeatedTask(initialDelay: startAfter, delay: interval) { _ in
+                let (handler, context) = bound.value
+                handler.tick += 1
+                guard context.channel.isWritable else { return }
+                let scale = handler.wave ? 0.55 + 0.45 * sin(Double(handler.tick) / 25) : 1
+                let length = max(1, Int(Double(bytes.readableBytes) * scale))
+                context.writeAndFlush(NIOAny(bytes.getSlice(at: 0, length: length)!), promise: nil)
             }
         }
         context.fireChannelActive()
@@ -99,7 +78,8 @@ final class DemoTraffic: Sendable {
             ClientBootstrap(group: group)
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(DemoClientHandler(burst: burst))
+                        try channel.pipeline.syncOperations.addHandler(
+                            RepeatingWriterHandler(chunk: burst, every: .milliseconds(250), startAfter: .milliseconds(100)))
                     }
                 }
                 .connect(host: "127.0.0.1", port: port)

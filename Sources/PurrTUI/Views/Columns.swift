@@ -35,6 +35,27 @@ struct Column {
         return kept
     }
 
+    /// Draws one row from `x`: each column's text and role, aligned in its width, one space apart.
+    static func drawRow(_ columns: [Column], into grid: inout CellGrid, x: Int, y: Int, cell: (Column) -> (String, ThemeRole)) {
+        var left = x
+        for column in columns {
+            let (text, role) = cell(column)
+            grid.put(column.format(text), x: left, y: y, role: role)
+            left += column.width + 1
+        }
+    }
+
+    /// The column titles as a header row.
+    static func drawHeader(_ columns: [Column], into grid: inout CellGrid, x: Int, y: Int) {
+        drawRow(columns, into: &grid, x: x, y: y) { ($0.title, .columnHeader) }
+    }
+
+    /// Where a column starts, relative to the row's start.
+    static func offset(of title: String, in columns: [Column]) -> Int? {
+        guard let index = columns.firstIndex(where: { $0.title == title }) else { return nil }
+        return columns[..<index].reduce(0) { $0 + $1.width + 1 }
+    }
+
     func format(_ text: String) -> String {
         align == .left ? Format.pad(text, width) : Format.padLeft(text, width)
     }

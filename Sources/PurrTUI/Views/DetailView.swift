@@ -28,11 +28,7 @@ enum DetailView {
                 Column(title: "↑", width: 9, priority: 70, align: .right),
                 Column(title: "↓", width: 9, priority: 70, align: .right),
             ], width: inner.width - 2)
-        var x = inner.x + 1
-        for column in columns {
-            grid.put(column.format(column.title), x: x, y: y, role: .columnHeader)
-            x += column.width + 1
-        }
+        Column.drawHeader(columns, into: &grid, x: inner.x + 1, y: y)
         y += 1
         if snapshot.connections.isEmpty {
             let what = snapshot.state == .listening ? "no live connections" : "tunnel is \(StateSymbol.word(snapshot.state))"
@@ -40,18 +36,14 @@ enum DetailView {
             return
         }
         for connection in snapshot.connections where y < inner.y + inner.height {
-            x = inner.x + 1
-            for column in columns {
-                let text: String
+            Column.drawRow(columns, into: &grid, x: inner.x + 1, y: y) { column in
                 switch column.title {
-                case "PEER": text = connection.peer
-                case "STATE": text = "\(connection.state)"
-                case "AGE": text = Format.age(model.now.timeIntervalSince(connection.started))
-                case "↑": text = Format.bytes(connection.bytesUp)
-                default: text = Format.bytes(connection.bytesDown)
+                case "PEER": return (connection.peer, .normal)
+                case "STATE": return ("\(connection.state)", .normal)
+                case "AGE": return (Format.age(model.now.timeIntervalSince(connection.started)), .normal)
+                case "↑": return (Format.bytes(connection.bytesUp), .up)
+                default: return (Format.bytes(connection.bytesDown), .down)
                 }
-                grid.put(column.format(text), x: x, y: y, role: column.title == "↑" ? .up : column.title == "↓" ? .down : .normal)
-                x += column.width + 1
             }
             y += 1
         }

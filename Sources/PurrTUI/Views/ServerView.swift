@@ -37,26 +37,18 @@ enum ServerView {
             }
             y += 1
             guard let stats = server.snapshot, y < inner.y + inner.height else { continue }
-            var x = inner.x + 1
-            for column in columns {
-                grid.put(column.format(column.title), x: x, y: y, role: .columnHeader)
-                x += column.width + 1
-            }
+            Column.drawHeader(columns, into: &grid, x: inner.x + 1, y: y)
             y += 1
             for route in stats.routes where y < inner.y + inner.height {
-                x = inner.x + 1
-                for column in columns {
-                    let text: String
+                Column.drawRow(columns, into: &grid, x: inner.x + 1, y: y) { column in
                     switch column.title {
-                    case "ROUTE": text = route.path
-                    case "TARGET": text = route.target
-                    case "ACT/TOT": text = "\(route.active)/\(route.total)"
-                    case "IN": text = Format.bytes(route.bytesIn)
-                    case "OUT": text = Format.bytes(route.bytesOut)
-                    default: text = Format.rate(server.routeRates[route.path]?.rate ?? 0)
+                    case "ROUTE": return (route.path, .normal)
+                    case "TARGET": return (route.target, .normal)
+                    case "ACT/TOT": return ("\(route.active)/\(route.total)", .normal)
+                    case "IN": return (Format.bytes(route.bytesIn), .normal)
+                    case "OUT": return (Format.bytes(route.bytesOut), .normal)
+                    default: return (Format.rate(server.routeRates[route.path]?.rate ?? 0), .normal)
                     }
-                    grid.put(column.format(text), x: x, y: y, role: .normal)
-                    x += column.width + 1
                 }
                 y += 1
             }

@@ -26,11 +26,7 @@ enum TunnelTableView {
         let inner = rect.inner
         guard inner.height > 0, inner.width > 0 else { return }
         let columns = columns(width: inner.width - 2)
-        var x = inner.x + 1
-        for column in columns {
-            grid.put(column.format(column.title), x: x, y: inner.y, role: .columnHeader)
-            x += column.width + 1
-        }
+        Column.drawHeader(columns, into: &grid, x: inner.x + 1, y: inner.y)
         let rows = model.visible
         let visibleRows = inner.height - 1
         if rows.isEmpty {
@@ -55,14 +51,9 @@ enum TunnelTableView {
 
     static func drawRow(_ row: TUIModel.TunnelRow, columns: [Column], into grid: inout CellGrid, x startX: Int, y: Int) {
         let snapshot = row.snapshot
-        var x = startX
-        for column in columns {
-            let (text, role) = cell(column.title, row: row, width: column.width)
-            grid.put(column.format(text), x: x, y: y, role: role)
-            if column.title == "STATE" {
-                grid[x, y] = Cell(StateSymbol.symbol(snapshot.state), StateSymbol.role(snapshot.state))
-            }
-            x += column.width + 1
+        Column.drawRow(columns, into: &grid, x: startX, y: y) { cell($0.title, row: row, width: $0.width) }
+        if let offset = Column.offset(of: "STATE", in: columns) {
+            grid[startX + offset, y] = Cell(StateSymbol.symbol(snapshot.state), StateSymbol.role(snapshot.state))
         }
     }
 
