@@ -1,6 +1,15 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+// Every product a target imports is declared here (MemberImportVisibility checks it).
+let nioCore = Target.Dependency.product(name: "NIOCore", package: "swift-nio")
+let nioPosix = Target.Dependency.product(name: "NIOPosix", package: "swift-nio")
+let nioHTTP1 = Target.Dependency.product(name: "NIOHTTP1", package: "swift-nio")
+let nioSSL = Target.Dependency.product(name: "NIOSSL", package: "swift-nio-ssl")
+let logging = Target.Dependency.product(name: "Logging", package: "swift-log")
+let argumentParser = Target.Dependency.product(name: "ArgumentParser", package: "swift-argument-parser")
+let upcoming: [SwiftSetting] = [.enableUpcomingFeature("ExistentialAny"), .enableUpcomingFeature("MemberImportVisibility")]
+
 let package = Package(
     name: "Purr",
     platforms: [.macOS(.v15)],
@@ -24,19 +33,18 @@ let package = Package(
     targets: [
         .target(
             name: "PurrCore",
-            dependencies: [
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "NIOSSL", package: "swift-nio-ssl"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "TOMLKit", package: "TOMLKit"),
-            ]
+            dependencies: [nioCore, nioPosix, nioHTTP1, nioSSL, logging, .product(name: "TOMLKit", package: "TOMLKit")],
+            swiftSettings: upcoming
         ),
-        .target(name: "PurrServer", dependencies: ["PurrCore"]),
+        .target(
+            name: "PurrServer",
+            dependencies: ["PurrCore", nioCore, nioPosix, nioHTTP1, logging],
+            swiftSettings: upcoming
+        ),
         .target(
             name: "PurrClient",
-            dependencies: ["PurrCore", .product(name: "NIOSSL", package: "swift-nio-ssl")]
+            dependencies: ["PurrCore", nioCore, nioPosix, nioHTTP1, nioSSL, logging],
+            swiftSettings: upcoming
         ),
         .systemLibrary(
             name: "CNCurses",
@@ -45,73 +53,57 @@ let package = Package(
         ),
         .target(
             name: "PurrTUI",
-            dependencies: ["PurrClient", "PurrServer", "CNCurses"]
+            dependencies: ["PurrCore", "PurrClient", "PurrServer", "CNCurses", nioCore, nioPosix, logging],
+            swiftSettings: upcoming
         ),
         .executableTarget(
             name: "purr-tui",
-            dependencies: [
-                "PurrTUI",
-                "PurrClient",
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
+            dependencies: ["PurrCore", "PurrTUI", "PurrClient", nioPosix, logging, argumentParser],
+            swiftSettings: upcoming
         ),
         .executableTarget(
             name: "purr-server",
-            dependencies: [
-                "PurrServer",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
+            dependencies: ["PurrCore", "PurrServer", nioCore, nioPosix, logging, argumentParser],
+            swiftSettings: upcoming
         ),
         .executableTarget(
             name: "purr",
-            dependencies: [
-                "PurrClient",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOSSL", package: "swift-nio-ssl"),
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
+            dependencies: ["PurrCore", "PurrClient", nioCore, nioPosix, nioSSL, logging, argumentParser],
+            swiftSettings: upcoming
         ),
         .executableTarget(
             name: "purr-bench",
-            dependencies: [
-                "PurrTUI",
-                "PurrClient",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
+            dependencies: ["PurrCore", "PurrTUI", "PurrClient", nioCore, nioPosix, argumentParser],
+            swiftSettings: upcoming
         ),
         .target(
             name: "PurrTestSupport",
-            dependencies: [
-                "PurrCore",
-                "PurrServer",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "Crypto", package: "swift-crypto"),
-            ],
-            path: "Tests/PurrTestSupport"
+            dependencies: ["PurrCore", "PurrServer", nioCore, nioPosix, logging, .product(name: "Crypto", package: "swift-crypto")],
+            path: "Tests/PurrTestSupport",
+            resources: [.copy("Fixtures")],
+            swiftSettings: upcoming
         ),
         .testTarget(
             name: "PurrCoreTests",
-            dependencies: ["PurrCore", "PurrTestSupport"],
-            resources: [.copy("Fixtures")]
+            dependencies: ["PurrCore", "PurrTestSupport", nioCore, nioHTTP1, .product(name: "NIOEmbedded", package: "swift-nio")],
+            swiftSettings: upcoming
         ),
         .testTarget(
             name: "PurrServerTests",
-            dependencies: ["PurrServer", "PurrTestSupport"],
-            resources: [.copy("Fixtures")]
+            dependencies: [
+                "PurrCore", "PurrServer", "PurrTestSupport", nioCore, nioHTTP1, .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
+            swiftSettings: upcoming
         ),
-        .testTarget(name: "PurrTUITests", dependencies: ["PurrTUI", "PurrTestSupport"]),
+        .testTarget(
+            name: "PurrTUITests",
+            dependencies: ["PurrCore", "PurrClient", "PurrServer", "PurrTUI", "PurrTestSupport"],
+            swiftSettings: upcoming
+        ),
         .testTarget(
             name: "PurrClientTests",
-            dependencies: ["PurrClient", "PurrServer", "PurrTUI", "PurrTestSupport"],
-            resources: [.copy("Fixtures")]
+            dependencies: ["PurrCore", "PurrClient", "PurrServer", "PurrTUI", "PurrTestSupport", nioCore, nioHTTP1],
+            swiftSettings: upcoming
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -1,4 +1,5 @@
 import Foundation
+import NIOHTTP1
 import PurrClient
 import PurrCore
 import XCTest
@@ -36,9 +37,10 @@ final class ClientConfigTests: XCTestCase {
         XCTAssertEqual(proxy.endpoint, HostPort(host: "proxy.corp", port: 3128))
         XCTAssertEqual(proxy.authorization, "Basic " + Data("bob:s:cret".utf8).base64EncodedString())
         XCTAssertEqual(proxy.description, "http://bob:***@proxy.corp:3128", "the password is never shown")
-        XCTAssertEqual(
-            proxy.connectRequest(to: HostPort(host: "srv", port: 8080)),
-            "CONNECT srv:8080 HTTP/1.1\r\nHost: srv:8080\r\nProxy-Authorization: \(proxy.authorization!)\r\n\r\n")
+        let head = proxy.connectHead(to: HostPort(host: "srv", port: 8080))
+        XCTAssertEqual(head.method, .CONNECT)
+        XCTAssertEqual(head.uri, "srv:8080")
+        XCTAssertEqual(head.headers.map { "\($0.name): \($0.value)" }, ["Host: srv:8080", "Proxy-Authorization: \(proxy.authorization!)"])
         XCTAssertEqual(try ProxySettings(parsing: "proxy.corp").endpoint.port, 3128)
         XCTAssertThrowsError(try ProxySettings(parsing: "socks5://x:1080")) { XCTAssertFalse("\($0)".contains("pass")) }
     }

@@ -35,7 +35,7 @@ public final class AdminStream: Sendable {
     public let url: ServerURL
     let token: String?
     let intervalMs: Int
-    let group: EventLoopGroup
+    let group: any EventLoopGroup
     let backoff: Backoff
     private let mutable = Mutex<Shared>(Shared())
 
@@ -43,12 +43,12 @@ public final class AdminStream: Sendable {
         var state: State = .idle
         var latest: StatsSnapshot?
         var task: Task<Void, Never>?
-        var channel: Channel?
+        var channel: (any Channel)?
         var continuations: [UUID: AsyncStream<Update>.Continuation] = [:]
     }
 
     public init(
-        name: String, adminURL: String, token: String?, intervalMs: Int = 1000, group: EventLoopGroup,
+        name: String, adminURL: String, token: String?, intervalMs: Int = 1000, group: any EventLoopGroup,
         backoff: Backoff = Backoff()
     ) throws(ConfigError) {
         self.name = name
@@ -82,7 +82,7 @@ public final class AdminStream: Sendable {
 
     /// Stops following and closes the connection.
     public func stop() async {
-        let (task, channel) = mutable.withLock { shared -> (Task<Void, Never>?, Channel?) in
+        let (task, channel) = mutable.withLock { shared -> (Task<Void, Never>?, (any Channel)?) in
             defer { shared.task = nil }
             return (shared.task, shared.channel)
         }

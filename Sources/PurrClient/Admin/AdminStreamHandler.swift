@@ -113,7 +113,7 @@ extension AdminStreamHandler: ChannelInboundHandler {
         context.fireChannelInactive()
     }
 
-    func errorCaught(context: ChannelHandlerContext, error: Error) {
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
         finish(context, .failed(ConnectFailure.describe(error)))
     }
 }

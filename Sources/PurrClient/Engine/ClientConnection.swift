@@ -10,10 +10,10 @@ final class ClientConnection: Sendable {
     let started = Date()
     let bytesUp = ByteCounter()
     let bytesDown = ByteCounter()
-    let local: Channel
-    private let mutable = Mutex<(state: ClientConnectionState, server: Channel?)>((.connecting, nil))
+    let local: any Channel
+    private let mutable = Mutex<(state: ClientConnectionState, server: (any Channel)?)>((.connecting, nil))
 
-    init(id: UInt64, peer: String, local: Channel) {
+    init(id: UInt64, peer: String, local: any Channel) {
         self.id = id
         self.peer = peer
         self.local = local
@@ -31,7 +31,7 @@ final class ClientConnection: Sendable {
         }
     }
 
-    func attach(server: Channel) { mutable.withLock { $0.server = server } }
+    func attach(server: any Channel) { mutable.withLock { $0.server = server } }
 
     /// Closes both sockets.
     func close() {

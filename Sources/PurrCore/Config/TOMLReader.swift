@@ -34,7 +34,7 @@ public struct TOMLReader {
         }
     }
 
-    public static func describe(_ error: Error) -> String {
+    public static func describe(_ error: any Error) -> String {
         let ns = error as NSError
         if let posix = ns.userInfo[NSUnderlyingErrorKey] as? NSError, posix.domain == NSPOSIXErrorDomain {
             return String(cString: strerror(Int32(posix.code)))

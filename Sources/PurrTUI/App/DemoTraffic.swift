@@ -46,7 +46,7 @@ final class RepeatingWriterHandler: ChannelInboundHandler {
         context.fireChannelInactive()
     }
 
-    func errorCaught(context: ChannelHandlerContext, error: Error) { context.close(promise: nil) }
+    func errorCaught(context: ChannelHandlerContext, error: any Error) { context.close(promise: nil) }
 }
 
 /// Keeps demo clients connected to their tunnels (reconnecting after a tunnel is closed and reopened).
@@ -58,12 +58,12 @@ final class DemoTraffic: Sendable {
         let everySeconds: Int
     }
 
-    let group: EventLoopGroup
+    let group: any EventLoopGroup
     let clients: [Client]
-    private let connected = Mutex<[String: Channel]>([:])
+    private let connected = Mutex<[String: any Channel]>([:])
     private let tick = Atomic<Int>(0)
 
-    init(group: EventLoopGroup, clients: [Client]) {
+    init(group: any EventLoopGroup, clients: [Client]) {
         self.group = group
         self.clients = clients
     }
