@@ -15,6 +15,8 @@ public struct ServerConfig: Sendable {
     public var idleTimeout: Double = 0
     /// The largest request head accepted (431 beyond).
     public var maxHeadSize = PurrWire.maxHeadSize
+    /// The largest WebSocket frame or message a client may send; beyond it the connection closes with 1009.
+    public var webSocketMaxMessage = 1 << 20
     /// PEM certificate chain and key: the server speaks TLS itself (reloaded on SIGHUP).
     public var tlsCertificate: String?
     public var tlsKey: String?
@@ -28,6 +30,7 @@ public struct ServerConfig: Sendable {
 
     public static let connectionLimitRange = 1...1_000_000
     public static let headSizeRange = 1024...(1 << 20)
+    public static let webSocketMessageRange = 125...(64 << 20)
 
     /// Adds routes, replacing any with the same path and host (flags override the file).
     public mutating func merge(routes extra: [Route]) {
@@ -69,7 +72,7 @@ extension ServerConfig {
         let toml = try TOMLReader.load(file: file)
         try toml.checkKeys([
             "listen", "header_timeout", "drain_timeout", "log_level", "routes", "admin", "max_connections", "idle_timeout", "max_head_size",
-            "tls_cert", "tls_key",
+            "tls_cert", "tls_key", "ws_max_message",
         ])
         var config = ServerConfig()
         if let listen = try toml.string("listen") {
@@ -80,6 +83,7 @@ extension ServerConfig {
         if let value = try toml.int("max_connections", range: Self.connectionLimitRange) { config.maxConnections = value }
         if let value = try toml.seconds("idle_timeout", range: 0...604_800) { config.idleTimeout = value }
         if let value = try toml.int("max_head_size", range: Self.headSizeRange) { config.maxHeadSize = value }
+        if let value = try toml.int("ws_max_message", range: Self.webSocketMessageRange) { config.webSocketMaxMessage = value }
         config.tlsCertificate = try toml.string("tls_cert")
         config.tlsKey = try toml.string("tls_key")
         if let level = try toml.string("log_level") {

@@ -16,6 +16,8 @@ final class ServerEnvironment: Sendable {
     let maxHeadSize: Int
     /// nil: relays are never closed for being idle.
     let idleTimeout: TimeAmount?
+    /// The largest WebSocket frame or message a client may send (1009 beyond).
+    let webSocketMaxMessage: Int
 
     init(routes: RouteTable, registry: StatsRegistry, logger: Logger, config: ServerConfig) {
         self.routes = routes
@@ -24,6 +26,7 @@ final class ServerEnvironment: Sendable {
         self.headerTimeout = .nanoseconds(Int64(config.headerTimeout * 1e9))
         self.maxConnections = config.maxConnections
         self.maxHeadSize = config.maxHeadSize
+        self.webSocketMaxMessage = config.webSocketMaxMessage
         self.idleTimeout = config.idleTimeout > 0 ? .nanoseconds(Int64(config.idleTimeout * 1e9)) : nil
     }
 }

@@ -23,8 +23,11 @@ struct TunnelOptions: ParsableArguments {
     @Flag(name: .long, help: "For https:// URLs: do not verify the certificate (dangerous; warned about on every start).")
     var insecure = false
 
-    @Flag(name: .long, help: "Send Upgrade: websocket (for reverse proxies that only pass websocket upgrades).")
+    @Flag(name: .long, help: "Speak WebSocket (RFC 6455) to the server, as ws:// and wss:// URLs do.")
     var websocket = false
+
+    @Option(name: .long, help: "WebSocket: seconds between pings; no pong within one interval ends the connection (default 25, 0: off).")
+    var pingInterval: Double?
 
     /// A tunnel config from these options; errors name the flag.
     func tunnelConfig(name: String, listen: ListenAddress, idleTimeout: Double? = nil) throws(ConfigError) -> TunnelConfig {
@@ -55,6 +58,12 @@ struct TunnelOptions: ParsableArguments {
             idleTimeout: idleTimeout
         )
         if websocket { config.upgrade = .websocket }
+        if let pingInterval {
+            guard pingInterval.isFinite, (0...86_400).contains(pingInterval) else {
+                throw ConfigError("--ping-interval: expected seconds from 0 to 86400, got \(pingInterval)")
+            }
+            config.pingInterval = pingInterval
+        }
         config.caFile = caFile
         config.insecure = insecure
         return config

@@ -67,7 +67,7 @@ public final class Tunnel: Sendable {
         do {
             let proxy = try config.effectiveProxy(environment: environment)
             var tls: NIOSSLContext?
-            if config.url.scheme == .https {
+            if config.url.scheme.usesTLS {
                 tls = try ClientTLS.makeContext(caFile: config.caFile, insecure: config.insecure)
                 if config.insecure {
                     logger.warning("TLS certificate verification is OFF (--insecure): anyone on the path can read and change this tunnel")
@@ -88,7 +88,7 @@ public final class Tunnel: Sendable {
                 for channel in channels { try? await channel.close() }
                 return snapshot.state
             }
-            logger.info("listening", metadata: ["address": "\(bound.joined(separator: ", "))", "url": "\(config.url)"])
+            logger.info("listening", metadata: ["address": "\(bound.joined(separator: ", "))", "url": "\(config.url.redacted)"])
             if let proxy { logger.info("using proxy", metadata: ["proxy": "\(proxy)"]) }
             events.emit(.tunnelStateChanged(name: config.name, state: .listening))
             return .listening
@@ -217,7 +217,7 @@ public final class Tunnel: Sendable {
         let idle = config.idleTimeout.map { TimeAmount.nanoseconds(Int64($0 * 1e9)) }
         let session = RelaySession(local, server, aCounter: connection.bytesUp, bCounter: connection.bytesDown, idleTimeout: idle)
         if connection.transition(to: .relaying) { emit(connection) }
-        logger.info("open", metadata: ["conn": "\(connection.id)", "peer": "\(connection.peer)", "url": "\(config.url)"])
+        logger.info("open", metadata: ["conn": "\(connection.id)", "peer": "\(connection.peer)", "url": "\(config.url.redacted)"])
         session.start().whenSuccess { reason in
             self.finish(connection, reason.isFailure ? .failed(reason.description) : .closed, reason: reason)
         }

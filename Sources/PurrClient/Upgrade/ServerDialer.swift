@@ -12,6 +12,8 @@ public struct ServerDialer: Sendable {
     public var tls: (context: NIOSSLContext, host: String)?
     public var connectTimeout: TimeAmount = .seconds(10)
     public var handshakeTimeout: TimeAmount = .seconds(15)
+    /// For WebSocket requests: the frame limit and the ping interval.
+    public var webSocket = WebSocketFrameBridge.Options(maxMessage: WebSocketFrameBridge.Options.clientMaxMessage)
 
     public init(request: UpgradeRequest, server: HostPort, proxy: ProxySettings?) {
         self.request = request
@@ -22,6 +24,7 @@ public struct ServerDialer: Sendable {
     public init(tunnel: TunnelConfig, proxy: ProxySettings?, tls: NIOSSLContext? = nil) {
         self.init(request: tunnel.upgradeRequest, server: tunnel.url.endpoint, proxy: proxy)
         self.tls = tls.map { ($0, tunnel.url.host) }
+        if tunnel.pingInterval > 0 { webSocket.pingInterval = .nanoseconds(Int64(tunnel.pingInterval * 1e9)) }
     }
 
     /// Connects on `eventLoop` (so the relay can share it with the local side). `connected` is called
@@ -33,7 +36,13 @@ public struct ServerDialer: Sendable {
         completion: @escaping @Sendable (Result<any Channel, HandshakeFailure>) -> Void
     ) {
         let hop = proxy?.endpoint ?? server
-        let request = self.request
+        var keyed = self.request
+        if keyed.upgrade == .websocket {
+            // A fresh key for every connection (RFC 6455 4.1).
+            keyed.webSocketKey = WebSocketHandshake.makeKey()
+        }
+        let request = keyed
+        let webSocket = self.webSocket
         let proxy = self.proxy
         let server = self.server
         let handshakeTimeout = self.handshakeTimeout
@@ -49,7 +58,8 @@ public struct ServerDialer: Sendable {
                     }
                     try UpgradeClientHandler.install(on: channel) { gate in
                         UpgradeClientHandler(
-                            request: request, proxy: proxy, target: server, tls: tls, gate: gate, timeout: handshakeTimeout
+                            request: request, proxy: proxy, target: server, tls: tls, gate: gate, timeout: handshakeTimeout,
+                            webSocket: webSocket
                         ) { result in
                             completion(result.map { channel })
                         }

@@ -1,6 +1,7 @@
 import NIOCore
 import NIOHTTP1
 import NIOSSL
+import NIOWebSocket
 import PurrCore
 
 /// The client's side of the handshake on the server connection: an optional proxy CONNECT, then the
@@ -20,8 +21,8 @@ final class UpgradeClientHandler {
         /// The proxy said yes; its message ends before the tunnel to the server begins.
         case proxyAccepted
         case awaitingUpgrade
-        /// A valid 101; the hand-over waits for the decoder's `.end` of it.
-        case upgraded
+        /// A valid 101; the hand-over waits for the decoder's `.end` of it. `framed`: WebSocket frames follow.
+        case upgraded(framed: Bool)
         /// A refusal's body, kept for the error line.
         case readingRefusal(code: Int, reason: String, body: ByteBuffer)
         case finished
@@ -37,13 +38,16 @@ final class UpgradeClientHandler {
     private let tls: (context: NIOSSLContext, host: String)?
     private let gate: HandshakeGate
     private let timeout: TimeAmount
+    private let webSocket: WebSocketFrameBridge.Options
     private var timer: Scheduled<Void>?
     private var completion: Completion?
 
     init(
         request: UpgradeRequest, proxy: ProxySettings?, target: HostPort, tls: (context: NIOSSLContext, host: String)?,
-        gate: HandshakeGate, timeout: TimeAmount, completion: @escaping Completion
+        gate: HandshakeGate, timeout: TimeAmount, webSocket: WebSocketFrameBridge.Options = .init(),
+        completion: @escaping Completion
     ) {
+        self.webSocket = webSocket
         self.request = request
         self.proxy = proxy
         self.target = target
@@ -75,7 +79,7 @@ final class UpgradeClientHandler {
     }
 
     /// Leaves the pipeline with the HTTP handlers; the decoder's leftovers reach the `EarlyBytesHandler`.
-    private func handOver(_ context: ChannelHandlerContext) {
+    private func handOver(_ context: ChannelHandlerContext, framed: Bool) {
         guard let completion else { return }
         self.completion = nil
         state = .finished
@@ -88,6 +92,16 @@ final class UpgradeClientHandler {
             operations.removeHandler(encoder, promise: nil)
         }
         operations.removeHandler(context: context, promise: nil)
+        if framed {
+            // Before the decoder leaves, so the bytes behind the 101 are decoded as frames.
+            do {
+                try WebSocketFrameBridge.install(on: context.channel, role: .client, options: webSocket)
+            } catch {
+                context.close(promise: nil)
+                completion(.failure(HandshakeFailure("cannot start WebSocket framing: \(error)")))
+                return
+            }
+        }
         let removed = context.eventLoop.makePromise(of: Void.self)
         if let decoder { operations.removeHandler(decoder, promise: removed) } else { removed.succeed() }
         let gate = self.gate
@@ -127,9 +141,14 @@ final class UpgradeClientHandler {
 
     private func upgradeAnswered(_ head: HTTPResponseHead, context: ChannelHandlerContext) {
         do {
-            try UpgradeResponse.validate(head, expected: request.upgrade)
+            var framed = false
+            if let key = request.webSocketKey {
+                framed = try WebSocketHandshake.validate(head, key: key) == .framed
+            } else {
+                try UpgradeResponse.validate(head, expected: request.upgrade)
+            }
             gate.headComplete(accepted: true)
-            state = .upgraded
+            state = .upgraded(framed: framed)
         } catch {
             gate.headComplete(accepted: false)
             if case .status(_, let reason, _) = error {
@@ -189,8 +208,8 @@ extension UpgradeClientHandler: ChannelInboundHandler, RemovableChannelHandler {
             state = .readingRefusal(code: code, reason: reason, body: body)
         case (.end, .proxyAccepted):
             proxyDone(context)
-        case (.end, .upgraded):
-            handOver(context)
+        case (.end, .upgraded(let framed)):
+            handOver(context, framed: framed)
         case (.end, .readingRefusal):
             refusalComplete(context)
         default:

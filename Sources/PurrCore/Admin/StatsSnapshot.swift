@@ -67,10 +67,12 @@ public struct StatsSnapshot: Sendable, Codable, Equatable {
         public var started: Date
         /// Why it ended (closed and failed connections only).
         public var reason: String?
+        /// How the client speaks (`purr`, `websocket-compat`, `websocket`), once its upgrade is accepted.
+        public var transport: Transport?
 
         public init(
             id: UInt64, route: String?, target: String?, peer: String, state: ConnectionState, bytesIn: Int, bytesOut: Int,
-            started: Date, reason: String?
+            started: Date, reason: String?, transport: Transport? = nil
         ) {
             self.id = id
             self.route = route
@@ -81,6 +83,7 @@ public struct StatsSnapshot: Sendable, Codable, Equatable {
             self.bytesOut = bytesOut
             self.started = started
             self.reason = reason
+            self.transport = transport
         }
     }
 

@@ -10,6 +10,11 @@ public struct UpgradeRequest: Sendable, Equatable {
     public var token: String?
     /// Extra headers (for auth proxies in front of the server), sent after the Purr ones.
     public var extraHeaders: [(name: String, value: String)]
+    /// A real WebSocket (RFC 6455) handshake: the `Sec-WebSocket-Key`. Nil for the original protocol
+    /// (and for the original client's `Upgrade: websocket` compatibility mode).
+    public var webSocketKey: String?
+    /// The subprotocols a WebSocket client offered (`Sec-WebSocket-Protocol`).
+    public var webSocketProtocols: [String] = []
 
     public init(
         path: String,
@@ -39,6 +44,11 @@ public struct UpgradeRequest: Sendable, Equatable {
             ("Accept-Encoding", "gzip"),
         ]
         if let token { fields.append((PurrWire.Header.authorization, "Bearer \(token)")) }
+        if let webSocketKey {
+            fields.append((WebSocketHandshake.Header.key, webSocketKey))
+            fields.append((WebSocketHandshake.Header.version, WebSocketHandshake.version))
+            fields.append((WebSocketHandshake.Header.protocols, WebSocketHandshake.binaryProtocol))
+        }
         fields += extraHeaders
         return fields
     }
@@ -92,27 +102,11 @@ extension UpgradeRequest {
     /// than an upgrade may be: other HTTP/1 minor versions, absolute or `*` targets, and a body (whose bytes
     /// could not be told apart from the tunnel's). Those are refused here.
     public init(validating head: HTTPRequestHead) throws(UpgradeRequestError) {
-        guard head.version == .http1_1 || head.version == .http1_0 else {
-            throw .malformed("unsupported HTTP version HTTP/\(head.version.major).\(head.version.minor)")
-        }
-        guard head.uri.hasPrefix("/") else { throw .malformed("request target must be a path: \(head.uri.printableLine)") }
-        if head.headers.contains(name: "Transfer-Encoding")
-            || head.headers["Content-Length"].contains(where: { $0.trimmingASCIIWhitespace() != "0" })
-        {
-            throw .malformed("an upgrade request cannot have a body")
-        }
-        guard head.method == .GET else { throw .notGET(head.method.rawValue) }
-        guard let upgradeValue = head.combinedValue(of: PurrWire.Header.upgrade) else {
-            throw .missingHeader(PurrWire.Header.upgrade)
-        }
-        guard let upgrade = UpgradeProtocol(headerValue: upgradeValue) else {
-            throw .wrongHeader(PurrWire.Header.upgrade, upgradeValue)
-        }
-        guard head.value(of: PurrWire.Header.connection) != nil else {
-            throw .missingHeader(PurrWire.Header.connection)
-        }
-        guard head.listContains(PurrWire.Header.connection, token: "upgrade") else {
-            throw .wrongHeader(PurrWire.Header.connection, head.combinedValue(of: PurrWire.Header.connection) ?? "")
+        let upgrade = try Self.validateUpgrade(head)
+        if upgrade == .websocket, let key = head.value(of: WebSocketHandshake.Header.key) {
+            // A standard WebSocket: browsers and WebSocket libraries cannot send the Purr headers.
+            try self.init(webSocket: head, key: key)
+            return
         }
         guard let magic = head.value(of: PurrWire.Header.purrRequest) else {
             throw .missingHeader(PurrWire.Header.purrRequest)
@@ -132,7 +126,61 @@ extension UpgradeRequest {
         )
     }
 
-    /// The token from `Authorization: Bearer T` or `Purr-Token: T`.
+    /// The RFC 6455 checks: version 13 and a key of 16 bytes in base64.
+    private init(webSocket head: HTTPRequestHead, key: String) throws(UpgradeRequestError) {
+        let version = head.value(of: WebSocketHandshake.Header.version) ?? ""
+        guard version.trimmingASCIIWhitespace() == WebSocketHandshake.version else {
+            throw .malformed(
+                "unsupported \(WebSocketHandshake.Header.version) '\(version.printableLine)'; this server speaks \(WebSocketHandshake.version)"
+            )
+        }
+        let trimmedKey = key.trimmingASCIIWhitespace()
+        guard WebSocketHandshake.isValidKey(trimmedKey) else {
+            throw .malformed("\(WebSocketHandshake.Header.key) must be 16 bytes in base64")
+        }
+        self.init(
+            path: head.uri,
+            host: head.value(of: PurrWire.Header.host) ?? "",
+            upgrade: .websocket,
+            version: head.value(of: PurrWire.Header.purrVersion) ?? "",
+            token: Self.presentedToken(in: head),
+            extraHeaders: []
+        )
+        webSocketKey = trimmedKey
+        webSocketProtocols = head.headers[canonicalForm: WebSocketHandshake.Header.protocols].map { String($0) }
+    }
+
+    /// The checks every upgrade shares: HTTP/1.x, a path, no body, GET, an `Upgrade` we speak, `Connection: Upgrade`.
+    private static func validateUpgrade(_ head: HTTPRequestHead) throws(UpgradeRequestError) -> UpgradeProtocol {
+        guard head.version == .http1_1 || head.version == .http1_0 else {
+            throw .malformed("unsupported HTTP version HTTP/\(head.version.major).\(head.version.minor)")
+        }
+        guard head.uri.hasPrefix("/") else {
+            throw .malformed("request target must be a path: \(head.uri.redactingQueryToken.printableLine)")
+        }
+        if head.headers.contains(name: "Transfer-Encoding")
+            || head.headers["Content-Length"].contains(where: { $0.trimmingASCIIWhitespace() != "0" })
+        {
+            throw .malformed("an upgrade request cannot have a body")
+        }
+        guard head.method == .GET else { throw .notGET(head.method.rawValue) }
+        guard let upgradeValue = head.combinedValue(of: PurrWire.Header.upgrade) else {
+            throw .missingHeader(PurrWire.Header.upgrade)
+        }
+        guard let upgrade = UpgradeProtocol(headerValue: upgradeValue) else {
+            throw .wrongHeader(PurrWire.Header.upgrade, upgradeValue)
+        }
+        guard head.value(of: PurrWire.Header.connection) != nil else {
+            throw .missingHeader(PurrWire.Header.connection)
+        }
+        guard head.listContains(PurrWire.Header.connection, token: "upgrade") else {
+            throw .wrongHeader(PurrWire.Header.connection, head.combinedValue(of: PurrWire.Header.connection) ?? "")
+        }
+        return upgrade
+    }
+
+    /// The token from `Authorization: Bearer T`, `Purr-Token: T`, or `?token=T` in the URL (for WebSocket
+    /// clients such as browsers, which cannot set headers).
     static func presentedToken(in head: HTTPRequestHead) -> String? {
         if let auth = head.value(of: PurrWire.Header.authorization) {
             let parts = auth.split(separator: " ", maxSplits: 1)
@@ -140,7 +188,7 @@ extension UpgradeRequest {
                 return parts[1].trimmingASCIIWhitespace()
             }
         }
-        return head.value(of: PurrWire.Header.purrToken)
+        return head.value(of: PurrWire.Header.purrToken) ?? QueryToken.value(in: head.uri)
     }
 
     /// The path without its query string.

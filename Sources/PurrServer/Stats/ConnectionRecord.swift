@@ -18,6 +18,7 @@ public final class ConnectionRecord: Sendable {
         var route: String?
         var target: String?
         var reason: String?
+        var transport: Transport?
     }
 
     init(id: UInt64, peer: String, started: Date) {
@@ -31,4 +32,5 @@ public final class ConnectionRecord: Sendable {
     public var route: String? { mutable.withLock { $0.route } }
     public var target: String? { mutable.withLock { $0.target } }
     public var reason: String? { mutable.withLock { $0.reason } }
+    public var transport: Transport? { mutable.withLock { $0.transport } }
 }

@@ -89,8 +89,11 @@ public final class StatsRegistry: Sendable {
         }
     }
 
-    func relaying(_ record: ConnectionRecord) {
-        record.mutable.withLock { $0.state = .relaying }
+    func relaying(_ record: ConnectionRecord, transport: Transport) {
+        record.mutable.withLock {
+            $0.state = .relaying
+            $0.transport = transport
+        }
         notify(ConnectionEvent(event: .opened, connection: Self.view(of: record)))
     }
 
@@ -169,7 +172,8 @@ public final class StatsRegistry: Sendable {
             bytesIn: record.bytesIn.total,
             bytesOut: record.bytesOut.total,
             started: record.started,
-            reason: mutable.reason
+            reason: mutable.reason,
+            transport: mutable.transport
         )
     }
 

@@ -24,13 +24,14 @@ extension ServerEnvironment {
         }
         if let expected = route.token {
             guard let presented = request.token else {
-                return .refuse(.unauthorized("route \(route.path) needs a token (Authorization: Bearer TOKEN)"))
+                return .refuse(
+                    .unauthorized("route \(route.path) needs a token (Authorization: Bearer TOKEN, or ?token= for WebSocket clients)"))
             }
             guard ConstantTime.equals(presented, expected) else {
                 return .refuse(.unauthorized("wrong token for route \(route.path)"))
             }
         }
-        return .accept(route, request.upgrade)
+        return .accept(route, AcceptedUpgrade(request))
     }
 
     /// The head's size on the wire: request line, `name: value` lines, and the blank line.

@@ -8,7 +8,7 @@ import PurrCore
 struct UpgradeStateMachine {
     /// What the routes, the limits and the token say about a request head.
     enum Decision: Equatable {
-        case accept(Route, UpgradeProtocol)
+        case accept(Route, AcceptedUpgrade)
         case refuse(Refusal)
     }
 
@@ -16,7 +16,7 @@ struct UpgradeStateMachine {
         case readingHead
         /// The head was accepted and the target is being connected. The decoder's `.end` for the head
         /// comes right behind it; the hand-over waits for it so no HTTP part reaches the relay.
-        case connecting(UpgradeProtocol, endSeen: Bool, target: (any Channel)?)
+        case connecting(AcceptedUpgrade, endSeen: Bool, target: (any Channel)?)
         /// An error answer is on its way; whatever the client still sends is discarded.
         case refusing
         /// Handed over to the relay, or the client went away.
@@ -28,7 +28,7 @@ struct UpgradeStateMachine {
         case refuse(Refusal)
         case connect(Route)
         /// Answer 101 and hand both channels to a relay session.
-        case upgrade(target: any Channel, UpgradeProtocol)
+        case upgrade(target: any Channel, AcceptedUpgrade)
         /// A target connected for a client that is gone.
         case closeTarget(any Channel)
         /// The client left (or broke) before the relay began: count it and close (and the target, if any).

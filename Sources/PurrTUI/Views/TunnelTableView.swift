@@ -65,7 +65,7 @@ enum TunnelTableView {
             let local = snapshot.boundAddresses.first ?? snapshot.config.listen.description
             let extra = snapshot.boundAddresses.count > 1 ? " +\(snapshot.boundAddresses.count - 1)" : ""
             return (local + extra, .normal)
-        case "REMOTE": return (snapshot.config.url.description, .dim)
+        case "REMOTE": return (snapshot.config.url.redacted, .dim)
         case "STATE": return ("  " + StateSymbol.word(snapshot.state), StateSymbol.role(snapshot.state))
         case "CONN": return ("\(snapshot.active)/\(snapshot.total)", snapshot.failed > 0 ? .warning : .normal)
         case "↑ BYTES": return (Format.bytes(snapshot.bytesUp), .up)
