@@ -43,5 +43,13 @@ public enum WebSocketFailure: Error, Sendable, Equatable, CustomStringConvertibl
         }
     }
 
+    /// The words alone, for the close frame's reason.
+    var words: String {
+        switch self {
+        case .violation(_, let words): return words
+        case .pingTimeout: return "no pong"
+        }
+    }
+
     public var description: String { closeReason.description }
 }

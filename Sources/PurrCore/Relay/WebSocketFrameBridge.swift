@@ -99,7 +99,7 @@ public final class WebSocketFrameBridge {
         guard !failed else { return }
         failed = true
         if !closeSent {
-            sendClose(failure.code, failure.description, context: context).assumeIsolated().whenComplete { _ in
+            sendClose(failure.code, failure.words, context: context).assumeIsolated().whenComplete { _ in
                 context.close(mode: .output, promise: nil)
             }
         }
