@@ -12,11 +12,14 @@ public final class RawWebSocket {
         public var fin: Bool
         public var opcode: UInt8
         public var payload: [UInt8]
+        /// Whether it came masked (as a client's must, and a server's must not).
+        public var masked: Bool
 
-        public init(fin: Bool, opcode: UInt8, payload: [UInt8]) {
+        public init(fin: Bool, opcode: UInt8, payload: [UInt8], masked: Bool = false) {
             self.fin = fin
             self.opcode = opcode
             self.payload = payload
+            self.masked = masked
         }
 
         /// The status code of a close frame.
@@ -41,6 +44,14 @@ public final class RawWebSocket {
 
     public let head: String
     public let expectedAccept: String
+
+    /// The server's side of a connection whose request head was read (`rest`: the bytes after it).
+    public init(serving socket: BlockingSocket, head: String, rest: [UInt8]) {
+        self.socket = socket
+        self.head = head
+        pending = rest
+        expectedAccept = ""
+    }
 
     /// Sends one frame; `mask` as a client must, `rsv` in the first byte's bits 4-6.
     public func send(opcode: UInt8, _ payload: [UInt8], fin: Bool = true, mask: Bool = true, rsv: UInt8 = 0) throws {
@@ -74,7 +85,7 @@ public final class RawWebSocket {
         return taken
     }
 
-    /// Reads one frame from the server (which must not mask).
+    /// Reads one frame, unmasking it if it was masked.
     public func readFrame() throws -> Frame {
         let first = try take(2)
         var length = Int(first[1] & 0x7f)
@@ -83,8 +94,13 @@ public final class RawWebSocket {
         } else if length == 127 {
             length = try take(8).reduce(0) { $0 << 8 | Int($1) }
         }
-        guard first[1] & 0x80 == 0 else { throw BlockingSocket.Failure(description: "the server masked a frame") }
-        return Frame(fin: first[0] & 0x80 != 0, opcode: first[0] & 0x0f, payload: try take(length))
+        let masked = first[1] & 0x80 != 0
+        let key = masked ? try take(4) : []
+        var payload = try take(length)
+        if masked {
+            for index in payload.indices { payload[index] ^= key[index % 4] }
+        }
+        return Frame(fin: first[0] & 0x80 != 0, opcode: first[0] & 0x0f, payload: payload, masked: masked)
     }
 
     /// Reads frames until a close frame, collecting the data before it.
