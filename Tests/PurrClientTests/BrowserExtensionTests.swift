@@ -63,6 +63,11 @@ final class BrowserExtensionTests: XCTestCase {
         let otherSite = "http://localhost:\(pages.port)"
         let echoURL = "http://127.0.0.1:\(serverPort)/echo"
 
+        let t0 = Date()
+        func mark(_ what: String) {
+            FileHandle.standardError.write(
+                Data(("[browser test] \(String(format: "%.1f", Date().timeIntervalSince(t0))) s: \(what)" + "\n").utf8))
+        }
         let chromium = try await ChromiumSession(
             profile: profile, extensionDirectory: browserDir.appendingPathComponent("extension").path,
             environment: ["XDG_CONFIG_HOME": configHome])
@@ -74,10 +79,10 @@ final class BrowserExtensionTests: XCTestCase {
             let script = """
                 Promise.resolve().then(() => \(expression)).then(
                     (v) => done({ok: v === undefined ? null : v}),
-                    (e) => done({error: String(e && e.message || e)}));
+                    (e) => done({rejected: String(e && e.message || e)}));
                 """
             let answer = try await chromium.executeAsync(script, arguments) as? [String: Any]
-            if let error = answer?["error"] as? String { return .failure(ChromiumSession.Failure(description: error)) }
+            if let error = answer?["rejected"] as? String { return .failure(ChromiumSession.Failure(description: error)) }
             return .success(answer?["ok"] ?? NSNull())
         }
         func value(_ expression: String, _ arguments: [Any] = []) async throws -> Any {
@@ -87,11 +92,12 @@ final class BrowserExtensionTests: XCTestCase {
             TestKit.poll(timeout: 10) { (try? BlockingSocket(port: port)) == nil }
         }
 
+        mark("step 1")
         // 1. The library page: available, open, 4 MiB through the port, status, tunnels.
         let pageTab = try await chromium.command("GET", "/window") as? String ?? ""
         try await chromium.navigate("\(site)/test.html")
-        let awaited1 = try await value("Purr.available()")
-        XCTAssertEqual(awaited1 as? Bool, true)
+        let availableFirst = try await value("Purr.available()")
+        XCTAssertEqual(availableFirst as? Bool, true)
         let portValue = try await value("Purr.open(arguments[0])", [echoURL])
         let port = try XCTUnwrap(portValue as? Int)
         let payload = TestKit.randomPayload(count: 4 << 20)
@@ -100,8 +106,8 @@ final class BrowserExtensionTests: XCTestCase {
         socket.close()
         XCTAssertEqual(outcome.receivedBytes, payload.count)
         XCTAssertEqual(outcome.receivedSHA256, TestKit.sha256(payload))
-        let awaited2 = try await value("Purr.status()")
-        XCTAssertEqual(awaited2 as? [Int], [port])
+        let statusOpen = try await value("Purr.status()")
+        XCTAssertEqual(statusOpen as? [Int], [port])
         var details: [String: Any] = [:]
         let counted = await TestKit.pollAsync(timeout: 10) {
             details = ((try? await value("Purr.tunnels()")) as? [[String: Any]])?.first ?? [:]
@@ -112,6 +118,7 @@ final class BrowserExtensionTests: XCTestCase {
         XCTAssertEqual(details["url"] as? String, echoURL)
         XCTAssertEqual(details["state"] as? String, "listening")
 
+        mark("step 2")
         // 2. The popup, in a tab of its own, shows the page's tab's tunnel.
         let popupTab = try await chromium.newTab()
         try await chromium.navigate(popupURL)
@@ -129,13 +136,14 @@ final class BrowserExtensionTests: XCTestCase {
         }
         XCTAssertTrue(shown, "popup row: '\(row)'")
 
+        mark("step 3")
         // 3. Close: the port refuses afterwards. A missing route: the tunnel opens, its connection fails, the details say why.
         try await chromium.switchTo(pageTab)
-        let awaited3 = try? await value("Purr.close(arguments[0])", [port])
-        XCTAssertNotNil(awaited3)
+        let closeResult = try? await value("Purr.close(arguments[0])", [port])
+        XCTAssertNotNil(closeResult)
         XCTAssertTrue(refuses(port), "port \(port) still accepts after close")
-        let awaited4 = try await value("Purr.status()")
-        XCTAssertEqual(awaited4 as? [Int], [])
+        let statusClosed = try await value("Purr.status()")
+        XCTAssertEqual(statusClosed as? [Int], [])
         let missingValue = try await value("Purr.open(arguments[0])", ["http://127.0.0.1:\(serverPort)/missing"])
         let missing = try XCTUnwrap(missingValue as? Int)
         let failing = try BlockingSocket(port: missing)
@@ -152,16 +160,17 @@ final class BrowserExtensionTests: XCTestCase {
         let badURL = try await call("Purr.open('ftp://x')")
         XCTAssertThrowsError(try badURL.get()) { XCTAssertTrue("\($0)".contains("unsupported scheme 'ftp'"), "\($0)") }
 
+        mark("step 4")
         // 4. Navigating away closes the tab's tunnels. A raw-protocol page (no library) works.
         try await chromium.navigate("\(site)/raw.html")
         XCTAssertTrue(refuses(missing), "navigation left port \(missing) open")
         _ = try await chromium.execute("send({seq: 1, cmd: 'open', args: {url: arguments[0]}})", [echoURL])
         var replies: [[String: Any]] = []
-        let polled1 = await TestKit.pollAsync(timeout: 10) {
+        let rawOpened = await TestKit.pollAsync(timeout: 10) {
             replies = ((try? await chromium.execute("return window.replies")) as? [[String: Any]]) ?? []
             return !replies.isEmpty
         }
-        XCTAssertTrue(polled1)
+        XCTAssertTrue(rawOpened)
         let opened = try XCTUnwrap(replies.first)
         XCTAssertEqual(opened["seq"] as? Int, 1)
         XCTAssertEqual(opened["status"] as? String, "listening")
@@ -173,59 +182,100 @@ final class BrowserExtensionTests: XCTestCase {
         rawSocket.close()
         _ = try await chromium.execute("send({seq: 2, cmd: 'status'})")
         _ = try await chromium.execute("send({seq: 3, cmd: 'allow', args: {origin: 'https://evil.example'}})")
-        let polled2 = await TestKit.pollAsync(timeout: 10) {
+        let rawAnswered = await TestKit.pollAsync(timeout: 10) {
             replies = ((try? await chromium.execute("return window.replies")) as? [[String: Any]]) ?? []
             return replies.count >= 3
         }
-        XCTAssertTrue(polled2)
+        XCTAssertTrue(rawAnswered)
         let status = try XCTUnwrap(replies.first { $0["seq"] as? Int == 2 })
         XCTAssertEqual(status["status"] as? String, "running")
         XCTAssertEqual(status["args"] as? [Int], [rawPort])
         let allow = try XCTUnwrap(replies.first { $0["seq"] as? Int == 3 })
         XCTAssertEqual(allow["error"] as? String, "'allow' is only for the Purr extension's popup")
 
+        mark("step 5")
         // 5. A page from an origin that is not allowed is refused, until the popup's Allow.
         try await chromium.navigate("\(otherSite)/test.html")
         XCTAssertTrue(refuses(rawPort), "navigation left port \(rawPort) open")
-        let awaited5 = try await value("Purr.available()")
-        XCTAssertEqual(awaited5 as? Bool, false)
+        let availableRefused = try await value("Purr.available()")
+        XCTAssertEqual(availableRefused as? Bool, false)
         let refused = try await call("Purr.open(arguments[0])", [echoURL])
         XCTAssertThrowsError(try refused.get()) {
             XCTAssertTrue("\($0)".contains("origin '\(otherSite)' is not allowed"), "\($0)")
         }
         try await chromium.switchTo(popupTab)
         let button = "button[data-origin=\"\(otherSite)\"]"
-        let polled3 = await TestKit.pollAsync(timeout: 10) {
+        let offered = await TestKit.pollAsync(timeout: 10) {
             (try? await value("document.querySelector('#refused \(button)') !== null")) as? Bool == true
         }
-        XCTAssertTrue(polled3, "the popup does not offer to allow \(otherSite)")
+        XCTAssertTrue(offered, "the popup does not offer to allow \(otherSite)")
         _ = try await value("document.querySelector('#refused \(button)').click()")
-        let polled4 = await TestKit.pollAsync(timeout: 10) {
+        let listedAllowed = await TestKit.pollAsync(timeout: 10) {
             (try? await value("document.querySelector('#allowed \(button)') !== null")) as? Bool == true
         }
-        XCTAssertTrue(polled4, "the popup does not list \(otherSite) as allowed")
+        XCTAssertTrue(listedAllowed, "the popup does not list \(otherSite) as allowed")
         let saved = try String(contentsOfFile: tunnelsFile, encoding: .utf8)
         XCTAssertTrue(saved.contains("allowed_origins = [\"http://127.0.0.1:*\", \"\(otherSite)\"]"), saved)
 
+        mark("step 6")
         // 6. Now allowed; closing the tab closes its tunnels.
         try await chromium.switchTo(pageTab)
-        let awaited6 = try await value("Purr.available()")
-        XCTAssertEqual(awaited6 as? Bool, true)
+        let availableAllowed = try await value("Purr.available()")
+        XCTAssertEqual(availableAllowed as? Bool, true)
         let lastPortValue = try await value("Purr.open(arguments[0])", [echoURL])
         let lastPort = try XCTUnwrap(lastPortValue as? Int)
         XCTAssertNotNil(try? BlockingSocket(port: lastPort))
         try await chromium.closeTab()
         XCTAssertTrue(refuses(lastPort), "closing the tab left port \(lastPort) open")
 
+        mark("step 7")
         // 7. purr.js as an ES module.
         try await chromium.switchTo(popupTab)
         try await chromium.navigate("\(site)/module.html")
-        let polled5 = await TestKit.pollAsync(timeout: 10) { (try? await value("window.modulePurr !== undefined")) as? Bool == true }
-        XCTAssertTrue(polled5)
-        let awaited7 = try await value("window.modulePurr.available()")
-        XCTAssertEqual(awaited7 as? Bool, true)
+        let moduleLoaded = await TestKit.pollAsync(timeout: 10) { (try? await value("window.modulePurr !== undefined")) as? Bool == true }
+        XCTAssertTrue(moduleLoaded)
+        let moduleAvailable = try await value("window.modulePurr.available()")
+        XCTAssertEqual(moduleAvailable as? Bool, true)
 
+        mark("step 8")
+        // 8. The service worker. MV3 stops an idle worker after 30 s, but an open native port keeps it
+        // (Chrome 105+): through 35 s of the extension doing nothing, the tab's tunnel keeps relaying,
+        // checked every half second. Stopped anyway (here by DevTools), the page hears 'disconnected',
+        // the tunnel closes with its host, and the next call starts a new worker and host.
+        try await chromium.navigate("\(site)/test.html")
+        _ = try await chromium.execute("window.disconnects = 0; Purr.addEventListener('disconnected', () => window.disconnects++)")
+        let keptValue = try await value("Purr.open(arguments[0])", [echoURL])
+        let kept = try XCTUnwrap(keptValue as? Int)
+        let idleEnd = Date().addingTimeInterval(35)
+        var relayed = 0
+        while Date() < idleEnd {
+            let probe = try BlockingSocket(port: kept)
+            try probe.write("idle \(relayed)")
+            XCTAssertEqual(try probe.read(exactly: "idle \(relayed)".utf8.count), Array("idle \(relayed)".utf8))
+            probe.close()
+            relayed += 1
+            TestKit.poll(timeout: 0.5) { Date() >= idleEnd }
+        }
+        let keptStatus = try await value("Purr.status()")
+        XCTAssertEqual(keptStatus as? [Int], [kept])
+        let quiet = try await chromium.execute("return window.disconnects")
+        XCTAssertEqual(quiet as? Int, 0, "the worker was stopped while the tab had a tunnel")
+        mark("idle window over: \(relayed) round trips through the tunnel")
+        try await chromium.command("POST", "/goog/cdp/execute", ["cmd": "ServiceWorker.enable", "params": [String: Any]()])
+        try await chromium.command("POST", "/goog/cdp/execute", ["cmd": "ServiceWorker.stopAllWorkers", "params": [String: Any]()])
+        let heard = await TestKit.pollAsync(timeout: 10) { (try? await chromium.execute("return window.disconnects")) as? Int == 1 }
+        XCTAssertTrue(heard, "the page did not hear 'disconnected'")
+        XCTAssertTrue(refuses(kept), "the tunnel outlived its host")
+        let restartedValue = try await value("Purr.open(arguments[0])", [echoURL])
+        let restarted = try XCTUnwrap(restartedValue as? Int)
+        let again = try BlockingSocket(port: restarted)
+        try again.write("again")
+        XCTAssertEqual(try again.read(exactly: 5), Array("again".utf8))
+        again.close()
+
+        mark("quit")
         chromium.quit()
+        mark("done")
         XCTAssertEqual(ProcessTable.matching(commandLine: profile), [], "browser processes left running")
         await pages.shutdown()
     }

@@ -1,9 +1,5 @@
 import Foundation
 
-#if canImport(FoundationNetworking)
-    import FoundationNetworking
-#endif
-
 /// A real Chromium driven through chromedriver's WebDriver HTTP API, headless (`--headless=new`,
 /// which loads extensions), with its own profile. `quit()` ends the session and kills chromedriver,
 /// Chromium and every process they started (found by parentage and by the profile path).
@@ -37,12 +33,19 @@ public final class ChromiumSession: @unchecked Sendable {
         driverPort = RunningProcess.freePort()
         driver = try RunningProcess(
             absolute: chromedriver, ["--port=\(driverPort)", "--allowed-ips=127.0.0.1", "--log-level=WARNING"], environment: environment)
+        var lastError = ""
         let ready = await TestKit.pollAsync(timeout: 20) {
-            (try? await self.request("GET", "/status")) != nil || !self.driver.process.isRunning
+            do {
+                try await self.request("GET", "/status")
+                return true
+            } catch {
+                lastError = "\(error)"
+                return !self.driver.process.isRunning
+            }
         }
         guard ready, driver.process.isRunning else {
             quit()
-            throw Failure(description: "chromedriver did not start: \(driver.stderr)")
+            throw Failure(description: "chromedriver did not start: \(lastError) \(driver.stdout) \(driver.stderr)")
         }
         let arguments = [
             "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
@@ -66,23 +69,33 @@ public final class ChromiumSession: @unchecked Sendable {
 
     deinit { quit() }
 
-    /// One WebDriver call; returns its `value`, or throws the WebDriver error's message.
+    /// One WebDriver call; returns its `value`, or throws the WebDriver error's message. (Plain
+    /// HTTP/1.1 with `Connection: close` on a blocking socket: URLSession on Linux fails here.)
     @discardableResult
     public func request(_ method: String, _ path: String, _ body: Any? = nil) async throws -> Any {
-        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(driverPort)\(path)")!)
-        request.httpMethod = method
-        request.timeoutInterval = 60
-        if let body {
-            request.httpBody = try JSONSerialization.data(withJSONObject: body)
-            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        }
-        let (data, _) = try await URLSession.shared.data(for: request)
-        let object = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
+        let payload = try body.map { try JSONSerialization.data(withJSONObject: $0) } ?? Data()
+        let socket = try BlockingSocket(port: driverPort, timeout: 60)
+        defer { socket.close() }
+        var head = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(driverPort)\r\nConnection: close\r\n"
+        if body != nil { head += "Content-Type: application/json\r\nContent-Length: \(payload.count)\r\n" }
+        try socket.write(Array((head + "\r\n").utf8) + Array(payload))
+        let body = try Self.readBody(socket)
+        let object = try JSONSerialization.jsonObject(with: Data(body), options: [.fragmentsAllowed])
         let value = (object as? [String: Any])?["value"] ?? NSNull()
         if let error = value as? [String: Any], let kind = error["error"] as? String {
             throw Failure(description: "WebDriver \(method) \(path): \(kind): \(error["message"] ?? "")")
         }
-        return path == "/session" ? object : value
+        return value
+    }
+
+    /// The body of a response with a Content-Length (chromedriver keeps the connection open).
+    static func readBody(_ socket: BlockingSocket) throws -> [UInt8] {
+        let (head, rest) = try socket.readHead()
+        let lengthLine = head.split(separator: "\r\n").first { $0.lowercased().hasPrefix("content-length:") }
+        guard let lengthLine, let length = Int(lengthLine.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) else {
+            throw Failure(description: "chromedriver answered without a Content-Length: \(head)")
+        }
+        return rest.count >= length ? Array(rest.prefix(length)) : rest + (try socket.read(exactly: length - rest.count))
     }
 
     /// A call under this session.
@@ -131,15 +144,19 @@ public final class ChromiumSession: @unchecked Sendable {
     public func quit() {
         let root = driver.pid
         let tree = ProcessTable.descendants(of: root) + ProcessTable.matching(commandLine: profile)
-        if !sessionID.isEmpty {
-            let semaphore = DispatchSemaphore(value: 0)
-            var request = URLRequest(url: URL(string: "http://127.0.0.1:\(driverPort)/session/\(sessionID)")!)
-            request.httpMethod = "DELETE"
-            request.timeoutInterval = 10
-            URLSession.shared.dataTask(with: request) { _, _, _ in semaphore.signal() }.resume()
-            _ = semaphore.wait(timeout: .now() + 15)
+        if !sessionID.isEmpty, let socket = try? BlockingSocket(port: driverPort, timeout: 15) {
+            let head = "DELETE /session/\(sessionID) HTTP/1.1\r\nHost: 127.0.0.1:\(driverPort)\r\nConnection: close\r\n\r\n"
+            _ = try? socket.write(head)
+            _ = try? Self.readBody(socket)
+            socket.close()
             sessionID = ""
         }
+        if let socket = try? BlockingSocket(port: driverPort, timeout: 5) {
+            _ = try? socket.write("GET /shutdown HTTP/1.1\r\nHost: 127.0.0.1:\(driverPort)\r\nConnection: close\r\n\r\n")
+            _ = try? Self.readBody(socket)
+            socket.close()
+        }
+        _ = driver.waitForExit(timeout: 5)
         driver.stop()
         for pid in Set(tree + ProcessTable.matching(commandLine: profile)) where pid != getpid() {
             kill(pid, SIGKILL)
