@@ -157,6 +157,7 @@ final class BrowserExtensionTests: XCTestCase {
         }
         XCTAssertTrue(explained, "no lastError for the missing route")
         XCTAssertTrue(lastError.contains("404"), lastError)
+        mark("missing route: \(lastError)")
         let badURL = try await call("Purr.open('ftp://x')")
         XCTAssertThrowsError(try badURL.get()) { XCTAssertTrue("\($0)".contains("unsupported scheme 'ftp'"), "\($0)") }
 
@@ -229,8 +230,15 @@ final class BrowserExtensionTests: XCTestCase {
         XCTAssertTrue(refuses(lastPort), "closing the tab left port \(lastPort) open")
 
         mark("step 7")
-        // 7. purr.js as an ES module.
+        // 7. The popup's Revoke; purr.js as an ES module.
         try await chromium.switchTo(popupTab)
+        _ = try await value("document.querySelector('#allowed \(button)').click()")
+        let revoked = await TestKit.pollAsync(timeout: 10) {
+            (try? await value("document.querySelector('#allowed \(button)') === null")) as? Bool == true
+        }
+        XCTAssertTrue(revoked, "the popup still lists \(otherSite) as allowed")
+        let savedAgain = try String(contentsOfFile: tunnelsFile, encoding: .utf8)
+        XCTAssertTrue(savedAgain.contains("allowed_origins = [\"http://127.0.0.1:*\"]"), savedAgain)
         try await chromium.navigate("\(site)/module.html")
         let moduleLoaded = await TestKit.pollAsync(timeout: 10) { (try? await value("window.modulePurr !== undefined")) as? Bool == true }
         XCTAssertTrue(moduleLoaded)
