@@ -7,15 +7,35 @@ import Synchronization
 /// popup can offer to allow them.
 final class OriginPolicy: Sendable {
     let file: String
-    private let state = Mutex<(allowed: [OriginPattern], refused: [String], loadError: String?)>(([], [], nil))
+    private let state = Mutex<(allowed: [OriginPattern], refused: [String], loadError: String?, stamp: Date?)>(([], [], nil, nil))
 
     init(file: String) {
         self.file = file
+        reload()
+    }
+
+    /// When the file was last changed (nil: there is none).
+    private var fileStamp: Date? {
+        (try? FileManager.default.attributesOfItem(atPath: file))?[.modificationDate] as? Date
+    }
+
+    /// Reads the list again when the file changed (by hand, or by the TUI) since it was last read.
+    private func reload() {
+        let stamp = fileStamp
+        guard state.withLock({ $0.stamp != stamp || stamp == nil }) else { return }
         do {
             let allowed = try Self.read(file).browser.allowedOrigins
-            state.withLock { $0.allowed = allowed }
+            state.withLock {
+                $0.allowed = allowed
+                $0.loadError = nil
+                $0.stamp = stamp
+            }
         } catch {
-            state.withLock { $0.loadError = error.message }
+            state.withLock {
+                $0.allowed = []
+                $0.loadError = error.message
+                $0.stamp = stamp
+            }
         }
     }
 
@@ -28,19 +48,22 @@ final class OriginPolicy: Sendable {
     /// origin come from the original extension, which never sent one: served as before.
     func refusal(for origin: String?) -> String? {
         guard let origin, !Self.isExtension(origin) else { return nil }
+        reload()
         return state.withLock { state in
             if state.allowed.contains(where: { $0.matches(origin) }) { return nil }
+            // A broken file is the problem to fix, not this origin.
+            if let loadError = state.loadError { return "origin '\(origin)' is not allowed: \(loadError)" }
             if !state.refused.contains(origin) {
                 state.refused.append(origin)
                 if state.refused.count > 20 { state.refused.removeFirst() }
             }
-            if let loadError = state.loadError { return "origin '\(origin)' is not allowed: \(loadError)" }
             return "origin '\(origin)' is not allowed to open tunnels (allow it in the Purr extension's popup)"
         }
     }
 
     var list: OriginList {
-        state.withLock { OriginList(allowed: $0.allowed.map(\.description), refused: $0.refused) }
+        reload()
+        return state.withLock { OriginList(allowed: $0.allowed.map(\.description), refused: $0.refused) }
     }
 
     func allow(_ text: String) throws(ConfigError) {
@@ -61,9 +84,11 @@ final class OriginPolicy: Sendable {
         var contents = try Self.read(file)
         edit(&contents.browser.allowedOrigins)
         try TunnelsFileWriter.save(contents, to: file)
+        let stamp = fileStamp
         state.withLock {
             $0.allowed = contents.browser.allowedOrigins
             $0.loadError = nil
+            $0.stamp = stamp
         }
     }
 
