@@ -28,7 +28,8 @@
       if (message.status === 'disconnected' && message.seq === undefined) {
         for (const [seq, call] of pending) {
           clearTimeout(call.timer);
-          call.reject(new Error('Purr: the extension lost its connection to the purr host'));
+          const why = typeof message.reason === 'string' ? ` (${message.reason})` : '';
+          call.reject(new Error(`Purr: the extension lost its connection to the purr host${why}`));
           pending.delete(seq);
         }
         for (const listener of listeners.get('disconnected')) {

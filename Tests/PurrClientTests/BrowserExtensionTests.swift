@@ -24,14 +24,6 @@ final class BrowserExtensionTests: XCTestCase {
         let tunnelsFile = "\(configHome)/purr/tunnels.toml"
         try "[browser]\nallowed_origins = [\"http://127.0.0.1:*\"]\n".write(toFile: tunnelsFile, atomically: true, encoding: .utf8)
 
-        // The host, installed as a user would, into this profile's folder.
-        let install = try RunningProcess.run("purr", ["native-host", "--install", "chromium", "--dir", "\(profile)/NativeMessagingHosts"])
-        XCTAssertEqual(install.status, 0, install.stderr)
-        XCTAssertTrue(install.stdout.hasPrefix("wrote \(profile)/NativeMessagingHosts/purr.json"), install.stdout)
-        let manifestData = try Data(contentsOf: URL(fileURLWithPath: "\(profile)/NativeMessagingHosts/purr.json"))
-        let manifest = try XCTUnwrap(try JSONSerialization.jsonObject(with: manifestData) as? [String: Any])
-        XCTAssertEqual(manifest["allowed_origins"] as? [String], ["chrome-extension://\(Self.extensionID)/"])
-
         // A real relay: purr-server (the built binary) in front of an echo server.
         let target = try await TestTarget.start(.echo(banner: nil), group: InProcessServer.group)
         let serverPort = RunningProcess.freePort()
@@ -92,10 +84,27 @@ final class BrowserExtensionTests: XCTestCase {
             TestKit.poll(timeout: 10) { (try? BlockingSocket(port: port)) == nil }
         }
 
-        mark("step 1")
-        // 1. The library page: available, open, 4 MiB through the port, status, tunnels.
+        mark("step 0")
+        // 0. Before the host is installed: not available, and a call says why.
         let pageTab = try await chromium.command("GET", "/window") as? String ?? ""
         try await chromium.navigate("\(site)/test.html")
+        let availableWithoutHost = try await value("Purr.available()")
+        XCTAssertEqual(availableWithoutHost as? Bool, false)
+        let withoutHost = try await call("Purr.open(arguments[0])", [echoURL])
+        XCTAssertThrowsError(try withoutHost.get()) {
+            XCTAssertTrue("\($0)".contains("lost its connection to the purr host (Specified native messaging host not found.)"), "\($0)")
+        }
+
+        // The host, installed as a user would, into this profile's folder.
+        let install = try RunningProcess.run("purr", ["native-host", "--install", "chromium", "--dir", "\(profile)/NativeMessagingHosts"])
+        XCTAssertEqual(install.status, 0, install.stderr)
+        XCTAssertTrue(install.stdout.hasPrefix("wrote \(profile)/NativeMessagingHosts/purr.json"), install.stdout)
+        let manifestData = try Data(contentsOf: URL(fileURLWithPath: "\(profile)/NativeMessagingHosts/purr.json"))
+        let manifest = try XCTUnwrap(try JSONSerialization.jsonObject(with: manifestData) as? [String: Any])
+        XCTAssertEqual(manifest["allowed_origins"] as? [String], ["chrome-extension://\(Self.extensionID)/"])
+
+        mark("step 1")
+        // 1. The library page: available, open, 4 MiB through the port, status, tunnels.
         let availableFirst = try await value("Purr.available()")
         XCTAssertEqual(availableFirst as? Bool, true)
         let portValue = try await value("Purr.open(arguments[0])", [echoURL])

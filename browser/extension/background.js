@@ -30,7 +30,7 @@ function host() {
   port.onDisconnect.addListener(() => {
     const reason = port.error?.message ?? api.runtime.lastError?.message ?? 'the host exited';
     if (native === port) native = null;
-    for (const ports of pagePorts.values()) for (const page of ports) send(page, { status: 'disconnected' });
+    for (const ports of pagePorts.values()) for (const page of ports) send(page, { status: 'disconnected', reason });
     for (const popup of popupPorts) send(popup, { status: 'disconnected', error: reason });
   });
   return port;
