@@ -80,9 +80,15 @@
       }
     },
 
-    /** Opens a tunnel to a Purr server URL; resolves to the local port (on localhost). */
-    async open(url) {
-      return (await request('open', { url: String(url) }, this.timeout)).args;
+    /**
+     * Opens a tunnel to a Purr server URL; resolves to the local port (on localhost). A `token` in
+     * the URL's query is sent as `Authorization: Bearer`. `options.upgrade: 'websocket'` for proxies
+     * that pass only websocket upgrades.
+     */
+    async open(url, options = {}) {
+      const args = { url: String(url) };
+      if (options.upgrade !== undefined) args.upgrade = String(options.upgrade);
+      return (await request('open', args, this.timeout)).args;
     },
 
     /** Closes this tab's tunnel on a port. */

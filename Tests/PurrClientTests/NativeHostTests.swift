@@ -178,7 +178,7 @@ final class NativeHostTests: XCTestCase {
         ])
         let home = try Self.configHome(allowed: ["http://127.0.0.1:*", "https://console.example.com"])
         let host = try Host(environment: ["XDG_CONFIG_HOME": home])
-        let url = "http://127.0.0.1:\(server.port)/t?token=secret"
+        let url = "http://127.0.0.1:\(server.port)/t?v=2&token=secret"
 
         // Refused origins: open, status and tunnels, with the origin named; remembered for the popup.
         for command in [#""cmd":"open","args":{"url":"\#(url)"}"#, #""cmd":"status""#, #""cmd":"tunnels""#] {
@@ -255,7 +255,8 @@ final class NativeHostTests: XCTestCase {
                 return tunnel["bytesDown"] as? Int == 5
             }, "\(tunnel)")
         XCTAssertEqual(tunnel["port"] as? Int, port)
-        XCTAssertEqual(tunnel["url"] as? String, "http://127.0.0.1:\(server.port)/t?token=…")
+        // The token went in a header; other query values are hidden.
+        XCTAssertEqual(tunnel["url"] as? String, "http://127.0.0.1:\(server.port)/t?v=…")
         XCTAssertEqual(tunnel["bytesUp"] as? Int, 5)
         XCTAssertEqual(tunnel["active"] as? Int, 1)
         XCTAssertEqual((tunnel["connections"] as? [[String: Any]])?.first?["state"] as? String, "relaying")
@@ -319,5 +320,40 @@ final class NativeHostTests: XCTestCase {
             XCTAssertEqual(bad.status, 2, arguments.joined(separator: " "))
             XCTAssertTrue(bad.stderr.contains(message), bad.stderr)
         }
+    }
+
+    /// A token in the URL's query goes in `Authorization`, not the request line; `upgrade` picks websocket.
+    func testTokenInQueryAndWebSocket() async throws {
+        let target = try await TestTarget.start(.echo(banner: nil), group: group)
+        let server = try await InProcessServer.start(routes: [
+            try Route(path: "/t", target: HostPort(host: "127.0.0.1", port: target.port), token: "s3cr/t")
+        ])
+        let host = try Host(environment: ["XDG_CONFIG_HOME": try Self.configHome(allowed: nil)])
+        let base = "http://127.0.0.1:\(server.port)/t"
+        for (seq, extra) in [(1, ""), (2, #","upgrade":"websocket""#)] {
+            try host.send(#"{"src":1,"seq":\#(seq),"cmd":"open","args":{"url":"\#(base)?a=1&token=s3cr%2Ft"\#(extra)}}"#)
+            let port = try XCTUnwrap(try host.receive()["args"] as? Int)
+            let socket = try BlockingSocket(port: port)
+            try socket.write("ok \(seq)")
+            XCTAssertEqual(try socket.read(exactly: 4), Array("ok \(seq)".utf8))
+            socket.close()
+        }
+        try host.send(#"{"src":1,"seq":3,"cmd":"open","args":{"url":"\#(base)?token=wrong"}}"#)
+        let wrong = try XCTUnwrap(try host.receive()["args"] as? Int)
+        XCTAssertEqual(try BlockingSocket(port: wrong).readToEnd(), [])
+        var lastError = ""
+        XCTAssertTrue(
+            try TestKit.poll {
+                try host.send(#"{"src":1,"seq":4,"cmd":"tunnels"}"#)
+                let tunnels = try host.receive()["args"] as? [[String: Any]] ?? []
+                lastError = tunnels.last?["lastError"] as? String ?? ""
+                return !lastError.isEmpty
+            })
+        XCTAssertTrue(lastError.contains("401"), lastError)
+        try host.send(#"{"src":1,"seq":5,"cmd":"open","args":{"url":"\#(base)","upgrade":"carrier-pigeon"}}"#)
+        XCTAssertEqual(try host.receive()["error"] as? String, "args.upgrade: 'carrier-pigeon' is not purr or websocket")
+        try host.send(#"{"cmd":"exit"}"#)
+        XCTAssertEqual(host.process.waitForExit(), 0)
+        await server.shutdown(drainTimeout: 0)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import PurrCore
 
 /// One message from the browser: the original's `{src, seq, cmd, args}`, plus the `origin` of the
 /// page that asked, which our extension's background stamps from the sender (never from the page).
@@ -41,9 +42,37 @@ extension HostRequest: Decodable {
     }
 }
 
-/// `open`'s arguments.
+/// `open`'s arguments: the server URL (a `token` in its query is sent as `Authorization: Bearer`,
+/// not in the request line), and optionally `upgrade: "websocket"` for proxies that pass only those.
 struct OpenArguments: Decodable {
     var url: String
+    var upgrade: String?
+
+    func tunnelConfig(name: String) throws(ConfigError) -> TunnelConfig {
+        var serverURL = try ServerURL(parsing: url)
+        var token: String?
+        if let mark = serverURL.path.firstIndex(of: "?") {
+            var kept: [Substring] = []
+            for pair in serverURL.path[serverURL.path.index(after: mark)...].split(separator: "&") {
+                if pair.hasPrefix("token=") {
+                    token = String(pair.dropFirst("token=".count)).removingPercentEncoding
+                } else {
+                    kept.append(pair)
+                }
+            }
+            let path = serverURL.path[..<mark]
+            serverURL.path = kept.isEmpty ? String(path) : "\(path)?\(kept.joined(separator: "&"))"
+        }
+        if let token, token.isEmpty { throw ConfigError("'\(url)': the token is empty") }
+        var config = TunnelConfig(name: name, url: serverURL, listen: ListenAddress(host: "localhost", port: 0), token: token)
+        if let upgrade {
+            guard let chosen = UpgradeProtocol(rawValue: upgrade) else {
+                throw ConfigError("args.upgrade: '\(upgrade)' is not purr or websocket")
+            }
+            config.upgrade = chosen
+        }
+        return config
+    }
 }
 
 /// `close`'s arguments.

@@ -103,15 +103,14 @@ public final class NativeHost: Sendable {
             reply(to: request, .error("open needs args.url (a string)"))
             return
         }
-        let url: ServerURL
+        let name = "tab \(tab) #\(owners.nextSerial())"
+        let config: TunnelConfig
         do {
-            url = try ServerURL(parsing: arguments.url)
+            config = try arguments.tunnelConfig(name: name)
         } catch {
             reply(to: request, .error(error.message))
             return
         }
-        let name = "tab \(tab) #\(owners.nextSerial())"
-        let config = TunnelConfig(name: name, url: url, listen: ListenAddress(host: "localhost", port: 0))
         do {
             let tunnel = try engine.add(config)
             let state = await tunnel.open()
