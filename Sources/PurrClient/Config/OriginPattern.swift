@@ -1,3 +1,4 @@
+import Foundation
 import PurrCore
 
 /// A web origin that may open tunnels through the browser extension: `https://console.example.com`,
