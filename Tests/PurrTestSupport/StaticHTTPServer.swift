@@ -27,8 +27,9 @@ public final class StaticHTTPServer: Sendable {
         return StaticHTTPServer(channel: channel)
     }
 
-    public func shutdown() async {
-        try? await channel.close()
+    /// Stops listening (from synchronous code too, e.g. a `defer`).
+    public func close() {
+        channel.close(promise: nil)
     }
 
     final class FileHandler: ChannelInboundHandler, Sendable {
