@@ -78,7 +78,9 @@ let package = Package(
         ),
         .target(
             name: "PurrTestSupport",
-            dependencies: ["PurrCore", "PurrServer", nioCore, nioPosix, logging, .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: [
+                "PurrCore", "PurrServer", nioCore, nioPosix, nioHTTP1, logging, .product(name: "Crypto", package: "swift-crypto"),
+            ],
             path: "Tests/PurrTestSupport",
             resources: [.copy("Fixtures")],
             swiftSettings: upcoming
