@@ -25,13 +25,15 @@ public enum CommandLineSupport {
         exit(1)
     }
 
-    /// Sends all logs to standard error, one line per event, at `level`.
-    public static func bootstrapLogging(level: Logger.Level) {
+    /// Sends all logs to standard error, one line per event, at `level`; the returned switch changes
+    /// the level of every logger later (a config reload).
+    @discardableResult
+    public static func bootstrapLogging(level: Logger.Level) -> LogLevelSwitch {
+        let levelSwitch = LogLevelSwitch(level)
         LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
+            SwitchedLogHandler(base: StreamLogHandler.standardError(label: label), levelSwitch: levelSwitch)
         }
+        return levelSwitch
     }
 
     /// The first line of a possibly multi-line message.

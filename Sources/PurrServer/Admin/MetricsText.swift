@@ -32,6 +32,15 @@ enum MetricsText {
         for (reason, count) in unrouted.sorted(by: { $0.key < $1.key }) where count > 0 {
             sample("purr_failures_total", [("route", ""), ("reason", reason)], "\(count)")
         }
+        if let config = snapshot.config {
+            family(
+                "purr_config_reloads_total", "counter",
+                "Configuration reloads (SIGHUP) by result; a failed one keeps the old configuration.")
+            sample("purr_config_reloads_total", [("result", "ok")], "\(config.reloadsOk)")
+            sample("purr_config_reloads_total", [("result", "failed")], "\(config.reloadsFailed)")
+            family("purr_config_generation", "gauge", "Generation of the configuration in use (1 at start).")
+            sample("purr_config_generation", [], "\(config.generation)")
+        }
         family("purr_uptime_seconds", "gauge", "Seconds since the server started.")
         sample("purr_uptime_seconds", [], String(format: "%.3f", snapshot.server.uptimeSeconds))
         return out

@@ -208,7 +208,7 @@ final class UpgradeHandler {
 extension UpgradeHandler: ChannelInboundHandler, RemovableChannelHandler {
     func channelActive(context: ChannelHandlerContext) {
         let peer = context.channel.remoteAddress.map(Self.describe) ?? "?"
-        record = env.registry.open(peer: peer)
+        record = env.registry.open(peer: peer, channel: context.channel)  // channel: for reload --drop-removed
         if env.registry.activeCount > env.maxConnections {
             refuse(
                 context, status: 503, "Service Unavailable", message: "server is at its limit of \(env.maxConnections) connections",
