@@ -125,7 +125,8 @@ extension PurrServer {
         settings.replace(with: environment, config: applied)
         registry.configLoaded(generation: generation)
         let dropped = applied.dropRemoved ? registry.closeRelays(lostIn: environment.routes) : 0
-        return ReloadOutcome(generation: generation, routes: applied.routes.count, droppedRelays: dropped, notes: notes)
+        return ReloadOutcome(
+            generation: generation, routes: applied.routes.count, droppedRelays: dropped, certificate: tls?.certificatePath, notes: notes)
     }
 }
 

@@ -56,6 +56,7 @@ final class ConfigReloader: @unchecked Sendable {
             metadata: [
                 "generation": "\(outcome.generation)", "routes": "\(outcome.routes)", "dropped": "\(outcome.droppedRelays)",
             ])
+        if let certificate = outcome.certificate { logger.notice("TLS certificate reloaded", metadata: ["cert": "\(certificate)"]) }
         for note in notes { logger.warning("\(note)") }
         // Last, so the line saying what happened is written at the level it was asked for.
         levelSwitch.level = fresh.logLevel
