@@ -1,5 +1,6 @@
 import Foundation
 import PurrCore
+import PurrServer
 import PurrTestSupport
 import XCTest
 
