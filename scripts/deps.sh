@@ -19,6 +19,11 @@ if [ "$what" = test ]; then
     # The install test renders the man pages with `man -l`.
     command -v man >/dev/null 2>&1 || need+=(man-db)
     command -v groff >/dev/null 2>&1 || need+=(groff-base)
+    # The ephemeral-port test: a private network namespace (util-linux unshare/nsenter, ip) and a
+    # small echo target in python3 inside it.
+    command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || need+=(iproute2)
+    command -v nsenter >/dev/null 2>&1 || need+=(util-linux)
+    command -v python3 >/dev/null 2>&1 || need+=(python3)
 fi
 
 if ! command -v swift >/dev/null 2>&1; then
