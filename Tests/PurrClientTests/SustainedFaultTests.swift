@@ -136,10 +136,13 @@ final class SustainedFaultTests: XCTestCase {
         XCTAssertEqual(burst.wait(timeout: .now() + 60), .success)
         let all = outcomes.withLock { $0 }
         XCTAssertEqual(all.count, 150)
-        XCTAssertEqual(all.filter { $0 == .hung || $0 == .wrong }.count, 0, "each connection echoed or was refused: \(all)")
+        XCTAssertEqual(all.filter { $0 == .wrong }.count, 0, "no connection got wrong bytes: \(all)")
         XCTAssertGreaterThan(all.filter { $0 == .echoed }.count, 0)
-        XCTAssertGreaterThan(all.filter { $0 == .refused }.count, 0, "the limit was reached")
+        // Past the limit a connection is refused, or waits in the server's accept queue (`hung` here)
+        // until descriptors free up: the kernel completed its handshake, so the client cannot know.
+        XCTAssertGreaterThan(all.filter { $0 != .echoed }.count, 0, "the limit was reached")
         XCTAssertTrue(server.waitForOutput("out of file descriptors"), server.stderr)
+        // Connections still queued keep the listener readable; without a backoff accept() would spin.
         XCTAssertTrue(TestKit.settlesIdle(pid: server.pid), "the server does not spin while at its limit")
         for socket in held.withLock({ $0 }) { socket.close() }
         XCTAssertTrue(TestKit.poll(timeout: 15) { Self.probe(port) == .echoed }, "recovers once descriptors are free")
