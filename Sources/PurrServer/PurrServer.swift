@@ -54,7 +54,7 @@ public final class PurrServer: Sendable {
                 }
             }
             .serverChannelInitializer { channel in
-                AcceptBackoff.install(on: channel).flatMapThrowing {
+                AcceptPauseHandler.install(on: channel).flatMapThrowing {
                     try channel.pipeline.syncOperations.addHandler(AcceptErrorHandler(logger: settings.current.logger))
                 }
             }

@@ -151,6 +151,46 @@ final class SustainedFaultTests: XCTestCase {
         XCTAssertEqual(server.signal(SIGTERM), 0)
         await target.stop()
     }
+
+    func testClientOutOfFileDescriptorsDuringABurst() async throws {
+        let target = try await TestTarget.start(.echo(banner: nil), group: group)
+        let server = try await InProcessServer.start(routes: [
+            try Route(path: "/t", target: HostPort(host: "127.0.0.1", port: target.port))
+        ])
+        let binary = RunningProcess.productsDirectory.appendingPathComponent("purr").path
+        let client = try RunningProcess(
+            absolute: "/bin/sh", ["-c", "ulimit -n 48 && exec \(binary) connect http://127.0.0.1:\(server.port)/t --listen 127.0.0.1:0"])
+        defer { client.stop() }
+        XCTAssertTrue(client.waitForOutput("listening on"), client.stderr)
+        let line = try XCTUnwrap(client.stdout.split(separator: "\n").first { $0.hasPrefix("listening on") })
+        let port = try XCTUnwrap(Int(line.split(separator: ":").last!))
+        // 80 tunnels at once and held: each costs the client two descriptors, so most cannot be served.
+        let held = Mutex<[BlockingSocket]>([])
+        let echoed = Atomic(0)
+        let burst = DispatchGroup()
+        for _ in 0..<80 {
+            burst.enter()
+            Thread {
+                defer { burst.leave() }
+                guard let socket = try? BlockingSocket(port: port, timeout: 3) else { return }
+                held.withLock { $0.append(socket) }
+                if (try? socket.write("ping")) != nil, (try? socket.read(max: 4)) == Array("ping".utf8) {
+                    echoed.add(1, ordering: .relaxed)
+                }
+            }.start()
+        }
+        XCTAssertEqual(burst.wait(timeout: .now() + 60), .success)
+        XCTAssertGreaterThan(echoed.load(ordering: .relaxed), 0)
+        XCTAssertLessThan(echoed.load(ordering: .relaxed), 80, "the descriptor limit was reached")
+        XCTAssertTrue(TestKit.settlesIdle(pid: client.pid), "the client does not spin while out of descriptors")
+        for socket in held.withLock({ $0 }) { socket.close() }
+        XCTAssertTrue(TestKit.poll(timeout: 15) { Self.probe(port) == .echoed }, "recovers once descriptors are free")
+        for _ in 0..<20 { XCTAssertEqual(Self.probe(port), .echoed) }
+        XCTAssertTrue(client.process.isRunning)
+        XCTAssertEqual(client.signal(SIGTERM), 0)
+        await server.shutdown(drainTimeout: 0)
+        await target.stop()
+    }
 }
 
 /// Connections opened one after another on a thread until stopped, with what became of each.

@@ -54,7 +54,7 @@ public final class AdminServer: Sendable {
         let tls = self.tls
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
-            .serverChannelInitializer { AcceptBackoff.install(on: $0) }
+            .serverChannelInitializer { AcceptPauseHandler.install(on: $0) }
             .childChannelInitializer { channel in
                 viewers.add(channel)
                 return channel.eventLoop.makeCompletedFuture {
