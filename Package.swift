@@ -77,12 +77,14 @@ let package = Package(
         ),
         .executableTarget(
             name: "purr-bench",
-            dependencies: ["PurrCore", "PurrTUI", "PurrClient", nioCore, nioPosix, argumentParser],
+            dependencies: [
+                "PurrCore", "PurrTUI", "PurrClient", nioCore, nioPosix, argumentParser, .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: upcoming
         ),
         .target(
             name: "PurrTestSupport",
-            dependencies: ["PurrCore", "PurrServer", nioCore, nioPosix, nioWebSocket, logging, crypto],
+            dependencies: ["PurrCore", "PurrServer", nioCore, nioPosix, nioHTTP1, nioWebSocket, logging, crypto],
             path: "Tests/PurrTestSupport",
             resources: [.copy("Fixtures")],
             swiftSettings: upcoming

@@ -110,6 +110,18 @@ public struct TOMLReader {
         return result
     }
 
+    /// An array of strings; missing is empty.
+    public func stringArray(_ key: String) throws(ConfigError) -> [String] {
+        guard let value = table[key] else { return [] }
+        guard let array = value.array else { throw fail(key, "expected an array of strings, got \(value.type)") }
+        var result: [String] = []
+        for (index, element) in array.enumerated() {
+            guard let string = element.string else { throw fail("\(key)[\(index)]", "expected a string, got \(element.type)") }
+            result.append(string)
+        }
+        return result
+    }
+
     public func table(_ key: String) throws(ConfigError) -> TOMLReader? {
         guard let value = table[key] else { return nil }
         guard let sub = value.table else { throw fail(key, "expected a table, got \(value.type)") }

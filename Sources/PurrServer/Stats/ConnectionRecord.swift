@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import PurrCore
 import Synchronization
 
@@ -12,6 +13,8 @@ public final class ConnectionRecord: Sendable {
     /// Bytes from the target towards the client.
     public let bytesOut = ByteCounter()
     let mutable: Mutex<Mutable>
+    /// The client's channel, so a reload with `drop_removed` can close relays that lost their route.
+    let channel: (any Channel)?
 
     struct Mutable {
         var state: ConnectionState = .readingHead
@@ -19,12 +22,15 @@ public final class ConnectionRecord: Sendable {
         var target: String?
         var reason: String?
         var transport: Transport?
+        /// The route as configured when this connection was routed (target and token included).
+        var routeSettings: Route?
     }
 
-    init(id: UInt64, peer: String, started: Date) {
+    init(id: UInt64, peer: String, started: Date, channel: (any Channel)? = nil) {
         self.id = id
         self.peer = peer
         self.started = started
+        self.channel = channel
         self.mutable = Mutex(Mutable())
     }
 
