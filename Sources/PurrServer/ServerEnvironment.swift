@@ -20,6 +20,8 @@ final class ServerEnvironment: Sendable {
     let idleTimeout: TimeAmount?
     /// The largest WebSocket frame or message a client may send (1009 beyond).
     let webSocketMaxMessage: Int
+    /// Browser origins whose WebSocket requests are accepted (`*`: any); requests without `Origin` always are.
+    let webSocketOrigins: [String]
     /// Which configuration this is (1 at start, one more per successful reload).
     let generation: Int
 
@@ -31,6 +33,7 @@ final class ServerEnvironment: Sendable {
         self.maxConnections = config.maxConnections
         self.maxHeadSize = config.maxHeadSize
         self.webSocketMaxMessage = config.webSocketMaxMessage
+        self.webSocketOrigins = config.webSocketOrigins
         self.idleTimeout = config.idleTimeout > 0 ? .nanoseconds(Int64(config.idleTimeout * 1e9)) : nil
         self.generation = generation
     }

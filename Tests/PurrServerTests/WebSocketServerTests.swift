@@ -129,6 +129,19 @@ final class WebSocketServerTests: XCTestCase {
         }
     }
 
+    func testBrowserOriginsMustBeListed() async throws {
+        let target = try await TestTarget.start(.echo(banner: nil), group: group)
+        let (server, port) = try startServer(["--route", "/echo=127.0.0.1:\(target.port)", "--ws-origin", "https://app.example"])
+        defer { server.stop() }
+        let other = try RawWebSocket(port: port, path: "/echo", headers: "Origin: https://evil.example\r\n")
+        XCTAssertTrue(other.head.hasPrefix("HTTP/1.1 403"), other.head)
+        let listed = try RawWebSocket(port: port, path: "/echo", headers: "Origin: https://APP.example\r\n")
+        XCTAssertTrue(listed.head.hasPrefix("HTTP/1.1 101"), listed.head)
+        let program = try RawWebSocket(port: port, path: "/echo")
+        XCTAssertTrue(program.head.hasPrefix("HTTP/1.1 101"), "a client without Origin is not a browser: \(program.head)")
+        XCTAssertTrue(server.waitForOutput("WebSocket origin https://evil.example is not allowed (purr-server --ws-origin)"), server.stderr)
+    }
+
     func testQueryTokenIsCheckedAndNeverLogged() async throws {
         let target = try await TestTarget.start(.echo(banner: nil), group: group)
         let config = FileManager.default.temporaryDirectory.appendingPathComponent("purr-\(UUID().uuidString).toml").path
