@@ -202,4 +202,68 @@ final class WebSocketServerTests: XCTestCase {
         for socket in open { socket.close() }
         await server.shutdown(drainTimeout: 0)
     }
+
+    /// The raw-mode slow-reader test, with WebSocket frames between `purr connect ws://` and the server:
+    /// backpressure stops the sender and neither process's memory grows with the bytes pushed.
+    func testSlowReaderKeepsMemoryBoundedInWebSocketMode() async throws {
+        let target = try await TestTarget.start(.sink(), group: group, pausedReading: true)
+        let (server, port) = try startServer(["--route", "/sink=127.0.0.1:\(target.port)", "--log-level", "warning"])
+        defer { server.stop() }
+        let client = try RunningProcess("purr", ["connect", "ws://127.0.0.1:\(port)/sink", "--log-level", "warning"])
+        defer { client.stop() }
+        XCTAssertTrue(client.waitForOutput("listening on"), client.stderr)
+        let line = try XCTUnwrap(client.stdout.split(separator: "\n").first { $0.hasPrefix("listening on") })
+        let local = try XCTUnwrap(Int(line.split(separator: ":").last!.split(separator: ",").first!))
+        // Warm up so the baselines include the allocators' first arenas.
+        let warm = try BlockingSocket(port: local)
+        try warm.write(TestKit.randomPayload(count: 4 << 20))
+        target.resumeReading()
+        warm.shutdownWrite()
+        XCTAssertTrue(TestKit.poll { target.sinkResults.count == 1 })
+        target.readingPaused.store(true, ordering: .relaxed)
+        let baseline = (
+            server: try XCTUnwrap(TestKit.residentBytes(pid: server.pid)), client: try XCTUnwrap(TestKit.residentBytes(pid: client.pid))
+        )
+
+        let socket = try BlockingSocket(port: local, timeout: 60)
+        let block = TestKit.randomPayload(count: 4 << 20, seed: 98)
+        let blocks = 32  // 128 MiB: masking is slow in a debug build
+        var expected = IncrementalHash()
+        for _ in 0..<blocks { expected.update(block) }
+        let written = Atomic<Int>(0)
+        let sender = Thread {
+            for _ in 0..<blocks {
+                guard (try? socket.write(block)) != nil else { break }
+                written.wrappingAdd(block.count, ordering: .relaxed)
+            }
+            socket.shutdownWrite()
+        }
+        sender.start()
+        var peak = baseline
+        func sample() {
+            peak.server = max(peak.server, TestKit.residentBytes(pid: server.pid) ?? 0)
+            peak.client = max(peak.client, TestKit.residentBytes(pid: client.pid) ?? 0)
+        }
+        var lastProgress = (bytes: -1, at: Date())
+        let stalled = TestKit.poll(timeout: 30) {
+            sample()
+            let now = written.load(ordering: .relaxed)
+            if now != lastProgress.bytes { lastProgress = (now, Date()) }
+            return Date().timeIntervalSince(lastProgress.at) >= 0.5
+        }
+        XCTAssertTrue(stalled, "the sender never stalled: nothing stops it")
+        XCTAssertLessThan(written.load(ordering: .relaxed), blocks * block.count, "backpressure stopped the sender before the end")
+        target.resumeReading()
+        let done = TestKit.poll(timeout: 180) {
+            sample()
+            return target.sinkResults.count == 2
+        }
+        XCTAssertTrue(done, "the 128 MiB never arrived")
+        XCTAssertEqual(target.sinkResults.last?.bytes, blocks * block.count)
+        XCTAssertEqual(target.sinkResults.last?.sha256, expected.finalize())
+        let growth = "server RSS +\((peak.server - baseline.server) >> 10) KiB, client RSS +\((peak.client - baseline.client) >> 10) KiB"
+        FileHandle.standardError.write(Data("[websocket slow reader] 128 MiB relayed; \(growth)\n".utf8))
+        XCTAssertLessThan(peak.server - baseline.server, 32 << 20, "server RSS grew by \((peak.server - baseline.server) >> 20) MiB")
+        XCTAssertLessThan(peak.client - baseline.client, 32 << 20, "client RSS grew by \((peak.client - baseline.client) >> 20) MiB")
+    }
 }
