@@ -91,7 +91,9 @@ let package = Package(
         ),
         .testTarget(
             name: "PurrCoreTests",
-            dependencies: ["PurrCore", "PurrTestSupport", nioCore, nioHTTP1, .product(name: "NIOEmbedded", package: "swift-nio")],
+            dependencies: [
+                "PurrCore", "PurrTestSupport", nioCore, nioHTTP1, nioWebSocket, .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
             swiftSettings: upcoming
         ),
         .testTarget(

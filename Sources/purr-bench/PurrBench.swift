@@ -82,6 +82,7 @@ struct PurrBench: ParsableCommand {
                 case .slow: report.rows += try SlowReaderWorkload.run(context)
                 case .ceiling: report.rows += try CeilingWorkload.run(context)
                 case .tui: report.rows += TUIRenderWorkload.run(context)
+                case .websocket: report.rows += try WebSocketWorkload.run(context, echo: echo)
                 case .soak: report.rows += try SoakWorkload.run(context, echo: echo)
                 }
             } catch {

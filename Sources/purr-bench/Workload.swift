@@ -6,6 +6,8 @@ enum Workload: String, CaseIterable, Sendable {
     case scale
     case slow
     case tui
+    /// The same tunnel as raw `purr` and as a real WebSocket (`ws://`): bulk, connect and ping-pong.
+    case websocket
     /// Not in the default run: bare two-hop relays (copy and splice) as a bound for the relay.
     case ceiling
     /// Not in the default run: minutes of mixed traffic; memory and descriptors must stay flat.
@@ -18,7 +20,7 @@ struct BenchContext {
     let binDir: String
 
     /// A fresh client + server pair for one workload, so each one's memory starts from the same place.
-    func stack(target port: Int, label: String) throws -> TunnelStack {
-        try TunnelStack(binDir: binDir, targetPort: port, label: label)
+    func stack(target port: Int, label: String, scheme: String = "http") throws -> TunnelStack {
+        try TunnelStack(binDir: binDir, targetPort: port, label: label, scheme: scheme)
     }
 }

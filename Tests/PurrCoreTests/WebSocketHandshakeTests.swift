@@ -1,6 +1,9 @@
+import NIOCore
 import NIOHTTP1
-import PurrCore
+import NIOWebSocket
 import XCTest
+
+@testable import PurrCore
 
 final class WebSocketHandshakeTests: XCTestCase {
     func testAcceptValueIsRFC6455s() {
@@ -46,5 +49,15 @@ final class WebSocketHandshakeTests: XCTestCase {
         XCTAssertEqual(request?.token, "t0k")
         XCTAssertEqual(request?.routePath, "/vnc")
         XCTAssertEqual(request?.webSocketKey, "dGhlIHNhbXBsZSBub25jZQ==")
+    }
+
+    func testWordWiseUnmaskingMatchesNIOs() {
+        let key: WebSocketMaskingKey = [0x12, 0x34, 0xAB, 0xCD]
+        for count in [0, 1, 7, 8, 9, 63, 1000] {
+            let plain = ByteBuffer(bytes: (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 31) })
+            var masked = plain
+            masked.webSocketMask(key)
+            XCTAssertEqual(WebSocketMasking.unmasked(masked, key: key), plain, "\(count) bytes")
+        }
     }
 }

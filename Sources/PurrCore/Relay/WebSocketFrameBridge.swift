@@ -116,7 +116,7 @@ public final class WebSocketFrameBridge {
             return
         }
         inMessage = !frame.fin
-        let data = frame.maskKey == nil ? frame.data : frame.unmaskedData
+        let data = frame.maskKey.map { WebSocketMasking.unmasked(frame.data, key: $0) } ?? frame.data
         if data.readableBytes > 0 { context.fireChannelRead(Self.wrapInboundOut(data)) }
     }
 
