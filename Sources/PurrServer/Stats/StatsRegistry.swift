@@ -206,9 +206,12 @@ public final class StatsRegistry: Sendable {
         _ = state.withLock { $0.observers.removeValue(forKey: id) }
     }
 
-    private func notify(_ event: ConnectionEvent) {
-        let observers = state.withLock { Array($0.observers.values) }
-        for observer in observers { observer(event) }
+    /// The event is only built when someone watches (no admin viewer: no work per connection).
+    private func notify(_ event: @autoclosure () -> ConnectionEvent) {
+        let observers = state.withLock { $0.observers.isEmpty ? [] : Array($0.observers.values) }
+        guard !observers.isEmpty else { return }
+        let built = event()
+        for observer in observers { observer(built) }
     }
 }
 
