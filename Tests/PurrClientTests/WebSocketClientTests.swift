@@ -53,6 +53,24 @@ final class WebSocketClientTests: XCTestCase {
         await server.shutdown(drainTimeout: 0)
     }
 
+    func testStdioOverWebSocketRelaysAndHalfCloses() async throws {
+        let target = try await TestTarget.start(.echo(banner: "SSH-2.0-Test\r\n"), group: group)
+        let server = try await InProcessServer.start(routes: [
+            try Route(path: "/t", target: HostPort(host: "127.0.0.1", port: target.port))
+        ])
+        let process = try RunningProcess("purr", ["stdio", "ws://127.0.0.1:\(server.port)/t"])
+        defer { process.stop() }
+        let payload = TestKit.randomPayload(count: 1 << 20, seed: 13)
+        let writer = process.stdinPipe.fileHandleForWriting
+        try writer.write(contentsOf: Data(payload))
+        try writer.close()
+        XCTAssertEqual(process.waitForExit(timeout: 60), 0, process.stderr)
+        let output = try Data(contentsOf: process.stdoutURL)
+        XCTAssertEqual(output.count, 14 + payload.count)
+        XCTAssertEqual(TestKit.sha256(Array(output.dropFirst(14))), TestKit.sha256(payload))
+        await server.shutdown(drainTimeout: 0)
+    }
+
     func testFallsBackToRawBytesOnTheOriginalPurr101() async throws {
         // The original server echoes the request's Upgrade value and knows nothing of Sec-WebSocket-Key.
         let original101 = String(decoding: try WireFixtures.originalServer101(), as: UTF8.self)

@@ -164,6 +164,7 @@ final class WebSocketServerTests: XCTestCase {
         XCTAssertEqual(try odd.readResponse().status, 400)
         XCTAssertTrue(server.waitForOutput(" close"))
         XCTAssertTrue(server.waitForOutput("status=401"))
+        XCTAssertTrue(server.waitForOutput("status=400"))
         XCTAssertFalse(server.stderr.contains("qu3ry-s3cret"), "a token must never be logged: \(server.stderr)")
         XCTAssertFalse(server.stderr.contains("gu3ssed-t0ken"), "a presented token must never be logged")
     }

@@ -12,7 +12,7 @@ import NIOWebSocket
 ///   `close(mode: .output)` becomes our close frame; the connection closes once both have been sent;
 /// - an unmasked client frame, a masked server frame, a reserved bit or opcode close with 1002.
 ///
-/// `read()` passes through untouched: backpressure stays the glue's.
+/// `read()` passes through (noted for the ping check): backpressure stays the glue's.
 ///
 /// Pipeline: [TLS] WebSocketFrameDecoder, WebSocketFrameEncoder, this, EarlyBytesHandler or GlueHandler.
 public final class WebSocketFrameBridge {
@@ -53,6 +53,11 @@ public final class WebSocketFrameBridge {
     private var closeSent = false
     private var failed = false
     private var awaitingPong = false
+    /// Something came in since the last ping went out.
+    private var inboundSincePing = false
+    /// The glue asked to read and nothing has come since: a peer that says nothing now is silent, not
+    /// merely held back by our own backpressure.
+    private var readDemand = false
     private var pingTask: Scheduled<Void>?
     private var lingerTask: Scheduled<Void>?
 
@@ -65,11 +70,14 @@ public final class WebSocketFrameBridge {
     /// bytes that came behind the handshake are decoded too). Call on the channel's event loop.
     public static func install(on channel: any Channel, role: Role, options: Options) throws {
         let operations = channel.pipeline.syncOperations
-        let handlers: [any ChannelHandler] = [
+        let bridge = WebSocketFrameBridge(role: role, options: options)
+        var handlers: [any ChannelHandler] = [
             ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: options.maxMessage)),
             WebSocketFrameEncoder(),
-            WebSocketFrameBridge(role: role, options: options),
+            bridge,
         ]
+        // Bytes of a frame still arriving count as a live peer too (a large frame on a slow link).
+        if options.pingInterval != nil { handlers.insert(InboundTap { bridge.noteInbound() }, at: 0) }
         if let early = try? operations.handler(type: EarlyBytesHandler.self) {
             try operations.addHandlers(handlers, position: .before(early))
         } else {
@@ -137,19 +145,31 @@ public final class WebSocketFrameBridge {
         schedulePing(in: interval, context: context)
     }
 
-    /// One ping per interval; a pong still missing when the next is due ends the connection.
+    /// One ping per interval. A pong still missing when the next is due ends the connection, unless
+    /// the pong may simply be queued behind data: bytes are still arriving, or we are not reading
+    /// (a slow app holds the relay back); then the check waits another interval.
     private func schedulePing(in interval: TimeAmount, context: ChannelHandlerContext) {
         pingTask = context.eventLoop.assumeIsolated().scheduleTask(in: interval) {
             self.pingTask = nil
             guard !self.failed, !self.closeSent, !self.closeReceived else { return }
             if self.awaitingPong {
-                self.fail(.pingTimeout(seconds: Double(interval.nanoseconds) / 1e9), context: context)
-                return
+                if !self.inboundSincePing && self.readDemand {
+                    self.fail(.pingTimeout(seconds: Double(interval.nanoseconds) / 1e9), context: context)
+                    return
+                }
+            } else {
+                self.awaitingPong = true
+                context.writeAndFlush(Self.wrapOutboundOut(self.frame(.ping, ByteBuffer(string: "purr"))), promise: nil)
             }
-            self.awaitingPong = true
-            context.writeAndFlush(Self.wrapOutboundOut(self.frame(.ping, ByteBuffer(string: "purr"))), promise: nil)
+            self.inboundSincePing = false
             self.schedulePing(in: interval, context: context)
         }
+    }
+
+    /// Bytes came in (before the decoder has a whole frame).
+    func noteInbound() {
+        inboundSincePing = true
+        readDemand = false
     }
 
     private func stopPinging() {
@@ -180,6 +200,7 @@ extension WebSocketFrameBridge: ChannelDuplexHandler {
     }
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        noteInbound()
         let frame = Self.unwrapInboundIn(data)
         // Nothing counts after a violation or the peer's close frame (RFC 6455 5.5.1).
         guard !failed, !closeReceived else { return }
@@ -234,6 +255,11 @@ extension WebSocketFrameBridge: ChannelDuplexHandler {
         context.fireErrorCaught(error)
     }
 
+    public func read(context: ChannelHandlerContext) {
+        readDemand = true
+        context.read()
+    }
+
     public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let bytes = Self.unwrapOutboundIn(data)
         // The glue's empty write marks "all earlier bytes written": our close frame queues behind them anyway.
@@ -273,5 +299,20 @@ extension WebSocketFrameBridge: ChannelDuplexHandler {
         default:
             context.close(mode: mode, promise: promise)
         }
+    }
+}
+
+/// Tells the bridge that bytes arrived, in front of the frame decoder.
+final class InboundTap: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    private let seen: () -> Void
+
+    init(_ seen: @escaping () -> Void) {
+        self.seen = seen
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        seen()
+        context.fireChannelRead(data)
     }
 }
