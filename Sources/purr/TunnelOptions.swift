@@ -5,7 +5,7 @@ import PurrCore
 
 /// The options every command that reaches a server shares.
 struct TunnelOptions: ParsableArguments {
-    @Argument(help: "The server URL, e.g. http://purr.example.com:8080/ssh.")
+    @Argument(help: "The server URL, e.g. http://purr.example.com:8080/ssh (ws:// or wss:// for a real WebSocket).")
     var url: String
 
     @Option(name: .long, help: "Bearer token for the route (sent as Authorization: Bearer).")

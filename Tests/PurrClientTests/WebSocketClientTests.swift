@@ -53,6 +53,30 @@ final class WebSocketClientTests: XCTestCase {
         await server.shutdown(drainTimeout: 0)
     }
 
+    func testWssURLSpeaksWebSocketInsideTLS() async throws {
+        let certificates = try TestCertificates.make()
+        let target = try await TestTarget.start(.echo(banner: nil), group: group)
+        var config = ServerConfig()
+        config.listen = HostPort(host: "127.0.0.1", port: 0)
+        config.routes = [try Route(path: "/t", target: HostPort(host: "127.0.0.1", port: target.port))]
+        let tls = try ServerTLS(certificatePath: certificates.certificateFile, keyPath: certificates.keyFile)
+        let server = PurrServer(config: config, group: group, logger: InProcessServer.quietLogger, tls: tls)
+        try await server.start()
+        let transports = Mutex<[Transport?]>([])
+        server.registry.addObserver { event in
+            if event.event == .opened { transports.withLock { $0.append(event.connection.transport) } }
+        }
+        let (engine, tunnel) = try await engineTunnel("wss://localhost:\(server.port)/t") { $0.caFile = certificates.caFile }
+        let payload = TestKit.randomPayload(count: 1 << 20, seed: 14)
+        let socket = try BlockingSocket(port: tunnel.snapshot.port!, timeout: 20)
+        let outcome = try Duplex.exchange(socket, payload: payload)
+        XCTAssertEqual(outcome.receivedSHA256, TestKit.sha256(payload))
+        XCTAssertEqual(transports.withLock { $0 }, [.websocket])
+        XCTAssertEqual(tunnel.snapshot.failed, 0, tunnel.snapshot.lastError ?? "")
+        await engine.shutdown()
+        await server.shutdown(drainTimeout: 0)
+    }
+
     func testStdioOverWebSocketRelaysAndHalfCloses() async throws {
         let target = try await TestTarget.start(.echo(banner: "SSH-2.0-Test\r\n"), group: group)
         let server = try await InProcessServer.start(routes: [
