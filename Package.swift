@@ -106,7 +106,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PurrClientTests",
-            dependencies: ["PurrCore", "PurrClient", "PurrServer", "PurrTUI", "PurrTestSupport", nioCore, nioHTTP1],
+            dependencies: ["PurrCore", "PurrClient", "PurrServer", "PurrTUI", "PurrTestSupport", nioCore, nioHTTP1, .product(name: "NIOEmbedded", package: "swift-nio")],
             swiftSettings: upcoming
         ),
     ],

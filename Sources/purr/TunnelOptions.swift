@@ -26,6 +26,9 @@ struct TunnelOptions: ParsableArguments {
     @Flag(name: .long, help: "Send Upgrade: websocket (for reverse proxies that only pass websocket upgrades).")
     var websocket = false
 
+    @Flag(name: .long, help: "Never send the app's first bytes before the server's 101 (even to a server that keeps them).")
+    var noEarlyData = false
+
     /// A tunnel config from these options; errors name the flag.
     func tunnelConfig(name: String, listen: ListenAddress, idleTimeout: Double? = nil) throws(ConfigError) -> TunnelConfig {
         let serverURL: ServerURL
@@ -57,6 +60,7 @@ struct TunnelOptions: ParsableArguments {
         if websocket { config.upgrade = .websocket }
         config.caFile = caFile
         config.insecure = insecure
+        config.earlyData = !noEarlyData
         return config
     }
 }

@@ -70,6 +70,7 @@ public struct TunnelsFile: Sendable, Equatable {
         for entry in try toml.tables("tunnels") {
             try entry.checkKeys([
                 "name", "url", "listen", "token", "headers", "proxy", "autostart", "idle_timeout", "upgrade", "ca_file", "insecure",
+                "early_data",
             ])
             let name = try entry.requiredString("name")
             guard !name.isEmpty, name.count <= 100, !name.unicodeScalars.contains(where: { $0.value < 32 || $0.value == 127 }) else {
@@ -120,6 +121,7 @@ public struct TunnelsFile: Sendable, Equatable {
             tunnel.upgrade = upgrade
             tunnel.caFile = try entry.string("ca_file")
             tunnel.insecure = try entry.bool("insecure") ?? false
+            tunnel.earlyData = try entry.bool("early_data") ?? true
             result.tunnels.append(tunnel)
         }
         for entry in try toml.tables("servers") {

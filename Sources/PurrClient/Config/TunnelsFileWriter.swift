@@ -31,6 +31,7 @@ public enum TunnelsFileWriter {
             if tunnel.upgrade != .purr { out += "upgrade = \(quote(tunnel.upgrade.rawValue))\n" }
             if let caFile = tunnel.caFile { out += "ca_file = \(quote(caFile))\n" }
             if tunnel.insecure { out += "insecure = true\n" }
+            if !tunnel.earlyData { out += "early_data = false\n" }
         }
         for server in file.servers {
             out += "\n[[servers]]\n"

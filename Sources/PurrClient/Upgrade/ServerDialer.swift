@@ -12,6 +12,10 @@ public struct ServerDialer: Sendable {
     public var tls: (context: NIOSSLContext, host: String)?
     public var connectTimeout: TimeAmount = .seconds(10)
     public var handshakeTimeout: TimeAmount = .seconds(15)
+    /// Early data for this dial; nil: none offered.
+    public var earlyData: EarlyDataPlan? {
+        didSet { request.offersEarlyData = earlyData != nil }
+    }
 
     public init(request: UpgradeRequest, server: HostPort, proxy: ProxySettings?) {
         self.request = request
@@ -38,6 +42,7 @@ public struct ServerDialer: Sendable {
         let server = self.server
         let handshakeTimeout = self.handshakeTimeout
         let tls = self.tls
+        let earlyData = self.earlyData
         ClientBootstrap(group: eventLoop)
             .connectTimeout(connectTimeout)
             .channelInitializer { channel in
@@ -49,7 +54,8 @@ public struct ServerDialer: Sendable {
                     }
                     try UpgradeClientHandler.install(on: channel) { gate in
                         UpgradeClientHandler(
-                            request: request, proxy: proxy, target: server, tls: tls, gate: gate, timeout: handshakeTimeout
+                            request: request, proxy: proxy, target: server, tls: tls, gate: gate, timeout: handshakeTimeout,
+                            earlyData: earlyData
                         ) { result in
                             completion(result.map { channel })
                         }

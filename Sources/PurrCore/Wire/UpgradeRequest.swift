@@ -10,6 +10,8 @@ public struct UpgradeRequest: Sendable, Equatable {
     public var token: String?
     /// Extra headers (for auth proxies in front of the server), sent after the Purr ones.
     public var extraHeaders: [(name: String, value: String)]
+    /// Asks the server to say whether it keeps bytes sent behind the head (`Purr-Early-Data: 1`).
+    public var offersEarlyData = false
 
     public init(
         path: String,
@@ -40,6 +42,7 @@ public struct UpgradeRequest: Sendable, Equatable {
         ]
         if let token { fields.append((PurrWire.Header.authorization, "Bearer \(token)")) }
         fields += extraHeaders
+        if offersEarlyData { fields.append((PurrWire.Header.earlyData, "1")) }
         return fields
     }
 
@@ -130,6 +133,7 @@ extension UpgradeRequest {
             token: Self.presentedToken(in: head),
             extraHeaders: []
         )
+        offersEarlyData = head.value(of: PurrWire.Header.earlyData) == "1"
     }
 
     /// The token from `Authorization: Bearer T` or `Purr-Token: T`.

@@ -30,7 +30,7 @@ extension ServerEnvironment {
                 return .refuse(.unauthorized("wrong token for route \(route.path)"))
             }
         }
-        return .accept(route, request.upgrade)
+        return .accept(route, request)
     }
 
     /// The head's size on the wire: request line, `name: value` lines, and the blank line.

@@ -53,8 +53,8 @@ final class UpgradeHandler {
             refuse(refusal, context: context)
         case .connect(let route):
             connect(to: route, context: context)
-        case .upgrade(let target, let upgrade):
-            handOver(to: target, upgrade, context: context)
+        case .upgrade(let target, let request):
+            handOver(to: target, request, context: context)
         case .closeTarget(let target):
             target.close(promise: nil)
         case .clientGone(let detail, let target):
@@ -97,7 +97,7 @@ final class UpgradeHandler {
 
     /// Writes the 101, leaves the pipeline with the decoder (whose leftovers, the bytes the client sent
     /// behind its head, reach the `EarlyBytesHandler`), then starts the relay.
-    private func handOver(to target: any Channel, _ upgrade: UpgradeProtocol, context: ChannelHandlerContext) {
+    private func handOver(to target: any Channel, _ request: UpgradeRequest, context: ChannelHandlerContext) {
         guard let record else { return }
         let client = context.channel
         let registry = env.registry
@@ -105,7 +105,9 @@ final class UpgradeHandler {
         // must see it so (the write reaches the kernel at once).
         registry.relaying(record)
         // The 101 goes out alone, before any target bytes: the original client reads it with one small read.
-        context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: UpgradeResponse.switching(upgrade))), promise: nil)
+        // Bytes behind the head are always kept, so a client that asks is told it may send them early.
+        let answer = UpgradeResponse.switching(request.upgrade, earlyData: request.offersEarlyData)
+        context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: answer)), promise: nil)
         let operations = context.pipeline.syncOperations
         let decoder = try? operations.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
         operations.removeHandler(context: context, promise: nil)
