@@ -111,7 +111,10 @@ let package = Package(
         ),
         .testTarget(
             name: "PurrClientTests",
-            dependencies: ["PurrCore", "PurrClient", "PurrServer", "PurrTUI", "PurrTestSupport", nioCore, nioHTTP1, nioWebSocket],
+            dependencies: [
+                "PurrCore", "PurrClient", "PurrServer", "PurrTUI", "PurrTestSupport", nioCore, nioHTTP1, nioWebSocket,
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
             swiftSettings: upcoming
         ),
     ],

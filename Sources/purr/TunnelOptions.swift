@@ -29,6 +29,9 @@ struct TunnelOptions: ParsableArguments {
     @Option(name: .long, help: "WebSocket: seconds between pings; no pong within one interval ends the connection (default 25, 0: off).")
     var pingInterval: Double?
 
+    @Flag(name: .long, help: "Never send the app's first bytes before the server's 101 (even to a server that keeps them).")
+    var noEarlyData = false
+
     /// A tunnel config from these options; errors name the flag.
     func tunnelConfig(name: String, listen: ListenAddress, idleTimeout: Double? = nil) throws(ConfigError) -> TunnelConfig {
         let serverURL: ServerURL
@@ -66,6 +69,7 @@ struct TunnelOptions: ParsableArguments {
         }
         config.caFile = caFile
         config.insecure = insecure
+        config.earlyData = !noEarlyData
         return config
     }
 }

@@ -71,6 +71,8 @@ public struct TunnelsFile: Sendable, Equatable {
             try entry.checkKeys([
                 "name", "url", "listen", "token", "headers", "proxy", "autostart", "idle_timeout", "upgrade", "ca_file", "insecure",
                 "ping_interval",
+
+                "early_data",
             ])
             let name = try entry.requiredString("name")
             guard !name.isEmpty, name.count <= 100, !name.unicodeScalars.contains(where: { $0.value < 32 || $0.value == 127 }) else {
@@ -122,6 +124,7 @@ public struct TunnelsFile: Sendable, Equatable {
             if let ping = try entry.seconds("ping_interval", range: 0...86_400) { tunnel.pingInterval = ping }
             tunnel.caFile = try entry.string("ca_file")
             tunnel.insecure = try entry.bool("insecure") ?? false
+            tunnel.earlyData = try entry.bool("early_data") ?? true
             result.tunnels.append(tunnel)
         }
         for entry in try toml.tables("servers") {

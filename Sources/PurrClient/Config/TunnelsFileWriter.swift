@@ -32,6 +32,7 @@ public enum TunnelsFileWriter {
             if tunnel.pingInterval != TunnelConfig.defaultPingInterval { out += "ping_interval = \(tunnel.pingInterval)\n" }
             if let caFile = tunnel.caFile { out += "ca_file = \(quote(caFile))\n" }
             if tunnel.insecure { out += "insecure = true\n" }
+            if !tunnel.earlyData { out += "early_data = false\n" }
         }
         for server in file.servers {
             out += "\n[[servers]]\n"

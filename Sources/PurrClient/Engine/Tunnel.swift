@@ -15,6 +15,8 @@ public final class Tunnel: Sendable {
     let environment: [String: String]
     let events: EventHub
     private let state = Mutex(State())
+    /// This tunnel's server said it keeps bytes sent behind the request head (its last 101 did).
+    private let earlyDataAccepted = Atomic<Bool>(false)
 
     enum Phase {
         case closed
@@ -189,7 +191,8 @@ public final class Tunnel: Sendable {
             return (connection, state.proxy, state.tls)
         }
         emit(connection)
-        let dialer = ServerDialer(tunnel: config, proxy: proxy, tls: tls)
+        var dialer = ServerDialer(tunnel: config, proxy: proxy, tls: tls)
+        dialer.earlyData = earlyDataPlan(for: connection)
         dialer.dial(
             on: local.eventLoop,
             connected: {
@@ -205,6 +208,24 @@ public final class Tunnel: Sendable {
                 }
             }
         )
+    }
+
+    /// Early data for one connection: offered to this tunnel's server; sent once it said it keeps it.
+    private func earlyDataPlan(for connection: ClientConnection) -> EarlyDataPlan? {
+        guard config.earlyData, config.effectiveUpgrade == .purr else { return nil }
+        let local = connection.local
+        let send = earlyDataAccepted.load(ordering: .relaxed)
+        // One read now, so the app's first bytes (a client that speaks first) wait in the
+        // EarlyBytesHandler by the time the server connection is up and the request goes out.
+        if send { local.read() }
+        return EarlyDataPlan(
+            send: send,
+            take: {
+                let bytes = (try? local.pipeline.syncOperations.handler(type: EarlyBytesHandler.self))?.take()
+                if let bytes { connection.bytesUp.add(bytes.readableBytes) }
+                return bytes
+            },
+            learned: { accepted in self.earlyDataAccepted.store(accepted, ordering: .relaxed) })
     }
 
     private func startRelay(_ connection: ClientConnection, server: any Channel) {

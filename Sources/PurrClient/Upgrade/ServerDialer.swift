@@ -14,6 +14,10 @@ public struct ServerDialer: Sendable {
     public var handshakeTimeout: TimeAmount = .seconds(15)
     /// For WebSocket requests: the frame limit and the ping interval.
     public var webSocket = WebSocketFrameBridge.Options(maxMessage: WebSocketFrameBridge.Options.clientMaxMessage)
+    /// Early data for this dial; nil: none offered.
+    public var earlyData: EarlyDataPlan? {
+        didSet { request.offersEarlyData = earlyData != nil }
+    }
 
     public init(request: UpgradeRequest, server: HostPort, proxy: ProxySettings?) {
         self.request = request
@@ -47,6 +51,7 @@ public struct ServerDialer: Sendable {
         let server = self.server
         let handshakeTimeout = self.handshakeTimeout
         let tls = self.tls
+        let earlyData = self.earlyData
         ClientBootstrap(group: eventLoop)
             .connectTimeout(connectTimeout)
             .channelInitializer { channel in
@@ -59,7 +64,7 @@ public struct ServerDialer: Sendable {
                     try UpgradeClientHandler.install(on: channel) { gate in
                         UpgradeClientHandler(
                             request: request, proxy: proxy, target: server, tls: tls, gate: gate, timeout: handshakeTimeout,
-                            webSocket: webSocket
+                            webSocket: webSocket, earlyData: earlyData
                         ) { result in
                             completion(result.map { channel })
                         }

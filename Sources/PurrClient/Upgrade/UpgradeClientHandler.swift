@@ -39,15 +39,17 @@ final class UpgradeClientHandler {
     private let gate: HandshakeGate
     private let timeout: TimeAmount
     private let webSocket: WebSocketFrameBridge.Options
+    private let earlyData: EarlyDataPlan?
     private var timer: Scheduled<Void>?
     private var completion: Completion?
 
     init(
         request: UpgradeRequest, proxy: ProxySettings?, target: HostPort, tls: (context: NIOSSLContext, host: String)?,
         gate: HandshakeGate, timeout: TimeAmount, webSocket: WebSocketFrameBridge.Options = .init(),
-        completion: @escaping Completion
+        earlyData: EarlyDataPlan? = nil, completion: @escaping Completion
     ) {
         self.webSocket = webSocket
+        self.earlyData = earlyData
         self.request = request
         self.proxy = proxy
         self.target = target
@@ -116,6 +118,17 @@ final class UpgradeClientHandler {
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
     }
 
+    /// The upgrade request, and right behind it the app's first bytes when this server keeps them: the
+    /// answer to them can then come back with the 101 instead of one round trip after it.
+    private func sendUpgrade(_ context: ChannelHandlerContext) {
+        context.write(wrapOutboundOut(.head(request.head)), promise: nil)
+        if let earlyData, earlyData.send, let bytes = earlyData.take(), bytes.readableBytes > 0 {
+            // No body framing on a GET: NIOHTTP1 writes these bytes as they are.
+            context.write(wrapOutboundOut(.body(.byteBuffer(bytes))), promise: nil)
+        }
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+    }
+
     private func proxyAnswered(_ head: HTTPResponseHead, context: ChannelHandlerContext) {
         guard (200..<300).contains(head.status.code) else {
             fail(context, "proxy \(proxy?.endpoint.description ?? "") answered \(head.status.code) \(head.status.reasonPhrase)")
@@ -136,7 +149,7 @@ final class UpgradeClientHandler {
                 return
             }
         }
-        send(request.head, context: context)
+        sendUpgrade(context)
     }
 
     private func upgradeAnswered(_ head: HTTPResponseHead, context: ChannelHandlerContext) {
@@ -147,6 +160,7 @@ final class UpgradeClientHandler {
             } else {
                 try UpgradeResponse.validate(head, expected: request.upgrade)
             }
+            earlyData?.learned(UpgradeResponse.acceptsEarlyData(head))
             gate.headComplete(accepted: true)
             state = .upgraded(framed: framed)
         } catch {
@@ -189,7 +203,7 @@ extension UpgradeClientHandler: ChannelInboundHandler, RemovableChannelHandler {
         if let proxy {
             send(proxy.connectHead(to: target), context: context)
         } else {
-            send(request.head, context: context)
+            sendUpgrade(context)
         }
         context.fireChannelActive()
     }

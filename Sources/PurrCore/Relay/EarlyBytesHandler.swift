@@ -13,6 +13,12 @@ public final class EarlyBytesHandler: ChannelInboundHandler, RemovableChannelHan
 
     public init() {}
 
+    /// Hands over what is held so far (for early data); the end of input, if seen, stays for the relay.
+    public func take() -> ByteBuffer? {
+        defer { buffered = nil }
+        return buffered
+    }
+
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var bytes = Self.unwrapInboundIn(data)
         if buffered == nil {

@@ -16,6 +16,9 @@ public enum PurrWire {
         public static let connection = "Connection"
         public static let authorization = "Authorization"
         public static let host = "Host"
+        /// Ours, ignored by the original server. In a request: this client may send the app's first bytes
+        /// right behind the head. In a 101: this server keeps such bytes (so the client may, next time).
+        public static let earlyData = "Purr-Early-Data"
     }
 
     /// Largest request or response head we accept.

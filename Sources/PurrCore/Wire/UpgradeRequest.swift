@@ -16,6 +16,9 @@ public struct UpgradeRequest: Sendable, Equatable {
     /// The subprotocols a WebSocket client offered (`Sec-WebSocket-Protocol`).
     public var webSocketProtocols: [String] = []
 
+    /// Asks the server to say whether it keeps bytes sent behind the head (`Purr-Early-Data: 1`).
+    public var offersEarlyData = false
+
     public init(
         path: String,
         host: String,
@@ -50,6 +53,7 @@ public struct UpgradeRequest: Sendable, Equatable {
             fields.append((WebSocketHandshake.Header.protocols, WebSocketHandshake.binaryProtocol))
         }
         fields += extraHeaders
+        if offersEarlyData { fields.append((PurrWire.Header.earlyData, "1")) }
         return fields
     }
 
@@ -124,6 +128,7 @@ extension UpgradeRequest {
             token: Self.presentedToken(in: head),
             extraHeaders: []
         )
+        offersEarlyData = head.value(of: PurrWire.Header.earlyData) == "1"
     }
 
     /// The RFC 6455 checks: version 13 and a key of 16 bytes in base64.

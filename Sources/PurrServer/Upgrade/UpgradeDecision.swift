@@ -36,7 +36,7 @@ extension ServerEnvironment {
                 return .refuse(.unauthorized("wrong token for route \(route.path)"))
             }
         }
-        return .accept(route, AcceptedUpgrade(request))
+        return .accept(route, request)
     }
 
     func allowsWebSocket(origin: String) -> Bool {

@@ -54,8 +54,8 @@ final class UpgradeHandler {
             refuse(refusal, context: context)
         case .connect(let route):
             connect(to: route, context: context)
-        case .upgrade(let target, let upgrade):
-            handOver(to: target, upgrade, context: context)
+        case .upgrade(let target, let request):
+            handOver(to: target, request, context: context)
         case .closeTarget(let target):
             target.close(promise: nil)
         case .clientGone(let detail, let target):
@@ -98,7 +98,8 @@ final class UpgradeHandler {
 
     /// Writes the 101, leaves the pipeline with the decoder (whose leftovers, the bytes the client sent
     /// behind its head, reach the `EarlyBytesHandler`), then starts the relay.
-    private func handOver(to target: any Channel, _ upgrade: AcceptedUpgrade, context: ChannelHandlerContext) {
+    private func handOver(to target: any Channel, _ request: UpgradeRequest, context: ChannelHandlerContext) {
+        let upgrade = AcceptedUpgrade(request)
         guard let record else { return }
         let client = context.channel
         let registry = env.registry
