@@ -141,6 +141,36 @@ final class WebSocketClientTests: XCTestCase {
         await engine.shutdown()
     }
 
+    func testAPongHeldBackByASlowAppIsNotAMissingPong() async throws {
+        let flood = 32 << 20
+        let standIn = WebSocketStandIn(answerPings: true, flood: flood)
+        defer { standIn.stop() }
+        let (engine, tunnel) = try await engineTunnel("ws://127.0.0.1:\(standIn.port)/x") { $0.pingInterval = 0.05 }
+        let socket = try BlockingSocket(port: tunnel.snapshot.port!, timeout: 30)
+        try socket.write("go")
+        // The app reads nothing: the client stops reading the server, whose pong waits behind its data.
+        // Wait until the server's writes have made no progress for half a second (ten intervals).
+        var lastProgress = (bytes: -1, at: Date())
+        let stalled = TestKit.poll(timeout: 20) {
+            let now = standIn.floodSent
+            if now != lastProgress.bytes { lastProgress = (now, Date()) }
+            return Date().timeIntervalSince(lastProgress.at) >= 0.5
+        }
+        XCTAssertTrue(stalled, "the server's writes never stalled")
+        XCTAssertLessThan(standIn.floodSent, flood, "backpressure held the server back")
+        XCTAssertGreaterThanOrEqual(standIn.pings, 1)
+        XCTAssertEqual(tunnel.snapshot.failed, 0, "a held-back pong is not a missing one: \(tunnel.snapshot.lastError ?? "")")
+        var received = 0
+        while received < flood + 2 {
+            let chunk = try socket.read(max: 1 << 20)
+            if chunk.isEmpty { break }
+            received += chunk.count
+        }
+        XCTAssertEqual(received, flood + 2, "the flood and the echoed 'go', nothing lost")
+        XCTAssertEqual(tunnel.snapshot.failed, 0, tunnel.snapshot.lastError ?? "")
+        await engine.shutdown()
+    }
+
     func testAMissingPongEndsTheConnectionWithAReason() async throws {
         let standIn = WebSocketStandIn(answerPings: false)
         defer { standIn.stop() }

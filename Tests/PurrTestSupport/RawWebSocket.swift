@@ -2,8 +2,9 @@ import Foundation
 import PurrCore
 
 /// A WebSocket spoken by hand over a blocking socket, for the frames a real library refuses to send
-/// (unmasked, reserved bits and opcodes). Everything else is tested with real libraries.
-public final class RawWebSocket {
+/// (unmasked, reserved bits and opcodes). Everything else is tested with real libraries. One thread reads;
+/// writers on other threads take turns (the stand-in's lock), so it is `@unchecked Sendable`.
+public final class RawWebSocket: @unchecked Sendable {
     public let socket: BlockingSocket
     /// Bytes read past the last frame.
     private var pending: [UInt8]
