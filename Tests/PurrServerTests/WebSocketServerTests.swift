@@ -142,6 +142,22 @@ final class WebSocketServerTests: XCTestCase {
         XCTAssertTrue(server.waitForOutput("WebSocket origin https://evil.example is not allowed (purr-server --ws-origin)"), server.stderr)
     }
 
+    func testWebSocketSettingsInServerToml() throws {
+        func load(_ text: String) throws -> ServerConfig {
+            let file = FileManager.default.temporaryDirectory.appendingPathComponent("purr-ws-\(UUID().uuidString).toml").path
+            try text.write(toFile: file, atomically: true, encoding: .utf8)
+            return try ServerConfig.load(file: file)
+        }
+        let config = try load("ws_max_message = 65536\nws_origins = [\"https://a.example\", \"*\"]\n")
+        XCTAssertEqual(config.webSocketMaxMessage, 65536)
+        XCTAssertEqual(config.webSocketOrigins, ["https://a.example", "*"])
+        XCTAssertThrowsError(try load("ws_max_message = 10\n")) { XCTAssertTrue("\($0)".contains("ws_max_message"), "\($0)") }
+        XCTAssertThrowsError(try load("ws_origins = \"https://a.example\"\n")) { XCTAssertTrue("\($0)".contains("ws_origins"), "\($0)") }
+        let bad = try RunningProcess.run("purr-server", ["--ws-max-message", "0"])
+        XCTAssertEqual(bad.status, 2)
+        XCTAssertTrue(bad.stderr.contains("--ws-max-message"), bad.stderr)
+    }
+
     func testQueryTokenIsCheckedAndNeverLogged() async throws {
         let target = try await TestTarget.start(.echo(banner: nil), group: group)
         let config = FileManager.default.temporaryDirectory.appendingPathComponent("purr-\(UUID().uuidString).toml").path
