@@ -12,6 +12,8 @@ enum Workload: String, CaseIterable, Sendable {
     case ceiling
     /// Not in the default run: minutes of mixed traffic; memory and descriptors must stay flat.
     case soak
+    /// Time to the first response across an emulated link (one-way delay D): direct, Purr, Purr over TLS.
+    case wan
 }
 
 /// What every workload gets: the plan, the targets in this process, and where the executables are.

@@ -212,19 +212,10 @@ public final class Tunnel: Sendable {
 
     /// Early data for one connection: offered to this tunnel's server; sent once it said it keeps it.
     private func earlyDataPlan(for connection: ClientConnection) -> EarlyDataPlan? {
+        // Not on WebSocket: frames start only after the 101 (ws:// URLs imply it).
         guard config.earlyData, config.effectiveUpgrade == .purr else { return nil }
-        let local = connection.local
-        let send = earlyDataAccepted.load(ordering: .relaxed)
-        // One read now, so the app's first bytes (a client that speaks first) wait in the
-        // EarlyBytesHandler by the time the server connection is up and the request goes out.
-        if send { local.read() }
         return EarlyDataPlan(
-            send: send,
-            take: {
-                let bytes = (try? local.pipeline.syncOperations.handler(type: EarlyBytesHandler.self))?.take()
-                if let bytes { connection.bytesUp.add(bytes.readableBytes) }
-                return bytes
-            },
+            send: earlyDataAccepted.load(ordering: .relaxed), local: connection.local, counter: connection.bytesUp,
             learned: { accepted in self.earlyDataAccepted.store(accepted, ordering: .relaxed) })
     }
 

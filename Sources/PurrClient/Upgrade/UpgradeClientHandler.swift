@@ -40,6 +40,8 @@ final class UpgradeClientHandler {
     private let timeout: TimeAmount
     private let webSocket: WebSocketFrameBridge.Options
     private let earlyData: EarlyDataPlan?
+    /// The app connection's bytes being sent before the 101 (early data), until the 101 or a failure.
+    private var forwarding: EarlyBytesHandler?
     private var timer: Scheduled<Void>?
     private var completion: Completion?
 
@@ -73,6 +75,7 @@ final class UpgradeClientHandler {
 
     private func fail(_ context: ChannelHandlerContext, _ words: String) {
         guard let completion else { return }
+        stopEarlyData()
         self.completion = nil
         state = .finished
         timer?.cancel()
@@ -83,6 +86,7 @@ final class UpgradeClientHandler {
     /// Leaves the pipeline with the HTTP handlers; the decoder's leftovers reach the `EarlyBytesHandler`.
     private func handOver(_ context: ChannelHandlerContext, framed: Bool) {
         guard let completion else { return }
+        stopEarlyData()
         self.completion = nil
         state = .finished
         timer?.cancel()
@@ -118,15 +122,25 @@ final class UpgradeClientHandler {
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
     }
 
-    /// The upgrade request, and right behind it the app's first bytes when this server keeps them: the
-    /// answer to them can then come back with the 101 instead of one round trip after it.
+    /// The upgrade request, and right behind it the app's bytes as they come when this server keeps them:
+    /// the answer to them can then come back with the 101 instead of one round trip after it.
     private func sendUpgrade(_ context: ChannelHandlerContext) {
-        context.write(wrapOutboundOut(.head(request.head)), promise: nil)
-        if let earlyData, earlyData.send, let bytes = earlyData.take(), bytes.readableBytes > 0 {
-            // No body framing on a GET: NIOHTTP1 writes these bytes as they are.
-            context.write(wrapOutboundOut(.body(.byteBuffer(bytes))), promise: nil)
+        guard let plan = earlyData, let source = plan.source else {
+            send(request.head, context: context)
+            return
         }
-        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(.head(request.head)), promise: nil)
+        forwarding = source
+        // No body framing on a GET: NIOHTTP1 writes these bytes as they are (no `.end`: it would add nothing).
+        source.forward(upTo: EarlyDataPlan.limit) { bytes in
+            plan.counter.add(bytes.readableBytes)
+            context.writeAndFlush(self.wrapOutboundOut(.body(.byteBuffer(bytes))), promise: nil)
+        }
+    }
+
+    private func stopEarlyData() {
+        forwarding?.stopForwarding()
+        forwarding = nil
     }
 
     private func proxyAnswered(_ head: HTTPResponseHead, context: ChannelHandlerContext) {
