@@ -1,4 +1,5 @@
 import NIOCore
+import NIOSSL
 import NIOWebSocket
 
 /// Turns a WebSocket connection into the byte stream the relay's glue expects. NIOWebSocket's decoder and
@@ -248,6 +249,9 @@ extension WebSocketFrameBridge: ChannelDuplexHandler {
     public func errorCaught(context: ChannelHandlerContext, error: any Error) {
         // After a violation the decoder complains about every byte still coming; the close is under way.
         if failed { return }
+        // The peer's close frame already ended the stream; a TLS peer that then hangs up without
+        // close_notify (common) cut nothing off.
+        if closeReceived, let tls = error as? NIOSSLError, case .uncleanShutdown = tls { return }
         if let decoding = error as? NIOWebSocketError {
             fail(.decoding(decoding, limit: options.maxMessage), context: context)
             return
