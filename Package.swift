@@ -20,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         .target(
@@ -33,25 +34,56 @@ let package = Package(
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ]
         ),
-        .target(name: "PurrServer", dependencies: ["PurrCore"]),
+        .target(
+            name: "PurrServer",
+            dependencies: [
+                "PurrCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .target(
             name: "PurrClient",
-            dependencies: ["PurrCore", .product(name: "NIOSSL", package: "swift-nio-ssl")]
+            dependencies: [
+                "PurrCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]
         ),
         .systemLibrary(
             name: "CNCurses",
             path: "Sources/CNCurses",
             providers: [.apt(["libncurses-dev"])]
         ),
+        // The screen: a client of the engine and of admin streams, nothing of the server.
         .target(
             name: "PurrTUI",
-            dependencies: ["PurrClient", "PurrServer", "CNCurses"]
+            dependencies: ["PurrClient", "PurrCore", "CNCurses", .product(name: "Logging", package: "swift-log")]
+        ),
+        // `purr-tui --demo`: a server, targets and traffic inside the process.
+        .target(
+            name: "PurrDemo",
+            dependencies: [
+                "PurrClient",
+                "PurrServer",
+                "PurrCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .executableTarget(
             name: "purr-tui",
             dependencies: [
                 "PurrTUI",
+                "PurrDemo",
                 "PurrClient",
+                "PurrCore",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -61,8 +93,10 @@ let package = Package(
             name: "purr-server",
             dependencies: [
                 "PurrServer",
+                "PurrCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -70,9 +104,11 @@ let package = Package(
             name: "purr",
             dependencies: [
                 "PurrClient",
+                "PurrCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -81,6 +117,7 @@ let package = Package(
             dependencies: [
                 "PurrTUI",
                 "PurrClient",
+                "PurrCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -93,24 +130,32 @@ let package = Package(
                 "PurrServer",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "Tests/PurrTestSupport"
         ),
         .testTarget(
             name: "PurrCoreTests",
-            dependencies: ["PurrCore", "PurrTestSupport"],
+            dependencies: ["PurrCore", "PurrTestSupport", .product(name: "NIOCore", package: "swift-nio")],
             resources: [.copy("Fixtures")]
         ),
         .testTarget(
             name: "PurrServerTests",
-            dependencies: ["PurrServer", "PurrTestSupport"],
+            dependencies: ["PurrServer", "PurrCore", "PurrTestSupport"],
             resources: [.copy("Fixtures")]
         ),
-        .testTarget(name: "PurrTUITests", dependencies: ["PurrTUI", "PurrTestSupport"]),
+        .testTarget(
+            name: "PurrTUITests",
+            dependencies: ["PurrTUI", "PurrClient", "PurrServer", "PurrCore", "PurrTestSupport"]
+        ),
         .testTarget(
             name: "PurrClientTests",
-            dependencies: ["PurrClient", "PurrServer", "PurrTUI", "PurrTestSupport"],
+            dependencies: [
+                "PurrClient", "PurrServer", "PurrTUI", "PurrCore", "PurrTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             resources: [.copy("Fixtures")]
         ),
     ],

@@ -4,6 +4,7 @@ import Logging
 import NIOPosix
 import PurrClient
 import PurrCore
+import PurrDemo
 import PurrTUI
 
 @main
@@ -83,7 +84,10 @@ struct PurrTUICommand: AsyncParsableCommand {
         var streams: [AdminStream] = []
         for server in file.servers {
             do {
-                streams.append(try AdminStream(name: server.name, adminURL: server.adminURL, token: server.token, group: group))
+                streams.append(
+                    try AdminStream(
+                        name: server.name, adminURL: server.adminURL, token: server.token, caFile: server.caFile,
+                        insecure: server.insecure, group: group))
             } catch {
                 CommandLineSupport.usageError("purr-tui", "\(path): servers: \(server.name): \(error.message)")
             }

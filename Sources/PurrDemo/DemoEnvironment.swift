@@ -12,11 +12,11 @@ public final class DemoEnvironment: Sendable {
     public let file: TunnelsFile
     let server: PurrServer
     let admin: AdminServer
-    let targets: [Channel]
+    let targets: [any Channel]
     let traffic: DemoTraffic
     let timer: RepeatedTask
 
-    public static func start(group: EventLoopGroup, engine: TunnelEngine, logger: Logger) async throws -> DemoEnvironment {
+    public static func start(group: any EventLoopGroup, engine: TunnelEngine, logger: Logger) async throws -> DemoEnvironment {
         let stream = try await Self.target(group: group) {
             RepeatingWriterHandler(chunk: (3 << 20) / 10, every: .milliseconds(100), wave: true)
         }
@@ -58,7 +58,9 @@ public final class DemoEnvironment: Sendable {
         return DemoEnvironment(file: file, server: server, admin: admin, targets: [stream, echo], traffic: traffic, timer: timer)
     }
 
-    private init(file: TunnelsFile, server: PurrServer, admin: AdminServer, targets: [Channel], traffic: DemoTraffic, timer: RepeatedTask) {
+    private init(
+        file: TunnelsFile, server: PurrServer, admin: AdminServer, targets: [any Channel], traffic: DemoTraffic, timer: RepeatedTask
+    ) {
         self.file = file
         self.server = server
         self.admin = admin
@@ -67,7 +69,7 @@ public final class DemoEnvironment: Sendable {
         self.timer = timer
     }
 
-    static func target(group: EventLoopGroup, _ makeHandler: @escaping @Sendable () -> ChannelHandler) async throws -> Channel {
+    static func target(group: any EventLoopGroup, _ makeHandler: @escaping @Sendable () -> any ChannelHandler) async throws -> any Channel {
         try await ServerBootstrap(group: group)
             .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
             .childChannelInitializer { channel in
@@ -83,14 +85,4 @@ public final class DemoEnvironment: Sendable {
         await server.shutdown(drainTimeout: 0)
         for target in targets { try? await target.close() }
     }
-}
-
-/// The demo's echo target.
-final class EchoHandler: ChannelInboundHandler, Sendable {
-    typealias InboundIn = ByteBuffer
-    typealias OutboundOut = ByteBuffer
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) { context.write(data, promise: nil) }
-    func channelReadComplete(context: ChannelHandlerContext) { context.flush() }
-    func errorCaught(context: ChannelHandlerContext, error: Error) { context.close(promise: nil) }
 }
