@@ -181,14 +181,15 @@ public final class Tunnel: Sendable {
     private func accept(_ local: Channel) {
         let peer = local.remoteAddress.map(Self.describe) ?? "?"
         let (connection, proxy, tls) = state.withLock { state -> (ClientConnection, ProxySettings?, NIOSSLContext?) in
-            let connection = ClientConnection(id: state.nextID, peer: peer, local: local)
+            let connection = ClientConnection(id: state.nextID, peer: peer, local: local, tunnel: config.name)
             state.nextID += 1
             state.total += 1
             state.connections[connection.id] = connection
             return (connection, state.proxy, state.tls)
         }
         emit(connection)
-        let dialer = ServerDialer(tunnel: config, proxy: proxy, tls: tls)
+        var dialer = ServerDialer(tunnel: config, proxy: proxy, tls: tls)
+        dialer.request.connectionID = connection.clientID  // Purr-Connection, for the TUI's join
         dialer.dial(
             on: local.eventLoop,
             connected: {

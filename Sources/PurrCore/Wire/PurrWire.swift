@@ -16,6 +16,9 @@ public enum PurrWire {
         public static let connection = "Connection"
         public static let authorization = "Authorization"
         public static let host = "Host"
+        /// Our extension: the client's id for one connection (`<client instance>/<tunnel>/<n>`), so a
+        /// viewer can join the client's and the server's view of it. Never a secret; the original ignores it.
+        public static let purrConnection = "Purr-Connection"
     }
 
     /// Largest request or response head we accept.

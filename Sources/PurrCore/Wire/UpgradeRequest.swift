@@ -9,6 +9,8 @@ public struct UpgradeRequest: Sendable, Equatable {
     public var token: String?
     /// Extra headers (for auth proxies in front of the server), sent after the Purr ones.
     public var extraHeaders: [(name: String, value: String)]
+    /// `Purr-Connection`: this connection's id, sent last, so the original client's bytes stay a prefix.
+    public var connectionID: String?
 
     public init(
         path: String,
@@ -38,6 +40,7 @@ public struct UpgradeRequest: Sendable, Equatable {
         text += "Accept-Encoding: gzip\r\n"
         if let token { text += "Authorization: Bearer \(token)\r\n" }
         for header in extraHeaders { text += "\(header.name): \(header.value)\r\n" }
+        if let connectionID { text += "\(PurrWire.Header.purrConnection): \(connectionID)\r\n" }
         text += "\r\n"
         return text
     }

@@ -12,12 +12,17 @@ public final class ConnectionRecord: Sendable {
     /// Bytes from the target towards the client.
     public let bytesOut = ByteCounter()
     let mutable: Mutex<Mutable>
+    /// The kernel's view of the socket from the client and of the one to the target, read at most once
+    /// per stats interval when someone asks for stats.
+    let clientTCP = TCPSampler()
+    let targetTCP = TCPSampler()
 
     struct Mutable {
         var state: ConnectionState = .readingHead
         var route: String?
         var target: String?
         var reason: String?
+        var clientID: String?
     }
 
     init(id: UInt64, peer: String, started: Date) {
@@ -31,4 +36,5 @@ public final class ConnectionRecord: Sendable {
     public var route: String? { mutable.withLock { $0.route } }
     public var target: String? { mutable.withLock { $0.target } }
     public var reason: String? { mutable.withLock { $0.reason } }
+    public var clientID: String? { mutable.withLock { $0.clientID } }
 }

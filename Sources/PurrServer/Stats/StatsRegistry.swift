@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import PurrCore
 import Synchronization
 
@@ -89,6 +90,24 @@ public final class StatsRegistry: Sendable {
         }
     }
 
+    /// The client's `Purr-Connection` id for this connection: kept if it is a short printable token
+    /// (it is shown and logged), ignored otherwise.
+    public func identified(_ record: ConnectionRecord, clientID: String) {
+        guard let id = Self.acceptableClientID(clientID) else { return }
+        record.mutable.withLock { $0.clientID = id }
+    }
+
+    static func acceptableClientID(_ text: String) -> String? {
+        guard !text.isEmpty, text.utf8.count <= 200, text.unicodeScalars.allSatisfy({ $0.value > 32 && $0.value < 127 }) else { return nil }
+        return text
+    }
+
+    /// The two sockets of a relayed connection, so stats can show what the kernel knows of each hop.
+    public func attach(_ record: ConnectionRecord, client: any Channel, target: any Channel) {
+        record.clientTCP.watch(client)
+        record.targetTCP.watch(target)
+    }
+
     func relaying(_ record: ConnectionRecord) {
         record.mutable.withLock { $0.state = .relaying }
         notify(ConnectionEvent(event: .opened, connection: Self.view(of: record)))
@@ -103,6 +122,8 @@ public final class StatsRegistry: Sendable {
         let route = record.route
         let bytesIn = record.bytesIn.total
         let bytesOut = record.bytesOut.total
+        record.clientTCP.watch(nil)
+        record.targetTCP.watch(nil)
         let removed: Bool = state.withLock { state in
             guard state.live.removeValue(forKey: record.id) != nil else { return false }
             state.closedIn += bytesIn
@@ -169,8 +190,18 @@ public final class StatsRegistry: Sendable {
             bytesIn: record.bytesIn.total,
             bytesOut: record.bytesOut.total,
             started: record.started,
-            reason: mutable.reason
+            reason: mutable.reason,
+            clientID: mutable.clientID,
+            tcp: Self.hops(of: record, state: mutable.state)
         )
+    }
+
+    /// Only relaying connections have two sockets worth reading.
+    static func hops(of record: ConnectionRecord, state: ConnectionState) -> StatsSnapshot.Connection.Hops? {
+        guard state == .relaying else { return nil }
+        let client = record.clientTCP.latest
+        let target = record.targetTCP.latest
+        return client == nil && target == nil ? nil : .init(client: client, target: target)
     }
 
     // MARK: Observers (the admin stream)

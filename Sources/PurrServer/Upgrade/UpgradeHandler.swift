@@ -58,6 +58,8 @@ final class UpgradeHandler {
             return
         }
         let routeActive = record.map { env.registry.routed($0, to: route) } ?? 0
+        // The client's connection id (Purr-Connection), for viewers that join both ends.
+        if let record, let id = head.value(of: PurrWire.Header.purrConnection) { env.registry.identified(record, clientID: id) }
         if let limit = route.maxConnections, routeActive > limit {
             refuse(
                 context, status: 503, "Service Unavailable", message: "route \(route.path) is at its limit of \(limit) connections",
@@ -117,6 +119,7 @@ final class UpgradeHandler {
         let client = context.channel
         // Counted as relaying before the 101 leaves: a client that reads the 101 and then asks for stats
         // must see it so (the write reaches the kernel at once).
+        env.registry.attach(record, client: client, target: target)  // per-hop TCP_INFO in /stats
         env.registry.relaying(record)
         // The 101 goes out alone, before any target bytes: the original client reads it with one small read.
         context.writeAndFlush(NIOAny(ByteBuffer(string: UpgradeResponse.switching(upgrade))), promise: nil)
