@@ -43,9 +43,22 @@ final class ConnectionJoinTests: XCTestCase {
             "the client reads its socket to the server, again each interval: everything sent was acknowledged")
         XCTAssertGreaterThan(try XCTUnwrap(tunnel.snapshot.connections.first?.tcp).rttUs, 0)
 
+        // The JSON names, as documented.
+        let raw = try BlockingSocket(port: admin.port)
+        try raw.write("GET /stats HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        let body = try raw.readResponse().body
+        for part in [
+            "\"client_id\":\"\(clientID)\"", "\"tcp\":{\"client\":{", "\"target\":{", "\"rtt_us\":", "\"retransmits\":", "\"unacked\":",
+        ] {
+            XCTAssertTrue(body.contains(part), "\(part) missing from \(body)")
+        }
+
         // The connection events carry the id too.
+        let closed = EventBox()
+        server.registry.addObserver { closed.add($0) }
         socket.close()
         XCTAssertTrue(TestKit.poll { server.registry.activeCount == 0 })
+        XCTAssertTrue(TestKit.poll { closed.all.contains { $0.event == .closed && $0.connection.clientID == clientID } })
         await stream.stop()
         await engine.shutdown()
         await admin.shutdown()
@@ -79,4 +92,12 @@ final class ConnectionJoinTests: XCTestCase {
             request.encoded(), String(decoding: Array(original.utf8).dropLast(2), as: UTF8.self) + "Purr-Connection: 0a1b2c3d/ssh/7\r\n\r\n"
         )
     }
+}
+
+/// Connection events seen by an observer.
+final class EventBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var events: [ConnectionEvent] = []
+    func add(_ event: ConnectionEvent) { lock.withLock { events.append(event) } }
+    var all: [ConnectionEvent] { lock.withLock { events } }
 }

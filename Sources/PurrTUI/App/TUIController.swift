@@ -149,10 +149,8 @@ public final class TUIController: @unchecked Sendable {
         case .left:
             model.pane = pane
             guard pane == .tunnels else {
-                if pane == .connections {
-                    let firstRow = layout.connections.inner.y + 2 + (model.selectedTunnel?.isFailing == true ? 1 : 0)
-                    let index = event.y - firstRow
-                    if model.joinedConnections.indices.contains(index) { model.connectionSelected = index }
+                if pane == .connections, let index = ConnectionsView.index(atY: event.y, rect: layout.connections, model: model) {
+                    model.connectionSelected = index
                 }
                 return
             }

@@ -56,13 +56,34 @@ enum ConnectionsView {
             grid.put(what, x: inner.x + 1, y: y, role: .dim, maxWidth: inner.width - 2)
             return
         }
-        let rows = inner.y + inner.height - y
-        let first = max(0, min(model.connectionSelected - rows + 1, joined.count - rows))
+        let first = firstShown(model, rows: inner.y + inner.height - y, count: joined.count)
         for (index, connection) in joined.enumerated().dropFirst(first) where y < inner.y + inner.height {
             Column.drawRow(columns, into: &grid, x: inner.x + 1, y: y) { cell($0.title, connection, now: model.now) }
             if focused, index == model.connectionSelected { grid.restyle(x: inner.x, y: y, width: inner.width, role: .selected) }
             y += 1
         }
+    }
+
+    /// Lines above the table: the last error, and the tunnel's own error when it differs.
+    static func noticeLines(_ snapshot: TunnelSnapshot) -> Int {
+        var lines = snapshot.lastError == nil ? 0 : 1
+        if case .error(let reason) = snapshot.state, reason != snapshot.lastError { lines += 1 }
+        return lines
+    }
+
+    /// The first connection shown: the list scrolls to keep the selected one in view.
+    static func firstShown(_ model: TUIModel, rows: Int, count: Int) -> Int {
+        max(0, min(model.connectionSelected - rows + 1, count - rows))
+    }
+
+    /// The connection drawn at screen line `y` of the pane at `rect`, if any (for the mouse).
+    static func index(atY y: Int, rect: Rect, model: TUIModel) -> Int? {
+        guard let row = model.selectedTunnel else { return nil }
+        let inner = rect.inner
+        let top = inner.y + noticeLines(row.snapshot) + 1
+        let count = model.joinedConnections.count
+        let index = firstShown(model, rows: inner.y + inner.height - top, count: count) + y - top
+        return y >= top && index < count ? index : nil
     }
 
     static func cell(_ title: String, _ joined: JoinedConnection, now: Date) -> (String, ThemeRole) {
