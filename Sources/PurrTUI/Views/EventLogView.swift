@@ -9,11 +9,12 @@ enum EventLogView {
                 Column(title: "TIME", width: 8, priority: 90),
                 Column(title: "SIDE", width: 6, priority: 85),
                 Column(title: "EVENT", width: 6, priority: 100),
-                Column(title: "WHERE", width: 14, priority: 95),
+                Column(title: "WHERE", width: 14, priority: 95, minimum: 9),
                 Column(title: "PEER", width: 15, priority: 60),
                 Column(title: "↑", width: 9, priority: 70, align: .right),
                 Column(title: "↓", width: 9, priority: 70, align: .right),
-                Column(title: "REASON", width: 10, priority: 80, flexible: true),
+                // Why a connection failed is what the log is read for: it stays longest after the event itself.
+                Column(title: "REASON", width: 10, priority: 97, flexible: true),
             ], width: width)
     }
 
