@@ -9,7 +9,7 @@ import PurrTUI
 
 /// Workload 6: purr-tui's frame loop without a terminal. 1000 tunnels whose counters move every
 /// frame, refreshed into the model (rates, sparklines, the 10-minute graph history), joined with a
-/// server snapshot once a second, five event log lines per frame, rendered to a cell grid (table,
+/// server snapshot once a second, five event log lines per frame, sorted by rate, rendered to a cell grid (table,
 /// joined connections, braille graph, servers, event log) and compared with the last frame, at 10 Hz;
 /// the figure is this thread's CPU time over wall time.
 enum TUIRenderWorkload {
@@ -48,8 +48,12 @@ enum TUIRenderWorkload {
             }
             model.now = frameStart
             model.update(snapshots: snapshots, time: Double(frame) * interval)
-            // A tunnel with a live connection: the joined pane and the graph have work.
-            if frame == 0 { model.selected = 1 }
+            // A tunnel with a live connection: the joined pane and the graph have work; the table is
+            // sorted by rate, which reorders it on every frame.
+            if frame == 0 {
+                model.selected = 1
+                model.sort = TunnelSort(column: .downRate)
+            }
             if frame % Int(plan.tuiRate) == 0 {
                 let stats = StatsSnapshot(
                     server: .init(version: "bench", uptimeSeconds: Double(frame), listen: "127.0.0.1:8080", started: frameStart),

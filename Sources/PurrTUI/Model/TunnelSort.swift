@@ -61,31 +61,42 @@ public struct TunnelSort: Sendable, Equatable {
 
     func ordered(_ rows: [TUIModel.TunnelRow]) -> [TUIModel.TunnelRow] {
         guard let column else { return reversed ? rows.reversed() : rows }
-        let sorted = rows.enumerated().sorted { a, b in
-            let order = Self.compare(a.element, b.element, by: column)
-            // Ties keep the config's order, whatever the direction.
-            return order == 0 ? a.offset < b.offset : (order < 0) != reversed
+        // Keys first, then indices: sorting the rows themselves would copy every row's histories.
+        let order: [Int]
+        if column.isNumeric {
+            let keys = rows.map { Self.number($0, column) }
+            order = rows.indices.sorted { a, b in
+                // Largest first; ties keep the config's order, whatever the direction.
+                keys[a] == keys[b] ? a < b : (keys[a] > keys[b]) != reversed
+            }
+        } else {
+            let keys = rows.map { Self.text($0, column) }
+            order = rows.indices.sorted { a, b in
+                let result = keys[a].compare(keys[b], options: [.caseInsensitive, .numeric])
+                return result == .orderedSame ? a < b : (result == .orderedAscending) != reversed
+            }
         }
-        return sorted.map(\.element)
+        return order.map { rows[$0] }
     }
 
-    /// Negative when `a` comes first in the column's natural order.
-    static func compare(_ a: TUIModel.TunnelRow, _ b: TUIModel.TunnelRow, by column: Column) -> Int {
-        func text(_ x: String, _ y: String) -> Int {
-            let result = x.compare(y, options: [.caseInsensitive, .numeric])
-            return result == .orderedAscending ? -1 : result == .orderedDescending ? 1 : 0
-        }
-        func number(_ x: Double, _ y: Double) -> Int { x > y ? -1 : x < y ? 1 : 0 }
+    static func number(_ row: TUIModel.TunnelRow, _ column: Column) -> Double {
         switch column {
-        case .name: return text(a.snapshot.name, b.snapshot.name)
-        case .local: return text(a.snapshot.boundAddresses.first ?? "", b.snapshot.boundAddresses.first ?? "")
-        case .remote: return text(a.snapshot.config.url.description, b.snapshot.config.url.description)
-        case .state: return text(a.stateWord, b.stateWord)
-        case .connections: return number(Double(a.snapshot.active), Double(b.snapshot.active))
-        case .upBytes: return number(Double(a.snapshot.bytesUp), Double(b.snapshot.bytesUp))
-        case .downBytes: return number(Double(a.snapshot.bytesDown), Double(b.snapshot.bytesDown))
-        case .upRate: return number(a.up.rate, b.up.rate)
-        case .downRate: return number(a.down.rate, b.down.rate)
+        case .connections: return Double(row.snapshot.active)
+        case .upBytes: return Double(row.snapshot.bytesUp)
+        case .downBytes: return Double(row.snapshot.bytesDown)
+        case .upRate: return row.up.rate
+        case .downRate: return row.down.rate
+        default: return 0
+        }
+    }
+
+    static func text(_ row: TUIModel.TunnelRow, _ column: Column) -> String {
+        switch column {
+        case .name: return row.snapshot.name
+        case .local: return row.snapshot.boundAddresses.first ?? ""
+        case .remote: return row.snapshot.config.url.description
+        case .state: return row.stateWord
+        default: return ""
         }
     }
 }
