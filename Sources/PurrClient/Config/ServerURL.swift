@@ -1,3 +1,4 @@
+import Foundation
 import PurrCore
 
 /// A Purr server URL: `http://host:port/path`.
