@@ -67,7 +67,10 @@ public final class AdminStream: Sendable {
         self.intervalMs = intervalMs
         self.group = group
         self.backoff = backoff
-        self.tls = url.scheme == .https ? try ClientTLS.makeConfiguration(caFile: caFile, insecure: insecure) : nil
+        var tls = url.scheme == .https ? try ClientTLS.makeConfiguration(caFile: caFile, insecure: insecure) : nil
+        // Stopping should not wait the default 5 s for a server busy streaming to answer close_notify.
+        tls?.shutdownTimeout = .milliseconds(300)
+        self.tls = tls
     }
 
     public var state: State { mutable.withLock { $0.state } }

@@ -23,6 +23,9 @@ public final class TCPSampler: Sendable {
         shared.withLock { $0.channel = channel }
     }
 
+    /// The last reading, without asking for a new one.
+    public var cached: TCPHealth? { shared.withLock { $0.latest } }
+
     /// The last reading; asks for a new one when the last is older than `every`.
     public var latest: TCPHealth? {
         let now = ContinuousClock.now

@@ -110,7 +110,7 @@ public final class StatsRegistry: Sendable {
 
     func relaying(_ record: ConnectionRecord) {
         record.mutable.withLock { $0.state = .relaying }
-        notify(ConnectionEvent(event: .opened, connection: Self.view(of: record)))
+        notify(ConnectionEvent(event: .opened, connection: Self.view(of: record, sampling: false)))
     }
 
     /// Ends a connection; a failure reason counts it under that reason (globally and per route).
@@ -138,14 +138,14 @@ public final class StatsRegistry: Sendable {
             }
             return true
         }
-        if removed { notify(ConnectionEvent(event: .closed, connection: Self.view(of: record))) }
+        if removed { notify(ConnectionEvent(event: .closed, connection: Self.view(of: record, sampling: false))) }
     }
 
     // MARK: Reading
 
     public func snapshot() -> StatsSnapshot {
         let (copy, live) = state.withLock { ($0, Array($0.live.values)) }
-        let connections = live.sorted { $0.id < $1.id }.map(Self.view(of:))
+        let connections = live.sorted { $0.id < $1.id }.map { Self.view(of: $0, sampling: true) }
         var liveIn: [String: Int] = [:]
         var liveOut: [String: Int] = [:]
         for connection in connections {
@@ -179,7 +179,9 @@ public final class StatsRegistry: Sendable {
         )
     }
 
-    static func view(of record: ConnectionRecord) -> StatsSnapshot.Connection {
+    /// `sampling`: a stats reader asks, so the kernel may be asked again (at most once per interval);
+    /// events only carry what was last read.
+    static func view(of record: ConnectionRecord, sampling: Bool) -> StatsSnapshot.Connection {
         let mutable = record.mutable.withLock { $0 }
         return StatsSnapshot.Connection(
             id: record.id,
@@ -192,15 +194,15 @@ public final class StatsRegistry: Sendable {
             started: record.started,
             reason: mutable.reason,
             clientID: mutable.clientID,
-            tcp: Self.hops(of: record, state: mutable.state)
+            tcp: Self.hops(of: record, state: mutable.state, sampling: sampling)
         )
     }
 
     /// Only relaying connections have two sockets worth reading.
-    static func hops(of record: ConnectionRecord, state: ConnectionState) -> StatsSnapshot.Connection.Hops? {
+    static func hops(of record: ConnectionRecord, state: ConnectionState, sampling: Bool) -> StatsSnapshot.Connection.Hops? {
         guard state == .relaying else { return nil }
-        let client = record.clientTCP.latest
-        let target = record.targetTCP.latest
+        let client = sampling ? record.clientTCP.latest : record.clientTCP.cached
+        let target = sampling ? record.targetTCP.latest : record.targetTCP.cached
         return client == nil && target == nil ? nil : .init(client: client, target: target)
     }
 
