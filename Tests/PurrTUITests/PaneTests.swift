@@ -64,6 +64,8 @@ final class PaneTests: XCTestCase {
         let lone = grid.row(try XCTUnwrap(line(grid, containing: "127.0.0.1:50001")))
         XCTAssertTrue(lone.contains("–"), "a connection the server does not know shows the client side alone: \(lone)")
         XCTAssertNotNil(line(grid, containing: "Connections: ssh · 1/2 joined"))
+        XCTAssertNil(line(grid, containing: "UNACKED"), "at 120 columns the least needed column gives way")
+        XCTAssertNotNil(line(ScreenRenderer.render(model, width: 160, height: 35), containing: "UNACKED"))
     }
 
     func testGraphDrawsBothDirectionsInBrailleAndSwitchesRange() throws {

@@ -22,6 +22,7 @@ enum ConnectionsView {
                 Column(title: "RTT C→S", width: 8, priority: 88, align: .right),
                 Column(title: "RTT S→T", width: 8, priority: 86, align: .right),
                 Column(title: "RETR", width: 5, priority: 70, align: .right),
+                Column(title: "UNACKED", width: 9, priority: 55, align: .right),
             ], width: width)
     }
 
@@ -101,6 +102,10 @@ enum ConnectionsView {
         case "↓ FLIGHT": return (joined.inFlightDown.map(Format.bytes) ?? unknown, joined.clientHopSlow ? .warning : .normal)
         case "RTT C→S": return (joined.clientRTT.map(Format.micros) ?? unknown, joined.clientHopSlow ? .warning : .normal)
         case "RTT S→T": return (joined.targetRTT.map(Format.micros) ?? unknown, joined.targetHopSlow ? .warning : .normal)
+        case "UNACKED":
+            // Sent by the client's kernel towards the server, not yet acknowledged, plus what waits to be sent.
+            let tcp = client.tcp
+            return (tcp.map { Format.bytes($0.unackedBytes + $0.notsentBytes) } ?? unknown, .normal)
         case "RETR":
             let count = joined.retransmits
             return (count.map(String.init) ?? unknown, (count ?? 0) > 0 ? .warning : .normal)
