@@ -86,6 +86,12 @@ final class AdminStreamTests: XCTestCase {
         wrong.start()
         XCTAssertTrue(TestKit.poll { wrong.state == .unauthorized })
         await wrong.stop()
+        // An echo server is not an admin endpoint: said so, not "live".
+        let echo = try await TestTarget.start(.echo(banner: nil), group: group)
+        let notAdmin = try AdminStream(name: "n", adminURL: "http://127.0.0.1:\(echo.port)", token: nil, group: group)
+        notAdmin.start()
+        XCTAssertTrue(TestKit.poll { notAdmin.state.description.contains("not an admin endpoint") }, notAdmin.state.description)
+        await notAdmin.stop()
         let deadPort = RunningProcess.freePort()
         let down = try AdminStream(name: "d", adminURL: "http://127.0.0.1:\(deadPort)", token: nil, group: group)
         down.start()

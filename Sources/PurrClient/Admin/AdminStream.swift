@@ -158,6 +158,10 @@ public final class AdminStream: Sendable {
             case 401: return (.unauthorized, false)
             default: return (.failed("server answered \(response.status.code) \(response.status.reasonPhrase)"), false)
             }
+            let type = response.headers.first(name: "Content-Type") ?? "none"
+            guard type.lowercased().hasPrefix("text/event-stream") else {
+                return (.failed("not an admin endpoint: it answered 200 with Content-Type \(type)"), false)
+            }
             wasLive = true
             set(.live)
             var parser = SSEParser()
@@ -173,6 +177,7 @@ public final class AdminStream: Sendable {
     /// A failure in words, naming the endpoint where that helps.
     func describe(_ error: any Error, wasLive: Bool) -> String {
         if error is SSEParser.Failure { return "admin stream line too long" }
+        if error is HTTPParserError { return "not an admin endpoint: \(url.endpoint) does not answer in HTTP (\(error))" }
         if let http = error as? HTTPClientError {
             switch http {
             case .readTimeout: return "no data from the server for too long"
