@@ -143,6 +143,18 @@ public final class StatsRegistry: Sendable {
 
     // MARK: Reading
 
+    private let encoded = Mutex<(at: ContinuousClock.Instant, text: String)?>(nil)
+
+    /// The snapshot as admin JSON, shared by the stream viewers that ask within `maxAge` of each
+    /// other: fifty viewers cost one snapshot and one encoding per tick, not fifty.
+    public func snapshotJSON(maxAge: Duration = .milliseconds(50)) -> String {
+        let now = ContinuousClock.now
+        if let cached = encoded.withLock({ $0 }), now - cached.at < maxAge { return cached.text }
+        let text = (try? AdminJSON.encoder().encode(snapshot())).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+        encoded.withLock { $0 = (now, text) }
+        return text
+    }
+
     public func snapshot() -> StatsSnapshot {
         let (copy, live) = state.withLock { ($0, Array($0.live.values)) }
         let connections = live.sorted { $0.id < $1.id }.map { Self.view(of: $0, sampling: true) }
