@@ -66,6 +66,9 @@ final class PaneTests: XCTestCase {
         XCTAssertNotNil(line(grid, containing: "Connections: ssh · 1/2 joined"))
         XCTAssertNil(line(grid, containing: "UNACKED"), "at 120 columns the least needed column gives way")
         XCTAssertNotNil(line(ScreenRenderer.render(model, width: 160, height: 35), containing: "UNACKED"))
+        let last = model.servers[0].snapshot
+        model.update(servers: [("prod", .unreachable("connection refused by 127.0.0.1:9090"), last)], time: 1)
+        XCTAssertNil(model.joinedConnections.first?.server, "a server that went away no longer vouches for its last snapshot")
     }
 
     func testGraphDrawsBothDirectionsInBrailleAndSwitchesRange() throws {

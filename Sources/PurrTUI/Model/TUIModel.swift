@@ -133,7 +133,8 @@ public struct TUIModel: Sendable {
         var arrived = false
         servers = streams.map { stream in
             var row = previous[stream.name] ?? ServerRow(name: stream.name, state: stream.state, snapshot: nil)
-            if stream.snapshot != nil, stream.snapshot?.server.uptimeSeconds != row.snapshot?.server.uptimeSeconds { arrived = true }
+            // A new snapshot, or a stream that went away (its connections must not stay joined).
+            if stream.snapshot?.server.uptimeSeconds != row.snapshot?.server.uptimeSeconds || stream.state != row.state { arrived = true }
             row.state = stream.state
             row.snapshot = stream.snapshot
             for route in stream.snapshot?.routes ?? [] {
