@@ -84,6 +84,13 @@ final class ConnectionJoinTests: XCTestCase {
         await server.shutdown(drainTimeout: 0)
     }
 
+    func testIdsAreOnePrintableTokenOfBoundedLength() {
+        let long = ClientInstance.connectionID(tunnel: String(repeating: "ü", count: 100), number: 12)
+        XCTAssertLessThanOrEqual(long.utf8.count, 150)
+        XCTAssertTrue(long.hasSuffix("/12") && long.hasPrefix("\(ClientInstance.id)/%C3%BC"), long)
+        XCTAssertEqual(ClientInstance.connectionID(tunnel: "db-1.prod_x~", number: 3), "\(ClientInstance.id)/db-1.prod_x~/3")
+    }
+
     func testTheRequestCarriesTheIdAfterEveryOtherHeader() {
         var request = UpgradeRequest(path: "/ssh", host: "purr.example.com:8080", token: "t")
         let original = request.encoded()

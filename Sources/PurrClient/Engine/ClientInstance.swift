@@ -9,7 +9,7 @@ public enum ClientInstance {
     }()
 
     /// The id of connection `number` of `tunnel`: characters outside [A-Za-z0-9._~-] in the tunnel's
-    /// name are percent-encoded, so the id is one printable token whatever the name.
+    /// name are percent-encoded, so the id is one printable token whatever the name, and at most 150 bytes.
     public static func connectionID(tunnel: String, number: UInt64) -> String {
         var name = ""
         for byte in tunnel.utf8 {
@@ -20,7 +20,8 @@ public enum ClientInstance {
                 name += String(format: "%%%02X", byte)
             }
         }
-        return "\(id)/\(name)/\(number)"
+        // Servers keep ids of up to 200 bytes: a long non-ASCII name is cut (the number keeps ids apart).
+        return "\(id)/\(name.prefix(120))/\(number)"
     }
 }
 
