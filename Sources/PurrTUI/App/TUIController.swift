@@ -102,10 +102,8 @@ public final class TUIController: @unchecked Sendable {
             if let selected = model.selectedTunnel { model.mode = .form(TunnelForm(editing: selected.snapshot.config)) }
         case .character("d"):
             if let selected = model.selectedTunnel { model.mode = .confirmDelete(selected.snapshot.name) }
-        case .tab: model.pane = TUIModel.Pane(rawValue: (model.pane.rawValue + 1) % TUIModel.Pane.allCases.count) ?? .tunnels
-        case .backTab:
-            let count = TUIModel.Pane.allCases.count
-            model.pane = TUIModel.Pane(rawValue: (model.pane.rawValue + count - 1) % count) ?? .tunnels
+        case .tab: cyclePane(by: 1)
+        case .backTab: cyclePane(by: -1)
         case .character("/"):
             model.mode = .filter
         case .character("t"): cycleTheme()
@@ -114,6 +112,14 @@ public final class TUIController: @unchecked Sendable {
         default: break
         }
         return true
+    }
+
+    /// The next (or previous) pane that is on the screen at its current size.
+    private func cyclePane(by step: Int) {
+        let layout = ScreenLayout.compute(width: screenSize.width, height: screenSize.height, tunnelCount: model.visible.count)
+        let shown = TUIModel.Pane.allCases.filter { $0 != .events || layout.events != nil }
+        let index = shown.firstIndex(of: model.pane) ?? 0
+        model.pane = shown[(index + step + shown.count) % shown.count]
     }
 
     /// Moves within the focused pane: the tunnel selection, the connection selection, or the
