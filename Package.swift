@@ -1,6 +1,15 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+// Every product a target imports is declared here (MemberImportVisibility checks it).
+let nioCore = Target.Dependency.product(name: "NIOCore", package: "swift-nio")
+let nioPosix = Target.Dependency.product(name: "NIOPosix", package: "swift-nio")
+let nioHTTP1 = Target.Dependency.product(name: "NIOHTTP1", package: "swift-nio")
+let nioSSL = Target.Dependency.product(name: "NIOSSL", package: "swift-nio-ssl")
+let logging = Target.Dependency.product(name: "Logging", package: "swift-log")
+let argumentParser = Target.Dependency.product(name: "ArgumentParser", package: "swift-argument-parser")
+let upcoming: [SwiftSetting] = [.enableUpcomingFeature("ExistentialAny"), .enableUpcomingFeature("MemberImportVisibility")]
+
 let package = Package(
     name: "Purr",
     platforms: [.macOS(.v15)],
@@ -25,36 +34,20 @@ let package = Package(
     targets: [
         .target(
             name: "PurrCore",
-            dependencies: [
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "NIOSSL", package: "swift-nio-ssl"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "TOMLKit", package: "TOMLKit"),
-            ]
+            dependencies: [nioCore, nioPosix, nioHTTP1, nioSSL, logging, .product(name: "TOMLKit", package: "TOMLKit")],
+            swiftSettings: upcoming
         ),
         .target(
             name: "PurrServer",
-            dependencies: [
-                "PurrCore",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
-            ]
+            dependencies: ["PurrCore", nioCore, nioPosix, nioHTTP1, logging],
+            swiftSettings: upcoming
         ),
         .target(
             name: "PurrClient",
             dependencies: [
-                "PurrCore",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "NIOSSL", package: "swift-nio-ssl"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
-            ]
+                "PurrCore", nioCore, nioPosix, nioHTTP1, nioSSL, logging, .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            swiftSettings: upcoming
         ),
         .systemLibrary(
             name: "CNCurses",
@@ -64,100 +57,65 @@ let package = Package(
         // The screen: a client of the engine and of admin streams, nothing of the server.
         .target(
             name: "PurrTUI",
-            dependencies: ["PurrClient", "PurrCore", "CNCurses", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["PurrCore", "PurrClient", "CNCurses", logging],
+            swiftSettings: upcoming
         ),
-        // `purr-tui --demo`: a server, targets and traffic inside the process.
+        // `purr-tui --demo`: a server, targets, a slow hop and traffic inside the process.
         .target(
             name: "PurrDemo",
-            dependencies: [
-                "PurrClient",
-                "PurrServer",
-                "PurrCore",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
-            ]
+            dependencies: ["PurrCore", "PurrClient", "PurrServer", nioCore, nioPosix, logging],
+            swiftSettings: upcoming
         ),
         .executableTarget(
             name: "purr-tui",
-            dependencies: [
-                "PurrTUI",
-                "PurrDemo",
-                "PurrClient",
-                "PurrCore",
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
+            dependencies: ["PurrCore", "PurrTUI", "PurrDemo", "PurrClient", nioPosix, logging, argumentParser],
+            swiftSettings: upcoming
         ),
         .executableTarget(
             name: "purr-server",
-            dependencies: [
-                "PurrServer",
-                "PurrCore",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
+            dependencies: ["PurrCore", "PurrServer", nioCore, nioPosix, logging, argumentParser],
+            swiftSettings: upcoming
         ),
         .executableTarget(
             name: "purr",
-            dependencies: [
-                "PurrClient",
-                "PurrCore",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOSSL", package: "swift-nio-ssl"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
+            dependencies: ["PurrCore", "PurrClient", nioCore, nioPosix, nioSSL, logging, argumentParser],
+            swiftSettings: upcoming
         ),
         .executableTarget(
             name: "purr-bench",
-            dependencies: [
-                "PurrTUI",
-                "PurrClient",
-                "PurrCore",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
+            dependencies: ["PurrCore", "PurrTUI", "PurrClient", nioCore, nioPosix, argumentParser],
+            swiftSettings: upcoming
         ),
         .target(
             name: "PurrTestSupport",
             dependencies: [
-                "PurrCore",
-                "PurrServer",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "Crypto", package: "swift-crypto"),
+                "PurrCore", "PurrServer", nioCore, nioPosix, nioHTTP1, logging, .product(name: "Crypto", package: "swift-crypto"),
             ],
-            path: "Tests/PurrTestSupport"
+            path: "Tests/PurrTestSupport",
+            resources: [.copy("Fixtures")],
+            swiftSettings: upcoming
         ),
         .testTarget(
             name: "PurrCoreTests",
-            dependencies: ["PurrCore", "PurrTestSupport", .product(name: "NIOCore", package: "swift-nio")],
-            resources: [.copy("Fixtures")]
+            dependencies: ["PurrCore", "PurrTestSupport", nioCore, nioHTTP1, .product(name: "NIOEmbedded", package: "swift-nio")],
+            swiftSettings: upcoming
         ),
         .testTarget(
             name: "PurrServerTests",
-            dependencies: ["PurrServer", "PurrCore", "PurrTestSupport"],
-            resources: [.copy("Fixtures")]
+            dependencies: [
+                "PurrCore", "PurrServer", "PurrTestSupport", nioCore, nioHTTP1, .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
+            swiftSettings: upcoming
         ),
         .testTarget(
             name: "PurrTUITests",
-            dependencies: ["PurrTUI", "PurrClient", "PurrServer", "PurrCore", "PurrTestSupport"]
+            dependencies: ["PurrCore", "PurrClient", "PurrServer", "PurrTUI", "PurrTestSupport"],
+            swiftSettings: upcoming
         ),
         .testTarget(
             name: "PurrClientTests",
-            dependencies: [
-                "PurrClient", "PurrServer", "PurrTUI", "PurrCore", "PurrTestSupport",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-            ],
-            resources: [.copy("Fixtures")]
+            dependencies: ["PurrCore", "PurrClient", "PurrServer", "PurrTUI", "PurrTestSupport", nioCore, nioPosix, nioHTTP1],
+            swiftSettings: upcoming
         ),
     ],
     swiftLanguageModes: [.v6]

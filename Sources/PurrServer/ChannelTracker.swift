@@ -3,9 +3,9 @@ import Synchronization
 
 /// The accepted channels still open, so a shutdown can wait for them or close them.
 final class ChannelTracker: Sendable {
-    private let channels = Mutex<[ObjectIdentifier: Channel]>([:])
+    private let channels = Mutex<[ObjectIdentifier: any Channel]>([:])
 
-    func add(_ channel: Channel) {
+    func add(_ channel: any Channel) {
         let id = ObjectIdentifier(channel)
         channels.withLock { $0[id] = channel }
         channel.closeFuture.whenComplete { _ in

@@ -9,14 +9,14 @@ public final class PurrServer: Sendable {
     public let config: ServerConfig
     public let registry: StatsRegistry
     let env: ServerEnvironment
-    let group: EventLoopGroup
+    let group: any EventLoopGroup
     let logger: Logger
     private let channels = ChannelTracker()
-    private let listener = Mutex<Channel?>(nil)
+    private let listener = Mutex<(any Channel)?>(nil)
     /// Certificate and key when the server speaks TLS itself (reloadable).
     public let tls: ServerTLS?
 
-    public init(config: ServerConfig, group: EventLoopGroup, logger: Logger, tls: ServerTLS? = nil) {
+    public init(config: ServerConfig, group: any EventLoopGroup, logger: Logger, tls: ServerTLS? = nil) {
         self.config = config
         self.tls = tls
         self.group = group
@@ -49,7 +49,7 @@ public final class PurrServer: Sendable {
                 return channel.eventLoop.makeCompletedFuture {
                     try SocketTuning.apply(to: channel)
                     if let tls { try channel.pipeline.syncOperations.addHandler(tls.makeHandler()) }
-                    try channel.pipeline.syncOperations.addHandler(UpgradeHandler(env: env))
+                    try UpgradeHandler.install(on: channel, env: env)
                 }
             }
             .serverChannelInitializer { channel in
@@ -59,7 +59,7 @@ public final class PurrServer: Sendable {
             }
         let channel = try await bootstrap.bind(host: config.listen.host, port: config.listen.port).get()
         listener.withLock { $0 = channel }
-        let bound = channel.localAddress.map(UpgradeHandler.describe) ?? config.listen.description
+        let bound = channel.localAddress?.hostPortDescription ?? config.listen.description
         registry.setListen(bound)
         logger.info("listening", metadata: ["address": "\(bound)", "routes": "\(config.routes.count)"])
         if config.routes.isEmpty {
@@ -99,7 +99,7 @@ final class AcceptErrorHandler: ChannelInboundHandler {
         self.logger = logger
     }
 
-    func errorCaught(context: ChannelHandlerContext, error: Error) {
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
         let reason = (error as? IOError).map { ConnectFailure.describe(errno: $0.errnoCode) } ?? "\(error)"
         logger.error("accept failed", metadata: ["reason": "\(reason)"])
     }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Workload 1: bulk throughput, one stream and several in parallel, into the sink.
 enum BulkWorkload {
     static func run(_ context: BenchContext) throws -> [Row] {

@@ -5,7 +5,7 @@ import NIOPosix
 /// connections cost no threads. Closes when the peer's input ends.
 final class EchoServer: Sendable {
     let group: MultiThreadedEventLoopGroup
-    let channel: Channel
+    let channel: any Channel
 
     var port: Int { channel.localAddress?.port ?? 0 }
 
@@ -41,7 +41,7 @@ private final class Echo: ChannelInboundHandler {
         context.flush()
     }
 
-    func errorCaught(context: ChannelHandlerContext, error: Error) {
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
         context.close(promise: nil)
     }
 }

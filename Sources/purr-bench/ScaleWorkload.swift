@@ -1,3 +1,5 @@
+import Foundation
+
 /// Workload 4: N connections held open at once, each echoing a byte now and then.
 enum ScaleWorkload {
     struct Outcome {

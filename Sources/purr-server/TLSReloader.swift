@@ -6,7 +6,7 @@ import PurrCore
 /// Reloads the certificate and key on SIGHUP; relays already up keep their sessions.
 final class TLSReloader: @unchecked Sendable {
     /// Unchecked: set once in init, only kept alive afterwards.
-    private let source: DispatchSourceSignal
+    private let source: any DispatchSourceSignal
 
     init(tls: ServerTLS, logger: Logger) {
         signal(SIGHUP, SIG_IGN)

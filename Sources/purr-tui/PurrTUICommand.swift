@@ -1,11 +1,13 @@
 import ArgumentParser
 import Foundation
 import Logging
+import NIOCore
 import NIOPosix
 import PurrClient
 import PurrCore
 import PurrDemo
 import PurrTUI
+import Synchronization
 
 @main
 struct PurrTUICommand: AsyncParsableCommand {
@@ -122,11 +124,9 @@ struct PurrTUICommand: AsyncParsableCommand {
             LoggingSystem.bootstrap { _ in SwiftLogNoOpLogHandler() }
             return
         }
-        guard FileManager.default.createFile(atPath: logFile, contents: nil) || FileManager.default.isWritableFile(atPath: logFile),
-            let handle = FileHandle(forWritingAtPath: logFile)
-        else {
-            throw ConfigError("--log-file: cannot write \(logFile)")
-        }
-        LoggingSystem.bootstrap { label in FileLogHandler(label: label, handle: handle, level: .info) }
+        // Never closed: the queue's writer thread writes to it for the life of the process.
+        let descriptor = open(logFile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { throw ConfigError("--log-file: cannot write \(logFile)") }
+        CommandLineSupport.bootstrapLogging(level: .info, queue: LogQueue(descriptor: descriptor))
     }
 }

@@ -8,23 +8,38 @@ import PurrCore
 struct NativeHostCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "native-host",
-        abstract: "Speak the original Purr extension's Native Messaging protocol on standard input/output.",
-        discussion: "With --manifest chrome|firefox, print the browser manifest for this binary instead."
+        abstract: "Speak the Purr extension's Native Messaging protocol on standard input/output.",
+        discussion: """
+            With --install chrome|chromium|firefox, write the browser's host manifest for this binary \
+            (into --dir, or where that browser reads it) and exit; --uninstall removes it; --manifest \
+            prints it.
+            """
     )
 
-    @Option(name: .long, help: "Print the Native Messaging manifest for 'chrome' or 'firefox' and exit.")
+    @Option(name: .long, help: "Print the Native Messaging manifest for 'chrome', 'chromium' or 'firefox' and exit.")
     var manifest: String?
 
-    @Option(name: .long, help: "The extension's ID for the manifest.")
-    var extensionID: String = "purr@example.org"
+    @Option(name: .long, help: "Install the host manifest for 'chrome', 'chromium' or 'firefox' and exit.")
+    var install: String?
+
+    @Option(name: .long, help: "Remove the host manifest installed for 'chrome', 'chromium' or 'firefox' and exit.")
+    var uninstall: String?
+
+    @Option(name: .long, help: "With --install/--uninstall: the NativeMessagingHosts folder to use instead of the browser's own.")
+    var dir: String?
+
+    @Option(name: .long, help: "The extension's ID for the manifest (default: the Purr extension's).")
+    var extensionID: String?
+
+    @Option(name: .long, help: "The tunnels.toml whose [browser] allowed_origins applies (default: the usual place).")
+    var config: String?
 
     @OptionGroup var log: LogOptions
 
     func run() async throws {
-        if let manifest {
-            let path = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL.resolvingSymlinksInPath().path
+        if manifest != nil || install != nil || uninstall != nil {
             do {
-                CommandLineSupport.printLine(try NativeHost.manifest(browser: manifest, path: path, extensionID: extensionID))
+                try manageManifest()
             } catch {
                 CommandLineSupport.usageError("purr", error.message)
             }
@@ -33,7 +48,7 @@ struct NativeHostCommand: AsyncParsableCommand {
         do { try log.bootstrap(default: .warning) } catch { CommandLineSupport.usageError("purr", error.message) }
         let engine = TunnelEngine(logger: Logger(label: "purr-native-host"))
         let output = FileHandle.standardOutput
-        let host = NativeHost(engine: engine) { frame in output.write(Data(frame)) }
+        let host = NativeHost(engine: engine, tunnelsFile: config ?? TunnelsFile.defaultPath()) { frame in output.write(Data(frame)) }
         for await frame in Self.frames() {
             switch frame {
             case .message(let bytes):
@@ -48,12 +63,46 @@ struct NativeHostCommand: AsyncParsableCommand {
             case .tooLong(let length):
                 CommandLineSupport.printError(
                     "purr: native-host: message of \(length) bytes is over the \(NativeMessageFramer.maxMessageSize)-byte limit")
-                let error = try JSONSerialization.data(withJSONObject: ["error": "message too long", "dst": NSNull(), "seq": NSNull()])
-                output.write(Data(NativeMessageFramer.frame(Array(error))))
+                output.write(Data(NativeHost.errorFrame("message too long")))
                 await engine.shutdown()
                 Foundation.exit(1)
             }
         }
+    }
+
+    /// `--manifest`, `--install`, `--uninstall`: exactly one of them.
+    func manageManifest() throws(ConfigError) {
+        let chosen = [("--manifest", manifest), ("--install", install), ("--uninstall", uninstall)].compactMap { flag, value in
+            value.map { (flag, $0) }
+        }
+        guard chosen.count == 1, let (flag, name) = chosen.first else {
+            throw ConfigError("use one of --manifest, --install and --uninstall at a time")
+        }
+        if dir != nil, flag == "--manifest" { throw ConfigError("--dir goes with --install or --uninstall") }
+        let browser = try NativeHostManifest.Browser(parsing: name, flag: flag)
+        let directory = dir ?? NativeHostManifest.directory(for: browser)
+        switch flag {
+        case "--uninstall":
+            if let removed = try NativeHostManifest.uninstall(from: directory) {
+                CommandLineSupport.printLine("removed \(removed)")
+            } else {
+                CommandLineSupport.printLine("nothing to remove: \(directory)/\(NativeHostManifest.hostName).json does not exist")
+            }
+        default:
+            let document = NativeHostManifest(browser: browser, path: Self.executablePath, extensionID: extensionID)
+            if flag == "--manifest" {
+                CommandLineSupport.printLine(document.text)
+            } else {
+                let written = try document.install(in: directory)
+                CommandLineSupport.printLine("wrote \(written):\n\(document.text)")
+            }
+        }
+    }
+
+    /// The absolute path of this binary, symlinks resolved (the browser starts it from anywhere).
+    static var executablePath: String {
+        let url = Bundle.main.executableURL ?? URL(fileURLWithPath: CommandLine.arguments[0])
+        return url.standardizedFileURL.resolvingSymlinksInPath().path
     }
 
     /// Frames read from standard input on a thread of their own (reads block).

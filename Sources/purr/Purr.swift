@@ -19,7 +19,7 @@ struct Purr: AsyncParsableCommand {
         }
         do {
             var command = try parseAsRoot(arguments)
-            if var async = command as? AsyncParsableCommand {
+            if var async = command as? any AsyncParsableCommand {
                 try await async.run()
             } else {
                 try command.run()

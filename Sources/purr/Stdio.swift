@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import NIOCore
 import NIOPosix
 import NIOSSL
 import PurrClient
@@ -35,7 +36,7 @@ struct Stdio: AsyncParsableCommand {
         }
         do {
             let outcome = try await StdioRelay.run(dialer: ServerDialer(tunnel: config, proxy: proxy, tls: tls), group: group)
-            logger.info("closed", metadata: ["up": "\(outcome.bytesUp)", "down": "\(outcome.bytesDown)"])
+            logger.info("close", metadata: ["up": "\(outcome.bytesUp)", "down": "\(outcome.bytesDown)", "reason": "\(outcome.reason)"])
         } catch {
             CommandLineSupport.runtimeError("purr", "\(config.url): \(error)")
         }

@@ -1,4 +1,5 @@
 import Foundation
+import NIOHTTP1
 import PurrClient
 import PurrCore
 import XCTest
@@ -36,9 +37,10 @@ final class ClientConfigTests: XCTestCase {
         XCTAssertEqual(proxy.endpoint, HostPort(host: "proxy.corp", port: 3128))
         XCTAssertEqual(proxy.authorization, "Basic " + Data("bob:s:cret".utf8).base64EncodedString())
         XCTAssertEqual(proxy.description, "http://bob:***@proxy.corp:3128", "the password is never shown")
-        XCTAssertEqual(
-            proxy.connectRequest(to: HostPort(host: "srv", port: 8080)),
-            "CONNECT srv:8080 HTTP/1.1\r\nHost: srv:8080\r\nProxy-Authorization: \(proxy.authorization!)\r\n\r\n")
+        let head = proxy.connectHead(to: HostPort(host: "srv", port: 8080))
+        XCTAssertEqual(head.method, .CONNECT)
+        XCTAssertEqual(head.uri, "srv:8080")
+        XCTAssertEqual(head.headers.map { "\($0.name): \($0.value)" }, ["Host: srv:8080", "Proxy-Authorization: \(proxy.authorization!)"])
         XCTAssertEqual(try ProxySettings(parsing: "proxy.corp").endpoint.port, 3128)
         XCTAssertThrowsError(try ProxySettings(parsing: "socks5://x:1080")) { XCTAssertFalse("\($0)".contains("pass")) }
     }
@@ -133,6 +135,11 @@ final class ClientConfigTests: XCTestCase {
             ("[[servers]]\nname = \"s\"", "servers[0].admin_url: missing"),
             ("[[tunnels]\n", "tunnels.toml:1:"),
             ("tunnels = 3", "tunnels: expected an array of tables"),
+            ("[browser]\nallowed = []", "tunnels.toml: unknown key 'browser.allowed' (expected one of: allowed_origins)"),
+            ("[browser]\nallowed_origins = \"x\"", "tunnels.toml: browser.allowed_origins: expected an array of strings"),
+            ("[browser]\nallowed_origins = [1]", "tunnels.toml: browser.allowed_origins[0]: expected a string"),
+            ("[browser]\nallowed_origins = [\"http://a\", \"http://b:x\"]", "browser.allowed_origins[1]: 'http://b:x': 'x' is not a port"),
+            ("[browser]\nallowed_origins = [\"console.example.com\"]", "expected an origin like https://console.example.com"),
         ]
         for (text, expected) in cases {
             XCTAssertThrowsError(try TunnelsFile.parse(text, file: "tunnels.toml"), text) { error in
@@ -144,5 +151,29 @@ final class ClientConfigTests: XCTestCase {
     func testDefaultPath() {
         XCTAssertEqual(TunnelsFile.defaultPath(environment: ["XDG_CONFIG_HOME": "/x"]), "/x/purr/tunnels.toml")
         XCTAssertEqual(TunnelsFile.defaultPath(environment: ["HOME": "/home/u"]), "/home/u/.config/purr/tunnels.toml")
+    }
+
+    func testBrowserOriginsParseMatchAndRoundTrip() throws {
+        let text = """
+            [browser]
+            allowed_origins = ["https://Console.Example.com", "http://127.0.0.1:*", "http://[::1]:8000", "https://x.example:443/"]
+            """
+        let file = try TunnelsFile.parse(text, file: "tunnels.toml")
+        let patterns = file.browser.allowedOrigins
+        XCTAssertEqual(
+            patterns.map(\.description), ["https://console.example.com", "http://127.0.0.1:*", "http://[::1]:8000", "https://x.example"])
+        XCTAssertTrue(patterns[0].matches("https://console.example.com"))
+        XCTAssertFalse(patterns[0].matches("http://console.example.com"))
+        XCTAssertFalse(patterns[0].matches("https://console.example.com:8443"))
+        XCTAssertFalse(patterns[0].matches("https://evil.console.example.com"))
+        XCTAssertTrue(patterns[1].matches("http://127.0.0.1:5173"))
+        XCTAssertTrue(patterns[1].matches("http://127.0.0.1"))
+        XCTAssertFalse(patterns[1].matches("https://127.0.0.1:5173"))
+        XCTAssertFalse(patterns[1].matches("http://127.0.0.2:5173"))
+        XCTAssertTrue(patterns[2].matches("http://[::1]:8000"))
+        XCTAssertFalse(patterns[1].matches("null"))
+        XCTAssertFalse(patterns[1].matches("http://127.0.0.1:*"), "a browser's origin never has a wildcard")
+        let again = try TunnelsFile.parse(TunnelsFileWriter.render(file), file: "again.toml")
+        XCTAssertEqual(again, file)
     }
 }

@@ -13,8 +13,8 @@ final class NativeHostTests: XCTestCase {
         let process: RunningProcess
         var consumed = 0
 
-        init(arguments: [String] = ["native-host"]) throws {
-            process = try RunningProcess("purr", arguments)
+        init(arguments: [String] = ["native-host"], environment: [String: String] = [:]) throws {
+            process = try RunningProcess("purr", arguments, environment: environment)
         }
 
         func send(_ json: String) throws { try sendRaw(NativeMessageFramer.frame(Array(json.utf8))) }
@@ -25,6 +25,12 @@ final class NativeHostTests: XCTestCase {
 
         /// The next framed reply, checked byte for byte against its length prefix.
         func receive(timeout: Double = 10) throws -> [String: Any] {
+            let bytes = try receiveBytes(timeout: timeout)
+            return try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any])
+        }
+
+        /// The next frame's JSON text, exactly as written.
+        func receiveBytes(timeout: Double = 10) throws -> [UInt8] {
             var frame: [UInt8]?
             TestKit.poll(timeout: timeout) {
                 let data = Array((try? Data(contentsOf: process.stdoutURL)) ?? Data())
@@ -36,8 +42,7 @@ final class NativeHostTests: XCTestCase {
                 consumed += 4 + length
                 return true
             }
-            let bytes = try XCTUnwrap(frame, "no reply; stderr: \(process.stderr)")
-            return try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any])
+            return try XCTUnwrap(frame, "no reply; stderr: \(process.stderr)")
         }
     }
 
@@ -130,5 +135,225 @@ final class NativeHostTests: XCTestCase {
         XCTAssertEqual(object["type"] as? String, "stdio")
         XCTAssertEqual(object["allowed_extensions"] as? [String], ["purr@x"])
         XCTAssertTrue((object["path"] as? String ?? "").hasSuffix("/purr"))
+    }
+
+    /// The original host's replies, byte for byte (sorted keys, escaped slashes, nulls kept).
+    func testRepliesAreByteCompatible() throws {
+        let host = try Host(environment: ["XDG_CONFIG_HOME": try Self.configHome(allowed: nil)])
+        let cases: [(String, String)] = [
+            ("not json", #"{"dst":null,"error":"message is not valid JSON","seq":null}"#),
+            (
+                #"{"src":1,"seq":6,"cmd":"open","args":{"url":"nope"}}"#,
+                #"{"dst":1,"error":"'nope': expected a URL like http:\/\/host:8080\/ssh","seq":6}"#
+            ),
+            (#"{"src":"tab","seq":"s","cmd":"status"}"#, #"{"args":[],"dst":"tab","seq":"s","status":"running"}"#),
+            (
+                #"{"src":{"a":[1,2.5,true]},"seq":1.5,"cmd":"x\u0001"}"#,
+                #"{"dst":{"a":[1,2.5,true]},"error":"unknown command 'x\u0001'","seq":1.5}"#
+            ),
+            (#"{"cmd":"close","args":{"port":9}}"#, #"{"dst":null,"error":"no tunnel on port 9 for this tab","seq":null}"#),
+        ]
+        for (message, expected) in cases {
+            try host.send(message)
+            XCTAssertEqual(String(decoding: try host.receiveBytes(), as: UTF8.self), expected, message)
+        }
+    }
+
+    /// A config home whose tunnels.toml allows these origins (none: no file at all).
+    static func configHome(allowed: [String]?) throws -> String {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("purr-host-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: "\(dir)/purr", withIntermediateDirectories: true)
+        if let allowed {
+            let list = allowed.map { "\"\($0)\"" }.joined(separator: ", ")
+            try "theme = \"dark\"\n\n[browser]\nallowed_origins = [\(list)]\n".write(
+                toFile: "\(dir)/purr/tunnels.toml", atomically: true, encoding: .utf8)
+        }
+        return dir
+    }
+
+    func testOriginsTunnelsAndCloseTab() async throws {
+        let target = try await TestTarget.start(.echo(banner: nil), group: group)
+        let server = try await InProcessServer.start(routes: [
+            try Route(path: "/t", target: HostPort(host: "127.0.0.1", port: target.port))
+        ])
+        let home = try Self.configHome(allowed: ["http://127.0.0.1:*", "https://console.example.com"])
+        let host = try Host(environment: ["XDG_CONFIG_HOME": home])
+        let url = "http://127.0.0.1:\(server.port)/t?v=2&token=secret"
+
+        // Refused origins: open, status and tunnels, with the origin named; remembered for the popup.
+        for command in [#""cmd":"open","args":{"url":"\#(url)"}"#, #""cmd":"status""#, #""cmd":"tunnels""#] {
+            try host.send(#"{"src":3,"seq":1,"origin":"https://evil.example",\#(command)}"#)
+            XCTAssertEqual(
+                try host.receive()["error"] as? String,
+                "origin 'https://evil.example' is not allowed to open tunnels (allow it in the Purr extension's popup)")
+        }
+        for origin in ["http://127.0.0.1:8000", "https://console.example.com", "https://console.example.com:443"] {
+            try host.send(#"{"src":3,"seq":2,"origin":"\#(origin)","cmd":"status"}"#)
+            XCTAssertEqual(try host.receive()["status"] as? String, "running", origin)
+        }
+        for origin in ["http://localhost:8000", "https://console.example.com:8443", "http://console.example.com", "null"] {
+            try host.send(#"{"src":3,"seq":2,"origin":"\#(origin)","cmd":"status"}"#)
+            XCTAssertNotNil(try host.receive()["error"] as? String, origin)
+        }
+
+        // An origin added to the file by hand counts at once.
+        try "[browser]\nallowed_origins = [\"http://127.0.0.1:*\", \"https://console.example.com\", \"http://localhost:8000\"]\n".write(
+            toFile: "\(home)/purr/tunnels.toml", atomically: true, encoding: .utf8)
+        try host.send(#"{"src":3,"seq":2,"origin":"http://localhost:8000","cmd":"status"}"#)
+        XCTAssertEqual(try host.receive()["status"] as? String, "running")
+        try "theme = \"dark\"\n\n[browser]\nallowed_origins = [\"http://127.0.0.1:*\", \"https://console.example.com\"]\n".write(
+            toFile: "\(home)/purr/tunnels.toml", atomically: true, encoding: .utf8)
+        try host.send(#"{"src":3,"seq":2,"origin":"http://localhost:8000","cmd":"status"}"#)
+        XCTAssertNotNil(try host.receive()["error"] as? String, "removed from the file by hand: refused again")
+        let good = try String(contentsOfFile: "\(home)/purr/tunnels.toml", encoding: .utf8)
+        try "[browser]\nallowed_origins = [\"ftp:/x\"]\n".write(toFile: "\(home)/purr/tunnels.toml", atomically: true, encoding: .utf8)
+        try host.send(#"{"src":3,"seq":2,"origin":"http://127.0.0.1:8000","cmd":"status"}"#)
+        XCTAssertEqual(
+            try host.receive()["error"] as? String,
+            "origin 'http://127.0.0.1:8000' is not allowed: \(home)/purr/tunnels.toml: browser.allowed_origins[0]: "
+                + "'ftp:/x': expected an origin like https://console.example.com or http://127.0.0.1:*")
+        try good.write(toFile: "\(home)/purr/tunnels.toml", atomically: true, encoding: .utf8)
+
+        // Only extension pages may list, allow and revoke.
+        try host.send(#"{"src":3,"seq":3,"origin":"http://127.0.0.1:8000","cmd":"allow","args":{"origin":"https://evil.example"}}"#)
+        XCTAssertEqual(try host.receive()["error"] as? String, "'allow' is only for the Purr extension's popup")
+        let popup = #""src":"popup","origin":"chrome-extension://\#(NativeHostManifest.chromeExtensionID)""#
+        try host.send(#"{\#(popup),"seq":4,"cmd":"origins"}"#)
+        let listed = try XCTUnwrap(try host.receive()["args"] as? [String: Any])
+        XCTAssertEqual(listed["allowed"] as? [String], ["http://127.0.0.1:*", "https://console.example.com"])
+        XCTAssertEqual(
+            listed["refused"] as? [String],
+            ["https://evil.example", "http://localhost:8000", "https://console.example.com:8443", "http://console.example.com", "null"])
+        try host.send(#"{\#(popup),"seq":5,"cmd":"allow","args":{"origin":"https://evil.example"}}"#)
+        let allowed = try XCTUnwrap(try host.receive()["args"] as? [String: Any])
+        XCTAssertEqual(allowed["allowed"] as? [String], ["http://127.0.0.1:*", "https://console.example.com", "https://evil.example"])
+        XCTAssertFalse((allowed["refused"] as? [String] ?? []).contains("https://evil.example"))
+        try host.send(#"{\#(popup),"seq":6,"cmd":"revoke","args":{"origin":"https://console.example.com"}}"#)
+        XCTAssertEqual(
+            (try host.receive()["args"] as? [String: Any])?["allowed"] as? [String], ["http://127.0.0.1:*", "https://evil.example"])
+        let saved = try String(contentsOfFile: "\(home)/purr/tunnels.toml", encoding: .utf8)
+        XCTAssertTrue(saved.contains(#"allowed_origins = ["http://127.0.0.1:*", "https://evil.example"]"#), saved)
+        XCTAssertTrue(saved.contains(#"theme = "dark""#), "the rest of the file is kept: \(saved)")
+        try host.send(#"{\#(popup),"seq":7,"cmd":"allow","args":{"origin":"https://x/path"}}"#)
+        XCTAssertEqual(
+            try host.receive()["error"] as? String,
+            "'https://x/path': an origin is scheme://host[:port], without a path, query or credentials")
+
+        // Details: bytes, live connections, the URL without its token; the popup may ask for any tab.
+        try host.send(#"{"src":3,"seq":8,"origin":"https://evil.example","cmd":"open","args":{"url":"\#(url)"}}"#)
+        let port = try XCTUnwrap(try host.receive()["args"] as? Int)
+        let socket = try BlockingSocket(port: port)
+        try socket.write("hello")
+        XCTAssertEqual(try socket.read(exactly: 5), Array("hello".utf8))
+        var tunnel: [String: Any] = [:]
+        XCTAssertTrue(
+            try TestKit.poll {
+                try host.send(#"{\#(popup),"seq":9,"cmd":"tunnels","args":{"tab":3}}"#)
+                let reply = try host.receive()
+                XCTAssertEqual(reply["status"] as? String, "tunnels")
+                tunnel = (reply["args"] as? [[String: Any]])?.first ?? [:]
+                return tunnel["bytesDown"] as? Int == 5
+            }, "\(tunnel)")
+        XCTAssertEqual(tunnel["port"] as? Int, port)
+        // The token went in a header; other query values are hidden.
+        XCTAssertEqual(tunnel["url"] as? String, "http://127.0.0.1:\(server.port)/t?v=…")
+        XCTAssertEqual(tunnel["bytesUp"] as? Int, 5)
+        XCTAssertEqual(tunnel["active"] as? Int, 1)
+        XCTAssertEqual((tunnel["connections"] as? [[String: Any]])?.first?["state"] as? String, "relaying")
+        try host.send(#"{"src":4,"seq":10,"origin":"https://evil.example","cmd":"tunnels","args":{"tab":3}}"#)
+        XCTAssertEqual((try host.receive()["args"] as? [Any])?.count, 0, "a page sees only its own tab")
+        socket.close()
+
+        // close-tab: the tab's tunnels close.
+        try host.send(#"{"src":3,"seq":11,"origin":"chrome-extension://x","cmd":"close-tab"}"#)
+        let closed = try host.receive()
+        XCTAssertEqual(closed["status"] as? String, "closed")
+        XCTAssertEqual(closed["args"] as? [Int], [port])
+        XCTAssertTrue(TestKit.poll { (try? BlockingSocket(port: port)) == nil })
+        try host.send(#"{"cmd":"exit"}"#)
+        XCTAssertEqual(host.process.waitForExit(), 0)
+        await server.shutdown(drainTimeout: 0)
+    }
+
+    func testInstallAndUninstall() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("purr-nmh-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let installed = try RunningProcess.run("purr", ["native-host", "--install", "chromium", "--dir", dir])
+        XCTAssertEqual(installed.status, 0, installed.stderr)
+        XCTAssertTrue(installed.stdout.hasPrefix("wrote \(dir)/purr.json:\n{"), installed.stdout)
+        let data = try Data(contentsOf: URL(fileURLWithPath: "\(dir)/purr.json"))
+        let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        XCTAssertEqual(object["name"] as? String, "purr")
+        XCTAssertEqual(object["type"] as? String, "stdio")
+        XCTAssertEqual(object["allowed_origins"] as? [String], ["chrome-extension://cnjilagaiabajcfmodcgkmpihofilcfp/"])
+        let path = try XCTUnwrap(object["path"] as? String)
+        XCTAssertTrue(path.hasPrefix("/") && path.hasSuffix("/purr") && FileManager.default.isExecutableFile(atPath: path), path)
+
+        let firefox = try RunningProcess.run("purr", ["native-host", "--install", "firefox", "--dir", dir])
+        XCTAssertEqual(firefox.status, 0, firefox.stderr)
+        let foxObject = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(dir)/purr.json"))) as? [String: Any]
+        XCTAssertEqual(foxObject?["allowed_extensions"] as? [String], ["purr@purr.purr"])
+
+        let removed = try RunningProcess.run("purr", ["native-host", "--uninstall", "firefox", "--dir", dir])
+        XCTAssertEqual(removed.stdout, "removed \(dir)/purr.json\n")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "\(dir)/purr.json"))
+        let again = try RunningProcess.run("purr", ["native-host", "--uninstall", "firefox", "--dir", dir])
+        XCTAssertEqual(again.status, 0)
+        XCTAssertTrue(again.stdout.hasPrefix("nothing to remove"), again.stdout)
+
+        // The default place, under HOME (Linux: XDG_CONFIG_HOME for Chrome/Chromium).
+        let home = "\(dir)/home"
+        let user = try RunningProcess.run(
+            "purr", ["native-host", "--install", "chrome"], environment: ["HOME": home, "XDG_CONFIG_HOME": ""])
+        XCTAssertEqual(user.status, 0, user.stderr)
+        #if os(Linux)
+            XCTAssertTrue(
+                FileManager.default.fileExists(atPath: "\(home)/.config/google-chrome/NativeMessagingHosts/purr.json"), user.stdout)
+        #endif
+
+        for (arguments, message) in [
+            (["--install", "safari"], "--install: 'safari' is not chrome, chromium or firefox"),
+            (["--install", "chrome", "--uninstall", "chrome"], "use one of --manifest, --install and --uninstall at a time"),
+            (["--manifest", "chrome", "--dir", dir], "--dir goes with --install or --uninstall"),
+        ] {
+            let bad = try RunningProcess.run("purr", ["native-host"] + arguments)
+            XCTAssertEqual(bad.status, 2, arguments.joined(separator: " "))
+            XCTAssertTrue(bad.stderr.contains(message), bad.stderr)
+        }
+    }
+
+    /// A token in the URL's query goes in `Authorization`, not the request line; `upgrade` picks websocket.
+    func testTokenInQueryAndWebSocket() async throws {
+        let target = try await TestTarget.start(.echo(banner: nil), group: group)
+        let server = try await InProcessServer.start(routes: [
+            try Route(path: "/t", target: HostPort(host: "127.0.0.1", port: target.port), token: "s3cr/t")
+        ])
+        let host = try Host(environment: ["XDG_CONFIG_HOME": try Self.configHome(allowed: nil)])
+        let base = "http://127.0.0.1:\(server.port)/t"
+        for (seq, extra) in [(1, ""), (2, #","upgrade":"websocket""#)] {
+            try host.send(#"{"src":1,"seq":\#(seq),"cmd":"open","args":{"url":"\#(base)?a=1&token=s3cr%2Ft"\#(extra)}}"#)
+            let port = try XCTUnwrap(try host.receive()["args"] as? Int)
+            let socket = try BlockingSocket(port: port)
+            try socket.write("ok \(seq)")
+            XCTAssertEqual(try socket.read(exactly: 4), Array("ok \(seq)".utf8))
+            socket.close()
+        }
+        try host.send(#"{"src":1,"seq":3,"cmd":"open","args":{"url":"\#(base)?token=wrong"}}"#)
+        let wrong = try XCTUnwrap(try host.receive()["args"] as? Int)
+        XCTAssertEqual(try BlockingSocket(port: wrong).readToEnd(), [])
+        var lastError = ""
+        XCTAssertTrue(
+            try TestKit.poll {
+                try host.send(#"{"src":1,"seq":4,"cmd":"tunnels"}"#)
+                let tunnels = try host.receive()["args"] as? [[String: Any]] ?? []
+                lastError = tunnels.last?["lastError"] as? String ?? ""
+                return !lastError.isEmpty
+            })
+        XCTAssertTrue(lastError.contains("401"), lastError)
+        try host.send(#"{"src":1,"seq":5,"cmd":"open","args":{"url":"\#(base)","upgrade":"carrier-pigeon"}}"#)
+        XCTAssertEqual(try host.receive()["error"] as? String, "args.upgrade: 'carrier-pigeon' is not purr or websocket")
+        try host.send(#"{"cmd":"exit"}"#)
+        XCTAssertEqual(host.process.waitForExit(), 0)
+        await server.shutdown(drainTimeout: 0)
     }
 }

@@ -132,7 +132,7 @@ final class PurrExecutableTests: XCTestCase {
             (["stdio"], "Missing expected argument '<url>'"),
             (["frobnicate"], "Unexpected argument 'frobnicate'"),
             (["up", "--config", "/nonexistent.toml"], "/nonexistent.toml: cannot read"),
-            (["native-host", "--manifest", "safari"], "--manifest: 'safari' is not chrome or firefox"),
+            (["native-host", "--manifest", "safari"], "--manifest: 'safari' is not chrome, chromium or firefox"),
         ]
         for (arguments, expected) in cases {
             let result = try RunningProcess.run("purr", arguments)

@@ -1,21 +1,46 @@
 import Foundation
 import NIOCore
+import NIOEmbedded
+import NIOHTTP1
 import PurrCore
 import PurrTestSupport
 import XCTest
 
 final class WireTests: XCTestCase {
-    func parseRequest(_ text: String) throws -> HTTPHead {
-        var parser = HTTPHeadParser(kind: .request)
-        var buffer = ByteBuffer(string: text)
-        guard case .complete(let head, _) = try parser.feed(&buffer) else {
+    /// A request head as NIOHTTP1's decoder (the server's) reads it.
+    func parseRequest(_ text: String) throws -> HTTPRequestHead {
+        let channel = EmbeddedChannel(handler: ByteToMessageHandler(HTTPRequestDecoder()))
+        defer { _ = try? channel.finish() }
+        try channel.writeInbound(ByteBuffer(string: text))
+        guard case .head(let head) = try channel.readInbound(as: HTTPServerRequestPart.self) else {
             throw BlockingSocket.Failure(description: "incomplete")
         }
         return head
     }
 
+    /// A response head as the client's decoder reads it, and what the decoder forwards when it is removed.
+    func parseResponse(_ bytes: [UInt8]) throws -> (HTTPResponseHead, ByteBuffer?) {
+        let channel = EmbeddedChannel()
+        let decoder = ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .forwardBytes))
+        try channel.pipeline.syncOperations.addHandler(HTTPRequestEncoder())
+        try channel.pipeline.syncOperations.addHandler(decoder)
+        defer { _ = try? channel.finish() }
+        try channel.writeOutbound(HTTPClientRequestPart.head(UpgradeRequest(path: "/", host: "x").head))
+        try channel.writeInbound(ByteBuffer(bytes: bytes))
+        guard case .head(let head) = try channel.readInbound(as: HTTPClientResponsePart.self) else {
+            throw BlockingSocket.Failure(description: "incomplete")
+        }
+        while let part = try channel.readInbound(as: HTTPClientResponsePart.self) {
+            if case .end = part { break }
+        }
+        let removed = channel.pipeline.syncOperations.removeHandler(decoder)
+        channel.embeddedEventLoop.run()  // the decoder leaves on the loop's next turn
+        try removed.wait()
+        return (head, try channel.readInbound(as: ByteBuffer.self))
+    }
+
     func testOriginalClientRequestValidates() throws {
-        let bytes = try WireFixtures.originalClientRequest(bundle: .module, port: 58853)
+        let bytes = try WireFixtures.originalClientRequest(port: 58853)
         let head = try parseRequest(String(decoding: bytes, as: UTF8.self))
         let request = try UpgradeRequest(validating: head)
         XCTAssertEqual(request.path, "/ssh")
@@ -25,25 +50,37 @@ final class WireTests: XCTestCase {
     }
 
     func testOurClientRequestIsTheOriginalClientsBytes() throws {
-        let original = try WireFixtures.originalClientRequest(bundle: .module, port: 58853)
+        let original = try WireFixtures.originalClientRequest(port: 58853)
         let ours = UpgradeRequest(path: "/ssh", host: "127.0.0.1:58853").encoded()
         XCTAssertEqual(Array(ours.utf8), original)
     }
 
     func testOur101IsTheOriginalServersBytes() throws {
-        let original = try WireFixtures.originalServer101(bundle: .module)
+        let original = try WireFixtures.originalServer101()
         XCTAssertEqual(Array(UpgradeResponse.switching(.purr).utf8), original)
         let websocket = UpgradeResponse.switching(.websocket)
         XCTAssertEqual(
             websocket, String(decoding: original, as: UTF8.self).replacingOccurrences(of: "Upgrade: purr", with: "Upgrade: websocket"))
     }
 
+    func testOurRequestThroughNIOsEncoderIsTheOriginalClientsBytes() throws {
+        let channel = EmbeddedChannel(handler: HTTPRequestEncoder())
+        defer { _ = try? channel.finish() }
+        try channel.writeOutbound(HTTPClientRequestPart.head(UpgradeRequest(path: "/ssh", host: "127.0.0.1:58853").head))
+        try channel.writeOutbound(HTTPClientRequestPart.end(nil))
+        var written = ByteBuffer()
+        while var part = try channel.readOutbound(as: IOData.self) {
+            guard case .byteBuffer(var buffer) = part else { return XCTFail("file region") }
+            written.writeBuffer(&buffer)
+            part = .byteBuffer(buffer)
+        }
+        XCTAssertEqual(Array(written.readableBytesView), try WireFixtures.originalClientRequest(port: 58853))
+    }
+
     func testOriginal101PassesClientValidation() throws {
-        var parser = HTTPHeadParser(kind: .response)
-        var buffer = ByteBuffer(bytes: try WireFixtures.originalServer101(bundle: .module) + Array("SSH-2.0-x".utf8))
-        guard case .complete(let head, let rest) = try parser.feed(&buffer) else { return XCTFail("incomplete") }
+        let (head, rest) = try parseResponse(try WireFixtures.originalServer101() + Array("SSH-2.0-x".utf8))
         XCTAssertNoThrow(try UpgradeResponse.validate(head, expected: .purr))
-        XCTAssertEqual(String(buffer: rest), "SSH-2.0-x", "bytes after the 101 belong to the stream")
+        XCTAssertEqual(rest.map { String(buffer: $0) }, "SSH-2.0-x", "bytes after the 101 belong to the stream")
         XCTAssertThrowsError(try UpgradeResponse.validate(head, expected: .websocket))
     }
 
@@ -84,38 +121,39 @@ final class WireTests: XCTestCase {
         XCTAssertEqual(header.token, "t2")
     }
 
-    func testParserKeepsBytesAfterTheHeadAndHandlesSplits() throws {
-        let text = "GET /ssh HTTP/1.1\r\nHost: a\r\n\r\nPIPELINED"
-        var parser = HTTPHeadParser(kind: .request)
-        var result: HTTPHeadParser.Result = .needMore
-        for byte in text.utf8 {
-            var one = ByteBuffer(bytes: [byte])
-            result = try parser.feed(&one)
-            if case .complete = result { break }
+    func testNIOAcceptsWhatAnUpgradeMayNotBeAndValidationRefusesIt() throws {
+        let purr = "Connection: Upgrade\r\nPurr-Request: MEOW\r\nPurr-Version: 0.1.2\r\nUpgrade: purr\r\n"
+        func refused(_ text: String, _ expected: String) throws {
+            XCTAssertThrowsError(try UpgradeRequest(validating: parseRequest(text))) { error in
+                XCTAssertTrue("\(error)".contains(expected), "\(error) should mention \(expected)")
+                XCTAssertEqual((error as? UpgradeRequestError)?.isMalformed, true)
+            }
         }
-        guard case .complete(let head, _) = result else { return XCTFail("never completed") }
-        XCTAssertEqual(head.second, "/ssh")
-        var parser2 = HTTPHeadParser(kind: .request)
-        var whole = ByteBuffer(string: text)
-        guard case .complete(_, let rest) = try parser2.feed(&whole) else { return XCTFail("incomplete") }
-        XCTAssertEqual(String(buffer: rest), "PIPELINED")
+        try refused("GET http://evil/ssh HTTP/1.1\r\n\(purr)\r\n", "request target must be a path")
+        try refused("GET * HTTP/1.1\r\n\(purr)\r\n", "request target must be a path")
+        try refused("GET /ssh HTTP/1.1\r\n\(purr)Content-Length: 5\r\n\r\nhello", "cannot have a body")
+        try refused("GET /ssh HTTP/1.1\r\n\(purr)Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "cannot have a body")
+        XCTAssertNoThrow(try UpgradeRequest(validating: parseRequest("GET /ssh HTTP/1.1\r\n\(purr)Content-Length: 0\r\n\r\n")))
+        XCTAssertNoThrow(try UpgradeRequest(validating: parseRequest("GET /ssh HTTP/1.0\r\n\(purr)\r\n")))
     }
 
-    func testParserRefusesGarbageEarlyAndBigHeads() throws {
-        var parser = HTTPHeadParser(kind: .request)
-        var ssh = ByteBuffer(string: "SSH-2.0-OpenSSH_9.2\r\n")
-        XCTAssertThrowsError(try parser.feed(&ssh)) { XCTAssertTrue("\($0)".contains("bad request line")) }
-        var parser2 = HTTPHeadParser(kind: .request)
-        var binary = ByteBuffer(bytes: [0x16, 0x03, 0x01, 0x00])
-        XCTAssertThrowsError(try parser2.feed(&binary)) { XCTAssertTrue("\($0)".contains("control byte")) }
-        var parser3 = HTTPHeadParser(kind: .request)
-        var big = ByteBuffer(string: "GET / HTTP/1.1\r\nX: " + String(repeating: "a", count: 17000))
-        XCTAssertThrowsError(try parser3.feed(&big)) { XCTAssertEqual($0 as? HTTPHeadError, .tooLarge(limit: 16384)) }
-        XCTAssertThrowsError(try parseRequest("GET / HTTP/1.1\r\nNo colon here\r\n\r\n")) {
-            XCTAssertTrue("\($0)".contains("no colon"))
-        }
-        XCTAssertThrowsError(try parseRequest("GET / HTTP/2.0\r\n\r\n")) { XCTAssertTrue("\($0)".contains("HTTP version")) }
-        XCTAssertThrowsError(try parseRequest("GET / HTTP/1.1\r\n folded\r\n\r\n"))
+    func testHandshakeGateLimitsTheHeadAndHoldsTheEndOfInput() throws {
+        let gate = HandshakeGate(limit: 64)
+        let channel = EmbeddedChannel(handler: gate)
+        defer { _ = try? channel.finish() }
+        XCTAssertNoThrow(try channel.writeInbound(ByteBuffer(string: String(repeating: "a", count: 60))))
+        XCTAssertThrowsError(try channel.writeInbound(ByteBuffer(string: "bbbbb"))) { XCTAssertTrue($0 is HandshakeGate.HeadTooLarge) }
+
+        let held = HandshakeGate(limit: 64)
+        let second = EmbeddedChannel(handler: held)
+        defer { _ = try? second.finish() }
+        let events = EventRecorder()
+        try second.pipeline.syncOperations.addHandler(events)
+        held.headComplete(accepted: true)
+        second.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+        XCTAssertFalse(events.sawInputClosed, "the end of input waits while the decoder still holds bytes")
+        held.release()
+        XCTAssertTrue(events.sawInputClosed)
     }
 
     func testErrorResponseIsOneLine() {
@@ -126,9 +164,7 @@ final class WireTests: XCTestCase {
     }
 
     func testResponseValidationDescribesFailures() throws {
-        var parser = HTTPHeadParser(kind: .response)
-        var buffer = ByteBuffer(string: "HTTP/1.1 404 Not Found\r\nContent-Length: 3\r\n\r\n")
-        guard case .complete(let head, _) = try parser.feed(&buffer) else { return XCTFail("incomplete") }
+        let (head, _) = try parseResponse(Array("HTTP/1.1 404 Not Found\r\nContent-Length: 3\r\n\r\nabc".utf8))
         XCTAssertThrowsError(try UpgradeResponse.validate(head, expected: .purr)) {
             XCTAssertEqual("\($0)", "server answered 404 Not Found")
         }
@@ -140,5 +176,15 @@ final class WireTests: XCTestCase {
         XCTAssertFalse(ConstantTime.equals("secret", "secret2"))
         XCTAssertFalse(ConstantTime.equals("", "x"))
         XCTAssertTrue(ConstantTime.equals("", ""))
+    }
+}
+
+/// Records the events that reach the end of a pipeline.
+final class EventRecorder: ChannelInboundHandler {
+    typealias InboundIn = NIOAny
+    private(set) var sawInputClosed = false
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, case .inputClosed = event { sawInputClosed = true }
     }
 }

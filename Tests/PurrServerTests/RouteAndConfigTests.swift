@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import PurrCore
 import PurrServer
 import XCTest

@@ -176,4 +176,43 @@ final class ServerExecutableTests: XCTestCase {
         XCTAssertLessThan(growth, 32 << 20, "server RSS grew by \(growth >> 20) MiB while relaying 256 MiB to a slow reader")
         process.stop()
     }
+
+    /// A script that never reads the server's standard error: once the pipe is full, log lines are dropped
+    /// and counted, and a relay that is running keeps going byte for byte.
+    func testLogOutputNobodyReadsNeverStallsARelay() async throws {
+        let target = try await TestTarget.start(.echo(banner: nil), group: group)
+        let port = RunningProcess.freePort()
+        let adminPort = RunningProcess.freePort()
+        let process = try RunningProcess(
+            "purr-server",
+            ["--listen", "127.0.0.1:\(port)", "--route", "/echo=127.0.0.1:\(target.port)", "--admin-port", "\(adminPort)"],
+            stderrUnread: true)
+        defer { process.stop() }
+        XCTAssertTrue(TestKit.poll { process.stdout.contains("admin on") }, process.stdout)
+        let tunnel = try BlockingSocket(port: port, timeout: 30)
+        _ = try tunnel.upgrade(path: "/echo", port: port)
+        let payload = TestKit.randomPayload(count: 16 << 20, seed: 31)
+        let echoed = Mutex<String?>(nil)
+        let relay = Thread {
+            let sha = (try? Duplex.exchange(tunnel, payload: payload))?.receivedSHA256 ?? "relay failed"
+            echoed.withLock { $0 = sha }
+        }
+        relay.start()
+        // 3000 refused requests, each logged: far more than a pipe holds.
+        for _ in 0..<3000 {
+            let bad = try BlockingSocket(port: port)
+            try bad.write("GET /nowhere HTTP/1.1\r\nHost: x\r\n\r\n")
+            XCTAssertEqual(try bad.readResponse().status, 404)
+            bad.close()
+        }
+        XCTAssertTrue(TestKit.poll(timeout: 60) { echoed.withLock { $0 != nil } }, "the relay stalled")
+        XCTAssertEqual(echoed.withLock { $0 }, TestKit.sha256(payload))
+        let metrics = try BlockingSocket(port: adminPort)
+        try metrics.write("GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        let body = try metrics.readResponse().body
+        let dropped = body.split(separator: "\n").first { $0.hasPrefix("purr_log_lines_dropped_total ") }
+        XCTAssertGreaterThan(Int(dropped?.split(separator: " ").last ?? "0") ?? 0, 0, body)
+        // Once someone reads, the server says how many lines were lost.
+        XCTAssertTrue(process.drainUnreadStderr(until: "log line(s) dropped").contains("log line(s) dropped"))
+    }
 }

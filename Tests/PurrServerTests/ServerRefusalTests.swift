@@ -51,7 +51,7 @@ final class ServerRefusalTests: XCTestCase {
             (upgradeRaw("/secret"), 401, "route /secret needs a token (Authorization: Bearer TOKEN)"),
             (upgradeRaw("/secret", headers: "Authorization: Bearer wrong\r\n"), 401, "wrong token for route /secret"),
             (upgradeRaw("/down"), 502, "connection refused to 127.0.0.1:\(deadPort)"),
-            ("HELLO\r\n\r\n", 400, "malformed request: bad request line: HELLO"),
+            ("HELLO\r\n\r\n", 400, "malformed request: bad request line (method)"),
             ("GET / HTTP/1.1\r\nX: " + String(repeating: "a", count: 17 * 1024) + "\r\n\r\n", 431, "request head larger than 16384 bytes"),
         ]
         for (raw, status, body) in cases {

@@ -18,11 +18,11 @@ final class ServerRelayTests: XCTestCase {
 
     func testOriginalClientBytesGetTheOriginal101ThenRelay() async throws {
         let (_, server) = try await echoServer()
-        let request = try WireFixtures.originalClientRequest(bundle: .module, port: server.port)
+        let request = try WireFixtures.originalClientRequest(port: server.port)
             .replacingPath("/ssh", with: "/echo")
         let socket = try BlockingSocket(port: server.port)
         try socket.write(request)
-        let expected = try WireFixtures.originalServer101(bundle: .module)
+        let expected = try WireFixtures.originalServer101()
         XCTAssertEqual(try socket.read(exactly: expected.count), expected)
         try socket.write("ping")
         XCTAssertEqual(String(decoding: try socket.read(exactly: 4), as: UTF8.self), "ping")

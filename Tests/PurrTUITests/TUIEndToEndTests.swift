@@ -70,7 +70,8 @@ final class TUIEndToEndTests: XCTestCase {
         XCTAssertTrue(session.waitFor("Tunnels (1)"), session.screen())
 
         try session.send("q")
-        XCTAssertTrue(TestKit.poll { FileManager.default.fileExists(atPath: exitFile) }, session.screen())
+        // The shell creates the file before it writes the status into it.
+        XCTAssertTrue(TestKit.poll { (try? String(contentsOfFile: exitFile, encoding: .utf8))?.hasSuffix("\n") == true }, session.screen())
         XCTAssertEqual(try String(contentsOfFile: exitFile, encoding: .utf8), "0\n")
         XCTAssertEqual(try socket.readToEnd(), [], "quitting closed the tunnel's connections")
         XCTAssertThrowsError(try BlockingSocket(port: localPort), "and its listener")

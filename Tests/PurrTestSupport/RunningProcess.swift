@@ -6,6 +6,8 @@ public final class RunningProcess: @unchecked Sendable {
     public let stdoutURL: URL
     public let stderrURL: URL
     public let stdinPipe = Pipe()
+    /// Standard error as a pipe nobody reads, when asked for (`stderrURL` then stays empty).
+    public let unreadStderr: Pipe?
 
     /// The directory holding the built products (`.build/debug`).
     public static var productsDirectory: URL {
@@ -19,12 +21,19 @@ public final class RunningProcess: @unchecked Sendable {
     }
 
     /// Starts one of the built products.
-    public convenience init(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws {
-        try self.init(absolute: Self.productsDirectory.appendingPathComponent(executable).path, arguments, environment: environment)
+    public convenience init(
+        _ executable: String, _ arguments: [String], environment: [String: String] = [:], stderrUnread: Bool = false
+    ) throws {
+        try self.init(
+            absolute: Self.productsDirectory.appendingPathComponent(executable).path, arguments, environment: environment,
+            stderrUnread: stderrUnread)
     }
 
     /// Starts any program by path.
-    public init(absolute executable: String, _ arguments: [String], environment: [String: String] = [:]) throws {
+    public init(
+        absolute executable: String, _ arguments: [String], environment: [String: String] = [:], stderrUnread: Bool = false
+    ) throws {
+        unreadStderr = stderrUnread ? Pipe() : nil
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("purr-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         stdoutURL = dir.appendingPathComponent("stdout")
@@ -37,12 +46,32 @@ public final class RunningProcess: @unchecked Sendable {
         for (key, value) in environment { env[key] = value }
         process.environment = env
         process.standardOutput = try FileHandle(forWritingTo: stdoutURL)
-        process.standardError = try FileHandle(forWritingTo: stderrURL)
+        if let unreadStderr {
+            process.standardError = unreadStderr
+        } else {
+            process.standardError = try FileHandle(forWritingTo: stderrURL)
+        }
         process.standardInput = stdinPipe
         try process.run()
     }
 
     deinit { stop() }
+
+    /// Reads what waits in the unread standard error pipe until `text` appears (bounded); returns what was read.
+    public func drainUnreadStderr(until text: String, timeout: Double = 10) -> String {
+        guard let descriptor = unreadStderr?.fileHandleForReading.fileDescriptor else { return "" }
+        var seen = [UInt8]()
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline && !String(decoding: seen.suffix(1 << 16), as: UTF8.self).contains(text) {
+            var entry = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+            guard poll(&entry, 1, 100) > 0 else { continue }
+            let count = read(descriptor, &buffer, buffer.count)
+            if count <= 0 { break }
+            seen += buffer[0..<count]
+        }
+        return String(decoding: seen, as: UTF8.self)
+    }
 
     public var pid: Int32 { process.processIdentifier }
     public var stdout: String { (try? String(contentsOf: stdoutURL, encoding: .utf8)) ?? "" }

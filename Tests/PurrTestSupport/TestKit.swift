@@ -85,7 +85,7 @@ public enum Duplex {
         var hasher = SHA256()
         hasher.update(data: prefix)
         var total = prefix.count
-        var readError: Error?
+        var readError: (any Error)?
         do {
             while expect.map({ total < $0 }) ?? true {
                 let chunk = try socket.read(max: min(1 << 20, expect.map { $0 - total } ?? 1 << 20))

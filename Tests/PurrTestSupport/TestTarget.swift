@@ -23,7 +23,7 @@ public final class TestTarget: Sendable {
     }
 
     public let port: Int
-    let channel: Channel
+    let channel: any Channel
     let state: Mutex<Shared>
     public let readingPaused: Atomic<Bool>
 
@@ -31,10 +31,10 @@ public final class TestTarget: Sendable {
         var accepted = 0
         var open = 0
         var sinkResults: [SinkResult] = []
-        var pausedChannels: [Channel] = []
+        var pausedChannels: [any Channel] = []
     }
 
-    private init(channel: Channel, paused: Bool) {
+    private init(channel: any Channel, paused: Bool) {
         self.channel = channel
         self.port = channel.localAddress!.port!
         self.state = Mutex(Shared())
@@ -43,7 +43,7 @@ public final class TestTarget: Sendable {
 
     public static func start(
         _ behavior: Behavior,
-        group: EventLoopGroup,
+        group: any EventLoopGroup,
         host: String = "127.0.0.1",
         pausedReading: Bool = false
     ) async throws -> TestTarget {
@@ -82,7 +82,7 @@ public final class TestTarget: Sendable {
     /// Lets paused sinks read at full speed again.
     public func resumeReading() {
         readingPaused.store(false, ordering: .relaxed)
-        let channels = state.withLock { state -> [Channel] in
+        let channels = state.withLock { state -> [any Channel] in
             defer { state.pausedChannels = [] }
             return state.pausedChannels
         }
@@ -144,7 +144,7 @@ final class EchoHandler: ChannelInboundHandler {
         }
     }
 
-    func errorCaught(context: ChannelHandlerContext, error: Error) { context.close(promise: nil) }
+    func errorCaught(context: ChannelHandlerContext, error: any Error) { context.close(promise: nil) }
 }
 
 /// Sends a burst, then closes: gracefully, or with a reset (SO_LINGER 0) like a crashed process.
@@ -162,7 +162,7 @@ final class BurstHandler: ChannelInboundHandler {
     func channelActive(context: ChannelHandlerContext) {
         let payload = ByteBuffer(bytes: TestKit.randomPayload(count: bytes, seed: 77))
         context.writeAndFlush(NIOAny(payload)).assumeIsolated().whenComplete { _ in
-            guard self.reset, let provider = context.channel as? SocketOptionProvider else {
+            guard self.reset, let provider = context.channel as? any SocketOptionProvider else {
                 context.close(promise: nil)
                 return
             }
@@ -225,7 +225,7 @@ final class SinkHandler: ChannelInboundHandler {
         context.fireChannelInactive()
     }
 
-    func errorCaught(context: ChannelHandlerContext, error: Error) { context.close(promise: nil) }
+    func errorCaught(context: ChannelHandlerContext, error: any Error) { context.close(promise: nil) }
 }
 
 extension Sequence where Element == UInt8 {

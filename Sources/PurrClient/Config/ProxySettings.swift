@@ -1,4 +1,5 @@
 import Foundation
+import NIOHTTP1
 import PurrCore
 
 /// An HTTP proxy reached with CONNECT, with optional basic auth from the URL's user info.
@@ -40,10 +41,10 @@ public struct ProxySettings: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// The CONNECT request for `target`.
-    public func connectRequest(to target: HostPort) -> String {
-        var text = "CONNECT \(target) HTTP/1.1\r\nHost: \(target)\r\n"
-        if let authorization { text += "Proxy-Authorization: \(authorization)\r\n" }
-        return text + "\r\n"
+    public func connectHead(to target: HostPort) -> HTTPRequestHead {
+        var headers = HTTPHeaders([("Host", target.description)])
+        if let authorization { headers.add(name: "Proxy-Authorization", value: authorization) }
+        return HTTPRequestHead(version: .http1_1, method: .CONNECT, uri: target.description, headers: headers)
     }
 
     /// The full URL, password included: only for writing the config file back.

@@ -21,14 +21,25 @@ public struct TunnelsFile: Sendable, Equatable {
         }
     }
 
+    /// `[browser]`: which web pages may open tunnels through the browser extension.
+    public struct Browser: Sendable, Equatable {
+        public var allowedOrigins: [OriginPattern]
+
+        public init(allowedOrigins: [OriginPattern] = []) {
+            self.allowedOrigins = allowedOrigins
+        }
+    }
+
     public var tunnels: [TunnelConfig] = []
     public var servers: [Server] = []
     public var theme: String?
+    public var browser = Browser()
 
-    public init(tunnels: [TunnelConfig] = [], servers: [Server] = [], theme: String? = nil) {
+    public init(tunnels: [TunnelConfig] = [], servers: [Server] = [], theme: String? = nil, browser: Browser = Browser()) {
         self.tunnels = tunnels
         self.servers = servers
         self.theme = theme
+        self.browser = browser
     }
 
     /// `$XDG_CONFIG_HOME/purr`, or `~/.config/purr`: where the client's files live.
@@ -51,9 +62,16 @@ public struct TunnelsFile: Sendable, Equatable {
     }
 
     static func parse(_ toml: TOMLReader) throws(ConfigError) -> TunnelsFile {
-        try toml.checkKeys(["tunnels", "servers", "theme"])
+        try toml.checkKeys(["tunnels", "servers", "theme", "browser"])
         var result = TunnelsFile()
         result.theme = try toml.string("theme")
+        if let browser = try toml.table("browser") {
+            try browser.checkKeys(["allowed_origins"])
+            for (index, text) in try browser.stringArray("allowed_origins").enumerated() {
+                let pattern = try browser.wrap("allowed_origins[\(index)]") { () throws(ConfigError) in try OriginPattern(parsing: text) }
+                result.browser.allowedOrigins.append(pattern)
+            }
+        }
         var names: Set<String> = []
         for entry in try toml.tables("tunnels") {
             try entry.checkKeys([

@@ -7,9 +7,9 @@ import NIOCore
 final class ActiveHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = NIOAny
 
-    private var onActive: ((Channel) -> Void)?
+    private var onActive: ((any Channel) -> Void)?
 
-    init(onActive: @escaping (Channel) -> Void) {
+    init(onActive: @escaping (any Channel) -> Void) {
         self.onActive = onActive
     }
 

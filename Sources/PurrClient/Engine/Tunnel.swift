@@ -10,7 +10,7 @@ import Synchronization
 /// any number of times from any thread; the last call wins.
 public final class Tunnel: Sendable {
     public let config: TunnelConfig
-    let group: EventLoopGroup
+    let group: any EventLoopGroup
     let logger: Logger
     let environment: [String: String]
     let events: EventHub
@@ -19,7 +19,7 @@ public final class Tunnel: Sendable {
     enum Phase {
         case closed
         case opening(generation: Int)
-        case listening(generation: Int, channels: [Channel])
+        case listening(generation: Int, channels: [any Channel])
         case failed(String)
     }
 
@@ -38,7 +38,7 @@ public final class Tunnel: Sendable {
         var lastError: String?
     }
 
-    init(config: TunnelConfig, group: EventLoopGroup, logger: Logger, environment: [String: String], events: EventHub) {
+    init(config: TunnelConfig, group: any EventLoopGroup, logger: Logger, environment: [String: String], events: EventHub) {
         self.config = config
         self.group = group
         var logger = logger
@@ -74,7 +74,7 @@ public final class Tunnel: Sendable {
                 }
             }
             let channels = try await bindListeners()
-            let bound = channels.compactMap { $0.localAddress.map(Self.describe) }
+            let bound = channels.compactMap { $0.localAddress?.hostPortDescription }
             let kept = state.withLock { state -> Bool in
                 guard case .opening(generation) = state.phase else { return false }
                 state.phase = .listening(generation: generation, channels: channels)
@@ -110,8 +110,8 @@ public final class Tunnel: Sendable {
 
     /// Stops listening and closes every connection of this tunnel.
     public func close() async {
-        let (channels, connections, wasOpen) = state.withLock { state -> ([Channel], [ClientConnection], Bool) in
-            var channels: [Channel] = []
+        let (channels, connections, wasOpen) = state.withLock { state -> ([any Channel], [ClientConnection], Bool) in
+            var channels: [any Channel] = []
             if case .listening(_, let open) = state.phase { channels = open }
             let wasOpen: Bool
             switch state.phase {
@@ -130,11 +130,11 @@ public final class Tunnel: Sendable {
         }
     }
 
-    private func bindListeners() async throws -> [Channel] {
+    private func bindListeners() async throws -> [any Channel] {
         let hosts = config.listen.bindHosts
         // With port 0 on localhost, the IPv6 side must get the port IPv4 got: retry if it is taken there.
         for attempt in 0..<5 {
-            var channels: [Channel] = []
+            var channels: [any Channel] = []
             var port = config.listen.port
             do {
                 for (index, host) in hosts.enumerated() {
@@ -157,7 +157,7 @@ public final class Tunnel: Sendable {
         throw ConfigError("cannot listen on \(config.listen): no free port for both 127.0.0.1 and ::1")
     }
 
-    static func isAddressUnavailable(_ error: Error) -> Bool {
+    static func isAddressUnavailable(_ error: any Error) -> Bool {
         guard let io = error as? IOError else { return false }
         return io.errnoCode == EADDRNOTAVAIL || io.errnoCode == EAFNOSUPPORT
     }
@@ -170,7 +170,7 @@ public final class Tunnel: Sendable {
             .childChannelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
                     try SocketTuning.apply(to: channel)
-                    try channel.pipeline.syncOperations.addHandler(ReadAheadHandler())
+                    try channel.pipeline.syncOperations.addHandler(EarlyBytesHandler())
                     try channel.pipeline.syncOperations.addHandler(ActiveHandler { self.accept($0) })
                 }
             }
@@ -178,8 +178,8 @@ public final class Tunnel: Sendable {
 
     // MARK: Connections
 
-    private func accept(_ local: Channel) {
-        let peer = local.remoteAddress.map(Self.describe) ?? "?"
+    private func accept(_ local: any Channel) {
+        let peer = local.remoteAddress?.hostPortDescription ?? "?"
         let (connection, proxy, tls) = state.withLock { state -> (ClientConnection, ProxySettings?, NIOSSLContext?) in
             let connection = ClientConnection(id: state.nextID, peer: peer, local: local, tunnel: config.name)
             state.nextID += 1
@@ -197,8 +197,8 @@ public final class Tunnel: Sendable {
             },
             completion: { result in
                 switch result {
-                case .success(let (server, leftover)):
-                    self.startRelay(connection, server: server, leftover: leftover)
+                case .success(let server):
+                    self.startRelay(connection, server: server)
                 case .failure(let failure):
                     self.finish(connection, .failed(failure.description))
                     local.close(promise: nil)
@@ -207,7 +207,7 @@ public final class Tunnel: Sendable {
         )
     }
 
-    private func startRelay(_ connection: ClientConnection, server: Channel, leftover: ByteBuffer) {
+    private func startRelay(_ connection: ClientConnection, server: any Channel) {
         let local = connection.local
         guard local.isActive, !connection.state.isFinished else {
             server.close(promise: nil)
@@ -215,39 +215,16 @@ public final class Tunnel: Sendable {
             return
         }
         connection.attach(server: server)
-        let firstError = RelayError()
-        do {
-            if let idle = config.idleTimeout {
-                let amount = TimeAmount.nanoseconds(Int64(idle * 1e9))
-                try local.pipeline.syncOperations.addHandler(IdleStateHandler(allTimeout: amount))
-                try local.pipeline.syncOperations.addHandler(
-                    IdleCloseHandler(onIdle: { firstError.record("idle for \(idle.formatted()) s") }))
-            }
-            try Relay.join(
-                local,
-                server,
-                aCounter: connection.bytesUp,
-                bCounter: connection.bytesDown,
-                pendingForA: leftover,
-                errorSink: { firstError.record(ConnectFailure.describe($0)) }
-            )
-        } catch {
-            connection.close()
-            finish(connection, .failed("cannot start relay: \(error)"))
-            return
-        }
+        let idle = config.idleTimeout.map { TimeAmount.nanoseconds(Int64($0 * 1e9)) }
+        let session = RelaySession(local, server, aCounter: connection.bytesUp, bCounter: connection.bytesDown, idleTimeout: idle)
         if connection.transition(to: .relaying) { emit(connection) }
         logger.info("open", metadata: ["conn": "\(connection.id)", "peer": "\(connection.peer)", "url": "\(config.url)"])
-        local.closeFuture.and(server.closeFuture).whenComplete { _ in
-            if let reason = firstError.reason {
-                self.finish(connection, .failed(reason))
-            } else {
-                self.finish(connection, .closed)
-            }
+        session.start().whenSuccess { reason in
+            self.finish(connection, reason.isFailure ? .failed(reason.description) : .closed, reason: reason)
         }
     }
 
-    private func finish(_ connection: ClientConnection, _ final: ClientConnectionState) {
+    private func finish(_ connection: ClientConnection, _ final: ClientConnectionState, reason: CloseReason = .closed) {
         guard connection.transition(to: final) else { return }
         let up = connection.bytesUp.total
         let down = connection.bytesDown.total
@@ -269,7 +246,7 @@ public final class Tunnel: Sendable {
             metadata["reason"] = "\(reason)"
             logger.warning("failed", metadata: metadata)
         } else {
-            metadata["reason"] = "closed"
+            metadata["reason"] = "\(reason)"
             logger.info("close", metadata: metadata)
         }
         emit(connection)
@@ -305,19 +282,4 @@ public final class Tunnel: Sendable {
         )
     }
 
-    static func describe(_ address: SocketAddress) -> String {
-        guard let ip = address.ipAddress, let port = address.port else { return "\(address)" }
-        return HostPort(host: ip, port: port).description
-    }
-}
-
-/// The first thing that went wrong in a relay, in words.
-final class RelayError: Sendable {
-    private let first = Mutex<String?>(nil)
-
-    func record(_ reason: String) {
-        first.withLock { if $0 == nil { $0 = reason } }
-    }
-
-    var reason: String? { first.withLock { $0 } }
 }

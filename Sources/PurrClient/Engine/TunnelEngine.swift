@@ -8,7 +8,7 @@ import Synchronization
 /// The client engine that `purr` and the TUI drive: a set of named tunnels, their state as a
 /// snapshot readable from any thread, and a stream of events.
 public final class TunnelEngine: Sendable {
-    let group: EventLoopGroup
+    let group: any EventLoopGroup
     private let ownsGroup: Bool
     let logger: Logger
     let environment: [String: String]
@@ -19,7 +19,7 @@ public final class TunnelEngine: Sendable {
     ///   - group: event loops to run on; by default the engine makes its own, one per core.
     ///   - environment: where proxy settings come from (`HTTP_PROXY`, `NO_PROXY`).
     public init(
-        group: EventLoopGroup? = nil,
+        group: (any EventLoopGroup)? = nil,
         logger: Logger = Logger(label: "purr"),
         environment: [String: String] = ProcessInfo.processInfo.environment
     ) {

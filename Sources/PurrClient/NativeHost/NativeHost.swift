@@ -1,19 +1,23 @@
 import Foundation
 import PurrCore
-import Synchronization
 
-/// The original Purr client's Native Messaging host, so the published browser extension works:
-/// `open` a tunnel for a URL, `close` it by port, ask `status`, `exit`. Tunnels belong to the tab
-/// (`src`) that opened them.
+/// The Native Messaging host behind the browser extension: the original Purr client's commands
+/// (`open` a tunnel for a URL, `close` it by port, `status`, `exit`), plus `tunnels` (details),
+/// `close-tab`, and the popup's `origins`, `allow` and `revoke`. Tunnels belong to the tab (`src`)
+/// that opened them; pages whose origin is not allowed are refused.
 public final class NativeHost: Sendable {
     let engine: TunnelEngine
     let write: @Sendable ([UInt8]) -> Void
+    let origins: OriginPolicy
     private let owners = OwnerTable()
 
-    /// - Parameter write: sends one framed message (to standard output).
-    public init(engine: TunnelEngine, write: @escaping @Sendable ([UInt8]) -> Void) {
+    /// - Parameters:
+    ///   - write: sends one framed message (to standard output).
+    ///   - tunnelsFile: where `[browser] allowed_origins` lives.
+    public init(engine: TunnelEngine, tunnelsFile: String = TunnelsFile.defaultPath(), write: @escaping @Sendable ([UInt8]) -> Void) {
         self.engine = engine
         self.write = write
+        self.origins = OriginPolicy(file: tunnelsFile)
     }
 
     /// What the caller should do after a message.
@@ -22,144 +26,136 @@ public final class NativeHost: Sendable {
         case exit
     }
 
+    /// The frame for an error that is nobody's reply (e.g. a message over the size limit).
+    public static func errorFrame(_ message: String) -> [UInt8] {
+        NativeMessageFramer.frame(HostReply(to: nil, .error(message)).bytes)
+    }
+
     /// Handles one message's bytes and writes its answer.
     public func handle(_ bytes: [UInt8]) async -> Next {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed]) else {
-            reply(["error": "message is not valid JSON"], to: nil)
+        let request: HostRequest
+        switch HostRequest.parse(bytes) {
+        case .failure(.notJSON):
+            write(Self.errorFrame("message is not valid JSON"))
+            return .carryOn
+        case .failure(.notObject):
+            write(Self.errorFrame("message must be a JSON object"))
+            return .carryOn
+        case .success(let parsed):
+            request = parsed
+        }
+        guard let command = request.cmd else {
+            reply(to: request, .error("cmd must be a string"))
             return .carryOn
         }
-        guard let message = object as? [String: Any] else {
-            reply(["error": "message must be a JSON object"], to: nil)
-            return .carryOn
-        }
-        let header = Header(src: message["src"], seq: message["seq"])
-        guard let command = message["cmd"] as? String else {
-            reply(["error": "cmd must be a string"], to: header)
-            return .carryOn
-        }
-        let args = message["args"]
         switch command {
-        case "open":
-            await open(args: args, header: header)
-        case "close":
-            await close(args: args, header: header)
-        case "status":
-            reply(["status": "running", "args": owners.ports(of: header.tab)], to: header)
+        case "open", "close", "status", "tunnels":
+            if let refusal = origins.refusal(for: request.origin) {
+                reply(to: request, .error(refusal))
+                return .carryOn
+            }
+            await pageCommand(command, request)
+        case "close-tab":
+            let gone = owners.removeAll(tab: request.src.canonicalText)
+            for entry in gone { await engine.remove(entry.name) }
+            reply(to: request, .status("closed", .ports(gone.map(\.port))))
+        case "origins", "allow", "revoke":
+            guard let origin = request.origin, OriginPolicy.isExtension(origin) else {
+                reply(to: request, .error("'\(command)' is only for the Purr extension's popup"))
+                return .carryOn
+            }
+            originCommand(command, request)
         case "exit":
             await engine.shutdown()
             return .exit
         default:
-            reply(["error": "unknown command '\(command)'"], to: header)
+            reply(to: request, .error("unknown command '\(command)'"))
         }
         return .carryOn
     }
 
-    private func open(args: Any?, header: Header) async {
-        guard let args = args as? [String: Any], let urlText = args["url"] as? String else {
-            reply(["error": "open needs args.url (a string)"], to: header)
+    private func pageCommand(_ command: String, _ request: HostRequest) async {
+        let tab = request.src.canonicalText
+        switch command {
+        case "open":
+            await open(request, tab: tab)
+        case "close":
+            await close(request, tab: tab)
+        case "status":
+            reply(to: request, .status("running", .ports(owners.ports(of: tab))))
+        default:
+            // The popup names the tab it shows; a page sees its own.
+            var shown = tab
+            if let origin = request.origin, OriginPolicy.isExtension(origin),
+                let asked = request.args?.decode(TunnelsArguments.self)?.tab
+            {
+                shown = asked.canonicalText
+            }
+            let details = owners.entries(of: shown).compactMap { entry in
+                engine.snapshot(of: entry.name).map { TunnelDetails(port: entry.port, snapshot: $0) }
+            }
+            reply(to: request, .status("tunnels", .tunnels(details)))
+        }
+    }
+
+    private func open(_ request: HostRequest, tab: String) async {
+        guard let arguments = request.args?.decode(OpenArguments.self) else {
+            reply(to: request, .error("open needs args.url (a string)"))
             return
         }
-        let url: ServerURL
+        let name = "tab \(tab) #\(owners.nextSerial())"
+        let config: TunnelConfig
         do {
-            url = try ServerURL(parsing: urlText)
+            config = try arguments.tunnelConfig(name: name)
         } catch {
-            reply(["error": error.message], to: header)
+            reply(to: request, .error(error.message))
             return
         }
-        let name = "tab \(header.tab) #\(owners.nextSerial())"
-        let config = TunnelConfig(name: name, url: url, listen: ListenAddress(host: "localhost", port: 0))
         do {
             let tunnel = try engine.add(config)
             let state = await tunnel.open()
             guard state == .listening, let port = tunnel.snapshot.port else {
                 await engine.remove(name)
-                reply(["error": "cannot open tunnel: \(state)"], to: header)
+                reply(to: request, .error("cannot open tunnel: \(state)"))
                 return
             }
-            owners.add(tab: header.tab, port: port, name: name)
-            reply(["status": "listening", "args": port], to: header)
+            owners.add(tab: tab, port: port, name: name)
+            reply(to: request, .status("listening", .port(port)))
         } catch {
-            reply(["error": error.message], to: header)
+            reply(to: request, .error(error.message))
         }
     }
 
-    private func close(args: Any?, header: Header) async {
-        guard let args = args as? [String: Any], let port = args["port"] as? Int else {
-            reply(["error": "close needs args.port (a number)"], to: header)
+    private func close(_ request: HostRequest, tab: String) async {
+        guard let port = request.args?.decode(CloseArguments.self)?.port else {
+            reply(to: request, .error("close needs args.port (a number)"))
             return
         }
-        guard let name = owners.remove(tab: header.tab, port: port) else {
-            reply(["error": "no tunnel on port \(port) for this tab"], to: header)
+        guard let name = owners.remove(tab: tab, port: port) else {
+            reply(to: request, .error("no tunnel on port \(port) for this tab"))
             return
         }
         await engine.remove(name)
-        reply(["status": "closed", "args": port], to: header)
+        reply(to: request, .status("closed", .port(port)))
     }
 
-    private func reply(_ body: [String: Any], to header: Header?) {
-        var object = body
-        object["dst"] = header?.src ?? NSNull()
-        object["seq"] = header?.seq ?? NSNull()
-        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return }
-        write(NativeMessageFramer.frame(Array(data)))
-    }
-
-    /// Where a message came from; `src` and `seq` are echoed back as they were sent.
-    struct Header: @unchecked Sendable {
-        let src: Any?
-        let seq: Any?
-
-        /// A stable key for the tab, whatever JSON type `src` is.
-        var tab: String {
-            guard let src else { return "null" }
-            if let data = try? JSONSerialization.data(withJSONObject: [src], options: [.sortedKeys]) {
-                return String(decoding: data, as: UTF8.self)
+    private func originCommand(_ command: String, _ request: HostRequest) {
+        if command != "origins" {
+            guard let pattern = request.args?.decode(OriginArguments.self)?.origin else {
+                reply(to: request, .error("\(command) needs args.origin (a string)"))
+                return
             }
-            return "\(src)"
+            do {
+                if command == "allow" { try origins.allow(pattern) } else { try origins.revoke(pattern) }
+            } catch {
+                reply(to: request, .error(error.message))
+                return
+            }
         }
+        reply(to: request, .status("origins", .origins(origins.list)))
     }
 
-    /// The browser manifest that points the browser at this binary.
-    public static func manifest(browser: String, path: String, extensionID: String) throws(ConfigError) -> String {
-        var object: [String: Any] = [
-            "name": "purr",
-            "description": "Purr: TCP tunnels over HTTP",
-            "path": path,
-            "type": "stdio",
-        ]
-        switch browser {
-        case "chrome", "chromium": object["allowed_origins"] = ["chrome-extension://\(extensionID)/"]
-        case "firefox": object["allowed_extensions"] = [extensionID]
-        default: throw ConfigError("--manifest: '\(browser)' is not chrome or firefox")
-        }
-        let data = try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
-        return String(decoding: data ?? Data(), as: UTF8.self)
-    }
-}
-
-/// Which tab owns which tunnel.
-final class OwnerTable: Sendable {
-    private let table = Mutex<(serial: Int, entries: [(tab: String, port: Int, name: String)])>((0, []))
-
-    func nextSerial() -> Int {
-        table.withLock {
-            $0.serial += 1
-            return $0.serial
-        }
-    }
-
-    func add(tab: String, port: Int, name: String) {
-        table.withLock { $0.entries.append((tab, port, name)) }
-    }
-
-    func remove(tab: String, port: Int) -> String? {
-        table.withLock { state in
-            guard let index = state.entries.firstIndex(where: { $0.tab == tab && $0.port == port }) else { return nil }
-            return state.entries.remove(at: index).name
-        }
-    }
-
-    func ports(of tab: String) -> [Int] {
-        table.withLock { $0.entries.filter { $0.tab == tab }.map(\.port) }
+    private func reply(to request: HostRequest, _ body: HostReply.Body) {
+        write(NativeMessageFramer.frame(HostReply(to: request, body).bytes))
     }
 }

@@ -8,20 +8,21 @@ public enum StdioRelay {
     public struct Outcome: Sendable {
         public var bytesUp: Int
         public var bytesDown: Int
+        public var reason: CloseReason
     }
 
     /// Dials, then relays until both directions are done. EOF on input half-closes the tunnel.
-    public static func run(dialer: ServerDialer, group: EventLoopGroup, input: CInt = 0, output: CInt = 1) async throws -> Outcome {
+    public static func run(dialer: ServerDialer, group: any EventLoopGroup, input: CInt = 0, output: CInt = 1) async throws -> Outcome {
         let eventLoop = group.next()
-        let (server, leftover) = try await dialer.dial(on: eventLoop)
-        let pipe: Channel
+        let server = try await dialer.dial(on: eventLoop)
+        let pipe: any Channel
         let (outputFD, drained) = PollableDescriptor.output(output)
         do {
             pipe = try await NIOPipeBootstrap(group: eventLoop)
                 .channelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
                 .channelOption(ChannelOptions.autoRead, value: false)
                 .channelInitializer { channel in
-                    channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(ReadAheadHandler()) }
+                    channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(EarlyBytesHandler()) }
                 }
                 .takingOwnershipOfDescriptors(input: PollableDescriptor.input(input), output: outputFD)
                 .get()
@@ -31,17 +32,15 @@ public enum StdioRelay {
         }
         let up = ByteCounter()
         let down = ByteCounter()
-        try await eventLoop.submit {
-            try Relay.join(pipe, server, aCounter: up, bCounter: down, pendingForA: leftover)
+        let reason = try await eventLoop.flatSubmit {
+            RelaySession(pipe, server, aCounter: up, bCounter: down).start()
         }.get()
-        try? await pipe.closeFuture.get()
-        try? await server.closeFuture.get()
         await withCheckedContinuation { continuation in
             Thread {
                 drained()
                 continuation.resume()
             }.start()
         }
-        return Outcome(bytesUp: up.total, bytesDown: down.total)
+        return Outcome(bytesUp: up.total, bytesDown: down.total, reason: reason)
     }
 }

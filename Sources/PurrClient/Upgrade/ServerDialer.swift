@@ -25,11 +25,12 @@ public struct ServerDialer: Sendable {
     }
 
     /// Connects on `eventLoop` (so the relay can share it with the local side). `connected` is called
-    /// once TCP is up; `completion` once with the upgraded channel and the bytes behind the 101, on the loop.
+    /// once TCP is up; `completion` once with the upgraded channel, on the loop. The bytes that came behind
+    /// the 101 wait in the channel's `EarlyBytesHandler` for the relay.
     public func dial(
-        on eventLoop: EventLoop,
+        on eventLoop: any EventLoop,
         connected: @escaping @Sendable () -> Void = {},
-        completion: @escaping @Sendable (Result<(Channel, ByteBuffer), HandshakeFailure>) -> Void
+        completion: @escaping @Sendable (Result<any Channel, HandshakeFailure>) -> Void
     ) {
         let hop = proxy?.endpoint ?? server
         let request = self.request
@@ -42,16 +43,17 @@ public struct ServerDialer: Sendable {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try SocketTuning.apply(to: channel)
-                    let handler = UpgradeClientHandler(
-                        request: request, proxy: proxy, target: server, tls: tls, timeout: handshakeTimeout
-                    ) { result in
-                        completion(result.map { (channel, $0) })
-                    }
                     // Through a proxy, TLS starts after the CONNECT (the handler adds it); directly, at once.
                     if let tls, proxy == nil {
                         try channel.pipeline.syncOperations.addHandler(ClientTLS.makeHandler(context: tls.context, host: tls.host))
                     }
-                    try channel.pipeline.syncOperations.addHandler(handler)
+                    try UpgradeClientHandler.install(on: channel) { gate in
+                        UpgradeClientHandler(
+                            request: request, proxy: proxy, target: server, tls: tls, gate: gate, timeout: handshakeTimeout
+                        ) { result in
+                            completion(result.map { channel })
+                        }
+                    }
                 }
             }
             .connect(to: hop)
@@ -72,7 +74,7 @@ public struct ServerDialer: Sendable {
     }
 
     /// The same, as an async call (for `purr stdio`).
-    public func dial(on eventLoop: EventLoop) async throws -> (Channel, ByteBuffer) {
+    public func dial(on eventLoop: any EventLoop) async throws -> any Channel {
         try await withCheckedThrowingContinuation { continuation in
             dial(on: eventLoop) { result in continuation.resume(with: result) }
         }

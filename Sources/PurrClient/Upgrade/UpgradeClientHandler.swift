@@ -1,140 +1,162 @@
 import NIOCore
+import NIOHTTP1
 import NIOSSL
 import PurrCore
 
 /// The client's side of the handshake on the server connection: an optional proxy CONNECT, then the
-/// upgrade request and its 101. Reports once, synchronously on the event loop, with the bytes that
-/// arrived behind the 101 (they belong to the stream) or a reason a human understands.
+/// upgrade request and its 101, both spoken through NIOHTTP1's encoder and decoder. Reports once, on the
+/// event loop, after the HTTP handlers have left the pipeline, so the bytes that came behind the 101
+/// (an SSH banner) wait in the channel's `EarlyBytesHandler` for the relay; or with a reason a human
+/// understands.
+///
+/// Pipeline: [TLS] HandshakeGate, HTTP request encoder, HTTP response decoder, this, EarlyBytesHandler.
 final class UpgradeClientHandler {
-    typealias InboundIn = ByteBuffer
-    typealias OutboundOut = ByteBuffer
-    typealias Completion = (Result<ByteBuffer, HandshakeFailure>) -> Void
+    typealias InboundIn = HTTPClientResponsePart
+    typealias OutboundOut = HTTPClientRequestPart
+    typealias Completion = (Result<Void, HandshakeFailure>) -> Void
 
     enum State {
-        case awaitingProxy(HTTPHeadParser)
-        case awaitingUpgrade(HTTPHeadParser)
+        case awaitingProxy
+        /// The proxy said yes; its message ends before the tunnel to the server begins.
+        case proxyAccepted
+        case awaitingUpgrade
+        /// A valid 101; the hand-over waits for the decoder's `.end` of it.
+        case upgraded
         /// A refusal's body, kept for the error line.
-        case readingRefusal(code: String, reason: String, remaining: Int, body: ByteBuffer)
+        case readingRefusal(code: Int, reason: String, body: ByteBuffer)
         case finished
     }
+
+    /// Bytes of a refusal's body kept for the error line.
+    static let refusalBodyLimit = 512
 
     private var state: State
     private let request: UpgradeRequest
     private let proxy: ProxySettings?
     private let target: HostPort
     private let tls: (context: NIOSSLContext, host: String)?
+    private let gate: HandshakeGate
     private let timeout: TimeAmount
     private var timer: Scheduled<Void>?
     private var completion: Completion?
 
     init(
         request: UpgradeRequest, proxy: ProxySettings?, target: HostPort, tls: (context: NIOSSLContext, host: String)?,
-        timeout: TimeAmount, completion: @escaping Completion
+        gate: HandshakeGate, timeout: TimeAmount, completion: @escaping Completion
     ) {
         self.request = request
         self.proxy = proxy
         self.target = target
         self.tls = tls
+        self.gate = gate
         self.timeout = timeout
         self.completion = completion
-        self.state = proxy == nil ? .awaitingUpgrade(HTTPHeadParser(kind: .response)) : .awaitingProxy(HTTPHeadParser(kind: .response))
+        self.state = proxy == nil ? .awaitingUpgrade : .awaitingProxy
     }
 
-    private func finish(_ context: ChannelHandlerContext, _ result: Result<ByteBuffer, HandshakeFailure>) {
+    /// The handlers a server connection starts with, in order.
+    static func install(on channel: any Channel, handler makeHandler: (HandshakeGate) -> UpgradeClientHandler) throws {
+        let gate = HandshakeGate()
+        let operations = channel.pipeline.syncOperations
+        try operations.addHandler(gate)
+        try operations.addHandler(HTTPRequestEncoder())
+        try operations.addHandler(ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .forwardBytes)))
+        try operations.addHandler(makeHandler(gate))
+        try operations.addHandler(EarlyBytesHandler())
+    }
+
+    private func fail(_ context: ChannelHandlerContext, _ words: String) {
         guard let completion else { return }
         self.completion = nil
         state = .finished
         timer?.cancel()
-        if case .failure = result { context.close(promise: nil) }
-        completion(result)
+        context.close(promise: nil)
+        completion(.failure(HandshakeFailure(words)))
     }
 
-    private func sendUpgrade(_ context: ChannelHandlerContext) {
-        context.writeAndFlush(NIOAny(ByteBuffer(string: request.encoded())), promise: nil)
-    }
-
-    private func handleProxyAnswer(_ head: HTTPHead, remainder: ByteBuffer, context: ChannelHandlerContext) {
-        guard let code = Int(head.second), (200..<300).contains(code) else {
-            finish(context, .failure(.init("proxy \(proxy?.endpoint.description ?? "") answered \(head.second) \(head.third)")))
-            return
-        }
-        state = .awaitingUpgrade(HTTPHeadParser(kind: .response))
-        if let tls {
-            do {
-                let handler = try ClientTLS.makeHandler(context: tls.context, host: tls.host)
-                try context.pipeline.syncOperations.addHandler(handler, position: .before(self))
-            } catch {
-                finish(context, .failure(.init("cannot start TLS with \(tls.host): \(error)")))
-                return
-            }
-        }
-        sendUpgrade(context)
-        if remainder.readableBytes > 0 { feed(remainder, context: context) }
-    }
-
-    private func handleUpgradeAnswer(_ head: HTTPHead, remainder: ByteBuffer, context: ChannelHandlerContext) {
-        do {
-            try UpgradeResponse.validate(head, expected: request.upgrade)
-        } catch {
-            if case .status(let code, let reason, _) = error {
-                // Keep reading a little of the body: it says why (e.g. "no route for /x").
-                let length = head.value(of: "Content-Length").flatMap { Int($0) } ?? 512
-                state = .readingRefusal(code: code, reason: reason, remaining: min(max(length, 0), 512), body: ByteBuffer())
-                continueRefusal(remainder, context: context)
-                return
-            }
-            finish(context, .failure(.init(error.description)))
-            return
-        }
+    /// Leaves the pipeline with the HTTP handlers; the decoder's leftovers reach the `EarlyBytesHandler`.
+    private func handOver(_ context: ChannelHandlerContext) {
+        guard let completion else { return }
+        self.completion = nil
+        state = .finished
+        timer?.cancel()
         // Nothing more may be read until the relay owns this channel.
         try? context.channel.syncOptions?.setOption(ChannelOptions.autoRead, value: false)
-        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
-        finish(context, .success(remainder))
+        let operations = context.pipeline.syncOperations
+        let decoder = try? operations.handler(type: ByteToMessageHandler<HTTPResponseDecoder>.self)
+        if let encoder = try? operations.handler(type: HTTPRequestEncoder.self) {
+            operations.removeHandler(encoder, promise: nil)
+        }
+        operations.removeHandler(context: context, promise: nil)
+        let removed = context.eventLoop.makePromise(of: Void.self)
+        if let decoder { operations.removeHandler(decoder, promise: removed) } else { removed.succeed() }
+        let gate = self.gate
+        removed.futureResult.assumeIsolated().whenComplete { _ in
+            gate.release()
+            completion(.success(()))
+        }
     }
 
-    private func continueRefusal(_ bytes: ByteBuffer, context: ChannelHandlerContext) {
-        guard case .readingRefusal(let code, let reason, var remaining, var body) = state else { return }
-        var bytes = bytes
-        if let slice = bytes.readSlice(length: min(remaining, bytes.readableBytes)) {
-            var slice = slice
-            remaining -= slice.readableBytes
-            body.writeBuffer(&slice)
+    private func send(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+    }
+
+    private func proxyAnswered(_ head: HTTPResponseHead, context: ChannelHandlerContext) {
+        guard (200..<300).contains(head.status.code) else {
+            fail(context, "proxy \(proxy?.endpoint.description ?? "") answered \(head.status.code) \(head.status.reasonPhrase)")
+            return
         }
-        state = .readingRefusal(code: code, reason: reason, remaining: remaining, body: body)
-        if remaining == 0 { refusalComplete(context) }
+        state = .proxyAccepted
+    }
+
+    private func proxyDone(_ context: ChannelHandlerContext) {
+        state = .awaitingUpgrade
+        if let tls {
+            do {
+                // TLS to the server starts inside the proxy's tunnel, in front of everything else.
+                let handler = try ClientTLS.makeHandler(context: tls.context, host: tls.host)
+                try context.pipeline.syncOperations.addHandler(handler, position: .first)
+            } catch {
+                fail(context, "cannot start TLS with \(tls.host): \(error)")
+                return
+            }
+        }
+        send(request.head, context: context)
+    }
+
+    private func upgradeAnswered(_ head: HTTPResponseHead, context: ChannelHandlerContext) {
+        do {
+            try UpgradeResponse.validate(head, expected: request.upgrade)
+            gate.headComplete(accepted: true)
+            state = .upgraded
+        } catch {
+            gate.headComplete(accepted: false)
+            if case .status(_, let reason, _) = error {
+                // Keep reading a little of the body: it says why (e.g. "no route for /x").
+                state = .readingRefusal(code: Int(head.status.code), reason: reason, body: ByteBuffer())
+                return
+            }
+            fail(context, error.description)
+        }
     }
 
     private func refusalComplete(_ context: ChannelHandlerContext) {
-        guard case .readingRefusal(let code, let reason, _, let body) = state else { return }
+        guard case .readingRefusal(let code, let reason, let body) = state else { return }
         let text = String(buffer: body).split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
-        let error = UpgradeResponseError.status(code: code, reason: reason, body: HTTPHeadParser.printable(text))
-        finish(context, .failure(.init(error.description)))
+        fail(context, UpgradeResponseError.status(code: String(code), reason: reason, body: text.printableLine).description)
     }
 
-    private func feed(_ data: ByteBuffer, context: ChannelHandlerContext) {
-        var bytes = data
-        do {
-            switch state {
-            case .awaitingProxy(var parser):
-                if case .complete(let head, let remainder) = try parser.feed(&bytes) {
-                    handleProxyAnswer(head, remainder: remainder, context: context)
-                } else {
-                    state = .awaitingProxy(parser)
-                }
-            case .awaitingUpgrade(var parser):
-                if case .complete(let head, let remainder) = try parser.feed(&bytes) {
-                    handleUpgradeAnswer(head, remainder: remainder, context: context)
-                } else {
-                    state = .awaitingUpgrade(parser)
-                }
-            case .readingRefusal:
-                continueRefusal(bytes, context: context)
-            case .finished:
-                break
-            }
-        } catch {
-            let who = { if case .awaitingProxy = self.state { return "proxy" } else { return "server" } }()
-            finish(context, .failure(.init("\(who) sent a bad response: \(error.description)")))
+    private func closedEarly(_ context: ChannelHandlerContext) {
+        switch state {
+        case .readingRefusal:
+            refusalComplete(context)
+        case .awaitingProxy, .proxyAccepted:
+            fail(context, "proxy \(proxy?.endpoint.description ?? "") closed the connection before answering")
+        case .awaitingUpgrade, .upgraded:
+            fail(context, UpgradeResponseError.closedBeforeResponse.description)
+        case .finished:
+            break
         }
     }
 }
@@ -143,18 +165,37 @@ extension UpgradeClientHandler: ChannelInboundHandler, RemovableChannelHandler {
     func channelActive(context: ChannelHandlerContext) {
         let seconds = timeout.nanoseconds / 1_000_000_000
         timer = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) {
-            self.finish(context, .failure(.init("server did not answer within \(seconds) s")))
+            self.fail(context, "server did not answer within \(seconds) s")
         }
         if let proxy {
-            context.writeAndFlush(NIOAny(ByteBuffer(string: proxy.connectRequest(to: target))), promise: nil)
+            send(proxy.connectHead(to: target), context: context)
         } else {
-            sendUpgrade(context)
+            send(request.head, context: context)
         }
         context.fireChannelActive()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        feed(Self.unwrapInboundIn(data), context: context)
+        switch (unwrapInboundIn(data), state) {
+        case (.head(let head), .awaitingProxy):
+            proxyAnswered(head, context: context)
+        case (.head(let head), .awaitingUpgrade):
+            upgradeAnswered(head, context: context)
+        case (.body(var bytes), .readingRefusal(let code, let reason, var body)):
+            let room = Self.refusalBodyLimit - body.readableBytes
+            if room > 0, let slice = bytes.readSlice(length: min(room, bytes.readableBytes)) {
+                body.writeImmutableBuffer(slice)
+            }
+            state = .readingRefusal(code: code, reason: reason, body: body)
+        case (.end, .proxyAccepted):
+            proxyDone(context)
+        case (.end, .upgraded):
+            handOver(context)
+        case (.end, .readingRefusal):
+            refusalComplete(context)
+        default:
+            break
+        }
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -169,24 +210,14 @@ extension UpgradeClientHandler: ChannelInboundHandler, RemovableChannelHandler {
         context.fireChannelInactive()
     }
 
-    private func closedEarly(_ context: ChannelHandlerContext) {
-        switch state {
-        case .readingRefusal:
-            refusalComplete(context)
-        case .awaitingProxy:
-            finish(context, .failure(.init("proxy \(proxy?.endpoint.description ?? "") closed the connection before answering")))
-        case .awaitingUpgrade:
-            finish(context, .failure(.init(UpgradeResponseError.closedBeforeResponse.description)))
-        case .finished:
-            break
-        }
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: Error) {
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
         if let tls, let words = ClientTLS.describe(error, host: tls.host) {
-            finish(context, .failure(.init(words)))
+            fail(context, words)
+        } else if error is HTTPParserError || error is HandshakeGate.HeadTooLarge {
+            let who = { if case .awaitingProxy = self.state { return "proxy" } else { return "server" } }()
+            fail(context, "\(who) sent a bad response: \(error)")
         } else {
-            finish(context, .failure(.init("server connection failed: \(ConnectFailure.describe(error))")))
+            fail(context, "server connection failed: \(ConnectFailure.describe(error))")
         }
     }
 }

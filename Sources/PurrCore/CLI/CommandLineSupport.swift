@@ -15,23 +15,32 @@ public enum CommandLineSupport {
 
     /// A usage or configuration error: one line, exit 2.
     public static func usageError(_ tool: String, _ message: String) -> Never {
+        LogQueue.standardError.flush()
         printError("\(tool): error: \(message)")
         exit(2)
     }
 
     /// A failure while running: one line, exit 1.
     public static func runtimeError(_ tool: String, _ message: String) -> Never {
+        LogQueue.standardError.flush()
         printError("\(tool): \(message)")
         exit(1)
     }
 
-    /// Sends all logs to standard error, one line per event, at `level`.
+    /// Sends all logs to standard error, one line per event, at `level`, through the process's
+    /// `LogQueue` (a log line never blocks an event loop); what is queued is written before exit.
     public static func bootstrapLogging(level: Logger.Level) {
+        bootstrapLogging(level: level, queue: .standardError)
+    }
+
+    /// The same into any descriptor (the TUI's log file).
+    public static func bootstrapLogging(level: Logger.Level, queue: LogQueue) {
         LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
+            var handler = StreamLogHandler(label: label, stream: LogQueueStream(queue: queue), metadataProvider: nil)
             handler.logLevel = level
             return handler
         }
+        atexit { LogQueue.standardError.flush() }
     }
 
     /// The first line of a possibly multi-line message.

@@ -5,7 +5,7 @@ import Synchronization
 /// Waits for SIGINT or SIGTERM without a signal handler's restrictions (through Dispatch).
 /// Unchecked: `sources` is written once in `init` and only kept alive afterwards.
 public final class SignalWatcher: @unchecked Sendable {
-    private var sources: [DispatchSourceSignal] = []
+    private var sources: [any DispatchSourceSignal] = []
     private let fired = Mutex<(signal: Int32?, waiters: [CheckedContinuation<Int32, Never>])>((nil, []))
 
     public init(signals: [Int32] = [SIGINT, SIGTERM]) {

@@ -34,7 +34,7 @@ public struct TOMLReader {
         }
     }
 
-    public static func describe(_ error: Error) -> String {
+    public static func describe(_ error: any Error) -> String {
         let ns = error as NSError
         if let posix = ns.userInfo[NSUnderlyingErrorKey] as? NSError, posix.domain == NSPOSIXErrorDomain {
             return String(cString: strerror(Int32(posix.code)))
@@ -106,6 +106,18 @@ public struct TOMLReader {
         for name in sub.keys.sorted() {
             guard let str = sub[name]?.string else { throw fail("\(key).\(name)", "expected a string") }
             result.append((name, str))
+        }
+        return result
+    }
+
+    /// An array of strings; missing is empty.
+    public func stringArray(_ key: String) throws(ConfigError) -> [String] {
+        guard let value = table[key] else { return [] }
+        guard let array = value.array else { throw fail(key, "expected an array of strings, got \(value.type)") }
+        var result: [String] = []
+        for (index, element) in array.enumerated() {
+            guard let string = element.string else { throw fail("\(key)[\(index)]", "expected a string, got \(element.type)") }
+            result.append(string)
         }
         return result
     }

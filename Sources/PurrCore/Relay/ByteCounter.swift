@@ -1,3 +1,4 @@
+import Foundation
 import Synchronization
 
 /// A byte count the relay adds to and anyone may read, without locks: one relaxed atomic add per read.

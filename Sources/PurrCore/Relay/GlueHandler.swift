@@ -5,13 +5,10 @@ import NIOCore
 /// Backpressure: a read is only requested while the partner is writable, so a slow reader on one side
 /// stops reading on the other and nothing buffers past the partner's write high-water mark.
 /// Half-close: end of input here shuts the partner's output once its queued bytes are written.
-public final class GlueHandler {
+final class GlueHandler {
     public typealias InboundIn = ByteBuffer
     public typealias OutboundIn = ByteBuffer
     public typealias OutboundOut = ByteBuffer
-
-    /// Where the first error on either side is reported (a reset, a timeout).
-    public typealias ErrorSink = (Error) -> Void
 
     private var partner: GlueHandler?
     private var context: ChannelHandlerContext?
@@ -19,21 +16,18 @@ public final class GlueHandler {
     private var inputClosed = false
     private var outputClosing = false
     private let readCounter: ByteCounter
-    private let errorSink: ErrorSink?
+    /// Where the first error on either side is reported (a reset, a timeout). The cycle ends when the pipeline does.
+    private let session: RelaySession
 
-    init(readCounter: ByteCounter, errorSink: ErrorSink?) {
+    init(readCounter: ByteCounter, session: RelaySession) {
         self.readCounter = readCounter
-        self.errorSink = errorSink
+        self.session = session
     }
 
     /// Two handlers that feed each other; `aCounter` counts bytes read on A's channel.
-    public static func matchedPair(
-        aCounter: ByteCounter,
-        bCounter: ByteCounter,
-        errorSink: ErrorSink? = nil
-    ) -> (GlueHandler, GlueHandler) {
-        let a = GlueHandler(readCounter: aCounter, errorSink: errorSink)
-        let b = GlueHandler(readCounter: bCounter, errorSink: errorSink)
+    static func matchedPair(aCounter: ByteCounter, bCounter: ByteCounter, session: RelaySession) -> (GlueHandler, GlueHandler) {
+        let a = GlueHandler(readCounter: aCounter, session: session)
+        let b = GlueHandler(readCounter: bCounter, session: session)
         a.partner = b
         b.partner = a
         return (a, b)
@@ -120,8 +114,8 @@ extension GlueHandler: ChannelDuplexHandler {
         context.fireUserInboundEventTriggered(event)
     }
 
-    public func errorCaught(context: ChannelHandlerContext, error: Error) {
-        errorSink?(error)
+    public func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        session.record(error)
         context.close(promise: nil)
     }
 

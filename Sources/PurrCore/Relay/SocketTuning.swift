@@ -19,7 +19,7 @@ public enum SocketTuning {
     public static let writeWaterMark = ChannelOptions.Types.WriteBufferWaterMark(low: 256 * 1024, high: 512 * 1024)
 
     /// Half-closure, no Nagle delay, keepalive and relay buffer sizes. Call from the channel's initializer.
-    public static func apply(to channel: Channel) throws {
+    public static func apply(to channel: any Channel) throws {
         guard let options = channel.syncOptions else { return }
         try options.setOption(
             ChannelOptions.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 2048, maximum: maximumRead))

@@ -3,7 +3,7 @@ import NIOPosix
 
 /// Turns a failed connect into words: "connection refused", "timed out after 10 s", "host not found".
 public enum ConnectFailure {
-    public static func describe(_ error: Error) -> String {
+    public static func describe(_ error: any Error) -> String {
         if let connection = error as? NIOConnectionError {
             if let first = connection.connectionErrors.first { return describe(first.error) }
             if connection.dnsAError != nil || connection.dnsAAAAError != nil { return "host not found" }

@@ -39,7 +39,7 @@ public enum ClientTLS {
     }
 
     /// A TLS failure as a human reads it, or nil when `error` is not about TLS.
-    public static func describe(_ error: Error, host: String) -> String? {
+    public static func describe(_ error: any Error, host: String) -> String? {
         let text = "\(error)"
         if let extra = error as? NIOSSLExtraError, extra == .failedToValidateHostname {
             return "certificate is not valid for \(host)"

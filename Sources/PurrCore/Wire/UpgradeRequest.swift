@@ -1,4 +1,5 @@
 import NIOCore
+import NIOHTTP1
 
 /// A Purr upgrade request: what the client sends, and what the server checks.
 public struct UpgradeRequest: Sendable, Equatable {
@@ -28,21 +29,31 @@ public struct UpgradeRequest: Sendable, Equatable {
         self.extraHeaders = extraHeaders
     }
 
-    /// The request bytes, in the original Go client's header order; a token and extra headers go last.
+    /// The header fields in the original Go client's order; a token and extra headers go last.
+    public var fields: [(name: String, value: String)] {
+        var fields: [(name: String, value: String)] = [
+            (PurrWire.Header.host, host),
+            ("User-Agent", PurrWire.userAgent),
+            (PurrWire.Header.connection, "Upgrade"),
+            (PurrWire.Header.purrRequest, PurrWire.requestMagic),
+            (PurrWire.Header.purrVersion, version),
+            (PurrWire.Header.upgrade, upgrade.rawValue),
+            ("Accept-Encoding", "gzip"),
+        ]
+        if let token { fields.append((PurrWire.Header.authorization, "Bearer \(token)")) }
+        fields += extraHeaders
+        if let connectionID { fields.append((PurrWire.Header.purrConnection, connectionID)) }
+        return fields
+    }
+
+    /// The head NIOHTTP1's encoder writes (byte for byte what `encoded()` spells out).
+    public var head: HTTPRequestHead {
+        HTTPRequestHead(version: .http1_1, method: .GET, uri: path, headers: HTTPHeaders(fields))
+    }
+
+    /// The request bytes.
     public func encoded() -> String {
-        var text = "GET \(path) HTTP/1.1\r\n"
-        text += "Host: \(host)\r\n"
-        text += "User-Agent: \(PurrWire.userAgent)\r\n"
-        text += "Connection: Upgrade\r\n"
-        text += "\(PurrWire.Header.purrRequest): \(PurrWire.requestMagic)\r\n"
-        text += "\(PurrWire.Header.purrVersion): \(version)\r\n"
-        text += "Upgrade: \(upgrade.rawValue)\r\n"
-        text += "Accept-Encoding: gzip\r\n"
-        if let token { text += "Authorization: Bearer \(token)\r\n" }
-        for header in extraHeaders { text += "\(header.name): \(header.value)\r\n" }
-        if let connectionID { text += "\(PurrWire.Header.purrConnection): \(connectionID)\r\n" }
-        text += "\r\n"
-        return text
+        "GET \(path) HTTP/1.1\r\n" + fields.map { "\($0.name): \($0.value)\r\n" }.joined() + "\r\n"
     }
 
     public static func == (lhs: UpgradeRequest, rhs: UpgradeRequest) -> Bool {
@@ -56,23 +67,44 @@ public enum UpgradeRequestError: Error, Equatable, Sendable, CustomStringConvert
     case missingHeader(String)
     case wrongHeader(String, String)
     case unsupportedVersion(String)
+    /// Well-formed HTTP that a Purr upgrade may not be (the server answers 400).
+    case malformed(String)
+
+    /// Whether the server answers 400 (bad HTTP for an upgrade) rather than 404 (not a Purr request).
+    public var isMalformed: Bool {
+        if case .malformed = self { return true }
+        return false
+    }
 
     public var description: String {
         switch self {
         case .notGET(let method): return "not a Purr request: method \(method), expected GET"
         case .missingHeader(let name): return "not a Purr request: missing \(name) header"
         case .wrongHeader(let name, let value):
-            return "not a Purr request: \(name): \(HTTPHeadParser.printable(value))"
+            return "not a Purr request: \(name): \(value.printableLine)"
         case .unsupportedVersion(let version):
-            return "unsupported Purr-Version \(HTTPHeadParser.printable(version)); this server speaks 0.1.0, 0.1.1, 0.1.2"
+            return "unsupported Purr-Version \(version.printableLine); this server speaks 0.1.0, 0.1.1, 0.1.2"
+        case .malformed(let why):
+            return "malformed request: \(why)"
         }
     }
 }
 
 extension UpgradeRequest {
-    /// Validates a parsed request head as the original server did, with clearer reasons.
-    public init(validating head: HTTPHead) throws(UpgradeRequestError) {
-        guard head.first == "GET" else { throw .notGET(head.first) }
+    /// Validates a request head as the original server did, with clearer reasons. NIOHTTP1 accepts more
+    /// than an upgrade may be: other HTTP/1 minor versions, absolute or `*` targets, and a body (whose bytes
+    /// could not be told apart from the tunnel's). Those are refused here.
+    public init(validating head: HTTPRequestHead) throws(UpgradeRequestError) {
+        guard head.version == .http1_1 || head.version == .http1_0 else {
+            throw .malformed("unsupported HTTP version HTTP/\(head.version.major).\(head.version.minor)")
+        }
+        guard head.uri.hasPrefix("/") else { throw .malformed("request target must be a path: \(head.uri.printableLine)") }
+        if head.headers.contains(name: "Transfer-Encoding")
+            || head.headers["Content-Length"].contains(where: { $0.trimmingASCIIWhitespace() != "0" })
+        {
+            throw .malformed("an upgrade request cannot have a body")
+        }
+        guard head.method == .GET else { throw .notGET(head.method.rawValue) }
         guard let upgradeValue = head.combinedValue(of: PurrWire.Header.upgrade) else {
             throw .missingHeader(PurrWire.Header.upgrade)
         }
@@ -94,7 +126,7 @@ extension UpgradeRequest {
         }
         guard PurrWire.acceptedVersions.contains(version) else { throw .unsupportedVersion(version) }
         self.init(
-            path: head.second,
+            path: head.uri,
             host: head.value(of: PurrWire.Header.host) ?? "",
             upgrade: upgrade,
             version: version,
@@ -104,7 +136,7 @@ extension UpgradeRequest {
     }
 
     /// The token from `Authorization: Bearer T` or `Purr-Token: T`.
-    static func presentedToken(in head: HTTPHead) -> String? {
+    static func presentedToken(in head: HTTPRequestHead) -> String? {
         if let auth = head.value(of: PurrWire.Header.authorization) {
             let parts = auth.split(separator: " ", maxSplits: 1)
             if parts.count == 2, parts[0].lowercased() == "bearer" {

@@ -1,4 +1,5 @@
 import NIOCore
+import NIOHTTP1
 
 /// Server answers: the exact 101 of the original Ruby server, and one-line error responses.
 public enum UpgradeResponse {
@@ -34,7 +35,7 @@ public enum UpgradeResponseError: Error, Equatable, Sendable, CustomStringConver
             let tail = body.isEmpty ? "" : ": \(body)"
             return "server answered \(code) \(reason)\(tail)"
         case .missingOrWrong(let header, let got):
-            if let got { return "server answered 101 with \(header): \(HTTPHeadParser.printable(got))" }
+            if let got { return "server answered 101 with \(header): \(got.printableLine)" }
             return "server answered 101 without \(header)"
         case .malformed(let why): return "server sent a bad response: \(why)"
         case .closedBeforeResponse: return "server closed the connection before answering"
@@ -44,9 +45,9 @@ public enum UpgradeResponseError: Error, Equatable, Sendable, CustomStringConver
 
 extension UpgradeResponse {
     /// Checks a response head the way the original client did: 101, Upgrade, Connection, Purr-Request.
-    public static func validate(_ head: HTTPHead, expected: UpgradeProtocol) throws(UpgradeResponseError) {
-        guard head.second == "101" else {
-            throw .status(code: head.second, reason: head.third, body: "")
+    public static func validate(_ head: HTTPResponseHead, expected: UpgradeProtocol) throws(UpgradeResponseError) {
+        guard head.status == .switchingProtocols else {
+            throw .status(code: String(head.status.code), reason: head.status.reasonPhrase, body: "")
         }
         guard let upgrade = head.value(of: PurrWire.Header.upgrade),
             UpgradeProtocol(headerValue: upgrade) == expected

@@ -9,14 +9,14 @@ import Synchronization
 public final class AdminServer: Sendable {
     public let config: AdminConfig
     let registry: StatsRegistry
-    let group: EventLoopGroup
+    let group: any EventLoopGroup
     let logger: Logger
-    private let listener = Mutex<Channel?>(nil)
+    private let listener = Mutex<(any Channel)?>(nil)
     private let viewers = ChannelTracker()
     /// Serve HTTPS with the server's certificate.
     let tls: ServerTLS?
 
-    public init(config: AdminConfig, registry: StatsRegistry, group: EventLoopGroup, logger: Logger, tls: ServerTLS? = nil) {
+    public init(config: AdminConfig, registry: StatsRegistry, group: any EventLoopGroup, logger: Logger, tls: ServerTLS? = nil) {
         self.config = config
         self.tls = tls
         self.registry = registry

@@ -3,7 +3,7 @@ import PurrCore
 
 /// Prometheus text exposition (version 0.0.4) of a snapshot.
 enum MetricsText {
-    static func render(_ snapshot: StatsSnapshot) -> String {
+    static func render(_ snapshot: StatsSnapshot, logLinesDropped: Int = LogQueue.standardError.dropped) -> String {
         var out = ""
         func family(_ name: String, _ type: String, _ help: String) {
             out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
@@ -32,6 +32,8 @@ enum MetricsText {
         for (reason, count) in unrouted.sorted(by: { $0.key < $1.key }) where count > 0 {
             sample("purr_failures_total", [("route", ""), ("reason", reason)], "\(count)")
         }
+        family("purr_log_lines_dropped_total", "counter", "Log lines dropped because the log output was not read fast enough.")
+        sample("purr_log_lines_dropped_total", [], "\(logLinesDropped)")
         family("purr_uptime_seconds", "gauge", "Seconds since the server started.")
         sample("purr_uptime_seconds", [], String(format: "%.3f", snapshot.server.uptimeSeconds))
         return out

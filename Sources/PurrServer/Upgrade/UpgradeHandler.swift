@@ -1,34 +1,38 @@
 import Foundation
 import Logging
 import NIOCore
+import NIOHTTP1
 import NIOPosix
 import PurrCore
 
-/// Turns one accepted connection into a relay: reads the request head, routes it, checks the token,
-/// connects to the target, answers 101 and hands both channels to the glue. Any failure is answered
-/// with one plain-text line, counted and logged.
+/// Carries out the `UpgradeStateMachine`'s actions for one accepted connection: the request head comes
+/// from NIOHTTP1's decoder, the target is connected before any answer, and a 101 hands both channels to a
+/// `RelaySession`. Any failure is answered with one plain-text line, counted and logged.
+///
+/// Pipeline while the head is read: [TLS] HandshakeGate, HTTP decoder, UpgradeHandler, EarlyBytesHandler.
 final class UpgradeHandler {
-    typealias InboundIn = ByteBuffer
+    typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = ByteBuffer
 
-    enum State {
-        case readingHead(HTTPHeadParser)
-        /// Waiting for the target; bytes the client sent after the head are kept for it.
-        case connecting(pending: ByteBuffer, inputClosed: Bool)
-        /// An error answer is on its way; whatever the client still sends is discarded.
-        case refusing
-        /// Handed over to the relay, or the client went away.
-        case done
-    }
-
-    private var state: State
+    private var machine = UpgradeStateMachine()
     private let env: ServerEnvironment
+    private let gate: HandshakeGate
     private var record: ConnectionRecord?
     private var headerTimer: Scheduled<Void>?
 
-    init(env: ServerEnvironment) {
+    init(env: ServerEnvironment, gate: HandshakeGate) {
         self.env = env
-        self.state = .readingHead(HTTPHeadParser(kind: .request, limit: env.maxHeadSize))
+        self.gate = gate
+    }
+
+    /// The handlers one accepted connection starts with, in order.
+    static func install(on channel: any Channel, env: ServerEnvironment) throws {
+        let gate = HandshakeGate(limit: env.maxHeadSize)
+        let operations = channel.pipeline.syncOperations
+        try operations.addHandler(gate)
+        try operations.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes)))
+        try operations.addHandler(UpgradeHandler(env: env, gate: gate))
+        try operations.addHandler(EarlyBytesHandler())
     }
 
     private var logger: Logger {
@@ -41,57 +45,41 @@ final class UpgradeHandler {
         return logger
     }
 
-    private func handleHead(_ head: HTTPHead, remainder: ByteBuffer, context: ChannelHandlerContext) {
-        let request: UpgradeRequest
-        do {
-            request = try UpgradeRequest(validating: head)
-        } catch {
-            refuse(context, status: 404, "Not Found", message: error.description, failure: .notPurr)
-            return
-        }
-        guard let route = env.routes.match(path: request.routePath, host: head.value(of: PurrWire.Header.host)) else {
-            let message =
-                env.routes.isEmpty
-                ? "no routes are configured on this server"
-                : "no route for \(HTTPHeadParser.printable(request.routePath))"
-            refuse(context, status: 404, "Not Found", message: message, failure: .noRoute)
-            return
-        }
-        let routeActive = record.map { env.registry.routed($0, to: route) } ?? 0
-        // The client's connection id (Purr-Connection), for viewers that join both ends.
-        if let record, let id = head.value(of: PurrWire.Header.purrConnection) { env.registry.identified(record, clientID: id) }
-        if let limit = route.maxConnections, routeActive > limit {
-            refuse(
-                context, status: 503, "Service Unavailable", message: "route \(route.path) is at its limit of \(limit) connections",
-                failure: .overLimit)
-            return
-        }
-        if let expected = route.token {
-            guard let presented = request.token else {
-                refuse(
-                    context, status: 401, "Unauthorized", message: "route \(route.path) needs a token (Authorization: Bearer TOKEN)",
-                    failure: .unauthorized)
-                return
+    private func perform(_ action: UpgradeStateMachine.Action, context: ChannelHandlerContext) {
+        switch action {
+        case .none:
+            break
+        case .refuse(let refusal):
+            refuse(refusal, context: context)
+        case .connect(let route):
+            connect(to: route, context: context)
+        case .upgrade(let target, let upgrade):
+            handOver(to: target, upgrade, context: context)
+        case .closeTarget(let target):
+            target.close(promise: nil)
+        case .clientGone(let detail, let target):
+            headerTimer?.cancel()
+            target?.close(promise: nil)
+            if let record {
+                env.registry.finish(record, failure: .clientGone, detail: detail)
+                logger.info("client gone", metadata: ["reason": "\(detail)"])
             }
-            guard ConstantTime.equals(presented, expected) else {
-                refuse(context, status: 401, "Unauthorized", message: "wrong token for route \(route.path)", failure: .unauthorized)
-                return
-            }
+            context.close(promise: nil)
+        case .close:
+            context.close(promise: nil)
         }
-        state = .connecting(pending: remainder, inputClosed: false)
-        // Hold the client's bytes while the target connects; the relay turns reading back on.
-        try? context.channel.syncOptions?.setOption(ChannelOptions.autoRead, value: false)
-        connect(to: route, upgrade: request.upgrade, context: context)
     }
 
-    private func connect(to route: Route, upgrade: UpgradeProtocol, context: ChannelHandlerContext) {
+    private func connect(to route: Route, context: ChannelHandlerContext) {
+        // Hold the client's bytes while the target connects; the relay turns reading back on.
+        try? context.channel.syncOptions?.setOption(ChannelOptions.autoRead, value: false)
         let target = route.target
         ClientBootstrap(group: context.eventLoop)
             .channelOption(ChannelOptions.autoRead, value: false)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try SocketTuning.apply(to: channel)
-                    try channel.pipeline.syncOperations.addHandler(ReadAheadHandler())
+                    try channel.pipeline.syncOperations.addHandler(EarlyBytesHandler())
                 }
             }
             .connectTimeout(env.connectTimeout)
@@ -99,79 +87,55 @@ final class UpgradeHandler {
             .assumeIsolated()
             .whenComplete { result in
                 switch result {
-                case .success(let targetChannel):
-                    self.targetConnected(targetChannel, upgrade: upgrade, context: context)
+                case .success(let channel):
+                    self.perform(self.machine.targetConnected(channel, clientActive: context.channel.isActive), context: context)
                 case .failure(let error):
-                    guard case .connecting = self.state else { return }
-                    let reason = "\(ConnectFailure.describe(error)) to \(target)"
-                    self.refuse(context, status: 502, "Bad Gateway", message: reason, failure: .targetUnreachable)
+                    self.perform(self.machine.targetFailed("\(ConnectFailure.describe(error)) to \(target)"), context: context)
                 }
             }
     }
 
-    private func targetConnected(_ target: Channel, upgrade: UpgradeProtocol, context: ChannelHandlerContext) {
-        guard case .connecting(let pending, let inputClosed) = state, context.channel.isActive, let record else {
-            // The client left while we were connecting.
-            target.close(promise: nil)
-            return
-        }
-        state = .done
+    /// Writes the 101, leaves the pipeline with the decoder (whose leftovers, the bytes the client sent
+    /// behind its head, reach the `EarlyBytesHandler`), then starts the relay.
+    private func handOver(to target: any Channel, _ upgrade: UpgradeProtocol, context: ChannelHandlerContext) {
+        guard let record else { return }
         let client = context.channel
+        let registry = env.registry
         // Counted as relaying before the 101 leaves: a client that reads the 101 and then asks for stats
         // must see it so (the write reaches the kernel at once).
-        env.registry.attach(record, client: client, target: target)  // per-hop TCP_INFO in /stats
-        env.registry.relaying(record)
+        registry.attach(record, client: client, target: target)  // per-hop TCP_INFO in /stats
+        registry.relaying(record)
         // The 101 goes out alone, before any target bytes: the original client reads it with one small read.
-        context.writeAndFlush(NIOAny(ByteBuffer(string: UpgradeResponse.switching(upgrade))), promise: nil)
-        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
-        let firstError = FirstError()
-        do {
-            if let idle = env.idleTimeout {
-                let seconds = Double(idle.nanoseconds) / 1e9
-                try client.pipeline.syncOperations.addHandler(IdleStateHandler(allTimeout: idle))
-                try client.pipeline.syncOperations.addHandler(IdleCloseHandler { firstError.idle = "idle for \(seconds.formatted()) s" })
-            }
-            try Relay.join(
-                client,
-                target,
-                aCounter: record.bytesIn,
-                bCounter: record.bytesOut,
-                pendingForB: pending,
-                aInputClosed: inputClosed,
-                errorSink: { firstError.record($0) }
-            )
-        } catch {
-            client.close(promise: nil)
-            target.close(promise: nil)
-        }
+        context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: UpgradeResponse.switching(upgrade))), promise: nil)
+        let operations = context.pipeline.syncOperations
+        let decoder = try? operations.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
+        operations.removeHandler(context: context, promise: nil)
+        let gate = self.gate
         let logger = self.logger
-        logger.info("open", metadata: ["target": "\(target.remoteAddress.map(Self.describe) ?? "?")"])
-        let registry = env.registry
-        client.closeFuture.and(target.closeFuture).assumeIsolated().whenComplete { _ in
-            let failure: FailureReason? = firstError.error == nil ? nil : .relayError
-            let detail = firstError.error.map { "relay error: \(ConnectFailure.describe($0))" } ?? firstError.idle ?? "closed"
-            registry.finish(record, failure: failure, detail: detail)
-            Self.logClose(logger, record: record, detail: detail)
+        let session = RelaySession(client, target, aCounter: record.bytesIn, bCounter: record.bytesOut, idleTimeout: env.idleTimeout)
+        let removed = client.eventLoop.makePromise(of: Void.self)
+        if let decoder { operations.removeHandler(decoder, promise: removed) } else { removed.succeed() }
+        removed.futureResult.assumeIsolated().whenComplete { _ in
+            gate.release()
+            logger.info("open", metadata: ["target": "\(target.remoteAddress?.hostPortDescription ?? "?")"])
+            session.start().assumeIsolated().whenSuccess { reason in
+                registry.finish(record, failure: reason.isFailure ? .relayError : nil, detail: reason.description)
+                Self.logClose(logger, record: record, reason: reason)
+            }
         }
     }
 
     /// Answers with an error line, counts it, and closes once the client stops sending (or after a linger).
-    private func refuse(
-        _ context: ChannelHandlerContext,
-        status: Int,
-        _ reasonPhrase: String,
-        message: String,
-        failure: FailureReason
-    ) {
-        state = .refusing
+    private func refuse(_ refusal: Refusal, context: ChannelHandlerContext) {
         headerTimer?.cancel()
+        gate.headComplete(accepted: false)
         try? context.channel.syncOptions?.setOption(ChannelOptions.autoRead, value: true)
         if let record {
-            env.registry.finish(record, failure: failure, detail: "\(status) \(message)")
-            logger.notice("refused", metadata: ["status": "\(status)", "reason": "\(message)"])
+            env.registry.finish(record, failure: refusal.failure, detail: "\(refusal.status) \(refusal.message)")
+            logger.notice("refused", metadata: ["status": "\(refusal.status)", "reason": "\(refusal.message)"])
         }
-        let response = UpgradeResponse.error(status: status, reason: reasonPhrase, message: message)
-        context.writeAndFlush(NIOAny(ByteBuffer(string: response))).assumeIsolated().whenComplete { _ in
+        let response = UpgradeResponse.error(status: refusal.status, reason: refusal.reasonPhrase, message: refusal.message)
+        context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: response))).assumeIsolated().whenComplete { _ in
             context.close(mode: .output, promise: nil)
         }
         context.eventLoop.assumeIsolated().scheduleTask(in: env.lingerTimeout) {
@@ -179,17 +143,7 @@ final class UpgradeHandler {
         }
     }
 
-    private func clientGone(_ context: ChannelHandlerContext, _ detail: String) {
-        headerTimer?.cancel()
-        state = .done
-        if let record {
-            env.registry.finish(record, failure: .clientGone, detail: detail)
-            logger.info("client gone", metadata: ["reason": "\(detail)"])
-        }
-        context.close(promise: nil)
-    }
-
-    static func logClose(_ logger: Logger, record: ConnectionRecord, detail: String) {
+    static func logClose(_ logger: Logger, record: ConnectionRecord, reason: CloseReason) {
         let seconds = Date().timeIntervalSince(record.started)
         logger.info(
             "close",
@@ -197,114 +151,57 @@ final class UpgradeHandler {
                 "in": "\(record.bytesIn.total)",
                 "out": "\(record.bytesOut.total)",
                 "duration": "\(String(format: "%.3f", seconds))s",
-                "reason": "\(detail)",
+                "reason": "\(reason)",
             ]
         )
-    }
-
-    static func describe(_ address: SocketAddress) -> String {
-        guard let ip = address.ipAddress, let port = address.port else { return "\(address)" }
-        return HostPort(host: ip, port: port).description
     }
 }
 
 extension UpgradeHandler: ChannelInboundHandler, RemovableChannelHandler {
     func channelActive(context: ChannelHandlerContext) {
-        let peer = context.channel.remoteAddress.map(Self.describe) ?? "?"
-        record = env.registry.open(peer: peer)
+        record = env.registry.open(peer: context.channel.remoteAddress?.hostPortDescription ?? "?")
         if env.registry.activeCount > env.maxConnections {
-            refuse(
-                context, status: 503, "Service Unavailable", message: "server is at its limit of \(env.maxConnections) connections",
-                failure: .overLimit)
-            context.fireChannelActive()
-            return
-        }
-        headerTimer = context.eventLoop.assumeIsolated().scheduleTask(in: env.headerTimeout) {
-            guard case .readingHead = self.state else { return }
-            let seconds = Double(self.env.headerTimeout.nanoseconds) / 1e9
-            self.refuse(
-                context, status: 408, "Request Timeout",
-                message: "no complete request head within \(seconds.formatted()) s", failure: .headerTimeout)
+            perform(machine.overLimit(env.maxConnections), context: context)
+        } else {
+            headerTimer = context.eventLoop.assumeIsolated().scheduleTask(in: env.headerTimeout) {
+                let seconds = Double(self.env.headerTimeout.nanoseconds) / 1e9
+                self.perform(self.machine.headerTimedOut(seconds: seconds), context: context)
+            }
         }
         context.fireChannelActive()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        var bytes = Self.unwrapInboundIn(data)
-        switch state {
-        case .readingHead(var parser):
-            state = .done  // avoid a copy-on-write of the parser's buffer while it is mutated
-            do {
-                switch try parser.feed(&bytes) {
-                case .needMore:
-                    state = .readingHead(parser)
-                case .complete(let head, let remainder):
-                    headerTimer?.cancel()
-                    handleHead(head, remainder: remainder, context: context)
-                }
-            } catch {
-                switch error {
-                case .tooLarge:
-                    refuse(context, status: 431, "Request Header Fields Too Large", message: error.description, failure: .headTooLarge)
-                case .malformed(let why):
-                    refuse(context, status: 400, "Bad Request", message: "malformed request: \(why)", failure: .badRequest)
-                }
-            }
-        case .connecting(var pending, let inputClosed):
-            state = .done
-            pending.writeBuffer(&bytes)
-            state = .connecting(pending: pending, inputClosed: inputClosed)
-        case .refusing, .done:
+        switch Self.unwrapInboundIn(data) {
+        case .head(let head):
+            headerTimer?.cancel()
+            // The client's connection id (Purr-Connection), for viewers that join both ends.
+            if let record, let id = head.value(of: PurrWire.Header.purrConnection) { env.registry.identified(record, clientID: id) }
+            let decision = env.decide(head, record: record)
+            if case .accept = decision { gate.headComplete(accepted: true) }
+            perform(machine.receivedHead(decision), context: context)
+        case .body:
             break
+        case .end:
+            perform(machine.receivedEnd(), context: context)
         }
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let event = event as? ChannelEvent, case .inputClosed = event {
-            switch state {
-            case .readingHead:
-                clientGone(context, "client closed before finishing its request head")
-            case .connecting(let pending, _):
-                state = .connecting(pending: pending, inputClosed: true)
-            case .refusing:
-                context.close(promise: nil)
-            case .done:
-                break
-            }
+            perform(machine.inputClosed(), context: context)
             return
         }
         context.fireUserInboundEventTriggered(event)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        switch state {
-        case .readingHead:
-            clientGone(context, "client disconnected before finishing its request head")
-        case .connecting:
-            clientGone(context, "client disconnected while the target was connecting")
-        case .refusing, .done:
-            headerTimer?.cancel()
-        }
+        headerTimer?.cancel()
+        perform(machine.channelInactive(), context: context)
         context.fireChannelInactive()
     }
 
-    func errorCaught(context: ChannelHandlerContext, error: Error) {
-        switch state {
-        case .readingHead, .connecting:
-            clientGone(context, "client error: \(ConnectFailure.describe(error))")
-        case .refusing, .done:
-            context.close(promise: nil)
-        }
-    }
-}
-
-/// The first error either side of a relay reported; read once both sides are closed.
-final class FirstError {
-    private(set) var error: Error?
-    /// Set when the idle timeout closed the relay (a normal end, not a failure).
-    var idle: String?
-
-    func record(_ error: Error) {
-        if self.error == nil { self.error = error }
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        perform(machine.errorCaught(error), context: context)
     }
 }

@@ -5,11 +5,11 @@ import Synchronization
 /// The loop: read keys, refresh the model about ten times a second, draw only when the screen changed.
 public final class TUIApp: @unchecked Sendable {
     let controller: TUIController
-    let terminal: Terminal
+    let terminal: any Terminal
     /// Set by SIGTERM/SIGHUP/SIGINT: quit at the next tick, restoring the terminal.
     public let quitRequested = Atomic<Bool>(false)
 
-    public init(controller: TUIController, terminal: Terminal) {
+    public init(controller: TUIController, terminal: any Terminal) {
         self.controller = controller
         self.terminal = terminal
     }

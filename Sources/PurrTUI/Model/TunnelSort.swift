@@ -1,4 +1,5 @@
 import Foundation
+import PurrClient
 
 /// The tunnel table's order: a column (nil keeps the config's order) and a direction. Names and
 /// addresses sort A to Z, numbers largest first; `reversed` turns either around.

@@ -1,3 +1,4 @@
+import Foundation
 import PurrCore
 
 /// How one role looks.

@@ -1,4 +1,5 @@
 import Foundation
+import PurrClient
 
 /// The header line: name, counts, each watched server's stream state, the clock.
 enum HeaderView {

@@ -1,5 +1,6 @@
 import Foundation
 import PurrClient
+import PurrCore
 
 /// The selected tunnel's live connections, each with the server's side of it when a watched server
 /// knows it (joined by the `Purr-Connection` id): bytes at both ends, bytes in flight between them,

@@ -1,3 +1,5 @@
+import PurrClient
+
 /// The selected tunnel's throughput over the last minute or ten: up on the top half, down on the
 /// bottom, each scaled to its own peak, drawn in braille (two values per cell, four dots high).
 enum GraphView {

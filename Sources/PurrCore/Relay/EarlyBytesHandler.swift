@@ -1,9 +1,11 @@
 import NIOCore
 
-/// Holds what a channel reads before its relay exists. Even with `autoRead` off, NIO reads a socket
-/// to its end when the peer's FIN arrives, so bytes and the end-of-input can come early; without this
-/// they would fall off the pipeline's tail. `Relay.join` takes them over.
-public final class ReadAheadHandler: ChannelInboundHandler, RemovableChannelHandler {
+/// The one place bytes wait before a relay owns the channel. It sits at the tail of every channel that
+/// will be relayed, from the moment the channel exists: whatever reaches the tail before `RelaySession`
+/// starts (bytes behind a request head or a 101, forwarded by NIOHTTP1's decoder when it is removed;
+/// bytes NIO reads to the end when a FIN arrives even with `autoRead` off) is kept here, with the end of
+/// input, and handed to the session.
+public final class EarlyBytesHandler: ChannelInboundHandler, RemovableChannelHandler {
     public typealias InboundIn = ByteBuffer
 
     private(set) var buffered: ByteBuffer?

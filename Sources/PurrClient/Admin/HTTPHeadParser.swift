@@ -1,7 +1,8 @@
 import NIOCore
+import PurrCore
 
 /// Why a message head could not be parsed.
-public enum HTTPHeadError: Error, Equatable, Sendable, CustomStringConvertible {
+enum HTTPHeadError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The head grew past the limit without ending.
     case tooLarge(limit: Int)
     /// The head is not HTTP/1.x; the string says what and where.
@@ -17,7 +18,7 @@ public enum HTTPHeadError: Error, Equatable, Sendable, CustomStringConvertible {
 
 /// Accumulates bytes until a complete HTTP/1.x head arrives, then parses it.
 /// Bytes after the blank line are kept: they belong to the tunnel.
-public struct HTTPHeadParser: Sendable {
+struct HTTPHeadParser: Sendable {
     public enum Kind: Sendable { case request, response }
 
     public enum Result: Sendable {

@@ -1,0 +1,91 @@
+import Foundation
+import PurrCore
+
+/// One message from the browser: the original's `{src, seq, cmd, args}`, plus the `origin` of the
+/// page that asked, which our extension's background stamps from the sender (never from the page).
+struct HostRequest: Sendable {
+    /// Echoed back as `dst`; the tab that asked.
+    var src: JSONValue
+    /// Echoed back as `seq`.
+    var seq: JSONValue
+    /// Nil when missing or not a string.
+    var cmd: String?
+    var args: JSONValue?
+    /// Nil from the original extension, which did not send one.
+    var origin: String?
+
+    /// Why a message could not be read at all.
+    enum Failure: Error, Equatable {
+        case notJSON
+        case notObject
+    }
+
+    static func parse(_ bytes: [UInt8]) -> Result<HostRequest, Failure> {
+        guard let value = try? JSONDecoder().decode(JSONValue.self, from: Data(bytes)) else { return .failure(.notJSON) }
+        guard case .object = value, let request = value.decode(HostRequest.self) else { return .failure(.notObject) }
+        return .success(request)
+    }
+}
+
+extension HostRequest: Decodable {
+    enum CodingKeys: String, CodingKey {
+        case src, seq, cmd, args, origin
+    }
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        src = try container.decodeIfPresent(JSONValue.self, forKey: .src) ?? .null
+        seq = try container.decodeIfPresent(JSONValue.self, forKey: .seq) ?? .null
+        cmd = try? container.decodeIfPresent(String.self, forKey: .cmd)
+        args = try container.decodeIfPresent(JSONValue.self, forKey: .args)
+        origin = try? container.decodeIfPresent(String.self, forKey: .origin)
+    }
+}
+
+/// `open`'s arguments: the server URL (a `token` in its query is sent as `Authorization: Bearer`,
+/// not in the request line), and optionally `upgrade: "websocket"` for proxies that pass only those.
+struct OpenArguments: Decodable {
+    var url: String
+    var upgrade: String?
+
+    func tunnelConfig(name: String) throws(ConfigError) -> TunnelConfig {
+        var serverURL = try ServerURL(parsing: url)
+        var token: String?
+        if let mark = serverURL.path.firstIndex(of: "?") {
+            var kept: [Substring] = []
+            for pair in serverURL.path[serverURL.path.index(after: mark)...].split(separator: "&") {
+                if pair.hasPrefix("token=") {
+                    token = String(pair.dropFirst("token=".count)).removingPercentEncoding
+                } else {
+                    kept.append(pair)
+                }
+            }
+            let path = serverURL.path[..<mark]
+            serverURL.path = kept.isEmpty ? String(path) : "\(path)?\(kept.joined(separator: "&"))"
+        }
+        if let token, token.isEmpty { throw ConfigError("'\(url)': the token is empty") }
+        var config = TunnelConfig(name: name, url: serverURL, listen: ListenAddress(host: "localhost", port: 0), token: token)
+        if let upgrade {
+            guard let chosen = UpgradeProtocol(rawValue: upgrade) else {
+                throw ConfigError("args.upgrade: '\(upgrade)' is not purr or websocket")
+            }
+            config.upgrade = chosen
+        }
+        return config
+    }
+}
+
+/// `close`'s arguments.
+struct CloseArguments: Decodable {
+    var port: Int
+}
+
+/// `allow` and `revoke`: an origin pattern like `https://console.example.com` or `http://127.0.0.1:*`.
+struct OriginArguments: Decodable {
+    var origin: String
+}
+
+/// `tunnels` from the popup names the tab it shows; a page gets its own tab's.
+struct TunnelsArguments: Decodable {
+    var tab: JSONValue?
+}

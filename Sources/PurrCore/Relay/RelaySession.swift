@@ -1,0 +1,124 @@
+import NIOCore
+
+/// One relayed connection, from both sides: the two channels, the bytes that arrived before the relay
+/// (held by each channel's `EarlyBytesHandler`), backpressure and half-close (`GlueHandler`), the idle
+/// timeout, the counters, the first error, and one completion with the reason it ended.
+///
+/// The client's tunnel, the server's upgrade and `purr stdio` each finish their handshake, then hand both
+/// channels over to a session and keep nothing of their own. Both channels must share one event loop.
+public final class RelaySession {
+    /// `a` is the side that asked for the relay (the app's connection on the client, the client's on the
+    /// server); `b` the side it was joined to. Bytes read on `a` count in `aCounter`.
+    public let a: any Channel
+    public let b: any Channel
+    let aCounter: ByteCounter
+    let bCounter: ByteCounter
+    let idleTimeout: TimeAmount?
+
+    private var firstError: (any Error)?
+    private var idled = false
+    private var started = false
+    private let done: EventLoopPromise<CloseReason>
+
+    public init(_ a: any Channel, _ b: any Channel, aCounter: ByteCounter, bCounter: ByteCounter, idleTimeout: TimeAmount? = nil) {
+        precondition(a.eventLoop === b.eventLoop, "both sides of a relay must share one event loop")
+        self.a = a
+        self.b = b
+        self.aCounter = aCounter
+        self.bCounter = bCounter
+        self.idleTimeout = idleTimeout
+        self.done = a.eventLoop.makePromise(of: CloseReason.self)
+    }
+
+    /// Completes once both channels are closed, with why the relay ended.
+    public var closeReason: EventLoopFuture<CloseReason> { done.futureResult }
+
+    /// Takes over both channels (on their event loop): early bytes are passed on and counted, the glue is
+    /// installed and reading turned on. If it cannot start, both channels are closed and the reason says why.
+    @discardableResult
+    public func start() -> EventLoopFuture<CloseReason> {
+        a.eventLoop.preconditionInEventLoop()
+        precondition(!started, "a relay session starts once")
+        started = true
+        a.closeFuture.and(b.closeFuture).assumeIsolated().whenComplete { _ in
+            self.done.succeed(self.reason)
+        }
+        do {
+            try join()
+        } catch {
+            record(error)
+            a.close(promise: nil)
+            b.close(promise: nil)
+        }
+        return done.futureResult
+    }
+
+    private var reason: CloseReason {
+        if let firstError { return .error(ConnectFailure.describe(firstError)) }
+        if idled, let idleTimeout { return .idle(seconds: Double(idleTimeout.nanoseconds) / 1e9) }
+        return .closed
+    }
+
+    func record(_ error: any Error) {
+        if firstError == nil { firstError = error }
+    }
+
+    func idleFired() {
+        idled = true
+        a.close(promise: nil)
+        b.close(promise: nil)
+    }
+
+    private func join() throws {
+        let earlyA = try Self.takeEarlyBytes(from: a)
+        let earlyB = try Self.takeEarlyBytes(from: b)
+        let (glueA, glueB) = GlueHandler.matchedPair(aCounter: aCounter, bCounter: bCounter, session: self)
+        if let idleTimeout {
+            try a.pipeline.syncOperations.addHandler(IdleStateHandler(allTimeout: idleTimeout))
+            try a.pipeline.syncOperations.addHandler(IdleWatcher(session: self))
+        }
+        try a.pipeline.syncOperations.addHandler(glueA)
+        try b.pipeline.syncOperations.addHandler(glueB)
+        // Early bytes were read on the other side, so they count there.
+        if let bytes = earlyA.bytes, bytes.readableBytes > 0 {
+            aCounter.add(bytes.readableBytes)
+            b.writeAndFlush(bytes, promise: nil)
+        }
+        if let bytes = earlyB.bytes, bytes.readableBytes > 0 {
+            bCounter.add(bytes.readableBytes)
+            a.writeAndFlush(bytes, promise: nil)
+        }
+        if earlyA.inputClosed { glueA.inputClosedBeforeJoin() }
+        if earlyB.inputClosed { glueB.inputClosedBeforeJoin() }
+        try a.syncOptions?.setOption(ChannelOptions.autoRead, value: true)
+        try b.syncOptions?.setOption(ChannelOptions.autoRead, value: true)
+        a.read()
+        b.read()
+    }
+
+    /// What a channel's `EarlyBytesHandler` held; the handler leaves the pipeline.
+    private static func takeEarlyBytes(from channel: any Channel) throws -> (bytes: ByteBuffer?, inputClosed: Bool) {
+        guard let held = try? channel.pipeline.syncOperations.handler(type: EarlyBytesHandler.self) else { return (nil, false) }
+        let taken = (held.buffered, held.inputClosed)
+        channel.pipeline.syncOperations.removeHandler(held, promise: nil)
+        return taken
+    }
+}
+
+/// Turns `IdleStateHandler`'s "nothing moved either way" into the session's idle end.
+final class IdleWatcher: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    private weak var session: RelaySession?
+
+    init(session: RelaySession) {
+        self.session = session
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .all {
+            session?.idleFired()
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+}

@@ -1,0 +1,86 @@
+import NIOCore
+
+/// Sits in front of NIOHTTP1's decoder while a head is read, for what the decoder does not do for us:
+///
+/// - a limit on the whole head (request line included): past it without a complete head, the channel
+///   gets `HeadTooLarge` as an error;
+/// - the end of input is held back once the head is accepted. NIO's decoder drops bytes it holds behind
+///   an upgrade head when the input ends (it forwards leftovers only on removal), so the FIN waits here
+///   until the decoder is gone and its leftovers have reached the `EarlyBytesHandler`; `release()` then
+///   passes it on and leaves the pipeline.
+public final class HandshakeGate: ChannelInboundHandler, RemovableChannelHandler {
+    public typealias InboundIn = ByteBuffer
+    public typealias InboundOut = ByteBuffer
+
+    /// A head grew past the limit without ending.
+    public struct HeadTooLarge: Error, CustomStringConvertible {
+        public let limit: Int
+
+        public init(limit: Int) {
+            self.limit = limit
+        }
+
+        public var description: String { "request head larger than \(limit) bytes" }
+    }
+
+    private enum State {
+        case counting(Int)
+        case holding(inputClosed: Bool)
+        case released
+    }
+
+    private let limit: Int
+    private var state = State.counting(0)
+    private var context: ChannelHandlerContext?
+
+    public init(limit: Int = PurrWire.maxHeadSize) {
+        self.limit = limit
+    }
+
+    /// The head is complete: stop counting; when it was accepted, hold back the end of input.
+    public func headComplete(accepted: Bool) {
+        guard case .counting = state else { return }
+        state = accepted ? .holding(inputClosed: false) : .released
+    }
+
+    /// The decoder is gone: pass on a held end of input and leave.
+    public func release() {
+        guard let context else { return }
+        let held: Bool
+        if case .holding(let inputClosed) = state { held = inputClosed } else { held = false }
+        state = .released
+        if held { context.fireUserInboundEventTriggered(ChannelEvent.inputClosed) }
+        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+    }
+
+    public func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    public func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard case .counting(let seen) = state else {
+            context.fireChannelRead(data)
+            return
+        }
+        let total = seen + Self.unwrapInboundIn(data).readableBytes
+        state = .counting(total)
+        context.fireChannelRead(data)
+        // The decoder has seen these bytes now; a complete head would have moved us on.
+        if case .counting = state, total > limit {
+            state = .released
+            context.fireErrorCaught(HeadTooLarge(limit: limit))
+        }
+    }
+
+    public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, case .inputClosed = event, case .holding = state {
+            state = .holding(inputClosed: true)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+}

@@ -1,0 +1,165 @@
+import NIOCore
+import NIOHTTP1
+import PurrCore
+
+/// The server side of one upgrade, as a state machine in NIO's style: each input returns the action the
+/// handler must carry out, and the machine holds no channel. Reading the head, connecting the target,
+/// answering (101 or an error line) and handing over to the relay happen in that order and only once.
+struct UpgradeStateMachine {
+    /// What the routes, the limits and the token say about a request head.
+    enum Decision: Equatable {
+        case accept(Route, UpgradeProtocol)
+        case refuse(Refusal)
+    }
+
+    enum State {
+        case readingHead
+        /// The head was accepted and the target is being connected. The decoder's `.end` for the head
+        /// comes right behind it; the hand-over waits for it so no HTTP part reaches the relay.
+        case connecting(UpgradeProtocol, endSeen: Bool, target: (any Channel)?)
+        /// An error answer is on its way; whatever the client still sends is discarded.
+        case refusing
+        /// Handed over to the relay, or the client went away.
+        case done
+    }
+
+    enum Action {
+        case none
+        case refuse(Refusal)
+        case connect(Route)
+        /// Answer 101 and hand both channels to a relay session.
+        case upgrade(target: any Channel, UpgradeProtocol)
+        /// A target connected for a client that is gone.
+        case closeTarget(any Channel)
+        /// The client left (or broke) before the relay began: count it and close (and the target, if any).
+        case clientGone(String, target: (any Channel)?)
+        case close
+    }
+
+    private(set) var state = State.readingHead
+
+    mutating func receivedHead(_ decision: Decision) -> Action {
+        guard case .readingHead = state else { return .none }
+        switch decision {
+        case .refuse(let refusal):
+            state = .refusing
+            return .refuse(refusal)
+        case .accept(let route, let upgrade):
+            state = .connecting(upgrade, endSeen: false, target: nil)
+            return .connect(route)
+        }
+    }
+
+    mutating func receivedEnd() -> Action {
+        guard case .connecting(let upgrade, _, let target) = state else { return .none }
+        if let target {
+            state = .done
+            return .upgrade(target: target, upgrade)
+        }
+        state = .connecting(upgrade, endSeen: true, target: nil)
+        return .none
+    }
+
+    mutating func targetConnected(_ target: any Channel, clientActive: Bool) -> Action {
+        guard case .connecting(let upgrade, let endSeen, nil) = state, clientActive else { return .closeTarget(target) }
+        if endSeen {
+            state = .done
+            return .upgrade(target: target, upgrade)
+        }
+        state = .connecting(upgrade, endSeen: false, target: target)
+        return .none
+    }
+
+    mutating func targetFailed(_ message: String) -> Action {
+        guard case .connecting = state else { return .none }
+        state = .refusing
+        return .refuse(.badGateway(message))
+    }
+
+    mutating func headerTimedOut(seconds: Double) -> Action {
+        guard case .readingHead = state else { return .none }
+        state = .refusing
+        return .refuse(.headerTimeout(seconds: seconds))
+    }
+
+    mutating func overLimit(_ limit: Int) -> Action {
+        guard case .readingHead = state else { return .none }
+        state = .refusing
+        return .refuse(.overLimit("server is at its limit of \(limit) connections"))
+    }
+
+    mutating func inputClosed() -> Action {
+        switch state {
+        case .readingHead:
+            state = .done
+            return .clientGone("client closed before finishing its request head", target: nil)
+        case .refusing:
+            return .close
+        case .connecting, .done:
+            // While connecting, the HandshakeGate holds the end of input for the relay.
+            return .none
+        }
+    }
+
+    mutating func channelInactive() -> Action {
+        switch state {
+        case .readingHead:
+            return abandon("client disconnected before finishing its request head")
+        case .connecting:
+            return abandon("client disconnected while the target was connecting")
+        case .refusing, .done:
+            return .none
+        }
+    }
+
+    mutating func errorCaught(_ error: any Error) -> Action {
+        switch state {
+        case .readingHead:
+            if let tooLarge = error as? HandshakeGate.HeadTooLarge {
+                state = .refusing
+                return .refuse(.headTooLarge(tooLarge.description))
+            }
+            if let parse = error as? HTTPParserError, parse == .invalidEOFState {
+                // The decoder's word for a client that left in the middle of its head.
+                return abandon("client closed before finishing its request head")
+            }
+            if let parse = error as? HTTPParserError {
+                state = .refusing
+                return .refuse(.badRequest("malformed request: \(Self.describe(parse))"))
+            }
+            return abandon("client error: \(ConnectFailure.describe(error))")
+        case .connecting:
+            return abandon("client error: \(ConnectFailure.describe(error))")
+        case .refusing:
+            // The decoder complains about every byte after a bad head; the answer is already on its way.
+            return .none
+        case .done:
+            return .close
+        }
+    }
+
+    /// The client is gone before the relay: whatever was connected for it goes too.
+    private mutating func abandon(_ detail: String) -> Action {
+        var target: (any Channel)?
+        if case .connecting(_, _, let connected) = state { target = connected }
+        state = .done
+        return .clientGone(detail, target: target)
+    }
+
+    /// llhttp's error names, in words.
+    static func describe(_ error: HTTPParserError) -> String {
+        switch error {
+        case .invalidMethod: return "bad request line (method)"
+        case .invalidURL: return "bad request target"
+        case .invalidVersion: return "unsupported HTTP version"
+        case .invalidHeaderToken: return "bad header name"
+        case .invalidConstant: return "not HTTP/1.x"
+        case .lfExpected, .strictModeAssertion: return "bad line ending"
+        case .invalidContentLength, .unexpectedContentLength: return "bad Content-Length"
+        case .invalidChunkSize: return "bad chunk size"
+        case .headerOverflow: return "header too long"
+        case .invalidCharactersUsed: return "bad character"
+        default: return "\(error)"
+        }
+    }
+}

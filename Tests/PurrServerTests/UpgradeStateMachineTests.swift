@@ -1,0 +1,114 @@
+import NIOCore
+import NIOEmbedded
+import NIOHTTP1
+import PurrCore
+import PurrTestSupport
+import XCTest
+
+@testable import PurrServer
+
+/// The upgrade's state machine on its own, and the server's head-reading pipeline (NIOHTTP1's decoder,
+/// the gate, the handler) in an `EmbeddedChannel`: every refusal without a socket.
+final class UpgradeStateMachineTests: XCTestCase {
+    func testAcceptedHeadConnectsThenUpgradesOnceTheHeadHasEnded() throws {
+        let route = try Route(path: "/t", target: HostPort(host: "127.0.0.1", port: 1))
+        var machine = UpgradeStateMachine()
+        guard case .connect(let chosen) = machine.receivedHead(.accept(route, .purr)) else { return XCTFail("no connect") }
+        XCTAssertEqual(chosen.path, "/t")
+        let target = EmbeddedChannel()
+        // The target can connect before the decoder's `.end`: the hand-over waits for it.
+        guard case .none = machine.targetConnected(target, clientActive: true) else { return XCTFail("upgraded too early") }
+        guard case .upgrade(let upgraded, .purr) = machine.receivedEnd() else { return XCTFail("no upgrade") }
+        XCTAssertTrue(upgraded === target)
+        guard case .none = machine.channelInactive() else { return XCTFail("a finished upgrade reacts to nothing") }
+    }
+
+    func testTargetForAClientThatLeftIsClosedAndRefusalsHappenOnce() throws {
+        let route = try Route(path: "/t", target: HostPort(host: "127.0.0.1", port: 1))
+        var machine = UpgradeStateMachine()
+        _ = machine.receivedHead(.accept(route, .purr))
+        _ = machine.receivedEnd()
+        guard case .clientGone(_, nil) = machine.channelInactive() else { return XCTFail("client gone") }
+        guard case .closeTarget = machine.targetConnected(EmbeddedChannel(), clientActive: false) else {
+            return XCTFail("a late target must be closed")
+        }
+
+        var refusing = UpgradeStateMachine()
+        guard case .refuse(let refusal) = refusing.headerTimedOut(seconds: 2) else { return XCTFail("no 408") }
+        XCTAssertEqual(refusal.status, 408)
+        guard case .none = refusing.headerTimedOut(seconds: 2) else { return XCTFail("answered twice") }
+        guard case .none = refusing.errorCaught(HTTPParserError.invalidMethod) else { return XCTFail("answered twice") }
+        guard case .close = refusing.inputClosed() else { return XCTFail("a refused client that is done is closed") }
+    }
+
+    func testParserErrorsAndOversizedHeadsAreRefusedWithTheirStatus() {
+        var garbage = UpgradeStateMachine()
+        guard case .refuse(let bad) = garbage.errorCaught(HTTPParserError.invalidMethod) else { return XCTFail("no 400") }
+        XCTAssertEqual(bad.status, 400)
+        var big = UpgradeStateMachine()
+        guard case .refuse(let large) = big.errorCaught(HandshakeGate.HeadTooLarge(limit: 1024)) else { return XCTFail("no 431") }
+        XCTAssertEqual(large.status, 431)
+        var quitter = UpgradeStateMachine()
+        guard case .clientGone = quitter.errorCaught(HTTPParserError.invalidEOFState) else { return XCTFail("not client gone") }
+    }
+
+    // MARK: The pipeline in an EmbeddedChannel
+
+    func makeChannel(maxHeadSize: Int = 1024) throws -> (EmbeddedChannel, StatsRegistry) {
+        var config = ServerConfig()
+        config.routes = [try Route(path: "/t", target: HostPort(host: "127.0.0.1", port: 1))]
+        config.maxHeadSize = maxHeadSize
+        config.headerTimeout = 2
+        let registry = StatsRegistry(routes: config.routes, listen: "embedded")
+        let env = ServerEnvironment(
+            routes: RouteTable(config.routes), registry: registry, logger: InProcessServer.quietLogger, config: config)
+        let channel = EmbeddedChannel()
+        try UpgradeHandler.install(on: channel, env: env)
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 9)).wait()
+        return (channel, registry)
+    }
+
+    func answer(_ channel: EmbeddedChannel) throws -> String {
+        var text = ""
+        while let buffer = try channel.readOutbound(as: ByteBuffer.self) { text += String(buffer: buffer) }
+        return text
+    }
+
+    func testRefusalsFromTheEmbeddedPipeline() throws {
+        let purr = "Connection: Upgrade\r\nPurr-Request: MEOW\r\nPurr-Version: 0.1.2\r\nUpgrade: purr\r\n"
+        let cases: [(String, String)] = [
+            ("SSH-2.0-OpenSSH_9.2\r\n", "HTTP/1.1 400 Bad Request"),
+            ("GET /t HTTP/1.1\r\nNo colon here\r\n\r\n", "HTTP/1.1 400 Bad Request"),
+            ("GET /t HTTP/2.0\r\n\(purr)\r\n", "HTTP/1.1 400 Bad Request"),
+            ("GET http://evil/t HTTP/1.1\r\n\(purr)\r\n", "request target must be a path"),
+            ("GET /t HTTP/1.1\r\n\(purr)Content-Length: 3\r\n\r\nabc", "an upgrade request cannot have a body"),
+            ("GET /nowhere HTTP/1.1\r\n\(purr)\r\n", "HTTP/1.1 404 Not Found"),
+            ("GET /t HTTP/1.1\r\nHost: x\r\n\r\n", "not a Purr request: missing Upgrade header"),
+        ]
+        for (request, expected) in cases {
+            let (channel, _) = try makeChannel()
+            try? channel.writeInbound(ByteBuffer(string: request))
+            let text = try answer(channel)
+            XCTAssertTrue(text.contains(expected), "\(request.debugDescription) got \(text.debugDescription)")
+            _ = try? channel.finish()
+        }
+    }
+
+    func testHeadOverTheLimitArrivingInPiecesIs431() throws {
+        let (channel, registry) = try makeChannel(maxHeadSize: 1024)
+        try? channel.writeInbound(ByteBuffer(string: "GET /t HTTP/1.1\r\nX: "))
+        for _ in 0..<8 { try? channel.writeInbound(ByteBuffer(string: String(repeating: "a", count: 200))) }
+        XCTAssertTrue(try answer(channel).hasPrefix("HTTP/1.1 431 "))
+        XCTAssertEqual(registry.snapshot().totals.failures["head_too_large"], 1)
+        _ = try? channel.finish()
+    }
+
+    func testStalledHeadTimesOutWith408() throws {
+        let (channel, registry) = try makeChannel()
+        try channel.writeInbound(ByteBuffer(string: "GET /t HTTP/1.1\r\n"))
+        channel.embeddedEventLoop.advanceTime(by: .seconds(3))
+        XCTAssertTrue(try answer(channel).hasPrefix("HTTP/1.1 408 "))
+        XCTAssertEqual(registry.snapshot().totals.failures["header_timeout"], 1)
+        _ = try? channel.finish()
+    }
+}
