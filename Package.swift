@@ -83,7 +83,9 @@ let package = Package(
         ),
         .executableTarget(
             name: "purr-bench",
-            dependencies: ["PurrCore", "PurrTUI", "PurrClient", nioCore, nioPosix, argumentParser],
+            dependencies: [
+                "PurrCore", "PurrTUI", "PurrClient", nioCore, nioPosix, argumentParser, .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: upcoming
         ),
         .target(

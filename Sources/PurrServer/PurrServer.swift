@@ -6,9 +6,9 @@ import Synchronization
 
 /// The Purr server: accepts upgrade requests, routes them and relays bytes.
 public final class PurrServer: Sendable {
-    public let config: ServerConfig
     public let registry: StatsRegistry
-    let env: ServerEnvironment
+    /// The swappable settings: each new connection takes the current snapshot once, at accept.
+    let settings: EnvironmentHolder
     let group: any EventLoopGroup
     let logger: Logger
     private let channels = ChannelTracker()
@@ -17,18 +17,19 @@ public final class PurrServer: Sendable {
     public let tls: ServerTLS?
 
     public init(config: ServerConfig, group: any EventLoopGroup, logger: Logger, tls: ServerTLS? = nil) {
-        self.config = config
         self.tls = tls
         self.group = group
         self.logger = logger
         self.registry = StatsRegistry(routes: config.routes, listen: config.listen.description)
-        self.env = ServerEnvironment(
-            routes: RouteTable(config.routes),
-            registry: registry,
-            logger: logger,
-            config: config
-        )
+        let env = ServerEnvironment(routes: RouteTable(config.routes), registry: registry, logger: logger, config: config)
+        self.settings = EnvironmentHolder(env, config: config)
     }
+
+    /// The configuration in use (the latest good load).
+    public var config: ServerConfig { settings.config }
+
+    /// The settings snapshot new connections get now.
+    var env: ServerEnvironment { settings.current }
 
     /// The address actually bound (useful with port 0).
     public var localAddress: SocketAddress? { listener.withLock { $0?.localAddress } }
@@ -38,7 +39,7 @@ public final class PurrServer: Sendable {
 
     /// Binds the listener. Routes are checked by now; an address in use fails here.
     public func start() async throws {
-        let env = self.env
+        let settings = self.settings
         let channels = self.channels
         let tls = self.tls
         let bootstrap = ServerBootstrap(group: group)
@@ -49,14 +50,15 @@ public final class PurrServer: Sendable {
                 return channel.eventLoop.makeCompletedFuture {
                     try SocketTuning.apply(to: channel)
                     if let tls { try channel.pipeline.syncOperations.addHandler(tls.makeHandler()) }
-                    try UpgradeHandler.install(on: channel, env: env)
+                    try UpgradeHandler.install(on: channel, env: settings.current)
                 }
             }
             .serverChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(AcceptErrorHandler(logger: env.logger))
+                AcceptPauseHandler.install(on: channel).flatMapThrowing {
+                    try channel.pipeline.syncOperations.addHandler(AcceptErrorHandler(logger: settings.current.logger))
                 }
             }
+        let config = self.config
         let channel = try await bootstrap.bind(host: config.listen.host, port: config.listen.port).get()
         listener.withLock { $0 = channel }
         let bound = channel.localAddress?.hostPortDescription ?? config.listen.description
@@ -87,6 +89,44 @@ public final class PurrServer: Sendable {
         while registry.activeCount > 0 && ContinuousClock.now < closeDeadline {
             try? await Task.sleep(for: .milliseconds(10))
         }
+    }
+}
+
+// MARK: Reload
+
+extension PurrServer {
+    /// Applies a new configuration to connections accepted from now on; relays already up keep going
+    /// (unless `dropRemoved`, for those whose route went away). Throws, changing nothing, when the new
+    /// configuration cannot be applied while running.
+    @discardableResult
+    public func reload(to new: ServerConfig) throws(ConfigError) -> ReloadOutcome {
+        let old = settings.config
+        var applied = new
+        var notes: [String] = []
+        if new.listen != old.listen {
+            notes.append("listen address \(new.listen) takes effect at the next restart (still on \(old.listen))")
+            applied.listen = old.listen
+        }
+        switch (tls, new.tlsCertificate, new.tlsKey) {
+        case (nil, nil, _):
+            break
+        case (nil, .some, _):
+            throw ConfigError("tls_cert: turning TLS on needs a restart")
+        case (.some, nil, _), (.some, .some, nil):
+            throw ConfigError("tls_cert: turning TLS off needs a restart")
+        case (.some(let tls), .some(let certificate), .some(let key)):
+            // The last step that can fail: nothing has changed before it.
+            try tls.reload(certificatePath: certificate, keyPath: key)
+        }
+        registry.updateRoutes(applied.routes)
+        let generation = settings.current.generation + 1
+        let environment = ServerEnvironment(
+            routes: RouteTable(applied.routes), registry: registry, logger: logger, config: applied, generation: generation)
+        settings.replace(with: environment, config: applied)
+        registry.configLoaded(generation: generation)
+        let dropped = applied.dropRemoved ? registry.closeRelays(lostIn: environment.routes) : 0
+        return ReloadOutcome(
+            generation: generation, routes: applied.routes.count, droppedRelays: dropped, certificate: tls?.certificatePath, notes: notes)
     }
 }
 

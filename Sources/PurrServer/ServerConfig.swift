@@ -19,6 +19,8 @@ public struct ServerConfig: Sendable {
     public var tlsCertificate: String?
     public var tlsKey: String?
     public var logLevel: Logger.Level = .info
+    /// On a reload, close live relays whose route was removed or got another target or token.
+    public var dropRemoved = false
     /// Admin endpoint; nil when not asked for.
     public var admin: AdminConfig?
     /// The `[admin]` table as written; flags and the environment complete it into `admin`.
@@ -69,7 +71,7 @@ extension ServerConfig {
         let toml = try TOMLReader.load(file: file)
         try toml.checkKeys([
             "listen", "header_timeout", "drain_timeout", "log_level", "routes", "admin", "max_connections", "idle_timeout", "max_head_size",
-            "tls_cert", "tls_key",
+            "tls_cert", "tls_key", "drop_removed",
         ])
         var config = ServerConfig()
         if let listen = try toml.string("listen") {
@@ -82,6 +84,7 @@ extension ServerConfig {
         if let value = try toml.int("max_head_size", range: Self.headSizeRange) { config.maxHeadSize = value }
         config.tlsCertificate = try toml.string("tls_cert")
         config.tlsKey = try toml.string("tls_key")
+        config.dropRemoved = try toml.bool("drop_removed") ?? false
         if let level = try toml.string("log_level") {
             config.logLevel = try toml.wrap("log_level") { () throws(ConfigError) in try Logger.Level(parsing: level) }
         }

@@ -2,7 +2,9 @@ import Logging
 import NIOCore
 import PurrCore
 
-/// What every connection handler of one server shares.
+/// What every connection handler of one server shares: an immutable snapshot of the settings of one
+/// configuration generation. A reload makes a new one; each connection takes the current one once,
+/// at accept (`EnvironmentHolder`), and keeps it for its whole life.
 final class ServerEnvironment: Sendable {
     let routes: RouteTable
     let registry: StatsRegistry
@@ -16,8 +18,10 @@ final class ServerEnvironment: Sendable {
     let maxHeadSize: Int
     /// nil: relays are never closed for being idle.
     let idleTimeout: TimeAmount?
+    /// Which configuration this is (1 at start, one more per successful reload).
+    let generation: Int
 
-    init(routes: RouteTable, registry: StatsRegistry, logger: Logger, config: ServerConfig) {
+    init(routes: RouteTable, registry: StatsRegistry, logger: Logger, config: ServerConfig, generation: Int = 1) {
         self.routes = routes
         self.registry = registry
         self.logger = logger
@@ -25,5 +29,6 @@ final class ServerEnvironment: Sendable {
         self.maxConnections = config.maxConnections
         self.maxHeadSize = config.maxHeadSize
         self.idleTimeout = config.idleTimeout > 0 ? .nanoseconds(Int64(config.idleTimeout * 1e9)) : nil
+        self.generation = generation
     }
 }

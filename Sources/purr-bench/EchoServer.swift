@@ -2,7 +2,7 @@ import NIOCore
 import NIOPosix
 
 /// The latency and scale target: echoes every read back, on one event loop so thousands of held
-/// connections cost no threads. Closes when the peer's input ends.
+/// connections cost no threads. Closes once the peer's input ended and everything read was echoed.
 final class EchoServer: Sendable {
     let group: MultiThreadedEventLoopGroup
     let channel: any Channel
@@ -16,6 +16,7 @@ final class EchoServer: Sendable {
             .serverChannelOption(ChannelOptions.backlog, value: 4096)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
+            .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(Echo()) }
             }
@@ -39,6 +40,16 @@ private final class Echo: ChannelInboundHandler {
 
     func channelReadComplete(context: ChannelHandlerContext) {
         context.flush()
+    }
+
+    /// The peer finished sending: close after the echo of its last bytes has been written.
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard let event = event as? ChannelEvent, case .inputClosed = event else {
+            return context.fireUserInboundEventTriggered(event)
+        }
+        context.writeAndFlush(NIOAny(context.channel.allocator.buffer(capacity: 0))).assumeIsolated().whenComplete { _ in
+            context.close(promise: nil)
+        }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {

@@ -20,6 +20,12 @@ struct Plan: Sendable {
     var tuiRate = 10.0
     var tuiSeconds = 10.0
     var tuiSize = (width: 200, height: 50)
+    /// The soak: minutes, new connections per second, at most this many at once, bulk size, sampling.
+    var soakMinutes = 10.0
+    var soakRate = 20.0
+    var soakConcurrency = 32
+    var soakBulkBytes = mebibyte
+    var soakSampleSeconds = 5.0
     /// Upper bound on any one timed loop, so a stuck relay cannot hang the bench.
     var loopTimeout = 180.0
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PurrCore
 
 #if canImport(Glibc)
     import Glibc
@@ -13,9 +14,10 @@ struct PurrBench: ParsableCommand {
         commandName: "purr-bench",
         abstract: "Measure the tunnel against a direct TCP connection on loopback (issue #6).",
         discussion: """
-            Workloads: \(Workload.allCases.map(\.rawValue).joined(separator: ", ")) (default: all but ceiling).
+            Workloads: \(Workload.allCases.map(\.rawValue).joined(separator: ", ")) (default: all but ceiling and soak).
             Run a release build: swift run -c release purr-bench [--quick] [--json] [WORKLOAD...]
-            """
+            """,
+        version: PurrVersion.current
     )
 
     @Argument(help: "Workloads to run (default: all).")
@@ -36,6 +38,9 @@ struct PurrBench: ParsableCommand {
     @Option(name: .customLong("bulk-mib"), help: "Bytes of the single bulk stream, in MiB (default 2048, --quick 512).")
     var bulkMiB: Int?
 
+    @Option(name: .long, help: "Minutes the soak workload runs (default 10; not in the default run).")
+    var minutes: Double?
+
     @Option(name: .long, help: "Directory holding purr-server and purr (default: next to this binary).")
     var binDir: String?
 
@@ -47,6 +52,7 @@ struct PurrBench: ParsableCommand {
         if let connections, !(1...8000).contains(connections) { throw ValidationError("--connections: 1 to 8000") }
         if let slowSeconds, !(1...1200).contains(slowSeconds) { throw ValidationError("--slow-seconds: 1 to 1200") }
         if let bulkMiB, !(1...65536).contains(bulkMiB) { throw ValidationError("--bulk-mib: 1 to 65536") }
+        if let minutes, !(0.5...1440).contains(minutes) { throw ValidationError("--minutes: 0.5 to 1440") }
     }
 
     func run() throws {
@@ -54,12 +60,14 @@ struct PurrBench: ParsableCommand {
         if let connections { plan.scaleConnections = connections }
         if let slowSeconds { plan.slowSeconds = slowSeconds }
         if let bulkMiB { plan.bulkBytes = bulkMiB * Plan.mebibyte }
+        if let minutes { plan.soakMinutes = minutes }
         signal(SIGPIPE, SIG_IGN)
         let context = BenchContext(plan: plan, binDir: binDir ?? Self.ownDirectory())
         for tool in ["purr-server", "purr"] where !FileManager.default.isExecutableFile(atPath: "\(context.binDir)/\(tool)") {
             throw ValidationError("\(context.binDir)/\(tool) not found: build it first (swift build -c release --product \(tool))")
         }
-        let selected = workloads.isEmpty ? Workload.allCases.filter { $0 != .ceiling } : workloads.compactMap(Workload.init(rawValue:))
+        let selected =
+            workloads.isEmpty ? Workload.allCases.filter { $0 != .ceiling && $0 != .soak } : workloads.compactMap(Workload.init(rawValue:))
         var report = Report(machine: Self.machine(), mode: quick ? "quick" : "full")
         let echo = try EchoServer()
         defer { echo.stop() }
@@ -74,6 +82,7 @@ struct PurrBench: ParsableCommand {
                 case .slow: report.rows += try SlowReaderWorkload.run(context)
                 case .ceiling: report.rows += try CeilingWorkload.run(context)
                 case .tui: report.rows += TUIRenderWorkload.run(context)
+                case .soak: report.rows += try SoakWorkload.run(context, echo: echo)
                 }
             } catch {
                 report.notes.append("\(workload.rawValue): failed: \(error)")

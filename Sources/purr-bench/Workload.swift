@@ -8,6 +8,8 @@ enum Workload: String, CaseIterable, Sendable {
     case tui
     /// Not in the default run: bare two-hop relays (copy and splice) as a bound for the relay.
     case ceiling
+    /// Not in the default run: minutes of mixed traffic; memory and descriptors must stay flat.
+    case soak
 }
 
 /// What every workload gets: the plan, the targets in this process, and where the executables are.

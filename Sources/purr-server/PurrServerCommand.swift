@@ -13,8 +13,11 @@ struct PurrServerCommand: AsyncParsableCommand {
         abstract: "Answer Purr upgrade requests and relay each to a TCP target.",
         discussion: """
             Routes come from --route flags and/or [[routes]] in --config; flags win.
+            SIGHUP re-reads --config (routes, tokens, limits, log level, admin token, TLS files) for new
+            connections; relays already up keep going. SIGINT/SIGTERM drain and stop.
             Example: purr-server --listen 127.0.0.1:8080 --route /ssh=127.0.0.1:22
-            """
+            """,
+        version: PurrVersion.current
     )
 
     @Option(name: .long, help: "Address to listen on, HOST:PORT or [IPv6]:PORT (default 127.0.0.1:8080).")
@@ -49,6 +52,9 @@ struct PurrServerCommand: AsyncParsableCommand {
 
     @Option(name: .long, help: "PEM private key for --tls-cert.")
     var tlsKey: String?
+
+    @Flag(name: .long, help: "On reload (SIGHUP), close live relays whose route was removed or got another target or token.")
+    var dropRemoved = false
 
     @Flag(name: .long, help: "Serve the admin endpoint over TLS too (same certificate).")
     var adminTLS = false
@@ -104,6 +110,7 @@ struct PurrServerCommand: AsyncParsableCommand {
         try Self.apply(maxConnections, "--max-connections", ServerConfig.connectionLimitRange, "connections", to: &config.maxConnections)
         try Self.apply(idleTimeout, "--idle-timeout", 0...604_800, "seconds", to: &config.idleTimeout)
         try Self.apply(maxHeadSize, "--max-head-size", ServerConfig.headSizeRange, "bytes", to: &config.maxHeadSize)
+        if dropRemoved { config.dropRemoved = true }
         if let tlsCert { config.tlsCertificate = tlsCert }
         if let tlsKey { config.tlsKey = tlsKey }
         guard (config.tlsCertificate == nil) == (config.tlsKey == nil) else {
@@ -152,7 +159,10 @@ struct PurrServerCommand: AsyncParsableCommand {
     }
 
     func serve(_ config: ServerConfig) async {
-        CommandLineSupport.bootstrapLogging(level: config.logLevel)
+        // SIGHUP means reload, never the default action (which ends the process): ignored until the
+        // reloader takes it over below.
+        signal(SIGHUP, SIG_IGN)
+        let levelSwitch = CommandLineSupport.bootstrapLogging(level: config.logLevel)
         let logger = Logger(label: "purr-server")
         let signals = SignalWatcher()
         var tls: ServerTLS?
@@ -163,7 +173,6 @@ struct PurrServerCommand: AsyncParsableCommand {
                 CommandLineSupport.usageError("purr-server", error.message)
             }
         }
-        let reloader = tls.map { TLSReloader(tls: $0, logger: logger) }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
         let server = PurrServer(config: config, group: group, logger: logger, tls: tls)
         do {
@@ -184,6 +193,10 @@ struct PurrServerCommand: AsyncParsableCommand {
             }
             admin = adminServer
         }
+        let command = self
+        let reloader = ConfigReloader(
+            resolve: { () throws(ConfigError) in try command.resolveConfig() }, server: server, admin: admin, levelSwitch: levelSwitch,
+            logger: logger)
         // One line on standard output once ready, for scripts (and --listen with port 0).
         CommandLineSupport.printLine("listening on \(server.registry.snapshot().server.listen)")
         if let admin { CommandLineSupport.printLine("admin on \(HostPort(host: admin.config.listen.host, port: admin.port))") }

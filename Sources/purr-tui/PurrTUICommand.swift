@@ -14,7 +14,8 @@ struct PurrTUICommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "purr-tui",
         abstract: "Manage Purr tunnels and watch their traffic in the terminal.",
-        discussion: "Try it with no setup at all: purr-tui --demo"
+        discussion: "Try it with no setup at all: purr-tui --demo",
+        version: PurrVersion.current
     )
 
     @Option(name: .long, help: "The tunnels file (default $XDG_CONFIG_HOME/purr/tunnels.toml).")

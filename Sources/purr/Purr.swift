@@ -7,6 +7,7 @@ struct Purr: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "purr",
         abstract: "The Purr client: TCP tunnels through a Purr server over HTTP.",
+        version: PurrVersion.current,
         subcommands: [Connect.self, Up.self, Stdio.self, NativeHostCommand.self]
     )
 

@@ -87,7 +87,7 @@ final class UpgradeStateMachineTests: XCTestCase {
         ]
         for (request, expected) in cases {
             let (channel, _) = try makeChannel()
-            try? channel.writeInbound(ByteBuffer(string: request))
+            _ = try? channel.writeInbound(ByteBuffer(string: request))
             let text = try answer(channel)
             XCTAssertTrue(text.contains(expected), "\(request.debugDescription) got \(text.debugDescription)")
             _ = try? channel.finish()
@@ -96,8 +96,8 @@ final class UpgradeStateMachineTests: XCTestCase {
 
     func testHeadOverTheLimitArrivingInPiecesIs431() throws {
         let (channel, registry) = try makeChannel(maxHeadSize: 1024)
-        try? channel.writeInbound(ByteBuffer(string: "GET /t HTTP/1.1\r\nX: "))
-        for _ in 0..<8 { try? channel.writeInbound(ByteBuffer(string: String(repeating: "a", count: 200))) }
+        _ = try? channel.writeInbound(ByteBuffer(string: "GET /t HTTP/1.1\r\nX: "))
+        for _ in 0..<8 { _ = try? channel.writeInbound(ByteBuffer(string: String(repeating: "a", count: 200))) }
         XCTAssertTrue(try answer(channel).hasPrefix("HTTP/1.1 431 "))
         XCTAssertEqual(registry.snapshot().totals.failures["head_too_large"], 1)
         _ = try? channel.finish()

@@ -43,6 +43,30 @@ public enum TestKit {
 
     public static func sha256(_ bytes: [UInt8]) -> String { SHA256.hash(data: bytes).hex }
 
+    /// User + system CPU seconds a process has used (fields 14 and 15 of /proc/PID/stat).
+    public static func cpuSeconds(pid: Int32) -> Double {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = text.lastIndex(of: ")") else {
+            return 0
+        }
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
+    /// Polls (bounded) until a process uses under `share` of one core over a window of at least
+    /// `window` seconds: a process left spinning never gets there.
+    @discardableResult
+    public static func settlesIdle(pid: Int32, share: Double = 0.1, window: Double = 1, timeout: Double = 15) -> Bool {
+        var start = (time: Date(), cpu: cpuSeconds(pid: pid))
+        return poll(timeout: timeout) {
+            let elapsed = Date().timeIntervalSince(start.time)
+            guard elapsed >= window else { return false }
+            let used = cpuSeconds(pid: pid) - start.cpu
+            start = (Date(), cpuSeconds(pid: pid))
+            return used / elapsed < share
+        }
+    }
+
     /// Resident memory of a process in bytes (from /proc).
     public static func residentBytes(pid: Int32) -> Int? {
         guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }

@@ -45,6 +45,7 @@ public final class TestTarget: Sendable {
         _ behavior: Behavior,
         group: any EventLoopGroup,
         host: String = "127.0.0.1",
+        port: Int = 0,
         pausedReading: Bool = false
     ) async throws -> TestTarget {
         let box = TargetBox()
@@ -73,7 +74,7 @@ public final class TestTarget: Sendable {
                     }
                 }
             }
-            .bind(host: host, port: 0).get()
+            .bind(host: host, port: port).get()
         let target = TestTarget(channel: channel, paused: pausedReading)
         box.target = target
         return target

@@ -167,6 +167,7 @@ public final class Tunnel: Sendable {
             .serverChannelOption(ChannelOptions.backlog, value: 1024)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(ChannelOptions.autoRead, value: false)
+            .serverChannelInitializer { AcceptPauseHandler.install(on: $0) }  // out of descriptors: pause, do not spin (issue 15)
             .childChannelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
                     try SocketTuning.apply(to: channel)

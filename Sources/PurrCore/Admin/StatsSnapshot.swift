@@ -107,16 +107,34 @@ public struct StatsSnapshot: Sendable, Codable, Equatable {
         }
     }
 
+    /// The configuration in use: which generation (1 at start, one more per good reload), when it
+    /// was loaded, and how reloads went. Absent from servers that predate reloading.
+    public struct ConfigStatus: Sendable, Codable, Equatable {
+        public var generation: Int
+        public var loaded: Date
+        public var reloadsOk: Int
+        public var reloadsFailed: Int
+
+        public init(generation: Int, loaded: Date, reloadsOk: Int, reloadsFailed: Int) {
+            self.generation = generation
+            self.loaded = loaded
+            self.reloadsOk = reloadsOk
+            self.reloadsFailed = reloadsFailed
+        }
+    }
+
     public var server: Server
     public var totals: Totals
     public var routes: [RouteStats]
     public var connections: [Connection]
+    public var config: ConfigStatus?
 
-    public init(server: Server, totals: Totals, routes: [RouteStats], connections: [Connection]) {
+    public init(server: Server, totals: Totals, routes: [RouteStats], connections: [Connection], config: ConfigStatus? = nil) {
         self.server = server
         self.totals = totals
         self.routes = routes
         self.connections = connections
+        self.config = config
     }
 }
 

@@ -28,19 +28,23 @@ public enum CommandLineSupport {
     }
 
     /// Sends all logs to standard error, one line per event, at `level`, through the process's
-    /// `LogQueue` (a log line never blocks an event loop); what is queued is written before exit.
-    public static func bootstrapLogging(level: Logger.Level) {
+    /// `LogQueue` (a log line never blocks an event loop); what is queued is written before exit. The
+    /// returned switch changes the level of every logger later (a config reload).
+    @discardableResult
+    public static func bootstrapLogging(level: Logger.Level) -> LogLevelSwitch {
         bootstrapLogging(level: level, queue: .standardError)
     }
 
     /// The same into any descriptor (the TUI's log file).
-    public static func bootstrapLogging(level: Logger.Level, queue: LogQueue) {
+    @discardableResult
+    public static func bootstrapLogging(level: Logger.Level, queue: LogQueue) -> LogLevelSwitch {
+        let levelSwitch = LogLevelSwitch(level)
         LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler(label: label, stream: LogQueueStream(queue: queue), metadataProvider: nil)
-            handler.logLevel = level
-            return handler
+            let base = StreamLogHandler(label: label, stream: LogQueueStream(queue: queue), metadataProvider: nil)
+            return SwitchedLogHandler(base: base, levelSwitch: levelSwitch)
         }
         atexit { LogQueue.standardError.flush() }
+        return levelSwitch
     }
 
     /// The first line of a possibly multi-line message.

@@ -14,6 +14,11 @@ public final class LogQueue: Sendable {
     /// Bytes that may wait before lines are dropped.
     public static let defaultCapacity = 256 << 10
 
+    /// How long the writer gathers lines after the first one wakes it: a burst of connections costs one
+    /// wake-up of this thread, not one per line (on a busy 2-core machine each wake-up competes with the
+    /// event loops).
+    static let gatherDelay: UInt32 = 5_000  // µs
+
     private struct State {
         var lines: [String] = []
         var bytes = 0
@@ -91,6 +96,7 @@ public final class LogQueue: Sendable {
             if lines.isEmpty && dropped == 0 {
                 drained.signal()
                 wakeUp.wait()
+                usleep(Self.gatherDelay)
                 continue
             }
             if dropped > 0 {

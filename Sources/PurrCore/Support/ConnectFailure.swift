@@ -25,7 +25,8 @@ public enum ConnectFailure {
         case EHOSTUNREACH: return "host unreachable"
         case ENETUNREACH: return "network unreachable"
         case EMFILE, ENFILE: return "out of file descriptors"
-        case EADDRNOTAVAIL: return "address not available"
+        // From connect(): every local (ephemeral) port toward that destination is taken.
+        case EADDRNOTAVAIL: return "no free local port (address not available)"
         case EPIPE: return "broken pipe"
         default: return String(cString: strerror(code))
         }

@@ -5,25 +5,27 @@ import Synchronization
 /// The server's certificate and key, loaded from PEM files and reloadable (SIGHUP) without touching
 /// connections already up: each new connection takes the context current at its accept.
 public final class ServerTLS: Sendable {
-    public let certificatePath: String
-    public let keyPath: String
-    private let context: Mutex<NIOSSLContext>
+    private let state: Mutex<(context: NIOSSLContext, certificatePath: String, keyPath: String)>
 
     public init(certificatePath: String, keyPath: String) throws(ConfigError) {
-        self.certificatePath = certificatePath
-        self.keyPath = keyPath
-        context = Mutex(try Self.load(certificatePath: certificatePath, keyPath: keyPath))
+        state = Mutex((try Self.load(certificatePath: certificatePath, keyPath: keyPath), certificatePath, keyPath))
     }
 
-    /// Reads the files again; on error the old certificate stays in use.
-    public func reload() throws(ConfigError) {
-        let fresh = try Self.load(certificatePath: certificatePath, keyPath: keyPath)
-        context.withLock { $0 = fresh }
+    public var certificatePath: String { state.withLock { $0.certificatePath } }
+    public var keyPath: String { state.withLock { $0.keyPath } }
+
+    /// Reads the files again (by default the same paths); on error the old certificate stays in use.
+    public func reload(certificatePath: String? = nil, keyPath: String? = nil) throws(ConfigError) {
+        let (oldCertificate, oldKey) = state.withLock { ($0.certificatePath, $0.keyPath) }
+        let certificate = certificatePath ?? oldCertificate
+        let key = keyPath ?? oldKey
+        let fresh = try Self.load(certificatePath: certificate, keyPath: key)
+        state.withLock { $0 = (fresh, certificate, key) }
     }
 
     /// A TLS handler for one new connection.
     public func makeHandler() -> NIOSSLServerHandler {
-        NIOSSLServerHandler(context: context.withLock { $0 })
+        NIOSSLServerHandler(context: state.withLock { $0.context })
     }
 
     static func load(certificatePath: String, keyPath: String) throws(ConfigError) -> NIOSSLContext {

@@ -34,6 +34,15 @@ enum MetricsText {
         }
         family("purr_log_lines_dropped_total", "counter", "Log lines dropped because the log output was not read fast enough.")
         sample("purr_log_lines_dropped_total", [], "\(logLinesDropped)")
+        if let config = snapshot.config {
+            family(
+                "purr_config_reloads_total", "counter",
+                "Configuration reloads (SIGHUP) by result; a failed one keeps the old configuration.")
+            sample("purr_config_reloads_total", [("result", "ok")], "\(config.reloadsOk)")
+            sample("purr_config_reloads_total", [("result", "failed")], "\(config.reloadsFailed)")
+            family("purr_config_generation", "gauge", "Generation of the configuration in use (1 at start).")
+            sample("purr_config_generation", [], "\(config.generation)")
+        }
         family("purr_uptime_seconds", "gauge", "Seconds since the server started.")
         sample("purr_uptime_seconds", [], String(format: "%.3f", snapshot.server.uptimeSeconds))
         return out

@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import PurrCore
 import Synchronization
 
@@ -12,6 +13,8 @@ public final class ConnectionRecord: Sendable {
     /// Bytes from the target towards the client.
     public let bytesOut = ByteCounter()
     let mutable: Mutex<Mutable>
+    /// The client's channel, so a reload with `drop_removed` can close relays that lost their route.
+    let channel: (any Channel)?
     /// The kernel's view of the socket from the client and of the one to the target, read at most once
     /// per stats interval when someone asks for stats.
     let clientTCP = TCPSampler()
@@ -22,13 +25,16 @@ public final class ConnectionRecord: Sendable {
         var route: String?
         var target: String?
         var reason: String?
+        /// The route as configured when this connection was routed (target and token included).
+        var routeSettings: Route?
         var clientID: String?
     }
 
-    init(id: UInt64, peer: String, started: Date) {
+    init(id: UInt64, peer: String, started: Date, channel: (any Channel)? = nil) {
         self.id = id
         self.peer = peer
         self.started = started
+        self.channel = channel
         self.mutable = Mutex(Mutable())
     }
 

@@ -6,7 +6,7 @@ import Synchronization
 /// The one place the server's counters live. Opening and closing take a short lock;
 /// relayed bytes go to per-connection atomics, so reading a snapshot never slows the relay.
 public final class StatsRegistry: Sendable {
-    public static let version = "0.1.0"
+    public static let version = PurrVersion.current
 
     public let started = Date()
     private let startedClock = ContinuousClock.now
@@ -34,6 +34,7 @@ public final class StatsRegistry: Sendable {
         var failures: [String: Int] = [:]
         var nextObserver: UInt64 = 1
         var observers: [UInt64: @Sendable (ConnectionEvent) -> Void] = [:]
+        var config = StatsSnapshot.ConfigStatus(generation: 1, loaded: Date(), reloadsOk: 0, reloadsFailed: 0)
     }
 
     public init(routes: [Route], listen: String) {
@@ -64,9 +65,9 @@ public final class StatsRegistry: Sendable {
 
     // MARK: Connection lifecycle (called by the upgrade handler)
 
-    func open(peer: String) -> ConnectionRecord {
+    func open(peer: String, channel: (any Channel)? = nil) -> ConnectionRecord {
         state.withLock { state in
-            let record = ConnectionRecord(id: state.nextID, peer: peer, started: Date())
+            let record = ConnectionRecord(id: state.nextID, peer: peer, started: Date(), channel: channel)
             state.nextID += 1
             state.live[record.id] = record
             state.total += 1
@@ -82,8 +83,14 @@ public final class StatsRegistry: Sendable {
             $0.route = key
             $0.target = route.target.description
             $0.state = .connecting
+            $0.routeSettings = route
         }
         return state.withLock { state in
+            // A connection that took its settings before a reload may use a route no longer listed.
+            if state.routes[key] == nil {
+                state.routes[key] = RouteCounters(path: key, target: route.target.description)
+                state.routeOrder.append(key)
+            }
             state.routes[key]?.active += 1
             state.routes[key]?.total += 1
             return state.routes[key]?.active ?? 0
@@ -187,7 +194,8 @@ public final class StatsRegistry: Sendable {
                 failures: copy.failures
             ),
             routes: routes,
-            connections: connections
+            connections: connections,
+            config: copy.config
         )
     }
 
@@ -238,8 +246,65 @@ public final class StatsRegistry: Sendable {
         _ = state.withLock { $0.observers.removeValue(forKey: id) }
     }
 
-    private func notify(_ event: ConnectionEvent) {
-        let observers = state.withLock { Array($0.observers.values) }
-        for observer in observers { observer(event) }
+    /// The event is only built when someone watches (no admin viewer: no work per connection).
+    private func notify(_ event: @autoclosure () -> ConnectionEvent) {
+        let observers = state.withLock { $0.observers.isEmpty ? [] : Array($0.observers.values) }
+        guard !observers.isEmpty else { return }
+        let built = event()
+        for observer in observers { observer(built) }
+    }
+}
+
+// MARK: Configuration reloads
+
+extension StatsRegistry {
+    /// After a reload: new routes get counters, changed targets are updated, removed routes without
+    /// open connections disappear (those with some stay until a later reload finds them idle).
+    func updateRoutes(_ routes: [Route]) {
+        state.withLock { state in
+            let keys = routes.map(Self.key(for:))
+            for (key, route) in zip(keys, routes) {
+                if state.routes[key] == nil {
+                    state.routes[key] = RouteCounters(path: key, target: route.target.description)
+                    state.routeOrder.append(key)
+                } else {
+                    state.routes[key]?.target = route.target.description
+                }
+            }
+            let kept = Set(keys)
+            for key in state.routeOrder where !kept.contains(key) && (state.routes[key]?.active ?? 0) == 0 {
+                state.routes[key] = nil
+            }
+            state.routeOrder.removeAll { state.routes[$0] == nil }
+        }
+    }
+
+    /// Counts a good load: the new generation and its time.
+    func configLoaded(generation: Int) {
+        state.withLock { state in
+            state.config.generation = generation
+            state.config.loaded = Date()
+            state.config.reloadsOk += 1
+        }
+    }
+
+    /// Counts a reload that was refused (the old configuration stays).
+    public func configReloadFailed() {
+        state.withLock { $0.config.reloadsFailed += 1 }
+    }
+
+    /// Closes relays whose route is gone from `table`, or now has another target or token; returns how many.
+    func closeRelays(lostIn table: RouteTable) -> Int {
+        let live = state.withLock { Array($0.live.values) }
+        var closed = 0
+        for record in live {
+            let (state, route) = record.mutable.withLock { ($0.state, $0.routeSettings) }
+            guard state == .relaying || state == .connecting, let route, let channel = record.channel else { continue }
+            let current = table.routes.first { $0.path == route.path && $0.host == route.host }
+            guard current?.target != route.target || current?.token != route.token else { continue }
+            channel.close(promise: nil)
+            closed += 1
+        }
+        return closed
     }
 }

@@ -159,7 +159,8 @@ final class UpgradeHandler {
 
 extension UpgradeHandler: ChannelInboundHandler, RemovableChannelHandler {
     func channelActive(context: ChannelHandlerContext) {
-        record = env.registry.open(peer: context.channel.remoteAddress?.hostPortDescription ?? "?")
+        // The channel: for a reload with --drop-removed.
+        record = env.registry.open(peer: context.channel.remoteAddress?.hostPortDescription ?? "?", channel: context.channel)
         if env.registry.activeCount > env.maxConnections {
             perform(machine.overLimit(env.maxConnections), context: context)
         } else {

@@ -21,7 +21,9 @@ public struct ThemeLibrary: Sendable {
 
     static func shippedDirectory(environment: [String: String]) -> String? {
         if let explicit = environment["PURR_THEMES_DIR"], !explicit.isEmpty { return explicit }
-        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        // The binary's real path (argv[0] is a bare name when started through PATH).
+        let binary = Bundle.main.executableURL ?? URL(fileURLWithPath: CommandLine.arguments[0])
+        let executable = binary.resolvingSymlinksInPath().deletingLastPathComponent()
         var candidates = [executable.appendingPathComponent("../share/purr/themes").standardizedFileURL.path]
         var directory = executable
         for _ in 0..<6 {

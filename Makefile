@@ -1,0 +1,93 @@
+# Purr: build, test, demo and install with one command each (see README "Operations").
+#   make demo                     check what is missing, build release, start purr-tui --demo
+#   make test                     check what is missing, then what CI runs (lint, build, tests, install test)
+#   make install PREFIX=/usr/local [DESTDIR=...] [CONFIG=release]
+#   make uninstall PREFIX=/usr/local [DESTDIR=...]
+PREFIX ?= /usr/local
+DESTDIR ?=
+CONFIG ?= release
+SWIFT ?= swift
+
+PROGRAMS := purr purr-server purr-tui
+BIN_PATH = $(shell $(SWIFT) build -c $(CONFIG) --show-bin-path)
+BINDIR := $(PREFIX)/bin
+DATADIR := $(PREFIX)/share
+DOCDIR := $(DATADIR)/doc/purr
+MANDIR := $(DATADIR)/man/man1
+THEMEDIR := $(DATADIR)/purr/themes
+BASHDIR := $(DATADIR)/bash-completion/completions
+ZSHDIR := $(DATADIR)/zsh/site-functions
+FISHDIR := $(DATADIR)/fish/vendor_completions.d
+UNITDIR := $(PREFIX)/lib/systemd/system
+USERUNITDIR := $(PREFIX)/lib/systemd/user
+# Generated files (man pages, completions, units) are staged here before they are installed.
+STAGE := .build/stage-$(CONFIG)
+THEMES := $(notdir $(wildcard themes/*.theme))
+
+.PHONY: all build demo test lint install uninstall stage deps-build deps-test
+
+all: build
+
+deps-build:
+	@bash scripts/deps.sh build
+
+deps-test:
+	@bash scripts/deps.sh test
+
+build:
+	$(SWIFT) build -c $(CONFIG)
+
+demo: deps-build
+	$(SWIFT) build -c release --product purr-tui
+	"$$($(SWIFT) build -c release --show-bin-path)/purr-tui" --demo
+
+lint:
+	$(SWIFT) format lint --strict -r Sources Tests
+
+# What CI runs (.ci/run calls this).
+test: deps-test lint
+	bash browser/pack.sh
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build --disable-swift-testing
+	bash scripts/test-install.sh
+
+# Man pages from the argument parsers (swift-argument-parser's GenerateManual plugin), completions
+# from the binaries themselves, units with this PREFIX.
+stage: build
+	rm -rf "$(STAGE)" && mkdir -p "$(STAGE)/man" "$(STAGE)/bash" "$(STAGE)/zsh" "$(STAGE)/fish" "$(STAGE)/systemd"
+	$(SWIFT) package plugin generate-manual --configuration $(CONFIG) >/dev/null
+	for program in $(PROGRAMS); do \
+	    cp .build/plugins/GenerateManual/outputs/$$program/$$program.1 "$(STAGE)/man/" || exit 1; \
+	    "$(BIN_PATH)/$$program" --generate-completion-script bash > "$(STAGE)/bash/$$program" || exit 1; \
+	    "$(BIN_PATH)/$$program" --generate-completion-script zsh > "$(STAGE)/zsh/_$$program" || exit 1; \
+	    "$(BIN_PATH)/$$program" --generate-completion-script fish > "$(STAGE)/fish/$$program.fish" || exit 1; \
+	done
+	for unit in purr-server purr-up; do \
+	    sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@DOCDIR@|$(DOCDIR)|g' dist/systemd/$$unit.service.in > "$(STAGE)/systemd/$$unit.service" || exit 1; \
+	done
+
+install: stage
+	install -d "$(DESTDIR)$(BINDIR)" "$(DESTDIR)$(THEMEDIR)" "$(DESTDIR)$(MANDIR)" "$(DESTDIR)$(DOCDIR)" \
+	    "$(DESTDIR)$(BASHDIR)" "$(DESTDIR)$(ZSHDIR)" "$(DESTDIR)$(FISHDIR)" "$(DESTDIR)$(UNITDIR)" "$(DESTDIR)$(USERUNITDIR)"
+	for program in $(PROGRAMS); do \
+	    install -m 0755 "$(BIN_PATH)/$$program" "$(DESTDIR)$(BINDIR)/$$program" || exit 1; \
+	    install -m 0644 "$(STAGE)/man/$$program.1" "$(DESTDIR)$(MANDIR)/$$program.1" || exit 1; \
+	    install -m 0644 "$(STAGE)/bash/$$program" "$(DESTDIR)$(BASHDIR)/$$program" || exit 1; \
+	    install -m 0644 "$(STAGE)/zsh/_$$program" "$(DESTDIR)$(ZSHDIR)/_$$program" || exit 1; \
+	    install -m 0644 "$(STAGE)/fish/$$program.fish" "$(DESTDIR)$(FISHDIR)/$$program.fish" || exit 1; \
+	done
+	install -m 0644 $(addprefix themes/,$(THEMES)) "$(DESTDIR)$(THEMEDIR)/"
+	install -m 0644 dist/server.toml dist/tunnels.toml README.md "$(DESTDIR)$(DOCDIR)/"
+	install -m 0644 "$(STAGE)/systemd/purr-server.service" "$(DESTDIR)$(UNITDIR)/"
+	install -m 0644 "$(STAGE)/systemd/purr-up.service" "$(DESTDIR)$(USERUNITDIR)/"
+
+# Removes exactly what install wrote (and the directories of ours it leaves empty).
+uninstall:
+	for program in $(PROGRAMS); do \
+	    rm -f "$(DESTDIR)$(BINDIR)/$$program" "$(DESTDIR)$(MANDIR)/$$program.1" "$(DESTDIR)$(BASHDIR)/$$program" \
+	        "$(DESTDIR)$(ZSHDIR)/_$$program" "$(DESTDIR)$(FISHDIR)/$$program.fish"; \
+	done
+	rm -f $(addprefix "$(DESTDIR)$(THEMEDIR)/",$(THEMES))
+	rm -f "$(DESTDIR)$(DOCDIR)/server.toml" "$(DESTDIR)$(DOCDIR)/tunnels.toml" "$(DESTDIR)$(DOCDIR)/README.md"
+	rm -f "$(DESTDIR)$(UNITDIR)/purr-server.service" "$(DESTDIR)$(USERUNITDIR)/purr-up.service"
+	-rmdir "$(DESTDIR)$(THEMEDIR)" "$(DESTDIR)$(DATADIR)/purr" "$(DESTDIR)$(DOCDIR)" 2>/dev/null

@@ -1,0 +1,64 @@
+import Dispatch
+import Foundation
+import Logging
+import PurrCore
+import PurrServer
+
+/// SIGHUP: re-reads `server.toml` (with the same flags on top) and applies it to new connections;
+/// relays already up keep going. A file that does not load keeps the old configuration, logs one
+/// line naming the file, key and problem, and is counted in `/metrics` and `/stats`.
+final class ConfigReloader: @unchecked Sendable {
+    /// Unchecked: set once in init, only kept alive afterwards. Reloads run one at a time on `queue`.
+    private let source: any DispatchSourceSignal
+    private let queue = DispatchQueue(label: "purr-server.reload")
+
+    init(
+        resolve: @escaping @Sendable () throws(ConfigError) -> ServerConfig,
+        server: PurrServer,
+        admin: AdminServer?,
+        levelSwitch: LogLevelSwitch,
+        logger: Logger
+    ) {
+        signal(SIGHUP, SIG_IGN)
+        source = DispatchSource.makeSignalSource(signal: SIGHUP, queue: queue)
+        source.setEventHandler {
+            Self.reload(resolve: resolve, server: server, admin: admin, levelSwitch: levelSwitch, logger: logger)
+        }
+        source.resume()
+    }
+
+    static func reload(
+        resolve: () throws(ConfigError) -> ServerConfig,
+        server: PurrServer,
+        admin: AdminServer?,
+        levelSwitch: LogLevelSwitch,
+        logger: Logger
+    ) {
+        let outcome: ReloadOutcome
+        let fresh: ServerConfig
+        do {
+            fresh = try resolve()
+            outcome = try server.reload(to: fresh)
+        } catch {
+            server.registry.configReloadFailed()
+            logger.error("config reload failed, keeping the old configuration", metadata: ["reason": "\(error.message)"])
+            return
+        }
+        var notes = outcome.notes
+        switch (admin, fresh.admin) {
+        case (let running?, let wanted?): notes += running.reload(to: wanted)
+        case (nil, .some): notes.append("the admin endpoint starts at the next restart")
+        case (.some, nil): notes.append("the admin endpoint stays up until the next restart")
+        case (nil, nil): break
+        }
+        logger.notice(
+            "config reloaded",
+            metadata: [
+                "generation": "\(outcome.generation)", "routes": "\(outcome.routes)", "dropped": "\(outcome.droppedRelays)",
+            ])
+        if let certificate = outcome.certificate { logger.notice("TLS certificate reloaded", metadata: ["cert": "\(certificate)"]) }
+        for note in notes { logger.warning("\(note)") }
+        // Last, so the line saying what happened is written at the level it was asked for.
+        levelSwitch.level = fresh.logLevel
+    }
+}

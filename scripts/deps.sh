@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# What Purr needs on a Debian/Ubuntu machine, in one place (used by `make demo`, `make test` and
+# .ci/run). `deps.sh build` checks what building needs; `deps.sh test` adds what the tests run.
+# Missing packages are installed with apt-get when run as root (or with password-less sudo);
+# otherwise the one apt-get line to run is printed and the script fails.
+set -euo pipefail
+what="${1:-build}"
+
+need=()
+# Building: the Swift toolchain comes from swift.org, not apt; ncursesw for the TUI.
+[ -e /usr/include/ncursesw/ncurses.h ] || [ -e /usr/include/ncurses.h ] || need+=(libncurses-dev)
+if [ "$what" = test ]; then
+    # The tests use the real programs (no mocks).
+    command -v tmux >/dev/null 2>&1 || need+=(tmux)
+    [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null 2>&1 || need+=(nginx)
+    command -v openssl >/dev/null 2>&1 || need+=(openssl)
+    command -v curl >/dev/null 2>&1 || need+=(curl)
+    command -v make >/dev/null 2>&1 || need+=(make)
+    # The install test renders the man pages with `man -l`.
+    command -v man >/dev/null 2>&1 || need+=(man-db)
+    command -v groff >/dev/null 2>&1 || need+=(groff-base)
+    # The ephemeral-port test: a private network namespace (util-linux unshare/nsenter, ip) and a
+    # small echo target in python3 inside it.
+    command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || need+=(iproute2)
+    command -v nsenter >/dev/null 2>&1 || need+=(util-linux)
+    command -v python3 >/dev/null 2>&1 || need+=(python3)
+    # The browser tests: a real Chromium (headless=new loads extensions; no X server needed) and chromedriver.
+    command -v chromium >/dev/null 2>&1 || need+=(chromium)
+    command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
+fi
+
+if ! command -v swift >/dev/null 2>&1; then
+    echo "deps: swift not found: install a Swift 6 toolchain (https://www.swift.org/install/linux/) and put it on PATH" >&2
+    exit 1
+fi
+
+if [ ${#need[@]} -eq 0 ]; then exit 0; fi
+if [ "$(id -u)" = 0 ]; then
+    SUDO=""
+elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+    SUDO="sudo"
+else
+    echo "deps: missing ${need[*]}; run: sudo apt-get install -y ${need[*]}" >&2
+    exit 1
+fi
+echo "deps: installing ${need[*]}"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
