@@ -43,7 +43,7 @@ final class SustainedFaultTests: XCTestCase {
         let load = LoadLoop { Self.probe(port) }
         XCTAssertTrue(TestKit.poll(timeout: 30) { load.counts.withLock { $0.refused } >= 30 }, "\(load.counts.withLock { $0 })")
         XCTAssertEqual(load.counts.withLock { $0.echoed }, 0)
-        XCTAssertTrue(client.stderr.contains("502 Bad Gateway: connection refused to 127.0.0.1:\(targetPort)"), client.stderr)
+        XCTAssertTrue(client.waitForOutput("502 Bad Gateway: connection refused to 127.0.0.1:\(targetPort)"), client.stderr)
 
         let target = try await TestTarget.start(.echo(banner: nil), group: group, port: targetPort)
         let refusedBefore = load.counts.withLock { $0.refused }
