@@ -5,6 +5,8 @@ import PackageDescription
 let nioCore = Target.Dependency.product(name: "NIOCore", package: "swift-nio")
 let nioPosix = Target.Dependency.product(name: "NIOPosix", package: "swift-nio")
 let nioHTTP1 = Target.Dependency.product(name: "NIOHTTP1", package: "swift-nio")
+let nioWebSocket = Target.Dependency.product(name: "NIOWebSocket", package: "swift-nio")
+let crypto = Target.Dependency.product(name: "Crypto", package: "swift-crypto")
 let nioSSL = Target.Dependency.product(name: "NIOSSL", package: "swift-nio-ssl")
 let logging = Target.Dependency.product(name: "Logging", package: "swift-log")
 let argumentParser = Target.Dependency.product(name: "ArgumentParser", package: "swift-argument-parser")
@@ -34,18 +36,21 @@ let package = Package(
     targets: [
         .target(
             name: "PurrCore",
-            dependencies: [nioCore, nioPosix, nioHTTP1, nioSSL, logging, .product(name: "TOMLKit", package: "TOMLKit")],
+            dependencies: [
+                nioCore, nioPosix, nioHTTP1, nioWebSocket, nioSSL, logging, crypto, .product(name: "TOMLKit", package: "TOMLKit"),
+            ],
             swiftSettings: upcoming
         ),
         .target(
             name: "PurrServer",
-            dependencies: ["PurrCore", nioCore, nioPosix, nioHTTP1, logging],
+            dependencies: ["PurrCore", nioCore, nioPosix, nioHTTP1, nioWebSocket, logging],
             swiftSettings: upcoming
         ),
         .target(
             name: "PurrClient",
             dependencies: [
-                "PurrCore", nioCore, nioPosix, nioHTTP1, nioSSL, logging, .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                "PurrCore", nioCore, nioPosix, nioHTTP1, nioWebSocket, nioSSL, logging,
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             swiftSettings: upcoming
         ),
@@ -90,22 +95,23 @@ let package = Package(
         ),
         .target(
             name: "PurrTestSupport",
-            dependencies: [
-                "PurrCore", "PurrServer", nioCore, nioPosix, nioHTTP1, logging, .product(name: "Crypto", package: "swift-crypto"),
-            ],
+            dependencies: ["PurrCore", "PurrServer", nioCore, nioPosix, nioHTTP1, nioWebSocket, logging, crypto],
             path: "Tests/PurrTestSupport",
             resources: [.copy("Fixtures")],
             swiftSettings: upcoming
         ),
         .testTarget(
             name: "PurrCoreTests",
-            dependencies: ["PurrCore", "PurrTestSupport", nioCore, nioHTTP1, .product(name: "NIOEmbedded", package: "swift-nio")],
+            dependencies: [
+                "PurrCore", "PurrTestSupport", nioCore, nioHTTP1, nioWebSocket, .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
             swiftSettings: upcoming
         ),
         .testTarget(
             name: "PurrServerTests",
             dependencies: [
-                "PurrCore", "PurrServer", "PurrTestSupport", nioCore, nioHTTP1, .product(name: "NIOEmbedded", package: "swift-nio"),
+                "PurrCore", "PurrServer", "PurrTestSupport", nioCore, nioHTTP1, nioWebSocket,
+                .product(name: "NIOEmbedded", package: "swift-nio"),
             ],
             swiftSettings: upcoming
         ),
@@ -116,7 +122,10 @@ let package = Package(
         ),
         .testTarget(
             name: "PurrClientTests",
-            dependencies: ["PurrCore", "PurrClient", "PurrServer", "PurrTUI", "PurrTestSupport", nioCore, nioPosix, nioHTTP1],
+            dependencies: [
+                "PurrCore", "PurrClient", "PurrServer", "PurrTUI", "PurrTestSupport", nioCore, nioPosix, nioHTTP1, nioWebSocket,
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
             swiftSettings: upcoming
         ),
     ],

@@ -27,14 +27,28 @@ if [ "$what" = test ]; then
     # The browser tests: a real Chromium (headless=new loads extensions; no X server needed) and chromedriver.
     command -v chromium >/dev/null 2>&1 || need+=(chromium)
     command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
+    # The WebSocket tests drive real Python peers (the websockets library, websockify) from a venv.
+    python3 -c "import venv, ensurepip" >/dev/null 2>&1 || need+=(python3-venv)
 fi
+
+# Python peers for the WebSocket tests, pinned (.ci/requirements.txt), in .ci/venv where the tests look.
+python_peers() {
+    [ "$what" = test ] || return 0
+    local root
+    root="$(cd "$(dirname "$0")/.." && pwd)"
+    [ -x "$root/.ci/venv/bin/python" ] || python3 -m venv "$root/.ci/venv"
+    "$root/.ci/venv/bin/python" -m pip install -q --disable-pip-version-check -r "$root/.ci/requirements.txt"
+}
 
 if ! command -v swift >/dev/null 2>&1; then
     echo "deps: swift not found: install a Swift 6 toolchain (https://www.swift.org/install/linux/) and put it on PATH" >&2
     exit 1
 fi
 
-if [ ${#need[@]} -eq 0 ]; then exit 0; fi
+if [ ${#need[@]} -eq 0 ]; then
+    python_peers
+    exit 0
+fi
 if [ "$(id -u)" = 0 ]; then
     SUDO=""
 elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
@@ -46,3 +60,4 @@ fi
 echo "deps: installing ${need[*]}"
 $SUDO apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+python_peers

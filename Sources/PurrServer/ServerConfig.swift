@@ -15,6 +15,11 @@ public struct ServerConfig: Sendable {
     public var idleTimeout: Double = 0
     /// The largest request head accepted (431 beyond).
     public var maxHeadSize = PurrWire.maxHeadSize
+    /// The largest WebSocket frame or message a client may send; beyond it the connection closes with 1009.
+    public var webSocketMaxMessage = 1 << 20
+    /// Browser origins (`http://host:port`, or `*`) whose WebSocket requests are accepted. A browser always
+    /// sends `Origin`; other clients do not and are not affected. Empty: no browser page gets in.
+    public var webSocketOrigins: [String] = []
     /// PEM certificate chain and key: the server speaks TLS itself (reloaded on SIGHUP).
     public var tlsCertificate: String?
     public var tlsKey: String?
@@ -30,6 +35,7 @@ public struct ServerConfig: Sendable {
 
     public static let connectionLimitRange = 1...1_000_000
     public static let headSizeRange = 1024...(1 << 20)
+    public static let webSocketMessageRange = 125...(64 << 20)
 
     /// Adds routes, replacing any with the same path and host (flags override the file).
     public mutating func merge(routes extra: [Route]) {
@@ -71,7 +77,7 @@ extension ServerConfig {
         let toml = try TOMLReader.load(file: file)
         try toml.checkKeys([
             "listen", "header_timeout", "drain_timeout", "log_level", "routes", "admin", "max_connections", "idle_timeout", "max_head_size",
-            "tls_cert", "tls_key", "drop_removed",
+            "tls_cert", "tls_key", "drop_removed", "ws_max_message", "ws_origins",
         ])
         var config = ServerConfig()
         if let listen = try toml.string("listen") {
@@ -82,6 +88,8 @@ extension ServerConfig {
         if let value = try toml.int("max_connections", range: Self.connectionLimitRange) { config.maxConnections = value }
         if let value = try toml.seconds("idle_timeout", range: 0...604_800) { config.idleTimeout = value }
         if let value = try toml.int("max_head_size", range: Self.headSizeRange) { config.maxHeadSize = value }
+        if let value = try toml.int("ws_max_message", range: Self.webSocketMessageRange) { config.webSocketMaxMessage = value }
+        config.webSocketOrigins = try toml.stringArray("ws_origins")
         config.tlsCertificate = try toml.string("tls_cert")
         config.tlsKey = try toml.string("tls_key")
         config.dropRemoved = try toml.bool("drop_removed") ?? false

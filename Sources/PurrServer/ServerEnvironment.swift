@@ -18,6 +18,10 @@ final class ServerEnvironment: Sendable {
     let maxHeadSize: Int
     /// nil: relays are never closed for being idle.
     let idleTimeout: TimeAmount?
+    /// The largest WebSocket frame or message a client may send (1009 beyond).
+    let webSocketMaxMessage: Int
+    /// Browser origins whose WebSocket requests are accepted (`*`: any); requests without `Origin` always are.
+    let webSocketOrigins: [String]
     /// Which configuration this is (1 at start, one more per successful reload).
     let generation: Int
 
@@ -28,6 +32,8 @@ final class ServerEnvironment: Sendable {
         self.headerTimeout = .nanoseconds(Int64(config.headerTimeout * 1e9))
         self.maxConnections = config.maxConnections
         self.maxHeadSize = config.maxHeadSize
+        self.webSocketMaxMessage = config.webSocketMaxMessage
+        self.webSocketOrigins = config.webSocketOrigins
         self.idleTimeout = config.idleTimeout > 0 ? .nanoseconds(Int64(config.idleTimeout * 1e9)) : nil
         self.generation = generation
     }

@@ -60,7 +60,7 @@ enum LatencyWorkloads {
     }
 
     /// Connect, send one byte, read it back, close: nanoseconds.
-    private static func connectOnce(port: Int) throws -> UInt64 {
+    static func connectOnce(port: Int) throws -> UInt64 {
         let start = Clock.nanos()
         let socket = try Socket.connect(port: port, timeout: 5)
         do {
@@ -75,7 +75,7 @@ enum LatencyWorkloads {
     }
 
     /// One send of the buffer and reading it back on a held connection: nanoseconds.
-    private static func roundTrip(_ socket: Socket, _ buffer: UnsafeMutableRawBufferPointer) throws -> UInt64 {
+    static func roundTrip(_ socket: Socket, _ buffer: UnsafeMutableRawBufferPointer) throws -> UInt64 {
         let start = Clock.nanos()
         try socket.sendAll(UnsafeRawBufferPointer(buffer))
         try socket.receiveExactly(into: buffer)

@@ -26,6 +26,9 @@ struct Plan: Sendable {
     var soakConcurrency = 32
     var soakBulkBytes = mebibyte
     var soakSampleSeconds = 5.0
+    /// The wan workload: the emulated link's one-way delay (seconds) and samples per path.
+    var wanDelay = 0.010
+    var wanSamples = 30
     /// Upper bound on any one timed loop, so a stuck relay cannot hang the bench.
     var loopTimeout = 180.0
 

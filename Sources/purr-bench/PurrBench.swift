@@ -41,6 +41,9 @@ struct PurrBench: ParsableCommand {
     @Option(name: .long, help: "Minutes the soak workload runs (default 10; not in the default run).")
     var minutes: Double?
 
+    @Option(name: .customLong("delay-ms"), help: "The wan workload's one-way link delay in milliseconds (default 10).")
+    var delayMs: Double?
+
     @Option(name: .long, help: "Directory holding purr-server and purr (default: next to this binary).")
     var binDir: String?
 
@@ -53,6 +56,7 @@ struct PurrBench: ParsableCommand {
         if let slowSeconds, !(1...1200).contains(slowSeconds) { throw ValidationError("--slow-seconds: 1 to 1200") }
         if let bulkMiB, !(1...65536).contains(bulkMiB) { throw ValidationError("--bulk-mib: 1 to 65536") }
         if let minutes, !(0.5...1440).contains(minutes) { throw ValidationError("--minutes: 0.5 to 1440") }
+        if let delayMs, !(0.1...1000).contains(delayMs) { throw ValidationError("--delay-ms: 0.1 to 1000") }
     }
 
     func run() throws {
@@ -61,6 +65,7 @@ struct PurrBench: ParsableCommand {
         if let slowSeconds { plan.slowSeconds = slowSeconds }
         if let bulkMiB { plan.bulkBytes = bulkMiB * Plan.mebibyte }
         if let minutes { plan.soakMinutes = minutes }
+        if let delayMs { plan.wanDelay = delayMs / 1000 }
         signal(SIGPIPE, SIG_IGN)
         let context = BenchContext(plan: plan, binDir: binDir ?? Self.ownDirectory())
         for tool in ["purr-server", "purr"] where !FileManager.default.isExecutableFile(atPath: "\(context.binDir)/\(tool)") {
@@ -82,7 +87,9 @@ struct PurrBench: ParsableCommand {
                 case .slow: report.rows += try SlowReaderWorkload.run(context)
                 case .ceiling: report.rows += try CeilingWorkload.run(context)
                 case .tui: report.rows += TUIRenderWorkload.run(context)
+                case .websocket: report.rows += try WebSocketWorkload.run(context, echo: echo)
                 case .soak: report.rows += try SoakWorkload.run(context, echo: echo)
+                case .wan: report.rows += try WanWorkload.run(context, echo: echo)
                 }
             } catch {
                 report.notes.append("\(workload.rawValue): failed: \(error)")

@@ -8,7 +8,8 @@ final class TunnelStack {
     /// Where the load generator connects: the client's listening port.
     let port: Int
 
-    init(binDir: String, targetPort: Int, label: String) throws {
+    /// `scheme`: `http` for the original protocol, `ws` for a real WebSocket.
+    init(binDir: String, targetPort: Int, label: String, scheme: String = "http") throws {
         let logDir = FileManager.default.temporaryDirectory.path
         server = try ChildProcess(
             "\(binDir)/purr-server",
@@ -25,7 +26,7 @@ final class TunnelStack {
         do {
             client = try ChildProcess(
                 "\(binDir)/purr",
-                ["connect", "http://127.0.0.1:\(serverPort)/t", "--listen", "127.0.0.1:0", "--log-level", "warning"],
+                ["connect", "\(scheme)://127.0.0.1:\(serverPort)/t", "--listen", "127.0.0.1:0", "--log-level", "warning"],
                 logPath: "\(logDir)/purr-bench-\(label)-client.log"
             )
             port = try client.waitForPort(afterPrefix: "listening on ")

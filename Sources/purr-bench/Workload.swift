@@ -6,10 +6,14 @@ enum Workload: String, CaseIterable, Sendable {
     case scale
     case slow
     case tui
+    /// The same tunnel as raw `purr` and as a real WebSocket (`ws://`): bulk, connect and ping-pong.
+    case websocket
     /// Not in the default run: bare two-hop relays (copy and splice) as a bound for the relay.
     case ceiling
     /// Not in the default run: minutes of mixed traffic; memory and descriptors must stay flat.
     case soak
+    /// Time to the first response across an emulated link (one-way delay D): direct, Purr, Purr over TLS.
+    case wan
 }
 
 /// What every workload gets: the plan, the targets in this process, and where the executables are.
@@ -18,7 +22,7 @@ struct BenchContext {
     let binDir: String
 
     /// A fresh client + server pair for one workload, so each one's memory starts from the same place.
-    func stack(target port: Int, label: String) throws -> TunnelStack {
-        try TunnelStack(binDir: binDir, targetPort: port, label: label)
+    func stack(target port: Int, label: String, scheme: String = "http") throws -> TunnelStack {
+        try TunnelStack(binDir: binDir, targetPort: port, label: label, scheme: scheme)
     }
 }

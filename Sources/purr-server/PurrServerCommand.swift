@@ -47,6 +47,13 @@ struct PurrServerCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Largest request head in bytes before 431 (default 16384).")
     var maxHeadSize: Int?
 
+    @Option(name: .long, help: "Largest WebSocket frame or message a client may send, in bytes, before close 1009 (default 1048576).")
+    var wsMaxMessage: Int?
+
+    @Option(
+        name: .long, help: "A browser origin (http://host:port, or *) whose WebSocket requests are accepted (repeatable; default none).")
+    var wsOrigin: [String] = []
+
     @Option(name: .long, help: "PEM certificate chain: speak TLS (with --tls-key); reloaded on SIGHUP.")
     var tlsCert: String?
 
@@ -110,7 +117,9 @@ struct PurrServerCommand: AsyncParsableCommand {
         try Self.apply(maxConnections, "--max-connections", ServerConfig.connectionLimitRange, "connections", to: &config.maxConnections)
         try Self.apply(idleTimeout, "--idle-timeout", 0...604_800, "seconds", to: &config.idleTimeout)
         try Self.apply(maxHeadSize, "--max-head-size", ServerConfig.headSizeRange, "bytes", to: &config.maxHeadSize)
+        try Self.apply(wsMaxMessage, "--ws-max-message", ServerConfig.webSocketMessageRange, "bytes", to: &config.webSocketMaxMessage)
         if dropRemoved { config.dropRemoved = true }
+        if !wsOrigin.isEmpty { config.webSocketOrigins = wsOrigin }
         if let tlsCert { config.tlsCertificate = tlsCert }
         if let tlsKey { config.tlsKey = tlsKey }
         guard (config.tlsCertificate == nil) == (config.tlsKey == nil) else {

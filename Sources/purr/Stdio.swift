@@ -24,7 +24,7 @@ struct Stdio: AsyncParsableCommand {
         do {
             config = try tunnel.tunnelConfig(name: "stdio", listen: ListenAddress(host: "127.0.0.1", port: 0))
             proxy = try config.effectiveProxy(environment: ProcessInfo.processInfo.environment)
-            if config.url.scheme == .https { tls = try ClientTLS.makeContext(caFile: config.caFile, insecure: config.insecure) }
+            if config.url.scheme.usesTLS { tls = try ClientTLS.makeContext(caFile: config.caFile, insecure: config.insecure) }
             try log.bootstrap(default: .warning)
         } catch {
             CommandLineSupport.usageError("purr", error.message)
@@ -38,7 +38,7 @@ struct Stdio: AsyncParsableCommand {
             let outcome = try await StdioRelay.run(dialer: ServerDialer(tunnel: config, proxy: proxy, tls: tls), group: group)
             logger.info("close", metadata: ["up": "\(outcome.bytesUp)", "down": "\(outcome.bytesDown)", "reason": "\(outcome.reason)"])
         } catch {
-            CommandLineSupport.runtimeError("purr", "\(config.url): \(error)")
+            CommandLineSupport.runtimeError("purr", "\(config.url.redacted): \(error)")
         }
         try? await group.shutdownGracefully()
         Foundation.exit(0)

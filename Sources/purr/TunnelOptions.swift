@@ -5,7 +5,7 @@ import PurrCore
 
 /// The options every command that reaches a server shares.
 struct TunnelOptions: ParsableArguments {
-    @Argument(help: "The server URL, e.g. http://purr.example.com:8080/ssh.")
+    @Argument(help: "The server URL, e.g. http://purr.example.com:8080/ssh (ws:// or wss:// for a real WebSocket).")
     var url: String
 
     @Option(name: .long, help: "Bearer token for the route (sent as Authorization: Bearer).")
@@ -23,8 +23,14 @@ struct TunnelOptions: ParsableArguments {
     @Flag(name: .long, help: "For https:// URLs: do not verify the certificate (dangerous; warned about on every start).")
     var insecure = false
 
-    @Flag(name: .long, help: "Send Upgrade: websocket (for reverse proxies that only pass websocket upgrades).")
+    @Flag(name: .long, help: "Speak WebSocket (RFC 6455) to the server, as ws:// and wss:// URLs do.")
     var websocket = false
+
+    @Option(name: .long, help: "WebSocket: seconds between pings; no pong within one interval ends the connection (default 25, 0: off).")
+    var pingInterval: Double?
+
+    @Flag(name: .long, help: "Never send the app's first bytes before the server's 101 (even to a server that keeps them).")
+    var noEarlyData = false
 
     /// A tunnel config from these options; errors name the flag.
     func tunnelConfig(name: String, listen: ListenAddress, idleTimeout: Double? = nil) throws(ConfigError) -> TunnelConfig {
@@ -55,8 +61,15 @@ struct TunnelOptions: ParsableArguments {
             idleTimeout: idleTimeout
         )
         if websocket { config.upgrade = .websocket }
+        if let pingInterval {
+            guard pingInterval.isFinite, (0...86_400).contains(pingInterval) else {
+                throw ConfigError("--ping-interval: expected seconds from 0 to 86400, got \(pingInterval)")
+            }
+            config.pingInterval = pingInterval
+        }
         config.caFile = caFile
         config.insecure = insecure
+        config.earlyData = !noEarlyData
         return config
     }
 }

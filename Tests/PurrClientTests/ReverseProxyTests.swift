@@ -3,6 +3,7 @@ import PurrClient
 import PurrCore
 import PurrServer
 import PurrTestSupport
+import Synchronization
 import XCTest
 
 /// A real nginx in front of purr-server, as deployed: the upgrade passes for `purr` and `websocket`,
@@ -17,6 +18,10 @@ final class ReverseProxyTests: XCTestCase {
         ])
         let nginx = try NginxProxy(backends: [server.port])
         defer { nginx.stop() }
+        let transports = Mutex<[Transport?]>([])
+        server.registry.addObserver { event in
+            if event.event == .opened { transports.withLock { $0.append(event.connection.transport) } }
+        }
         let engine = TunnelEngine(group: group, logger: InProcessServer.quietLogger, environment: [:])
         for upgrade in UpgradeProtocol.allCases {
             var config = TunnelConfig(name: upgrade.rawValue, url: try ServerURL(parsing: "http://127.0.0.1:\(nginx.port)/t"))
@@ -31,6 +36,8 @@ final class ReverseProxyTests: XCTestCase {
             XCTAssertEqual(outcome.receivedSHA256, TestKit.sha256(Array("HELLO\n".utf8) + payload), "\(upgrade)")
             XCTAssertEqual(tunnel.snapshot.failed, 0, tunnel.snapshot.lastError ?? "")
         }
+        // `websocket` is a real WebSocket (frames) through nginx, not the compatibility mode.
+        XCTAssertEqual(transports.withLock { $0 }, [.purr, .websocket])
         await engine.shutdown()
         await server.shutdown(drainTimeout: 0)
     }

@@ -170,6 +170,22 @@ final class WireTests: XCTestCase {
         }
     }
 
+    func testEarlyDataIsOfferedAndAnsweredOnlyByOurs() throws {
+        var offer = UpgradeRequest(path: "/t", host: "x")
+        offer.offersEarlyData = true
+        XCTAssertTrue(offer.encoded().contains("\r\nPurr-Early-Data: 1\r\n"))
+        XCTAssertTrue(try UpgradeRequest(validating: parseRequest(offer.encoded())).offersEarlyData)
+        let original = try WireFixtures.originalClientRequest(port: 58853)
+        XCTAssertFalse(try UpgradeRequest(validating: parseRequest(String(decoding: original, as: UTF8.self))).offersEarlyData)
+        let answer = UpgradeResponse.switching(.purr, earlyData: true)
+        XCTAssertTrue(answer.hasSuffix("Connection: Upgrade\r\nPurr-Early-Data: 1\r\n\r\n"))
+        let (head, _) = try parseResponse(Array(answer.utf8))
+        XCTAssertTrue(UpgradeResponse.acceptsEarlyData(head))
+        XCTAssertNoThrow(try UpgradeResponse.validate(head, expected: .purr))
+        let (plain, _) = try parseResponse(try WireFixtures.originalServer101())
+        XCTAssertFalse(UpgradeResponse.acceptsEarlyData(plain))
+    }
+
     func testConstantTimeEquals() {
         XCTAssertTrue(ConstantTime.equals("secret", "secret"))
         XCTAssertFalse(ConstantTime.equals("secret", "secreT"))

@@ -48,7 +48,7 @@ final class ServerRefusalTests: XCTestCase {
         let cases: [(String, Int, String)] = [
             ("GET /echo HTTP/1.1\r\nHost: x\r\n\r\n", 404, "not a Purr request: missing Upgrade header"),
             (upgradeRaw("/nowhere"), 404, "no route for /nowhere"),
-            (upgradeRaw("/secret"), 401, "route /secret needs a token (Authorization: Bearer TOKEN)"),
+            (upgradeRaw("/secret"), 401, "route /secret needs a token (Authorization: Bearer TOKEN, or ?token= for WebSocket clients)"),
             (upgradeRaw("/secret", headers: "Authorization: Bearer wrong\r\n"), 401, "wrong token for route /secret"),
             (upgradeRaw("/down"), 502, "connection refused to 127.0.0.1:\(deadPort)"),
             ("HELLO\r\n\r\n", 400, "malformed request: bad request line (method)"),

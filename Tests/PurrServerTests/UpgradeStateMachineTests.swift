@@ -13,12 +13,16 @@ final class UpgradeStateMachineTests: XCTestCase {
     func testAcceptedHeadConnectsThenUpgradesOnceTheHeadHasEnded() throws {
         let route = try Route(path: "/t", target: HostPort(host: "127.0.0.1", port: 1))
         var machine = UpgradeStateMachine()
-        guard case .connect(let chosen) = machine.receivedHead(.accept(route, .purr)) else { return XCTFail("no connect") }
+        guard case .connect(let chosen) = machine.receivedHead(.accept(route, UpgradeRequest(path: "/t", host: "x"))) else {
+            return XCTFail("no connect")
+        }
         XCTAssertEqual(chosen.path, "/t")
         let target = EmbeddedChannel()
         // The target can connect before the decoder's `.end`: the hand-over waits for it.
         guard case .none = machine.targetConnected(target, clientActive: true) else { return XCTFail("upgraded too early") }
-        guard case .upgrade(let upgraded, .purr) = machine.receivedEnd() else { return XCTFail("no upgrade") }
+        guard case .upgrade(let upgraded, let request) = machine.receivedEnd(), request.upgrade == .purr else {
+            return XCTFail("no upgrade")
+        }
         XCTAssertTrue(upgraded === target)
         guard case .none = machine.channelInactive() else { return XCTFail("a finished upgrade reacts to nothing") }
     }
@@ -26,7 +30,7 @@ final class UpgradeStateMachineTests: XCTestCase {
     func testTargetForAClientThatLeftIsClosedAndRefusalsHappenOnce() throws {
         let route = try Route(path: "/t", target: HostPort(host: "127.0.0.1", port: 1))
         var machine = UpgradeStateMachine()
-        _ = machine.receivedHead(.accept(route, .purr))
+        _ = machine.receivedHead(.accept(route, UpgradeRequest(path: "/t", host: "x")))
         _ = machine.receivedEnd()
         guard case .clientGone(_, nil) = machine.channelInactive() else { return XCTFail("client gone") }
         guard case .closeTarget = machine.targetConnected(EmbeddedChannel(), clientActive: false) else {

@@ -76,7 +76,7 @@ final class ControllerTests: XCTestCase {
         type("ftp://files", into: controller)
         _ = controller.handle(.enter)
         guard case .form(let form) = controller.model.mode else { return XCTFail("the form stays open") }
-        XCTAssertEqual(form.error, "URL: 'ftp://files': unsupported scheme 'ftp' (expected http or https)")
+        XCTAssertEqual(form.error, "URL: 'ftp://files': unsupported scheme 'ftp' (expected http, https, ws or wss)")
         _ = controller.handle(.escape)
         XCTAssertEqual(controller.model.mode, .normal)
     }

@@ -73,13 +73,13 @@ public struct ProxySettings: Sendable, Equatable, CustomStringConvertible {
         func value(_ name: String) -> String? {
             (environment[name.lowercased()] ?? environment[name.uppercased()]).flatMap { $0.isEmpty ? nil : $0 }
         }
-        let proxy = url.scheme == .https ? value("https_proxy") : value("http_proxy")
+        let proxy = url.scheme.usesTLS ? value("https_proxy") : value("http_proxy")
         guard let proxy else { return nil }
         if let noProxy = value("no_proxy"), Self.bypasses(host: url.host, port: url.port, noProxy: noProxy) { return nil }
         do {
             return try ProxySettings(parsing: proxy)
         } catch {
-            throw error.located(url.scheme == .https ? "HTTPS_PROXY" : "HTTP_PROXY")
+            throw error.located(url.scheme.usesTLS ? "HTTPS_PROXY" : "HTTP_PROXY")
         }
     }
 

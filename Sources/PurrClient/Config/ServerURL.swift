@@ -1,9 +1,16 @@
 import Foundation
 import PurrCore
 
-/// A Purr server URL: `http://host:port/path`.
+/// A Purr server URL: `http://host:port/path`, or `ws://` / `wss://` for a real WebSocket.
 public struct ServerURL: Sendable, Equatable, CustomStringConvertible {
-    public enum Scheme: String, Sendable { case http, https }
+    public enum Scheme: String, Sendable {
+        case http, https, ws, wss
+
+        /// https and wss: TLS to the server.
+        public var usesTLS: Bool { self == .https || self == .wss }
+        /// ws and wss: a real WebSocket handshake and frames.
+        public var isWebSocket: Bool { self == .ws || self == .wss }
+    }
 
     public var scheme: Scheme
     public var host: String
@@ -18,7 +25,7 @@ public struct ServerURL: Sendable, Equatable, CustomStringConvertible {
         }
         let schemeText = trimmed[..<sep.lowerBound].lowercased()
         guard let scheme = Scheme(rawValue: schemeText) else {
-            throw ConfigError("'\(trimmed)': unsupported scheme '\(schemeText)' (expected http or https)")
+            throw ConfigError("'\(trimmed)': unsupported scheme '\(schemeText)' (expected http, https, ws or wss)")
         }
         let rest = trimmed[sep.upperBound...]
         let authorityEnd = rest.firstIndex { $0 == "/" || $0 == "?" } ?? rest.endIndex
@@ -26,7 +33,7 @@ public struct ServerURL: Sendable, Equatable, CustomStringConvertible {
         guard !authority.contains("@") else {
             throw ConfigError("'\(trimmed)': credentials in a server URL are not supported; use a token")
         }
-        let defaultPort = scheme == .https ? 443 : 80
+        let defaultPort = scheme.usesTLS ? 443 : 80
         let hostPort: HostPort
         do {
             let hasPort = authority.hasPrefix("[") ? authority.contains("]:") : authority.contains(":")
@@ -49,11 +56,14 @@ public struct ServerURL: Sendable, Equatable, CustomStringConvertible {
     /// The `Host` header: the port is left out when it is the scheme's default.
     public var hostHeader: String {
         let name = host.contains(":") ? "[\(host)]" : host
-        let defaultPort = scheme == .https ? 443 : 80
+        let defaultPort = scheme.usesTLS ? 443 : 80
         return port == defaultPort ? name : "\(name):\(port)"
     }
 
     public var endpoint: HostPort { HostPort(host: host, port: port) }
 
     public var description: String { "\(scheme.rawValue)://\(hostHeader)\(path)" }
+
+    /// For logs and screens: any `?token=` hidden.
+    public var redacted: String { description.redactingQueryToken }
 }

@@ -16,12 +16,20 @@ public struct TunnelConfig: Sendable, Equatable {
     public var autostart: Bool
     /// Close a connection with no traffic either way for this many seconds; nil: never.
     public var idleTimeout: Double?
-    /// `Upgrade: websocket` instead of `purr`, for reverse proxies that only pass websocket upgrades.
+    /// `websocket`: a real WebSocket handshake and binary frames (for browsers' paths, CDNs, inspecting
+    /// proxies, websockify), falling back to raw bytes when the server answers with the original Purr 101.
+    /// `ws://` and `wss://` URLs imply it.
     public var upgrade: UpgradeProtocol = .purr
+    /// WebSocket only: seconds between pings (a missing pong within one interval ends the connection); 0: off.
+    public var pingInterval: Double = TunnelConfig.defaultPingInterval
+    public static let defaultPingInterval: Double = 25
     /// For https:// URLs: a PEM file of CA certificates trusted besides the system's.
     public var caFile: String?
     /// For https:// URLs: skip certificate verification (warned about at every open).
     public var insecure = false
+    /// Send the app's first bytes right behind the upgrade request, once the server has said it keeps
+    /// them (`Purr-Early-Data: 1` in its 101): one round trip less per connection. Never to other servers.
+    public var earlyData = true
 
     public struct Header: Sendable, Equatable {
         public var name: String
@@ -82,11 +90,14 @@ public struct TunnelConfig: Sendable, Equatable {
         UpgradeRequest(
             path: url.path,
             host: url.hostHeader,
-            upgrade: upgrade,
+            upgrade: effectiveUpgrade,
             token: token,
             extraHeaders: headers.map { ($0.name, $0.value) }
         )
     }
+
+    /// What the tunnel sends: `ws://` and `wss://` URLs always speak WebSocket.
+    public var effectiveUpgrade: UpgradeProtocol { url.scheme.isWebSocket ? .websocket : upgrade }
 
     /// The proxy to use: the tunnel's own, else the environment's (unless disabled).
     public func effectiveProxy(environment: [String: String]) throws(ConfigError) -> ProxySettings? {

@@ -76,6 +76,9 @@ public struct TunnelsFile: Sendable, Equatable {
         for entry in try toml.tables("tunnels") {
             try entry.checkKeys([
                 "name", "url", "listen", "token", "headers", "proxy", "autostart", "idle_timeout", "upgrade", "ca_file", "insecure",
+                "ping_interval",
+
+                "early_data",
             ])
             let name = try entry.requiredString("name")
             guard !name.isEmpty, name.count <= 100, !name.unicodeScalars.contains(where: { $0.value < 32 || $0.value == 127 }) else {
@@ -124,8 +127,10 @@ public struct TunnelsFile: Sendable, Equatable {
                     idleTimeout: try entry.seconds("idle_timeout", range: 1...604_800)
                 )
             tunnel.upgrade = upgrade
+            if let ping = try entry.seconds("ping_interval", range: 0...86_400) { tunnel.pingInterval = ping }
             tunnel.caFile = try entry.string("ca_file")
             tunnel.insecure = try entry.bool("insecure") ?? false
+            tunnel.earlyData = try entry.bool("early_data") ?? true
             result.tunnels.append(tunnel)
         }
         for entry in try toml.tables("servers") {

@@ -29,8 +29,10 @@ public enum TunnelsFileWriter {
             if tunnel.autostart { out += "autostart = true\n" }
             if let idle = tunnel.idleTimeout { out += "idle_timeout = \(idle)\n" }
             if tunnel.upgrade != .purr { out += "upgrade = \(quote(tunnel.upgrade.rawValue))\n" }
+            if tunnel.pingInterval != TunnelConfig.defaultPingInterval { out += "ping_interval = \(tunnel.pingInterval)\n" }
             if let caFile = tunnel.caFile { out += "ca_file = \(quote(caFile))\n" }
             if tunnel.insecure { out += "insecure = true\n" }
+            if !tunnel.earlyData { out += "early_data = false\n" }
         }
         for server in file.servers {
             out += "\n[[servers]]\n"

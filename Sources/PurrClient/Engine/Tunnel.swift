@@ -15,6 +15,8 @@ public final class Tunnel: Sendable {
     let environment: [String: String]
     let events: EventHub
     private let state = Mutex(State())
+    /// This tunnel's server said it keeps bytes sent behind the request head (its last 101 did).
+    private let earlyDataAccepted = Atomic<Bool>(false)
 
     enum Phase {
         case closed
@@ -67,7 +69,7 @@ public final class Tunnel: Sendable {
         do {
             let proxy = try config.effectiveProxy(environment: environment)
             var tls: NIOSSLContext?
-            if config.url.scheme == .https {
+            if config.url.scheme.usesTLS {
                 tls = try ClientTLS.makeContext(caFile: config.caFile, insecure: config.insecure)
                 if config.insecure {
                     logger.warning("TLS certificate verification is OFF (--insecure): anyone on the path can read and change this tunnel")
@@ -88,7 +90,7 @@ public final class Tunnel: Sendable {
                 for channel in channels { try? await channel.close() }
                 return snapshot.state
             }
-            logger.info("listening", metadata: ["address": "\(bound.joined(separator: ", "))", "url": "\(config.url)"])
+            logger.info("listening", metadata: ["address": "\(bound.joined(separator: ", "))", "url": "\(config.url.redacted)"])
             if let proxy { logger.info("using proxy", metadata: ["proxy": "\(proxy)"]) }
             events.emit(.tunnelStateChanged(name: config.name, state: .listening))
             return .listening
@@ -191,6 +193,7 @@ public final class Tunnel: Sendable {
         emit(connection)
         var dialer = ServerDialer(tunnel: config, proxy: proxy, tls: tls)
         dialer.request.connectionID = connection.clientID  // Purr-Connection, for the TUI's join
+        dialer.earlyData = earlyDataPlan(for: connection)
         dialer.dial(
             on: local.eventLoop,
             connected: {
@@ -208,6 +211,15 @@ public final class Tunnel: Sendable {
         )
     }
 
+    /// Early data for one connection: offered to this tunnel's server; sent once it said it keeps it.
+    private func earlyDataPlan(for connection: ClientConnection) -> EarlyDataPlan? {
+        // Not on WebSocket: frames start only after the 101 (ws:// URLs imply it).
+        guard config.earlyData, config.effectiveUpgrade == .purr else { return nil }
+        return EarlyDataPlan(
+            send: earlyDataAccepted.load(ordering: .relaxed), local: connection.local, counter: connection.bytesUp,
+            learned: { accepted in self.earlyDataAccepted.store(accepted, ordering: .relaxed) })
+    }
+
     private func startRelay(_ connection: ClientConnection, server: any Channel) {
         let local = connection.local
         guard local.isActive, !connection.state.isFinished else {
@@ -219,7 +231,7 @@ public final class Tunnel: Sendable {
         let idle = config.idleTimeout.map { TimeAmount.nanoseconds(Int64($0 * 1e9)) }
         let session = RelaySession(local, server, aCounter: connection.bytesUp, bCounter: connection.bytesDown, idleTimeout: idle)
         if connection.transition(to: .relaying) { emit(connection) }
-        logger.info("open", metadata: ["conn": "\(connection.id)", "peer": "\(connection.peer)", "url": "\(config.url)"])
+        logger.info("open", metadata: ["conn": "\(connection.id)", "peer": "\(connection.peer)", "url": "\(config.url.redacted)"])
         session.start().whenSuccess { reason in
             self.finish(connection, reason.isFailure ? .failed(reason.description) : .closed, reason: reason)
         }

@@ -12,6 +12,12 @@ public struct ServerDialer: Sendable {
     public var tls: (context: NIOSSLContext, host: String)?
     public var connectTimeout: TimeAmount = .seconds(10)
     public var handshakeTimeout: TimeAmount = .seconds(15)
+    /// For WebSocket requests: the frame limit and the ping interval.
+    public var webSocket = WebSocketFrameBridge.Options(maxMessage: WebSocketFrameBridge.Options.clientMaxMessage)
+    /// Early data for this dial; nil: none offered.
+    public var earlyData: EarlyDataPlan? {
+        didSet { request.offersEarlyData = earlyData != nil }
+    }
 
     public init(request: UpgradeRequest, server: HostPort, proxy: ProxySettings?) {
         self.request = request
@@ -22,6 +28,7 @@ public struct ServerDialer: Sendable {
     public init(tunnel: TunnelConfig, proxy: ProxySettings?, tls: NIOSSLContext? = nil) {
         self.init(request: tunnel.upgradeRequest, server: tunnel.url.endpoint, proxy: proxy)
         self.tls = tls.map { ($0, tunnel.url.host) }
+        if tunnel.pingInterval > 0 { webSocket.pingInterval = .nanoseconds(Int64(tunnel.pingInterval * 1e9)) }
     }
 
     /// Connects on `eventLoop` (so the relay can share it with the local side). `connected` is called
@@ -33,11 +40,18 @@ public struct ServerDialer: Sendable {
         completion: @escaping @Sendable (Result<any Channel, HandshakeFailure>) -> Void
     ) {
         let hop = proxy?.endpoint ?? server
-        let request = self.request
+        var keyed = self.request
+        if keyed.upgrade == .websocket {
+            // A fresh key for every connection (RFC 6455 4.1).
+            keyed.webSocketKey = WebSocketHandshake.makeKey()
+        }
+        let request = keyed
+        let webSocket = self.webSocket
         let proxy = self.proxy
         let server = self.server
         let handshakeTimeout = self.handshakeTimeout
         let tls = self.tls
+        let earlyData = self.earlyData
         ClientBootstrap(group: eventLoop)
             .connectTimeout(connectTimeout)
             .channelInitializer { channel in
@@ -49,7 +63,8 @@ public struct ServerDialer: Sendable {
                     }
                     try UpgradeClientHandler.install(on: channel) { gate in
                         UpgradeClientHandler(
-                            request: request, proxy: proxy, target: server, tls: tls, gate: gate, timeout: handshakeTimeout
+                            request: request, proxy: proxy, target: server, tls: tls, gate: gate, timeout: handshakeTimeout,
+                            webSocket: webSocket, earlyData: earlyData
                         ) { result in
                             completion(result.map { channel })
                         }

@@ -1,6 +1,7 @@
 import NIOCore
 import NIOHTTP1
 import NIOSSL
+import NIOWebSocket
 import PurrCore
 
 /// The client's side of the handshake on the server connection: an optional proxy CONNECT, then the
@@ -20,8 +21,8 @@ final class UpgradeClientHandler {
         /// The proxy said yes; its message ends before the tunnel to the server begins.
         case proxyAccepted
         case awaitingUpgrade
-        /// A valid 101; the hand-over waits for the decoder's `.end` of it.
-        case upgraded
+        /// A valid 101; the hand-over waits for the decoder's `.end` of it. `framed`: WebSocket frames follow.
+        case upgraded(framed: Bool)
         /// A refusal's body, kept for the error line.
         case readingRefusal(code: Int, reason: String, body: ByteBuffer)
         case finished
@@ -37,13 +38,20 @@ final class UpgradeClientHandler {
     private let tls: (context: NIOSSLContext, host: String)?
     private let gate: HandshakeGate
     private let timeout: TimeAmount
+    private let webSocket: WebSocketFrameBridge.Options
+    private let earlyData: EarlyDataPlan?
+    /// The app connection's bytes being sent before the 101 (early data), until the 101 or a failure.
+    private var forwarding: EarlyBytesHandler?
     private var timer: Scheduled<Void>?
     private var completion: Completion?
 
     init(
         request: UpgradeRequest, proxy: ProxySettings?, target: HostPort, tls: (context: NIOSSLContext, host: String)?,
-        gate: HandshakeGate, timeout: TimeAmount, completion: @escaping Completion
+        gate: HandshakeGate, timeout: TimeAmount, webSocket: WebSocketFrameBridge.Options = .init(),
+        earlyData: EarlyDataPlan? = nil, completion: @escaping Completion
     ) {
+        self.webSocket = webSocket
+        self.earlyData = earlyData
         self.request = request
         self.proxy = proxy
         self.target = target
@@ -67,6 +75,7 @@ final class UpgradeClientHandler {
 
     private func fail(_ context: ChannelHandlerContext, _ words: String) {
         guard let completion else { return }
+        stopEarlyData()
         self.completion = nil
         state = .finished
         timer?.cancel()
@@ -75,8 +84,9 @@ final class UpgradeClientHandler {
     }
 
     /// Leaves the pipeline with the HTTP handlers; the decoder's leftovers reach the `EarlyBytesHandler`.
-    private func handOver(_ context: ChannelHandlerContext) {
+    private func handOver(_ context: ChannelHandlerContext, framed: Bool) {
         guard let completion else { return }
+        stopEarlyData()
         self.completion = nil
         state = .finished
         timer?.cancel()
@@ -88,6 +98,16 @@ final class UpgradeClientHandler {
             operations.removeHandler(encoder, promise: nil)
         }
         operations.removeHandler(context: context, promise: nil)
+        if framed {
+            // Before the decoder leaves, so the bytes behind the 101 are decoded as frames.
+            do {
+                try WebSocketFrameBridge.install(on: context.channel, role: .client, options: webSocket)
+            } catch {
+                context.close(promise: nil)
+                completion(.failure(HandshakeFailure("cannot start WebSocket framing: \(error)")))
+                return
+            }
+        }
         let removed = context.eventLoop.makePromise(of: Void.self)
         if let decoder { operations.removeHandler(decoder, promise: removed) } else { removed.succeed() }
         let gate = self.gate
@@ -100,6 +120,27 @@ final class UpgradeClientHandler {
     private func send(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
         context.write(wrapOutboundOut(.head(head)), promise: nil)
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+    }
+
+    /// The upgrade request, and right behind it the app's bytes as they come when this server keeps them:
+    /// the answer to them can then come back with the 101 instead of one round trip after it.
+    private func sendUpgrade(_ context: ChannelHandlerContext) {
+        guard let plan = earlyData, let source = plan.source else {
+            send(request.head, context: context)
+            return
+        }
+        context.writeAndFlush(wrapOutboundOut(.head(request.head)), promise: nil)
+        forwarding = source
+        // No body framing on a GET: NIOHTTP1 writes these bytes as they are (no `.end`: it would add nothing).
+        source.forward(upTo: EarlyDataPlan.limit) { bytes in
+            plan.counter.add(bytes.readableBytes)
+            context.writeAndFlush(self.wrapOutboundOut(.body(.byteBuffer(bytes))), promise: nil)
+        }
+    }
+
+    private func stopEarlyData() {
+        forwarding?.stopForwarding()
+        forwarding = nil
     }
 
     private func proxyAnswered(_ head: HTTPResponseHead, context: ChannelHandlerContext) {
@@ -122,14 +163,20 @@ final class UpgradeClientHandler {
                 return
             }
         }
-        send(request.head, context: context)
+        sendUpgrade(context)
     }
 
     private func upgradeAnswered(_ head: HTTPResponseHead, context: ChannelHandlerContext) {
         do {
-            try UpgradeResponse.validate(head, expected: request.upgrade)
+            var framed = false
+            if let key = request.webSocketKey {
+                framed = try WebSocketHandshake.validate(head, key: key) == .framed
+            } else {
+                try UpgradeResponse.validate(head, expected: request.upgrade)
+            }
+            earlyData?.learned(UpgradeResponse.acceptsEarlyData(head))
             gate.headComplete(accepted: true)
-            state = .upgraded
+            state = .upgraded(framed: framed)
         } catch {
             gate.headComplete(accepted: false)
             if case .status(_, let reason, _) = error {
@@ -170,7 +217,7 @@ extension UpgradeClientHandler: ChannelInboundHandler, RemovableChannelHandler {
         if let proxy {
             send(proxy.connectHead(to: target), context: context)
         } else {
-            send(request.head, context: context)
+            sendUpgrade(context)
         }
         context.fireChannelActive()
     }
@@ -189,8 +236,8 @@ extension UpgradeClientHandler: ChannelInboundHandler, RemovableChannelHandler {
             state = .readingRefusal(code: code, reason: reason, body: body)
         case (.end, .proxyAccepted):
             proxyDone(context)
-        case (.end, .upgraded):
-            handOver(context)
+        case (.end, .upgraded(let framed)):
+            handOver(context, framed: framed)
         case (.end, .readingRefusal):
             refusalComplete(context)
         default:

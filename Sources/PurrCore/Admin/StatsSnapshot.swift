@@ -67,6 +67,8 @@ public struct StatsSnapshot: Sendable, Codable, Equatable {
         public var started: Date
         /// Why it ended (closed and failed connections only).
         public var reason: String?
+        /// How the client speaks (`purr`, `websocket-compat`, `websocket`), once its upgrade is accepted.
+        public var transport: Transport?
         /// The client's id for this connection (its `Purr-Connection` header), when it sent one.
         public var clientID: String?
         /// The kernel's view of the socket from the client and of the socket to the target.
@@ -74,7 +76,7 @@ public struct StatsSnapshot: Sendable, Codable, Equatable {
 
         /// `clientId` so that the snake-case strategies meet at `client_id` both ways.
         enum CodingKeys: String, CodingKey {
-            case id, route, target, peer, state, bytesIn, bytesOut, started, reason, tcp
+            case id, route, target, peer, state, bytesIn, bytesOut, started, reason, transport, tcp
             case clientID = "clientId"
         }
 
@@ -91,7 +93,7 @@ public struct StatsSnapshot: Sendable, Codable, Equatable {
 
         public init(
             id: UInt64, route: String?, target: String?, peer: String, state: ConnectionState, bytesIn: Int, bytesOut: Int,
-            started: Date, reason: String?, clientID: String? = nil, tcp: Hops? = nil
+            started: Date, reason: String?, transport: Transport? = nil, clientID: String? = nil, tcp: Hops? = nil
         ) {
             self.clientID = clientID
             self.tcp = tcp
@@ -104,6 +106,7 @@ public struct StatsSnapshot: Sendable, Codable, Equatable {
             self.bytesOut = bytesOut
             self.started = started
             self.reason = reason
+            self.transport = transport
         }
     }
 

@@ -10,11 +10,45 @@ public final class EarlyBytesHandler: ChannelInboundHandler, RemovableChannelHan
 
     private(set) var buffered: ByteBuffer?
     private(set) var inputClosed = false
+    private var context: ChannelHandlerContext?
+    /// Early data: while set, what is read goes straight to it (the server connection, before its 101).
+    private var sink: ((ByteBuffer) -> Void)?
+    private var sinkBudget = 0
 
     public init() {}
 
+    /// Early data: passes what is held so far, then what is read from now on, to `sink` (on the loop), up
+    /// to `limit` bytes; past that, reading stops until the relay starts. The end of input stays for the relay.
+    public func forward(upTo limit: Int, to sink: @escaping (ByteBuffer) -> Void) {
+        if let held = buffered, held.readableBytes > 0 { sink(held) }
+        sinkBudget = limit - (buffered?.readableBytes ?? 0)
+        buffered = nil
+        self.sink = sink
+        if sinkBudget > 0 && !inputClosed { context?.read() }
+    }
+
+    /// The 101 arrived (or the handshake failed): bytes wait here again, for the relay.
+    public func stopForwarding() {
+        sink = nil
+    }
+
+    public func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    public func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+        sink = nil
+    }
+
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var bytes = Self.unwrapInboundIn(data)
+        if let sink {
+            sinkBudget -= bytes.readableBytes
+            sink(bytes)
+            if sinkBudget > 0 { context.read() }
+            return
+        }
         if buffered == nil {
             buffered = bytes
         } else {

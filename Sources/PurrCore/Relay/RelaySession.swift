@@ -54,6 +54,7 @@ public final class RelaySession {
     }
 
     private var reason: CloseReason {
+        if let failure = firstError as? WebSocketFailure { return failure.closeReason }
         if let firstError { return .error(ConnectFailure.describe(firstError)) }
         if idled, let idleTimeout { return .idle(seconds: Double(idleTimeout.nanoseconds) / 1e9) }
         return .closed

@@ -10,6 +10,14 @@ public struct UpgradeRequest: Sendable, Equatable {
     public var token: String?
     /// Extra headers (for auth proxies in front of the server), sent after the Purr ones.
     public var extraHeaders: [(name: String, value: String)]
+    /// A real WebSocket (RFC 6455) handshake: the `Sec-WebSocket-Key`. Nil for the original protocol
+    /// (and for the original client's `Upgrade: websocket` compatibility mode).
+    public var webSocketKey: String?
+    /// The subprotocols a WebSocket client offered (`Sec-WebSocket-Protocol`).
+    public var webSocketProtocols: [String] = []
+
+    /// Asks the server to say whether it keeps bytes sent behind the head (`Purr-Early-Data: 1`).
+    public var offersEarlyData = false
     /// `Purr-Connection`: this connection's id, sent last, so the original client's bytes stay a prefix.
     public var connectionID: String?
 
@@ -41,7 +49,13 @@ public struct UpgradeRequest: Sendable, Equatable {
             ("Accept-Encoding", "gzip"),
         ]
         if let token { fields.append((PurrWire.Header.authorization, "Bearer \(token)")) }
+        if let webSocketKey {
+            fields.append((WebSocketHandshake.Header.key, webSocketKey))
+            fields.append((WebSocketHandshake.Header.version, WebSocketHandshake.version))
+            fields.append((WebSocketHandshake.Header.protocols, WebSocketHandshake.binaryProtocol))
+        }
         fields += extraHeaders
+        if offersEarlyData { fields.append((PurrWire.Header.earlyData, "1")) }
         if let connectionID { fields.append((PurrWire.Header.purrConnection, connectionID)) }
         return fields
     }
@@ -95,10 +109,63 @@ extension UpgradeRequest {
     /// than an upgrade may be: other HTTP/1 minor versions, absolute or `*` targets, and a body (whose bytes
     /// could not be told apart from the tunnel's). Those are refused here.
     public init(validating head: HTTPRequestHead) throws(UpgradeRequestError) {
+        let upgrade = try Self.validateUpgrade(head)
+        if upgrade == .websocket, let key = head.value(of: WebSocketHandshake.Header.key) {
+            // A standard WebSocket: browsers and WebSocket libraries cannot send the Purr headers.
+            try self.init(webSocket: head, key: key)
+            return
+        }
+        guard let magic = head.value(of: PurrWire.Header.purrRequest) else {
+            throw .missingHeader(PurrWire.Header.purrRequest)
+        }
+        guard magic == PurrWire.requestMagic else { throw .wrongHeader(PurrWire.Header.purrRequest, magic) }
+        guard let version = head.value(of: PurrWire.Header.purrVersion) else {
+            throw .missingHeader(PurrWire.Header.purrVersion)
+        }
+        guard PurrWire.acceptedVersions.contains(version) else { throw .unsupportedVersion(version) }
+        self.init(
+            path: head.uri,
+            host: head.value(of: PurrWire.Header.host) ?? "",
+            upgrade: upgrade,
+            version: version,
+            token: Self.presentedToken(in: head),
+            extraHeaders: []
+        )
+        offersEarlyData = head.value(of: PurrWire.Header.earlyData) == "1"
+    }
+
+    /// The RFC 6455 checks: version 13 and a key of 16 bytes in base64.
+    private init(webSocket head: HTTPRequestHead, key: String) throws(UpgradeRequestError) {
+        let version = head.value(of: WebSocketHandshake.Header.version) ?? ""
+        guard version.trimmingASCIIWhitespace() == WebSocketHandshake.version else {
+            throw .malformed(
+                "unsupported \(WebSocketHandshake.Header.version) '\(version.printableLine)'; this server speaks \(WebSocketHandshake.version)"
+            )
+        }
+        let trimmedKey = key.trimmingASCIIWhitespace()
+        guard WebSocketHandshake.isValidKey(trimmedKey) else {
+            throw .malformed("\(WebSocketHandshake.Header.key) must be 16 bytes in base64")
+        }
+        self.init(
+            path: head.uri,
+            host: head.value(of: PurrWire.Header.host) ?? "",
+            upgrade: .websocket,
+            version: head.value(of: PurrWire.Header.purrVersion) ?? "",
+            token: Self.presentedToken(in: head),
+            extraHeaders: []
+        )
+        webSocketKey = trimmedKey
+        webSocketProtocols = head.headers[canonicalForm: WebSocketHandshake.Header.protocols].map { String($0) }
+    }
+
+    /// The checks every upgrade shares: HTTP/1.x, a path, no body, GET, an `Upgrade` we speak, `Connection: Upgrade`.
+    private static func validateUpgrade(_ head: HTTPRequestHead) throws(UpgradeRequestError) -> UpgradeProtocol {
         guard head.version == .http1_1 || head.version == .http1_0 else {
             throw .malformed("unsupported HTTP version HTTP/\(head.version.major).\(head.version.minor)")
         }
-        guard head.uri.hasPrefix("/") else { throw .malformed("request target must be a path: \(head.uri.printableLine)") }
+        guard head.uri.hasPrefix("/") else {
+            throw .malformed("request target must be a path: \(head.uri.redactingQueryToken.printableLine)")
+        }
         if head.headers.contains(name: "Transfer-Encoding")
             || head.headers["Content-Length"].contains(where: { $0.trimmingASCIIWhitespace() != "0" })
         {
@@ -117,25 +184,11 @@ extension UpgradeRequest {
         guard head.listContains(PurrWire.Header.connection, token: "upgrade") else {
             throw .wrongHeader(PurrWire.Header.connection, head.combinedValue(of: PurrWire.Header.connection) ?? "")
         }
-        guard let magic = head.value(of: PurrWire.Header.purrRequest) else {
-            throw .missingHeader(PurrWire.Header.purrRequest)
-        }
-        guard magic == PurrWire.requestMagic else { throw .wrongHeader(PurrWire.Header.purrRequest, magic) }
-        guard let version = head.value(of: PurrWire.Header.purrVersion) else {
-            throw .missingHeader(PurrWire.Header.purrVersion)
-        }
-        guard PurrWire.acceptedVersions.contains(version) else { throw .unsupportedVersion(version) }
-        self.init(
-            path: head.uri,
-            host: head.value(of: PurrWire.Header.host) ?? "",
-            upgrade: upgrade,
-            version: version,
-            token: Self.presentedToken(in: head),
-            extraHeaders: []
-        )
+        return upgrade
     }
 
-    /// The token from `Authorization: Bearer T` or `Purr-Token: T`.
+    /// The token from `Authorization: Bearer T`, `Purr-Token: T`, or `?token=T` in the URL (for WebSocket
+    /// clients such as browsers, which cannot set headers).
     static func presentedToken(in head: HTTPRequestHead) -> String? {
         if let auth = head.value(of: PurrWire.Header.authorization) {
             let parts = auth.split(separator: " ", maxSplits: 1)
@@ -143,7 +196,7 @@ extension UpgradeRequest {
                 return parts[1].trimmingASCIIWhitespace()
             }
         }
-        return head.value(of: PurrWire.Header.purrToken)
+        return head.value(of: PurrWire.Header.purrToken) ?? QueryToken.value(in: head.uri)
     }
 
     /// The path without its query string.

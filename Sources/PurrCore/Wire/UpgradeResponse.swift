@@ -3,13 +3,20 @@ import NIOHTTP1
 
 /// Server answers: the exact 101 of the original Ruby server, and one-line error responses.
 public enum UpgradeResponse {
-    /// The original server's 101, byte for byte; only the `Upgrade` value follows the request.
-    public static func switching(_ upgrade: UpgradeProtocol) -> String {
+    /// The original server's 101, byte for byte; only the `Upgrade` value follows the request. A client
+    /// that offered early data (only ours do) learns that this server keeps it.
+    public static func switching(_ upgrade: UpgradeProtocol, earlyData: Bool = false) -> String {
         "HTTP/1.1 101 Switching Protocols\r\n"
             + "Upgrade: \(upgrade.rawValue)\r\n"
             + "Purr-Version: \(PurrWire.clientVersion)\r\n"
             + "Purr-Request: \(PurrWire.requestMagic)\r\n"
-            + "Connection: Upgrade\r\n\r\n"
+            + "Connection: Upgrade\r\n"
+            + (earlyData ? "\(PurrWire.Header.earlyData): 1\r\n" : "") + "\r\n"
+    }
+
+    /// Whether a 101 says the server keeps bytes sent behind the request head.
+    public static func acceptsEarlyData(_ head: HTTPResponseHead) -> Bool {
+        head.value(of: PurrWire.Header.earlyData) == "1"
     }
 
     /// A plain-text error with a one-line body; the connection closes after it.

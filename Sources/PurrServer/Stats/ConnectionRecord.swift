@@ -25,6 +25,7 @@ public final class ConnectionRecord: Sendable {
         var route: String?
         var target: String?
         var reason: String?
+        var transport: Transport?
         /// The route as configured when this connection was routed (target and token included).
         var routeSettings: Route?
         var clientID: String?
@@ -42,5 +43,6 @@ public final class ConnectionRecord: Sendable {
     public var route: String? { mutable.withLock { $0.route } }
     public var target: String? { mutable.withLock { $0.target } }
     public var reason: String? { mutable.withLock { $0.reason } }
+    public var transport: Transport? { mutable.withLock { $0.transport } }
     public var clientID: String? { mutable.withLock { $0.clientID } }
 }

@@ -8,6 +8,8 @@ public enum FailureReason: String, Sendable, CaseIterable, Codable {
     case notPurr = "not_purr"
     case noRoute = "no_route"
     case unauthorized
+    /// A browser's WebSocket from an origin the server does not allow (`--ws-origin`).
+    case forbiddenOrigin = "forbidden_origin"
     case targetUnreachable = "target_unreachable"
     case clientGone = "client_gone"
     case relayError = "relay_error"

@@ -115,8 +115,11 @@ public final class StatsRegistry: Sendable {
         record.targetTCP.watch(target)
     }
 
-    func relaying(_ record: ConnectionRecord) {
-        record.mutable.withLock { $0.state = .relaying }
+    func relaying(_ record: ConnectionRecord, transport: Transport) {
+        record.mutable.withLock {
+            $0.state = .relaying
+            $0.transport = transport
+        }
         notify(ConnectionEvent(event: .opened, connection: Self.view(of: record, sampling: false)))
     }
 
@@ -213,6 +216,7 @@ public final class StatsRegistry: Sendable {
             bytesOut: record.bytesOut.total,
             started: record.started,
             reason: mutable.reason,
+            transport: mutable.transport,
             clientID: mutable.clientID,
             tcp: Self.hops(of: record, state: mutable.state, sampling: sampling)
         )

@@ -19,6 +19,10 @@ struct Refusal: Equatable {
         Refusal(status: 401, reasonPhrase: "Unauthorized", message: message, failure: .unauthorized)
     }
 
+    static func forbiddenOrigin(_ message: String) -> Refusal {
+        Refusal(status: 403, reasonPhrase: "Forbidden", message: message, failure: .forbiddenOrigin)
+    }
+
     static func overLimit(_ message: String) -> Refusal {
         Refusal(status: 503, reasonPhrase: "Service Unavailable", message: message, failure: .overLimit)
     }

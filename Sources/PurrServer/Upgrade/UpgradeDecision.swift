@@ -14,6 +14,11 @@ extension ServerEnvironment {
         } catch {
             return .refuse(error.isMalformed ? .badRequest(error.description) : .notFound(error.description, .notPurr))
         }
+        // Any web page may open a WebSocket to a loopback server: browsers say whose page it is, and only
+        // the origins the server lists get through (programs send no Origin).
+        if request.webSocketKey != nil, let origin = head.value(of: "Origin"), !allowsWebSocket(origin: origin) {
+            return .refuse(.forbiddenOrigin("WebSocket origin \(origin.printableLine) is not allowed (purr-server --ws-origin)"))
+        }
         guard let route = routes.match(path: request.routePath, host: head.value(of: PurrWire.Header.host)) else {
             let message = routes.isEmpty ? "no routes are configured on this server" : "no route for \(request.routePath.printableLine)"
             return .refuse(.notFound(message, .noRoute))
@@ -24,13 +29,19 @@ extension ServerEnvironment {
         }
         if let expected = route.token {
             guard let presented = request.token else {
-                return .refuse(.unauthorized("route \(route.path) needs a token (Authorization: Bearer TOKEN)"))
+                return .refuse(
+                    .unauthorized("route \(route.path) needs a token (Authorization: Bearer TOKEN, or ?token= for WebSocket clients)"))
             }
             guard ConstantTime.equals(presented, expected) else {
                 return .refuse(.unauthorized("wrong token for route \(route.path)"))
             }
         }
-        return .accept(route, request.upgrade)
+        return .accept(route, request)
+    }
+
+    func allowsWebSocket(origin: String) -> Bool {
+        let origin = origin.trimmingASCIIWhitespace().lowercased()
+        return webSocketOrigins.contains { $0 == "*" || $0.lowercased() == origin }
     }
 
     /// The head's size on the wire: request line, `name: value` lines, and the blank line.

@@ -41,6 +41,7 @@ final class UpgradeHandler {
             logger[metadataKey: "conn"] = "\(record.id)"
             logger[metadataKey: "peer"] = "\(record.peer)"
             if let route = record.route { logger[metadataKey: "route"] = "\(route)" }
+            if let transport = record.transport { logger[metadataKey: "transport"] = "\(transport.rawValue)" }
         }
         return logger
     }
@@ -53,8 +54,8 @@ final class UpgradeHandler {
             refuse(refusal, context: context)
         case .connect(let route):
             connect(to: route, context: context)
-        case .upgrade(let target, let upgrade):
-            handOver(to: target, upgrade, context: context)
+        case .upgrade(let target, let request):
+            handOver(to: target, request, context: context)
         case .closeTarget(let target):
             target.close(promise: nil)
         case .clientGone(let detail, let target):
@@ -97,16 +98,28 @@ final class UpgradeHandler {
 
     /// Writes the 101, leaves the pipeline with the decoder (whose leftovers, the bytes the client sent
     /// behind its head, reach the `EarlyBytesHandler`), then starts the relay.
-    private func handOver(to target: any Channel, _ upgrade: UpgradeProtocol, context: ChannelHandlerContext) {
+    private func handOver(to target: any Channel, _ request: UpgradeRequest, context: ChannelHandlerContext) {
+        let upgrade = AcceptedUpgrade(request)
         guard let record else { return }
         let client = context.channel
         let registry = env.registry
         // Counted as relaying before the 101 leaves: a client that reads the 101 and then asks for stats
         // must see it so (the write reaches the kernel at once).
         registry.attach(record, client: client, target: target)  // per-hop TCP_INFO in /stats
-        registry.relaying(record)
+        registry.relaying(record, transport: upgrade.transport)
         // The 101 goes out alone, before any target bytes: the original client reads it with one small read.
-        context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: UpgradeResponse.switching(upgrade))), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: upgrade.response)), promise: nil)
+        if case .websocket = upgrade {
+            // Frames from here on; the bytes behind the request head are decoded as frames too.
+            let options = WebSocketFrameBridge.Options(maxMessage: env.webSocketMaxMessage)
+            do {
+                try WebSocketFrameBridge.install(on: client, role: .server, options: options)
+            } catch {
+                target.close(promise: nil)
+                context.close(promise: nil)
+                return
+            }
+        }
         let operations = context.pipeline.syncOperations
         let decoder = try? operations.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
         operations.removeHandler(context: context, promise: nil)

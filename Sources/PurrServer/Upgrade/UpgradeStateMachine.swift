@@ -8,7 +8,7 @@ import PurrCore
 struct UpgradeStateMachine {
     /// What the routes, the limits and the token say about a request head.
     enum Decision: Equatable {
-        case accept(Route, UpgradeProtocol)
+        case accept(Route, UpgradeRequest)
         case refuse(Refusal)
     }
 
@@ -16,7 +16,7 @@ struct UpgradeStateMachine {
         case readingHead
         /// The head was accepted and the target is being connected. The decoder's `.end` for the head
         /// comes right behind it; the hand-over waits for it so no HTTP part reaches the relay.
-        case connecting(UpgradeProtocol, endSeen: Bool, target: (any Channel)?)
+        case connecting(UpgradeRequest, endSeen: Bool, target: (any Channel)?)
         /// An error answer is on its way; whatever the client still sends is discarded.
         case refusing
         /// Handed over to the relay, or the client went away.
@@ -28,7 +28,7 @@ struct UpgradeStateMachine {
         case refuse(Refusal)
         case connect(Route)
         /// Answer 101 and hand both channels to a relay session.
-        case upgrade(target: any Channel, UpgradeProtocol)
+        case upgrade(target: any Channel, UpgradeRequest)
         /// A target connected for a client that is gone.
         case closeTarget(any Channel)
         /// The client left (or broke) before the relay began: count it and close (and the target, if any).
@@ -44,29 +44,29 @@ struct UpgradeStateMachine {
         case .refuse(let refusal):
             state = .refusing
             return .refuse(refusal)
-        case .accept(let route, let upgrade):
-            state = .connecting(upgrade, endSeen: false, target: nil)
+        case .accept(let route, let request):
+            state = .connecting(request, endSeen: false, target: nil)
             return .connect(route)
         }
     }
 
     mutating func receivedEnd() -> Action {
-        guard case .connecting(let upgrade, _, let target) = state else { return .none }
+        guard case .connecting(let request, _, let target) = state else { return .none }
         if let target {
             state = .done
-            return .upgrade(target: target, upgrade)
+            return .upgrade(target: target, request)
         }
-        state = .connecting(upgrade, endSeen: true, target: nil)
+        state = .connecting(request, endSeen: true, target: nil)
         return .none
     }
 
     mutating func targetConnected(_ target: any Channel, clientActive: Bool) -> Action {
-        guard case .connecting(let upgrade, let endSeen, nil) = state, clientActive else { return .closeTarget(target) }
+        guard case .connecting(let request, let endSeen, nil) = state, clientActive else { return .closeTarget(target) }
         if endSeen {
             state = .done
-            return .upgrade(target: target, upgrade)
+            return .upgrade(target: target, request)
         }
-        state = .connecting(upgrade, endSeen: false, target: target)
+        state = .connecting(request, endSeen: false, target: target)
         return .none
     }
 
