@@ -34,7 +34,7 @@ public struct TUIModel: Sendable {
 
         /// The filter matches any column: name, addresses, server URL, state, last error.
         func matches(_ filter: String) -> Bool {
-            let fields = [snapshot.name, snapshot.config.url.description, stateWord, snapshot.lastError ?? ""] + snapshot.boundAddresses
+            let fields = [snapshot.name, snapshot.config.url.redacted, stateWord, snapshot.lastError ?? ""] + snapshot.boundAddresses
             return fields.contains { $0.localizedCaseInsensitiveContains(filter) }
         }
     }

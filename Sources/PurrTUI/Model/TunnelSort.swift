@@ -95,7 +95,7 @@ public struct TunnelSort: Sendable, Equatable {
         switch column {
         case .name: return row.snapshot.name
         case .local: return row.snapshot.boundAddresses.first ?? ""
-        case .remote: return row.snapshot.config.url.description
+        case .remote: return row.snapshot.config.url.redacted
         case .state: return row.stateWord
         default: return ""
         }

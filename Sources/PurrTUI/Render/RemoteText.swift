@@ -1,4 +1,5 @@
 import PurrClient
+import PurrCore
 
 /// What identifies a tunnel's server in a narrow column: `host:port/path`, cut from the left of the
 /// host when it does not fit, so the port and the path (the route) always stay.
