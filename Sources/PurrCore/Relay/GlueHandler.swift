@@ -1,4 +1,5 @@
 import NIOCore
+import NIOSSL
 
 /// One half of a relay: reads on its channel become writes on the partner's (NIO's connect-proxy pattern).
 ///
@@ -115,6 +116,12 @@ extension GlueHandler: ChannelDuplexHandler {
     }
 
     public func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // A TLS peer that hangs up without close_notify after the stream already ended at the application
+        // level (a WebSocket close frame) lost nothing; before that, the same error means a cut stream.
+        if inputClosed, let tls = error as? NIOSSLError, case .uncleanShutdown = tls {
+            context.close(promise: nil)
+            return
+        }
         session.record(error)
         context.close(promise: nil)
     }
