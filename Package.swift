@@ -31,6 +31,7 @@ let package = Package(
         .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         .target(
@@ -47,7 +48,10 @@ let package = Package(
         ),
         .target(
             name: "PurrClient",
-            dependencies: ["PurrCore", nioCore, nioPosix, nioHTTP1, nioWebSocket, nioSSL, logging],
+            dependencies: [
+                "PurrCore", nioCore, nioPosix, nioHTTP1, nioWebSocket, nioSSL, logging,
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
             swiftSettings: upcoming
         ),
         .systemLibrary(
@@ -55,14 +59,21 @@ let package = Package(
             path: "Sources/CNCurses",
             providers: [.apt(["libncurses-dev"])]
         ),
+        // The screen: a client of the engine and of admin streams, nothing of the server.
         .target(
             name: "PurrTUI",
-            dependencies: ["PurrCore", "PurrClient", "PurrServer", "CNCurses", nioCore, nioPosix, logging],
+            dependencies: ["PurrCore", "PurrClient", "CNCurses", logging],
+            swiftSettings: upcoming
+        ),
+        // `purr-tui --demo`: a server, targets, a slow hop and traffic inside the process.
+        .target(
+            name: "PurrDemo",
+            dependencies: ["PurrCore", "PurrClient", "PurrServer", nioCore, nioPosix, logging],
             swiftSettings: upcoming
         ),
         .executableTarget(
             name: "purr-tui",
-            dependencies: ["PurrCore", "PurrTUI", "PurrClient", nioPosix, logging, argumentParser],
+            dependencies: ["PurrCore", "PurrTUI", "PurrDemo", "PurrClient", nioPosix, logging, argumentParser],
             swiftSettings: upcoming
         ),
         .executableTarget(
@@ -112,7 +123,7 @@ let package = Package(
         .testTarget(
             name: "PurrClientTests",
             dependencies: [
-                "PurrCore", "PurrClient", "PurrServer", "PurrTUI", "PurrTestSupport", nioCore, nioHTTP1, nioWebSocket,
+                "PurrCore", "PurrClient", "PurrServer", "PurrTUI", "PurrTestSupport", nioCore, nioPosix, nioHTTP1, nioWebSocket,
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ],
             swiftSettings: upcoming

@@ -48,4 +48,20 @@ static inline int purr_key_dc(void) { return KEY_DC; }
 static inline int purr_key_btab(void) { return KEY_BTAB; }
 static inline int purr_key_resize(void) { return KEY_RESIZE; }
 
+/// Mouse: presses and the wheel, reported at once (no click timing), in the terminal's SGR mode.
+static inline void purr_mouse_on(void) {
+    mousemask(BUTTON1_PRESSED | BUTTON4_PRESSED | BUTTON5_PRESSED, NULL);
+    mouseinterval(0);
+}
+static inline int purr_key_mouse(void) { return KEY_MOUSE; }
+/// Reads the pending mouse event: *button is 1 (left press), 4 (wheel up), 5 (wheel down) or 0.
+static inline int purr_get_mouse(int *x, int *y, int *button) {
+    MEVENT event;
+    if (getmouse(&event) != OK) return ERR;
+    *x = event.x;
+    *y = event.y;
+    *button = (event.bstate & BUTTON1_PRESSED) ? 1 : (event.bstate & BUTTON4_PRESSED) ? 4 : (event.bstate & BUTTON5_PRESSED) ? 5 : 0;
+    return OK;
+}
+
 #endif

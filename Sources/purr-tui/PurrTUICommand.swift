@@ -5,6 +5,7 @@ import NIOCore
 import NIOPosix
 import PurrClient
 import PurrCore
+import PurrDemo
 import PurrTUI
 import Synchronization
 
@@ -86,7 +87,10 @@ struct PurrTUICommand: AsyncParsableCommand {
         var streams: [AdminStream] = []
         for server in file.servers {
             do {
-                streams.append(try AdminStream(name: server.name, adminURL: server.adminURL, token: server.token, group: group))
+                streams.append(
+                    try AdminStream(
+                        name: server.name, adminURL: server.adminURL, token: server.token, caFile: server.caFile,
+                        insecure: server.insecure, group: group))
             } catch {
                 CommandLineSupport.usageError("purr-tui", "\(path): servers: \(server.name): \(error.message)")
             }

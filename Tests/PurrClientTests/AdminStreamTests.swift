@@ -1,4 +1,6 @@
 import Foundation
+import NIOCore
+import NIOPosix
 import PurrClient
 import PurrCore
 import PurrServer
@@ -84,6 +86,12 @@ final class AdminStreamTests: XCTestCase {
         wrong.start()
         XCTAssertTrue(TestKit.poll { wrong.state == .unauthorized })
         await wrong.stop()
+        // An echo server is not an admin endpoint: said so, not "live".
+        let echo = try await TestTarget.start(.echo(banner: nil), group: group)
+        let notAdmin = try AdminStream(name: "n", adminURL: "http://127.0.0.1:\(echo.port)", token: nil, group: group)
+        notAdmin.start()
+        XCTAssertTrue(TestKit.poll { notAdmin.state.description.contains("not an admin endpoint") }, notAdmin.state.description)
+        await notAdmin.stop()
         let deadPort = RunningProcess.freePort()
         let down = try AdminStream(name: "d", adminURL: "http://127.0.0.1:\(deadPort)", token: nil, group: group)
         down.start()
@@ -117,6 +125,59 @@ final class AdminStreamTests: XCTestCase {
         await restarted.shutdown(drainTimeout: 0)
     }
 
+    /// `purr-server --admin-tls` with a certificate from a private CA: followed over https with `ca_file`,
+    /// refused in words without it.
+    func testFollowsAnAdminEndpointOverHTTPSWithAPrivateCA() async throws {
+        let certificates = try TestCertificates.make()
+        let process = try RunningProcess(
+            "purr-server",
+            [
+                "--listen", "127.0.0.1:\(RunningProcess.freePort())", "--tls-cert", certificates.certificateFile, "--tls-key",
+                certificates.keyFile, "--admin-port", "0", "--admin-tls",
+            ])
+        defer { process.stop() }
+        XCTAssertTrue(process.waitForOutput("admin on"), process.stderr)
+        let line = try XCTUnwrap(process.stdout.split(separator: "\n").first { $0.hasPrefix("admin on") })
+        let adminPort = try XCTUnwrap(Int(line.split(separator: ":").last!))
+
+        let trusted = try AdminStream(
+            name: "tls", adminURL: "https://localhost:\(adminPort)", token: nil, caFile: certificates.caFile, intervalMs: 100,
+            group: group)
+        trusted.start()
+        XCTAssertTrue(TestKit.poll { trusted.state == .live }, trusted.state.description)
+        XCTAssertTrue(TestKit.poll { trusted.latest != nil })
+        await trusted.stop()
+
+        let untrusted = try AdminStream(name: "untrusted", adminURL: "https://localhost:\(adminPort)", token: nil, group: group)
+        untrusted.start()
+        XCTAssertTrue(
+            TestKit.poll { untrusted.state.description.contains("certificate for localhost not trusted") }, untrusted.state.description)
+        await untrusted.stop()
+
+        let blind = try AdminStream(name: "insecure", adminURL: "https://127.0.0.1:\(adminPort)", token: nil, insecure: true, group: group)
+        blind.start()
+        XCTAssertTrue(TestKit.poll { blind.state == .live }, blind.state.description)
+        await blind.stop()
+    }
+
+    /// A server that answers the head and then says nothing is noticed, and reconnected to.
+    func testSilenceAfterTheHeadIsDetected() async throws {
+        let silent = try await ServerBootstrap(group: group)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(SilentStreamHandler()) }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        let stream = try AdminStream(
+            name: "silent", adminURL: "http://127.0.0.1:\(silent.localAddress!.port!)", token: nil, intervalMs: 100, group: group)
+        let recorder = Recorder(stream)
+        stream.start()
+        XCTAssertTrue(TestKit.poll { stream.state == .live })
+        XCTAssertTrue(TestKit.poll(timeout: 20) { recorder.states.contains(.unreachable("no data from the server for too long")) })
+        await stream.stop()
+        recorder.cancel()
+        try await silent.close()
+    }
+
     func testBackoffDoublesWithJitterUpToTheCap() {
         var backoff = Backoff(initial: 1, cap: 8)
         let delays = (0..<6).map { _ in backoff.next() }
@@ -126,5 +187,19 @@ final class AdminStreamTests: XCTestCase {
         }
         backoff.reset()
         XCTAssertLessThanOrEqual(backoff.next(), 1.2)
+    }
+}
+
+/// Answers any request with the head of an event stream, then never writes again.
+final class SilentStreamHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+    private var answered = false
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !answered else { return }
+        answered = true
+        let head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+        context.writeAndFlush(NIOAny(ByteBuffer(string: head)), promise: nil)
     }
 }

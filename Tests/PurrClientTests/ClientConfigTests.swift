@@ -98,6 +98,12 @@ final class ClientConfigTests: XCTestCase {
             name = "prod"
             admin_url = "http://127.0.0.1:9090"
             token = "admin"
+
+            [[servers]]
+            name = "tls"
+            admin_url = "https://admin.example.com:9443"
+            ca_file = "/etc/purr/ca.pem"
+            insecure = false
             """, file: "tunnels.toml")
         XCTAssertEqual(file.theme, "light")
         XCTAssertEqual(file.tunnels.count, 2)
@@ -109,7 +115,13 @@ final class ClientConfigTests: XCTestCase {
         XCTAssertTrue(ssh.autostart)
         XCTAssertTrue(file.tunnels[1].noProxy)
         XCTAssertEqual(file.tunnels[1].listen.port, 0)
-        XCTAssertEqual(file.servers, [TunnelsFile.Server(name: "prod", adminURL: "http://127.0.0.1:9090", token: "admin")])
+        XCTAssertEqual(
+            file.servers,
+            [
+                TunnelsFile.Server(name: "prod", adminURL: "http://127.0.0.1:9090", token: "admin"),
+                TunnelsFile.Server(name: "tls", adminURL: "https://admin.example.com:9443", caFile: "/etc/purr/ca.pem"),
+            ])
+        XCTAssertEqual(try TunnelsFile.parse(TunnelsFileWriter.render(file), file: "again.toml"), file, "written back as read")
     }
 
     func testTunnelsFileErrorsNameFileAndKey() {

@@ -135,7 +135,10 @@ final class EngineRelayTests: XCTestCase {
         XCTAssertEqual(try socket.read(exactly: 7), Array("echo me".utf8))
         let expected = try WireFixtures.originalClientRequest(port: standIn.port)
         // Our extension headers go last and the original server ignores them; the rest is the original's.
-        let ours = standIn.requests.first?.replacingOccurrences(of: "Purr-Early-Data: 1\r\n", with: "")
+        let request = standIn.requests.first ?? ""
+        XCTAssertTrue(request.hasSuffix("Purr-Connection: \(ClientInstance.id)/orig/1\r\n\r\n"), request)
+        let ours = request.replacingOccurrences(of: "Purr-Early-Data: 1\r\n", with: "")
+            .replacingOccurrences(of: "Purr-Connection: \(ClientInstance.id)/orig/1\r\n", with: "")
         XCTAssertEqual(ours, String(decoding: expected, as: UTF8.self), "our request is the original client's, byte for byte")
         await engine.shutdown()
         standIn.stop()
@@ -159,7 +162,9 @@ final class EngineRelayTests: XCTestCase {
         let request = try XCTUnwrap(standIn.requests.first)
         XCTAssertTrue(
             request.hasSuffix(
-                "Accept-Encoding: gzip\r\nAuthorization: Bearer tok\r\nX-Auth-Proxy: yes please\r\nPurr-Early-Data: 1\r\n\r\n"), request)
+                "Accept-Encoding: gzip\r\nAuthorization: Bearer tok\r\nX-Auth-Proxy: yes please\r\nPurr-Early-Data: 1\r\nPurr-Connection: \(ClientInstance.id)/h/1\r\n\r\n"
+            ),
+            request)
         await engine.shutdown()
         standIn.stop()
     }

@@ -131,6 +131,42 @@ final class ControllerTests: XCTestCase {
         XCTAssertFalse(controller.handle(.interrupt))
     }
 
+    func testMouseSelectsSortsAndScrollsAndKeysSort() throws {
+        let url = try ServerURL(parsing: "http://127.0.0.1:9/")
+        let controller = try makeController(path: nil, tunnels: ["gamma", "alpha", "beta"].map { TunnelConfig(name: $0, url: url) })
+        controller.screenSize = (120, 35)
+        // Row 0 is the header line, row 1 the table's border, row 2 its column titles, rows 3... the tunnels.
+        _ = controller.handle(.mouse(MouseEvent(x: 10, y: 4, button: .left)))
+        XCTAssertEqual(controller.model.selectedTunnel?.snapshot.name, "alpha")
+        _ = controller.handle(.mouse(MouseEvent(x: 3, y: 2, button: .left)))
+        XCTAssertEqual(controller.model.visible.map(\.snapshot.name), ["alpha", "beta", "gamma"], "a click on NAME sorts by it")
+        XCTAssertEqual(controller.model.selectedTunnel?.snapshot.name, "alpha", "the selection stays on its tunnel")
+        _ = controller.handle(.mouse(MouseEvent(x: 3, y: 2, button: .left)))
+        XCTAssertEqual(controller.model.visible.map(\.snapshot.name), ["gamma", "beta", "alpha"], "again: reversed")
+        _ = controller.handle(.mouse(MouseEvent(x: 10, y: 4, button: .wheelUp)))
+        XCTAssertEqual(controller.model.selectedTunnel?.snapshot.name, "gamma", "the wheel moves the selection up from alpha, now last")
+        let layout = ScreenLayout.compute(width: 120, height: 35, tunnelCount: 3)
+        _ = controller.handle(.mouse(MouseEvent(x: 5, y: try XCTUnwrap(layout.events).y + 2, button: .left)))
+        XCTAssertEqual(controller.model.pane, .events, "a click focuses the pane under it")
+        _ = controller.handle(.character("/"))
+        type("fail", into: controller)
+        _ = controller.handle(.enter)
+        XCTAssertEqual(controller.model.eventFilter, "fail", "with the event log focused, / filters it")
+        XCTAssertEqual(controller.model.filter, "")
+        _ = controller.handle(.tab)
+        XCTAssertEqual(controller.model.pane, .tunnels)
+        _ = controller.handle(.character("s"))
+        XCTAssertEqual(controller.model.sort.column, .local, "s: the column after NAME")
+        XCTAssertFalse(controller.model.sort.reversed)
+        _ = controller.handle(.character("s"))
+        XCTAssertEqual(controller.model.sort.column, .remote)
+        _ = controller.handle(.character("S"))
+        XCTAssertTrue(controller.model.sort.reversed)
+        _ = controller.handle(.character("r"))
+        XCTAssertEqual(controller.model.graphRange, .tenMinutes)
+        controller.stop()
+    }
+
     func testNoColoursMeansMono() throws {
         let engine = TunnelEngine(group: InProcessServer.group, logger: InProcessServer.quietLogger, environment: [:])
         let themes = ThemeLibrary(userDirectory: "/nonexistent", bundledDirectory: ThemeTests.themesDirectory)

@@ -87,13 +87,19 @@ final class TUIEndToEndTests: XCTestCase {
         let session = try TmuxSession(
             command: "\(binary) --demo", width: 120, height: 30, environment: ["XDG_CONFIG_HOME": home.path, "NO_COLOR": "1"])
         defer { session.stop() }
-        XCTAssertTrue(session.waitFor("Tunnels (3)"), session.screen())
+        XCTAssertTrue(session.waitFor("Tunnels (4)"), session.screen())
         XCTAssertTrue(session.waitFor("demo: live"), session.screen())
+        XCTAssertTrue(
+            session.waitUntil { $0.split(separator: "\n").contains { $0.contains("legacy-db") && $0.contains("✖ failing") } },
+            "the tunnel whose route is missing reads as failing: \(session.screen())")
+        XCTAssertTrue(session.waitFor("404 no route for /db"), "the server's reason in the event log: \(session.screen())")
         XCTAssertTrue(
             session.waitUntil { screen in
                 screen.split(separator: "\n").contains { $0.contains("video") && $0.contains("MiB/s") }
             }, "bytes are moving: \(session.screen())")
         try session.send("j", "j")
+        XCTAssertTrue(session.waitFor("Connections: offsite · both ends"), "the slow hop, joined: \(session.screen())")
+        try session.send("j")
         XCTAssertTrue(session.waitFor("last error: server answered 404 Not Found"), session.screen())
         try session.send("t")
         XCTAssertTrue(session.waitFor("theme stays mono"), "NO_COLOR keeps mono: \(session.screen())")

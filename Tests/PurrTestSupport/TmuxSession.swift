@@ -67,6 +67,17 @@ public final class TmuxSession: @unchecked Sendable {
         try tmux(["send-keys", "-t", name] + keys)
     }
 
+    /// Types `text` as it is (escape sequences included), as a terminal would deliver it.
+    public func sendLiteral(_ text: String) throws {
+        try tmux(["send-keys", "-t", name, "-l", text])
+    }
+
+    /// A left click at a screen cell (0-based), as a terminal in SGR mouse mode reports it.
+    public func click(x: Int, y: Int) throws {
+        try sendLiteral("\u{1B}[<0;\(x + 1);\(y + 1)M")
+        try sendLiteral("\u{1B}[<0;\(x + 1);\(y + 1)m")
+    }
+
     public func resize(width: Int, height: Int) throws {
         try tmux(["resize-window", "-t", name, "-x", "\(width)", "-y", "\(height)"])
     }

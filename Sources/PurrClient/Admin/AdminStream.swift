@@ -1,11 +1,14 @@
+import AsyncHTTPClient
 import Foundation
 import NIOCore
-import NIOPosix
+import NIOHTTP1
+import NIOSSL
 import PurrCore
 import Synchronization
 
-/// Follows one server's admin stream (`GET /stats/stream`): typed snapshots and connection events,
-/// its own state, and reconnection with capped, jittered backoff when the server goes away.
+/// Follows one server's admin stream (`GET /stats/stream`, over http or https): typed snapshots and
+/// connection events, its own state, and reconnection with capped, jittered backoff when the server
+/// goes away. The HTTP is AsyncHTTPClient's; only the event lines are parsed here (`SSEParser`).
 public final class AdminStream: Sendable {
     public enum State: Sendable, Equatable, CustomStringConvertible {
         case idle
@@ -31,25 +34,32 @@ public final class AdminStream: Sendable {
         case connection(ConnectionEvent)
     }
 
+    /// How one connection to the stream ended.
+    enum Outcome: Sendable, Equatable {
+        case unauthorized
+        case failed(String)
+    }
+
     public let name: String
     public let url: ServerURL
     let token: String?
     let intervalMs: Int
     let group: any EventLoopGroup
     let backoff: Backoff
+    let tls: TLSConfiguration?
     private let mutable = Mutex<Shared>(Shared())
 
     struct Shared {
         var state: State = .idle
         var latest: StatsSnapshot?
         var task: Task<Void, Never>?
-        var channel: (any Channel)?
         var continuations: [UUID: AsyncStream<Update>.Continuation] = [:]
     }
 
+    /// `caFile` and `insecure` apply to https:// admin URLs, as for tunnels.
     public init(
-        name: String, adminURL: String, token: String?, intervalMs: Int = 1000, group: any EventLoopGroup,
-        backoff: Backoff = Backoff()
+        name: String, adminURL: String, token: String?, caFile: String? = nil, insecure: Bool = false, intervalMs: Int = 1000,
+        group: any EventLoopGroup, backoff: Backoff = Backoff()
     ) throws(ConfigError) {
         self.name = name
         self.url = try ServerURL(parsing: adminURL)
@@ -57,6 +67,10 @@ public final class AdminStream: Sendable {
         self.intervalMs = intervalMs
         self.group = group
         self.backoff = backoff
+        var tls = url.scheme == .https ? try ClientTLS.makeConfiguration(caFile: caFile, insecure: insecure) : nil
+        // Stopping should not wait the default 5 s for a server busy streaming to answer close_notify.
+        tls?.shutdownTimeout = .milliseconds(300)
+        self.tls = tls
     }
 
     public var state: State { mutable.withLock { $0.state } }
@@ -82,22 +96,38 @@ public final class AdminStream: Sendable {
 
     /// Stops following and closes the connection.
     public func stop() async {
-        let (task, channel) = mutable.withLock { shared -> (Task<Void, Never>?, (any Channel)?) in
+        let task = mutable.withLock { shared -> Task<Void, Never>? in
             defer { shared.task = nil }
-            return (shared.task, shared.channel)
+            return shared.task
         }
         task?.cancel()
-        try? await channel?.close()
         await task?.value
         set(.idle)
     }
 
+    /// No event for this long means the server (or the path to it) is gone, even if TCP says nothing.
+    var silence: TimeAmount { .milliseconds(Int64(intervalMs) * 3 + 5000) }
+
+    private func makeClient() -> HTTPClient {
+        var configuration = HTTPClient.Configuration(
+            tlsConfiguration: tls,
+            redirectConfiguration: .disallow,
+            timeout: .init(connect: .seconds(5), read: silence),
+            decompression: .disabled
+        )
+        configuration.httpVersion = .http1Only
+        // Our own backoff decides when to try again, and the state shows each failure.
+        configuration.connectionPool.retryConnectionEstablishment = false
+        return HTTPClient(eventLoopGroup: group, configuration: configuration)
+    }
+
     private func run() async {
+        let client = makeClient()
         var delays = backoff
         while !Task.isCancelled {
             set(.connecting)
-            let (outcome, wasLive) = await connectOnce()
-            if Task.isCancelled { return }
+            let (outcome, wasLive) = await connectOnce(client)
+            if Task.isCancelled { break }
             if wasLive { delays.reset() }
             switch outcome {
             case .unauthorized: set(.unauthorized)
@@ -105,59 +135,61 @@ public final class AdminStream: Sendable {
             }
             try? await Task.sleep(for: .milliseconds(Int(delays.next() * 1000)))
         }
+        try? await client.shutdown()
     }
 
-    private var requestPath: String {
+    var requestURL: String {
         let base = url.path.split(separator: "?").first.map(String.init) ?? "/"
         let trimmed = base.hasSuffix("/") ? String(base.dropLast()) : base
-        return "\(trimmed)/stats/stream?interval_ms=\(intervalMs)"
+        let host = url.host.contains(":") ? "[\(url.host)]" : url.host
+        return "\(url.scheme.rawValue)://\(host):\(url.port)\(trimmed)/stats/stream?interval_ms=\(intervalMs)"
     }
 
     /// One connection, until it ends; returns how, and whether it was ever live.
-    private func connectOnce() async -> (AdminStreamHandler.Outcome, Bool) {
-        var request = "GET \(requestPath) HTTP/1.1\r\nHost: \(url.hostHeader)\r\nAccept: text/event-stream\r\n"
-        if let token { request += "Authorization: Bearer \(token)\r\n" }
-        request += "\r\n"
-        let wasLive = Atomic<Bool>(false)
-        let silence = TimeAmount.milliseconds(Int64(intervalMs) * 3 + 5000)
-        let outcome: AdminStreamHandler.Outcome = await withCheckedContinuation { continuation in
-            let once = Atomic<Bool>(false)
-            let resume: @Sendable (AdminStreamHandler.Outcome) -> Void = { outcome in
-                if !once.exchange(true, ordering: .acquiringAndReleasing) { continuation.resume(returning: outcome) }
+    private func connectOnce(_ client: HTTPClient) async -> (Outcome, Bool) {
+        var request = HTTPClientRequest(url: requestURL)
+        request.headers.add(name: "Accept", value: "text/event-stream")
+        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+        var wasLive = false
+        do {
+            let response = try await client.execute(request, timeout: .seconds(10))
+            switch response.status.code {
+            case 200: break
+            case 401: return (.unauthorized, false)
+            default: return (.failed("server answered \(response.status.code) \(response.status.reasonPhrase)"), false)
             }
-            let callbacks = AdminStreamHandler.Callbacks(
-                live: { [self] in
-                    wasLive.store(true, ordering: .relaxed)
-                    set(.live)
-                },
-                event: { [self] name, data in receive(name: name, data: data) },
-                finished: resume
-            )
-            let request = request
-            ClientBootstrap(group: group)
-                .connectTimeout(.seconds(5))
-                .channelInitializer { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: silence))
-                        try channel.pipeline.syncOperations.addHandler(AdminStreamHandler(request: request, callbacks: callbacks))
-                    }
-                }
-                .connect(host: url.host, port: url.port)
-                .whenComplete { [self] result in
-                    switch result {
-                    case .success(let channel):
-                        mutable.withLock { $0.channel = channel }
-                        if Task.isCancelled { channel.close(promise: nil) }
-                    case .failure(let error):
-                        let reason = ConnectFailure.describe(error)
-                        resume(
-                            .failed(reason == "connection refused" ? "connection refused by \(url.endpoint)" : "\(url.endpoint): \(reason)")
-                        )
-                    }
-                }
+            let type = response.headers.first(name: "Content-Type") ?? "none"
+            guard type.lowercased().hasPrefix("text/event-stream") else {
+                return (.failed("not an admin endpoint: it answered 200 with Content-Type \(type)"), false)
+            }
+            wasLive = true
+            set(.live)
+            var parser = SSEParser()
+            for try await chunk in response.body {
+                for event in try parser.feed(chunk.readableBytesView) { receive(name: event.name, data: event.data) }
+            }
+            return (.failed("the server ended the stream"), true)
+        } catch {
+            return (.failed(describe(error, wasLive: wasLive)), wasLive)
         }
-        mutable.withLock { $0.channel = nil }
-        return (outcome, wasLive.load(ordering: .relaxed))
+    }
+
+    /// A failure in words, naming the endpoint where that helps.
+    func describe(_ error: any Error, wasLive: Bool) -> String {
+        if error is SSEParser.Failure { return "admin stream line too long" }
+        if error is HTTPParserError { return "not an admin endpoint: \(url.endpoint) does not answer in HTTP (\(error))" }
+        if let http = error as? HTTPClientError {
+            switch http {
+            case .readTimeout: return "no data from the server for too long"
+            case .remoteConnectionClosed: return wasLive ? "connection closed" : "connection closed before an answer"
+            case .deadlineExceeded, .connectTimeout: return "\(url.endpoint): timed out"
+            default: return "\(url.endpoint): \(http)"
+            }
+        }
+        if let tls = ClientTLS.describe(error, host: url.host) { return tls }
+        let reason = ConnectFailure.describe(error)
+        if reason == "connection refused" { return "connection refused by \(url.endpoint)" }
+        return wasLive ? reason : "\(url.endpoint): \(reason)"
     }
 
     private func receive(name: String, data: String) {

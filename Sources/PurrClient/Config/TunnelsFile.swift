@@ -7,11 +7,17 @@ public struct TunnelsFile: Sendable, Equatable {
         public var name: String
         public var adminURL: String
         public var token: String?
+        /// For https:// admin URLs: a PEM file of CA certificates trusted besides the system's.
+        public var caFile: String?
+        /// For https:// admin URLs: skip certificate verification.
+        public var insecure: Bool
 
-        public init(name: String, adminURL: String, token: String? = nil) {
+        public init(name: String, adminURL: String, token: String? = nil, caFile: String? = nil, insecure: Bool = false) {
             self.name = name
             self.adminURL = adminURL
             self.token = token
+            self.caFile = caFile
+            self.insecure = insecure
         }
     }
 
@@ -128,10 +134,13 @@ public struct TunnelsFile: Sendable, Equatable {
             result.tunnels.append(tunnel)
         }
         for entry in try toml.tables("servers") {
-            try entry.checkKeys(["name", "admin_url", "token"])
+            try entry.checkKeys(["name", "admin_url", "token", "ca_file", "insecure"])
             let adminURL = try entry.requiredString("admin_url")
             _ = try entry.wrap("admin_url") { () throws(ConfigError) in try ServerURL(parsing: adminURL) }
-            result.servers.append(Server(name: try entry.requiredString("name"), adminURL: adminURL, token: try entry.string("token")))
+            result.servers.append(
+                Server(
+                    name: try entry.requiredString("name"), adminURL: adminURL, token: try entry.string("token"),
+                    caFile: try entry.string("ca_file"), insecure: try entry.bool("insecure") ?? false))
         }
         return result
     }

@@ -39,6 +39,8 @@ public enum TunnelsFileWriter {
             out += "name = \(quote(server.name))\n"
             out += "admin_url = \(quote(server.adminURL))\n"
             if let token = server.token { out += "token = \(quote(token))\n" }
+            if let caFile = server.caFile { out += "ca_file = \(quote(caFile))\n" }
+            if server.insecure { out += "insecure = true\n" }
         }
         return out
     }

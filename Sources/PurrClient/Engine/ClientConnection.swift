@@ -11,12 +11,17 @@ final class ClientConnection: Sendable {
     let bytesUp = ByteCounter()
     let bytesDown = ByteCounter()
     let local: any Channel
+    /// Sent as `Purr-Connection` so a viewer can join this side with the server's record of it.
+    let clientID: String
+    /// The kernel's view of the socket to the server, read at most once per interval when asked.
+    let serverTCP = TCPSampler()
     private let mutable = Mutex<(state: ClientConnectionState, server: (any Channel)?)>((.connecting, nil))
 
-    init(id: UInt64, peer: String, local: any Channel) {
+    init(id: UInt64, peer: String, local: any Channel, tunnel: String = "") {
         self.id = id
         self.peer = peer
         self.local = local
+        self.clientID = ClientInstance.connectionID(tunnel: tunnel, number: id)
     }
 
     var state: ClientConnectionState { mutable.withLock { $0.state } }
@@ -31,7 +36,10 @@ final class ClientConnection: Sendable {
         }
     }
 
-    func attach(server: any Channel) { mutable.withLock { $0.server = server } }
+    func attach(server: any Channel) {
+        mutable.withLock { $0.server = server }
+        serverTCP.watch(server)
+    }
 
     /// Closes both sockets.
     func close() {
@@ -47,7 +55,9 @@ final class ClientConnection: Sendable {
             state: state,
             bytesUp: bytesUp.total,
             bytesDown: bytesDown.total,
-            started: started
+            started: started,
+            clientID: clientID,
+            tcp: state == .relaying ? serverTCP.latest : nil
         )
     }
 }

@@ -184,7 +184,7 @@ public final class Tunnel: Sendable {
     private func accept(_ local: any Channel) {
         let peer = local.remoteAddress?.hostPortDescription ?? "?"
         let (connection, proxy, tls) = state.withLock { state -> (ClientConnection, ProxySettings?, NIOSSLContext?) in
-            let connection = ClientConnection(id: state.nextID, peer: peer, local: local)
+            let connection = ClientConnection(id: state.nextID, peer: peer, local: local, tunnel: config.name)
             state.nextID += 1
             state.total += 1
             state.connections[connection.id] = connection
@@ -192,6 +192,7 @@ public final class Tunnel: Sendable {
         }
         emit(connection)
         var dialer = ServerDialer(tunnel: config, proxy: proxy, tls: tls)
+        dialer.request.connectionID = connection.clientID  // Purr-Connection, for the TUI's join
         dialer.earlyData = earlyDataPlan(for: connection)
         dialer.dial(
             on: local.eventLoop,

@@ -1,4 +1,5 @@
 import Foundation
+import PurrCore
 
 /// Where a tunnel's listener is.
 public enum TunnelState: Sendable, Equatable, CustomStringConvertible {
@@ -53,8 +54,17 @@ public struct ConnectionSnapshot: Sendable, Equatable {
     /// Bytes from the server towards the local peer.
     public var bytesDown: Int
     public var started: Date
+    /// The id sent as `Purr-Connection` (the server's `client_id` for the same connection).
+    public var clientID: String?
+    /// The kernel's view of the socket to the server (relaying connections, Linux).
+    public var tcp: TCPHealth?
 
-    public init(id: UInt64, peer: String, state: ClientConnectionState, bytesUp: Int, bytesDown: Int, started: Date) {
+    public init(
+        id: UInt64, peer: String, state: ClientConnectionState, bytesUp: Int, bytesDown: Int, started: Date, clientID: String? = nil,
+        tcp: TCPHealth? = nil
+    ) {
+        self.clientID = clientID
+        self.tcp = tcp
         self.id = id
         self.peer = peer
         self.state = state

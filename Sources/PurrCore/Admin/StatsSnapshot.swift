@@ -69,11 +69,34 @@ public struct StatsSnapshot: Sendable, Codable, Equatable {
         public var reason: String?
         /// How the client speaks (`purr`, `websocket-compat`, `websocket`), once its upgrade is accepted.
         public var transport: Transport?
+        /// The client's id for this connection (its `Purr-Connection` header), when it sent one.
+        public var clientID: String?
+        /// The kernel's view of the socket from the client and of the socket to the target.
+        public var tcp: Hops?
+
+        /// `clientId` so that the snake-case strategies meet at `client_id` both ways.
+        enum CodingKeys: String, CodingKey {
+            case id, route, target, peer, state, bytesIn, bytesOut, started, reason, transport, tcp
+            case clientID = "clientId"
+        }
+
+        /// `TCPHealth` of each socket of a relayed connection on the server.
+        public struct Hops: Sendable, Codable, Equatable {
+            public var client: TCPHealth?
+            public var target: TCPHealth?
+
+            public init(client: TCPHealth?, target: TCPHealth?) {
+                self.client = client
+                self.target = target
+            }
+        }
 
         public init(
             id: UInt64, route: String?, target: String?, peer: String, state: ConnectionState, bytesIn: Int, bytesOut: Int,
-            started: Date, reason: String?, transport: Transport? = nil
+            started: Date, reason: String?, transport: Transport? = nil, clientID: String? = nil, tcp: Hops? = nil
         ) {
+            self.clientID = clientID
+            self.tcp = tcp
             self.id = id
             self.route = route
             self.target = target

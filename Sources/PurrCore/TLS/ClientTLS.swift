@@ -5,6 +5,16 @@ import NIOSSL
 /// with `insecure`, nothing at all; and TLS failures in words.
 public enum ClientTLS {
     public static func makeContext(caFile: String?, insecure: Bool) throws(ConfigError) -> NIOSSLContext {
+        let configuration = try makeConfiguration(caFile: caFile, insecure: insecure)
+        do {
+            return try NIOSSLContext(configuration: configuration)
+        } catch {
+            throw ConfigError("cannot set up TLS: \(error)")
+        }
+    }
+
+    /// The configuration behind `makeContext`, for clients that build their own context (the admin stream's HTTP client).
+    public static func makeConfiguration(caFile: String?, insecure: Bool) throws(ConfigError) -> TLSConfiguration {
         var configuration = TLSConfiguration.makeClientConfiguration()
         configuration.minimumTLSVersion = .tlsv12
         if insecure { configuration.certificateVerification = .none }
@@ -19,11 +29,7 @@ public enum ClientTLS {
                 throw ConfigError("\(caFile): not a PEM certificate file (\(error))")
             }
         }
-        do {
-            return try NIOSSLContext(configuration: configuration)
-        } catch {
-            throw ConfigError("cannot set up TLS: \(error)")
-        }
+        return configuration
     }
 
     /// The handler for one connection; SNI is the URL's host unless it is an IP address.

@@ -19,6 +19,9 @@ public enum PurrWire {
         /// Ours, ignored by the original server. In a request: this client may send the app's first bytes
         /// right behind the head. In a 101: this server keeps such bytes (so the client may, next time).
         public static let earlyData = "Purr-Early-Data"
+        /// Our extension: the client's id for one connection (`<client instance>/<tunnel>/<n>`), so a
+        /// viewer can join the client's and the server's view of it. Never a secret; the original ignores it.
+        public static let purrConnection = "Purr-Connection"
     }
 
     /// Largest request or response head we accept.

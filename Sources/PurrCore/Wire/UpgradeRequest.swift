@@ -18,6 +18,8 @@ public struct UpgradeRequest: Sendable, Equatable {
 
     /// Asks the server to say whether it keeps bytes sent behind the head (`Purr-Early-Data: 1`).
     public var offersEarlyData = false
+    /// `Purr-Connection`: this connection's id, sent last, so the original client's bytes stay a prefix.
+    public var connectionID: String?
 
     public init(
         path: String,
@@ -54,6 +56,7 @@ public struct UpgradeRequest: Sendable, Equatable {
         }
         fields += extraHeaders
         if offersEarlyData { fields.append((PurrWire.Header.earlyData, "1")) }
+        if let connectionID { fields.append((PurrWire.Header.purrConnection, connectionID)) }
         return fields
     }
 

@@ -86,7 +86,7 @@ final class AdminHandler {
         }
         let task = context.eventLoop.scheduleRepeatedTask(initialDelay: .zero, delay: interval) { _ in
             let (handler, context) = loopBound.value
-            handler.send(context, event: "stats", data: handler.json(handler.registry.snapshot()))
+            handler.send(context, event: "stats", data: handler.registry.snapshotJSON())  // one encoding per tick for all viewers
         }
         state = .streaming(task: task, observer: observer)
     }

@@ -15,6 +15,10 @@ public final class ConnectionRecord: Sendable {
     let mutable: Mutex<Mutable>
     /// The client's channel, so a reload with `drop_removed` can close relays that lost their route.
     let channel: (any Channel)?
+    /// The kernel's view of the socket from the client and of the one to the target, read at most once
+    /// per stats interval when someone asks for stats.
+    let clientTCP = TCPSampler()
+    let targetTCP = TCPSampler()
 
     struct Mutable {
         var state: ConnectionState = .readingHead
@@ -24,6 +28,7 @@ public final class ConnectionRecord: Sendable {
         var transport: Transport?
         /// The route as configured when this connection was routed (target and token included).
         var routeSettings: Route?
+        var clientID: String?
     }
 
     init(id: UInt64, peer: String, started: Date, channel: (any Channel)? = nil) {
@@ -39,4 +44,5 @@ public final class ConnectionRecord: Sendable {
     public var target: String? { mutable.withLock { $0.target } }
     public var reason: String? { mutable.withLock { $0.reason } }
     public var transport: Transport? { mutable.withLock { $0.transport } }
+    public var clientID: String? { mutable.withLock { $0.clientID } }
 }

@@ -97,12 +97,30 @@ public final class StatsRegistry: Sendable {
         }
     }
 
+    /// The client's `Purr-Connection` id for this connection: kept if it is a short printable token
+    /// (it is shown and logged), ignored otherwise.
+    public func identified(_ record: ConnectionRecord, clientID: String) {
+        guard let id = Self.acceptableClientID(clientID) else { return }
+        record.mutable.withLock { $0.clientID = id }
+    }
+
+    static func acceptableClientID(_ text: String) -> String? {
+        guard !text.isEmpty, text.utf8.count <= 200, text.unicodeScalars.allSatisfy({ $0.value > 32 && $0.value < 127 }) else { return nil }
+        return text
+    }
+
+    /// The two sockets of a relayed connection, so stats can show what the kernel knows of each hop.
+    public func attach(_ record: ConnectionRecord, client: any Channel, target: any Channel) {
+        record.clientTCP.watch(client)
+        record.targetTCP.watch(target)
+    }
+
     func relaying(_ record: ConnectionRecord, transport: Transport) {
         record.mutable.withLock {
             $0.state = .relaying
             $0.transport = transport
         }
-        notify(ConnectionEvent(event: .opened, connection: Self.view(of: record)))
+        notify(ConnectionEvent(event: .opened, connection: Self.view(of: record, sampling: false)))
     }
 
     /// Ends a connection; a failure reason counts it under that reason (globally and per route).
@@ -114,6 +132,8 @@ public final class StatsRegistry: Sendable {
         let route = record.route
         let bytesIn = record.bytesIn.total
         let bytesOut = record.bytesOut.total
+        record.clientTCP.watch(nil)
+        record.targetTCP.watch(nil)
         let removed: Bool = state.withLock { state in
             guard state.live.removeValue(forKey: record.id) != nil else { return false }
             state.closedIn += bytesIn
@@ -128,14 +148,26 @@ public final class StatsRegistry: Sendable {
             }
             return true
         }
-        if removed { notify(ConnectionEvent(event: .closed, connection: Self.view(of: record))) }
+        if removed { notify(ConnectionEvent(event: .closed, connection: Self.view(of: record, sampling: false))) }
     }
 
     // MARK: Reading
 
+    private let encoded = Mutex<(at: ContinuousClock.Instant, text: String)?>(nil)
+
+    /// The snapshot as admin JSON, shared by the stream viewers that ask within `maxAge` of each
+    /// other: fifty viewers cost one snapshot and one encoding per tick, not fifty.
+    public func snapshotJSON(maxAge: Duration = .milliseconds(50)) -> String {
+        let now = ContinuousClock.now
+        if let cached = encoded.withLock({ $0 }), now - cached.at < maxAge { return cached.text }
+        let text = (try? AdminJSON.encoder().encode(snapshot())).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+        encoded.withLock { $0 = (now, text) }
+        return text
+    }
+
     public func snapshot() -> StatsSnapshot {
         let (copy, live) = state.withLock { ($0, Array($0.live.values)) }
-        let connections = live.sorted { $0.id < $1.id }.map(Self.view(of:))
+        let connections = live.sorted { $0.id < $1.id }.map { Self.view(of: $0, sampling: true) }
         var liveIn: [String: Int] = [:]
         var liveOut: [String: Int] = [:]
         for connection in connections {
@@ -170,7 +202,9 @@ public final class StatsRegistry: Sendable {
         )
     }
 
-    static func view(of record: ConnectionRecord) -> StatsSnapshot.Connection {
+    /// `sampling`: a stats reader asks, so the kernel may be asked again (at most once per interval);
+    /// events only carry what was last read.
+    static func view(of record: ConnectionRecord, sampling: Bool) -> StatsSnapshot.Connection {
         let mutable = record.mutable.withLock { $0 }
         return StatsSnapshot.Connection(
             id: record.id,
@@ -182,8 +216,18 @@ public final class StatsRegistry: Sendable {
             bytesOut: record.bytesOut.total,
             started: record.started,
             reason: mutable.reason,
-            transport: mutable.transport
+            transport: mutable.transport,
+            clientID: mutable.clientID,
+            tcp: Self.hops(of: record, state: mutable.state, sampling: sampling)
         )
+    }
+
+    /// Only relaying connections have two sockets worth reading.
+    static func hops(of record: ConnectionRecord, state: ConnectionState, sampling: Bool) -> StatsSnapshot.Connection.Hops? {
+        guard state == .relaying else { return nil }
+        let client = sampling ? record.clientTCP.latest : record.clientTCP.cached
+        let target = sampling ? record.targetTCP.latest : record.targetTCP.cached
+        return client == nil && target == nil ? nil : .init(client: client, target: target)
     }
 
     // MARK: Observers (the admin stream)

@@ -105,6 +105,7 @@ final class UpgradeHandler {
         let registry = env.registry
         // Counted as relaying before the 101 leaves: a client that reads the 101 and then asks for stats
         // must see it so (the write reaches the kernel at once).
+        registry.attach(record, client: client, target: target)  // per-hop TCP_INFO in /stats
         registry.relaying(record, transport: upgrade.transport)
         // The 101 goes out alone, before any target bytes: the original client reads it with one small read.
         context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: upgrade.response)), promise: nil)
@@ -188,6 +189,8 @@ extension UpgradeHandler: ChannelInboundHandler, RemovableChannelHandler {
         switch Self.unwrapInboundIn(data) {
         case .head(let head):
             headerTimer?.cancel()
+            // The client's connection id (Purr-Connection), for viewers that join both ends.
+            if let record, let id = head.value(of: PurrWire.Header.purrConnection) { env.registry.identified(record, clientID: id) }
             let decision = env.decide(head, record: record)
             if case .accept = decision { gate.headComplete(accepted: true) }
             perform(machine.receivedHead(decision), context: context)

@@ -23,6 +23,7 @@ public final class TUIApp: @unchecked Sendable {
         while !quitRequested.load(ordering: .relaxed) {
             let (width, height) = terminal.size
             controller.tableRows = ScreenRenderer.tableRows(height: height, tunnelCount: controller.model.visible.count)
+            controller.screenSize = (width, height)
             if Date().timeIntervalSince(lastRefresh) >= 0.1 {
                 controller.refresh()
                 lastRefresh = Date()
@@ -48,6 +49,7 @@ public final class TUIApp: @unchecked Sendable {
             if !controller.handle(key) { break }
             // Keys are handled at once; the next refresh waits for the 100 ms tick.
         }
+        controller.stop()
         terminal.shutdown()
     }
 }

@@ -18,6 +18,9 @@ public final class TUIController: @unchecked Sendable {
     private let started = ContinuousClock.now
     /// Set when the terminal's size is known, for paging and scrolling.
     public var tableRows = 10
+    /// The terminal's size, to map mouse positions to panes.
+    public var screenSize = (width: 120, height: 35)
+    private let inbox = EventInbox()
 
     public init(
         engine: TunnelEngine, file: TunnelsFile, configPath: String?, streams: [AdminStream], themes: ThemeLibrary, theme: Theme,
@@ -32,7 +35,11 @@ public final class TUIController: @unchecked Sendable {
         self.colorsAvailable = colorsAvailable
         model.themeName = self.theme.name
         model.configPath = configPath
+        inbox.follow(engine: engine, streams: streams)
     }
+
+    /// Stops following the engine's and the servers' events.
+    public func stop() { inbox.stop() }
 
     var seconds: Double {
         let elapsed = clock.now - started
@@ -45,6 +52,13 @@ public final class TUIController: @unchecked Sendable {
         model.now = Date()
         model.update(snapshots: engine.snapshot(), time: time)
         model.update(servers: streams.map { ($0.name, $0.state, $0.latest) }, time: time)
+        model.clientAtServerSample = inbox.latestSamples.filter { model.serverConnections[$0.key] != nil }
+        let new = inbox.drain()
+        if !new.isEmpty {
+            model.log.append(contentsOf: new)
+            // A log scrolled back stays where it is as lines arrive.
+            if model.eventScroll > 0 { model.eventScroll += new.filter { $0.matches(model.eventFilter) }.count }
+        }
         model.scrollToSelection(rows: tableRows)
     }
 
@@ -70,12 +84,16 @@ public final class TUIController: @unchecked Sendable {
     private func handleNormal(_ key: Key) -> Bool {
         switch key {
         case .character("q"), .character("Q"): return false
-        case .up, .character("k"): model.move(by: -1)
-        case .down, .character("j"): model.move(by: 1)
-        case .pageUp: model.move(by: -max(1, tableRows))
-        case .pageDown: model.move(by: max(1, tableRows))
-        case .home, .character("g"): model.move(by: -model.visible.count)
-        case .end, .character("G"): model.move(by: model.visible.count)
+        case .up, .character("k"): scroll(by: -1)
+        case .down, .character("j"): scroll(by: 1)
+        case .pageUp: scroll(by: -max(1, tableRows))
+        case .pageDown: scroll(by: max(1, tableRows))
+        case .home, .character("g"): scroll(by: -100_000)
+        case .end, .character("G"): scroll(by: 100_000)
+        case .mouse(let event): handleMouse(event)
+        case .character("s"): model.sort.cycle()
+        case .character("S"): model.sort.reversed.toggle()
+        case .character("r"): model.graphRange = model.graphRange == .minute ? .tenMinutes : .minute
         case .enter, .character(" "): toggle()
         case .character("o"): setOpen(true)
         case .character("c"): setOpen(false)
@@ -84,10 +102,8 @@ public final class TUIController: @unchecked Sendable {
             if let selected = model.selectedTunnel { model.mode = .form(TunnelForm(editing: selected.snapshot.config)) }
         case .character("d"):
             if let selected = model.selectedTunnel { model.mode = .confirmDelete(selected.snapshot.name) }
-        case .tab: model.pane = TUIModel.Pane(rawValue: (model.pane.rawValue + 1) % TUIModel.Pane.allCases.count) ?? .tunnels
-        case .backTab:
-            let count = TUIModel.Pane.allCases.count
-            model.pane = TUIModel.Pane(rawValue: (model.pane.rawValue + count - 1) % count) ?? .tunnels
+        case .tab: cyclePane(by: 1)
+        case .backTab: cyclePane(by: -1)
         case .character("/"):
             model.mode = .filter
         case .character("t"): cycleTheme()
@@ -98,15 +114,80 @@ public final class TUIController: @unchecked Sendable {
         return true
     }
 
+    /// The next (or previous) pane that is on the screen at its current size.
+    private func cyclePane(by step: Int) {
+        let layout = ScreenLayout.compute(width: screenSize.width, height: screenSize.height, tunnelCount: model.visible.count)
+        let shown = TUIModel.Pane.allCases.filter { $0 != .events || layout.events != nil }
+        let index = shown.firstIndex(of: model.pane) ?? 0
+        model.pane = shown[(index + step + shown.count) % shown.count]
+    }
+
+    /// Moves within the focused pane: the tunnel selection, the connection selection, or the
+    /// servers' and the event log's lines.
+    private func scroll(by delta: Int) {
+        switch model.pane {
+        case .tunnels: model.move(by: delta)
+        case .connections:
+            let count = model.joinedConnections.count
+            model.connectionSelected = max(0, min(count - 1, model.connectionSelected + delta))
+        case .servers: model.serverScroll = max(0, min(10_000, model.serverScroll + delta))
+        case .events: model.scrollEvents(by: -delta, pageSize: eventRows)
+        }
+    }
+
+    /// Lines the event pane shows at the current size.
+    private var eventRows: Int {
+        let layout = ScreenLayout.compute(width: screenSize.width, height: screenSize.height, tunnelCount: model.visible.count)
+        return max(1, (layout.events?.height ?? 4) - 3)
+    }
+
+    /// A click selects the pane under it and the row clicked; on the tunnel table's header it sorts by
+    /// that column (again: reversed). The wheel scrolls the pane under the pointer.
+    private func handleMouse(_ event: MouseEvent) {
+        let layout = ScreenLayout.compute(width: screenSize.width, height: screenSize.height, tunnelCount: model.visible.count)
+        guard let pane = layout.pane(at: event.x, event.y) else { return }
+        switch event.button {
+        case .wheelUp, .wheelDown:
+            let before = model.pane
+            model.pane = pane
+            scroll(by: event.button == .wheelUp ? -3 : 3)
+            model.pane = before
+        case .left:
+            model.pane = pane
+            guard pane == .tunnels else {
+                if pane == .connections, let index = ConnectionsView.index(atY: event.y, rect: layout.connections, model: model) {
+                    model.connectionSelected = index
+                }
+                return
+            }
+            let inner = layout.tunnels.inner
+            if event.y == inner.y {
+                let columns = TunnelTableView.columns(width: inner.width - 2)
+                if let title = Column.title(at: event.x - inner.x - 1, in: columns) { model.sort.select(title) }
+            } else if event.y > inner.y {
+                let index = model.scroll + event.y - inner.y - 1
+                if model.visible.indices.contains(index) { model.selected = index }
+            }
+        }
+    }
+
     private func handleFilter(_ key: Key) {
+        let events = model.pane == .events
+        var text = events ? model.eventFilter : model.filter
         switch key {
         case .enter: model.mode = .normal
         case .escape:
-            model.filter = ""
+            text = ""
             model.mode = .normal
-        case .backspace: if !model.filter.isEmpty { model.filter.removeLast() }
-        case .character(let character): if model.filter.count < 64 { model.filter.append(character) }
+        case .backspace: if !text.isEmpty { text.removeLast() }
+        case .character(let character): if text.count < 64 { text.append(character) }
         default: break
+        }
+        if events {
+            model.eventFilter = text
+            model.eventScroll = 0
+        } else if text != model.filter {
+            model.filter = text
         }
         model.clampSelection()
     }

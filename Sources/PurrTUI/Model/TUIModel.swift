@@ -8,8 +8,35 @@ public struct TUIModel: Sendable {
         public var snapshot: TunnelSnapshot
         public var up = RateMeter()
         public var down = RateMeter()
+        /// When (model time) this tunnel's failure count last grew; whether a connection worked since.
+        var lastFailure: Double?
+        var workedSince = false
+        var closedOK = 0
+        /// Its recent connections failed and none has worked since (within five minutes).
+        public private(set) var isFailing = false
 
         public init(snapshot: TunnelSnapshot) { self.snapshot = snapshot }
+
+        /// Follows the counters: a grown failure count marks it failing, a connection that relays or
+        /// ends cleanly clears that.
+        mutating func track(_ new: TunnelSnapshot, previous: TunnelSnapshot?, time: Double) {
+            if new.failed > (previous?.failed ?? 0) {
+                lastFailure = time
+                workedSince = false
+            }
+            let ok = new.total - new.active - new.failed
+            if ok > closedOK || new.connections.contains(where: { $0.state == .relaying }) { workedSince = true }
+            closedOK = ok
+            isFailing = new.state == .listening && !workedSince && lastFailure.map { time - $0 < 300 } ?? false
+        }
+
+        public var stateWord: String { isFailing ? "failing" : StateSymbol.word(snapshot.state) }
+
+        /// The filter matches any column: name, addresses, server URL, state, last error.
+        func matches(_ filter: String) -> Bool {
+            let fields = [snapshot.name, snapshot.config.url.redacted, stateWord, snapshot.lastError ?? ""] + snapshot.boundAddresses
+            return fields.contains { $0.localizedCaseInsensitiveContains(filter) }
+        }
     }
 
     public struct ServerRow: Sendable {
@@ -25,7 +52,14 @@ public struct TUIModel: Sendable {
         }
     }
 
-    public enum Pane: Int, CaseIterable, Sendable { case tunnels, connections, servers }
+    public enum Pane: Int, CaseIterable, Sendable { case tunnels, connections, servers, events }
+
+    public enum GraphRange: Int, Sendable, CaseIterable {
+        case minute = 60
+        case tenMinutes = 600
+
+        public var label: String { self == .minute ? "60 s" : "10 min" }
+    }
 
     public enum Mode: Sendable, Equatable {
         case normal
@@ -35,13 +69,29 @@ public struct TUIModel: Sendable {
         case confirmDelete(String)
     }
 
-    public var tunnels: [TunnelRow] = []
+    public var tunnels: [TunnelRow] = [] { didSet { refreshVisible() } }
+    /// The tunnels the filter lets through, in the sort's order.
+    public private(set) var visible: [TunnelRow] = []
     public var servers: [ServerRow] = []
     public var selected = 0
     public var scroll = 0
     public var pane = Pane.tunnels
     public var mode = Mode.normal
-    public var filter = ""
+    /// The tunnel table's filter (any column).
+    public var filter = "" { didSet { refreshVisible() } }
+    public var sort = TunnelSort() { didSet { refreshVisible() } }
+    /// Connections opening, closing and failing, both ends; the event pane's filter and scroll
+    /// (lines up from the newest).
+    public var log = EventLog()
+    public var eventFilter = ""
+    public var eventScroll = 0
+    public var connectionSelected = 0
+    public var serverScroll = 0
+    public var graphRange = GraphRange.minute
+    /// The watched servers' live connections, by the client's connection id.
+    public private(set) var serverConnections: [String: StatsSnapshot.Connection] = [:]
+    /// The client's counters (by connection id) at the moment each server snapshot arrived.
+    public var clientAtServerSample: [String: (up: Int, down: Int)] = [:]
     /// One line at the bottom: the last action's result or error (a write error is shown, not lost).
     public var status: (text: String, isError: Bool)?
     public var themeName = "default"
@@ -50,35 +100,41 @@ public struct TUIModel: Sendable {
 
     public init() {}
 
-    /// The tunnels the filter lets through.
-    public var visible: [TunnelRow] {
-        guard !filter.isEmpty else { return tunnels }
-        return tunnels.filter { $0.snapshot.name.localizedCaseInsensitiveContains(filter) }
+    public var selectedTunnel: TunnelRow? {
+        visible.indices.contains(selected) ? visible[selected] : nil
     }
 
-    public var selectedTunnel: TunnelRow? {
-        let rows = visible
-        return rows.indices.contains(selected) ? rows[selected] : nil
+    /// Recomputes `visible`, keeping the same tunnel selected when the order changes.
+    mutating func refreshVisible() {
+        let keep = visible.indices.contains(selected) ? visible[selected].snapshot.name : nil
+        let rows = filter.isEmpty ? tunnels : tunnels.filter { $0.matches(filter) }
+        visible = sort.ordered(rows)
+        if let keep, let index = visible.firstIndex(where: { $0.snapshot.name == keep }) { selected = index }
+        clampSelection()
     }
 
     /// Takes new engine snapshots at monotonic `time`, keeping each tunnel's rate history.
     public mutating func update(snapshots: [TunnelSnapshot], time: Double) {
         let previous = Dictionary(tunnels.map { ($0.snapshot.name, $0) }, uniquingKeysWith: { a, _ in a })
         tunnels = snapshots.map { snapshot in
-            var row = previous[snapshot.name] ?? TunnelRow(snapshot: snapshot)
+            let old = previous[snapshot.name]
+            var row = old ?? TunnelRow(snapshot: snapshot)
+            row.track(snapshot, previous: old?.snapshot, time: time)
             row.snapshot = snapshot
             row.up.sample(total: snapshot.bytesUp, at: time)
             row.down.sample(total: snapshot.bytesDown, at: time)
             return row
         }
-        clampSelection()
     }
 
     /// Takes the admin streams' state and latest snapshots.
     public mutating func update(servers streams: [(name: String, state: AdminStream.State, snapshot: StatsSnapshot?)], time: Double) {
         let previous = Dictionary(servers.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        var arrived = false
         servers = streams.map { stream in
             var row = previous[stream.name] ?? ServerRow(name: stream.name, state: stream.state, snapshot: nil)
+            // A new snapshot, or a stream that went away (its connections must not stay joined).
+            if stream.snapshot?.server.uptimeSeconds != row.snapshot?.server.uptimeSeconds || stream.state != row.state { arrived = true }
             row.state = stream.state
             row.snapshot = stream.snapshot
             for route in stream.snapshot?.routes ?? [] {
@@ -86,7 +142,34 @@ public struct TUIModel: Sendable {
             }
             return row
         }
+        guard arrived else { return }
+        var index: [String: StatsSnapshot.Connection] = [:]
+        for server in servers where server.state == .live {
+            for connection in server.snapshot?.connections ?? [] {
+                if let id = connection.clientID { index[id] = connection }
+            }
+        }
+        serverConnections = index
+        // The client's side of each joined connection, now: in-flight bytes compare these.
+        var samples: [String: (up: Int, down: Int)] = [:]
+        if !index.isEmpty {
+            for row in tunnels {
+                for connection in row.snapshot.connections {
+                    if let id = connection.clientID, index[id] != nil { samples[id] = (connection.bytesUp, connection.bytesDown) }
+                }
+            }
+        }
+        clientAtServerSample = samples
     }
+
+    /// The selected tunnel's connections, each joined with the server's view of it.
+    public var joinedConnections: [JoinedConnection] {
+        guard let row = selectedTunnel else { return [] }
+        return JoinedConnection.join(row.snapshot.connections, servers: serverConnections, samples: clientAtServerSample)
+    }
+
+    /// The event log lines the event filter lets through, newest last.
+    public var visibleEvents: [EventLog.Entry] { log.filtered(eventFilter) }
 
     public mutating func move(by delta: Int) {
         selected += delta
@@ -106,8 +189,20 @@ public struct TUIModel: Sendable {
         scroll = max(0, min(scroll, max(0, visible.count - rows)))
     }
 
+    /// Scrolls the event log by `lines` (positive: older), within what there is.
+    public mutating func scrollEvents(by lines: Int, pageSize: Int) {
+        let count = visibleEvents.count
+        eventScroll = max(0, min(eventScroll + lines, max(0, count - pageSize)))
+    }
+
     /// Totals for the header.
     public var counts: (tunnels: Int, open: Int, active: Int) {
         (tunnels.count, tunnels.filter { $0.snapshot.state == .listening }.count, tunnels.reduce(0) { $0 + $1.snapshot.active })
+    }
+
+    /// The tunnel whose failure the footer shows: the selected one if it is failing, else the first.
+    public var failingTunnel: TunnelRow? {
+        if let selected = selectedTunnel, selected.isFailing { return selected }
+        return tunnels.first { $0.isFailing }
     }
 }

@@ -58,4 +58,22 @@ public enum Format {
         let cut = truncate(text, width: width)
         return String(repeating: " ", count: max(0, width - cut.unicodeScalars.count)) + cut
     }
+
+    /// A round-trip time in microseconds: `45 µs`, `12.3 ms`, `1.20 s`.
+    public static func micros(_ value: Int) -> String {
+        switch value {
+        case ..<1000: return "\(max(0, value)) µs"
+        case ..<100_000: return String(format: "%.1f ms", Double(value) / 1000)
+        case ..<1_000_000: return "\(value / 1000) ms"
+        default: return String(format: "%.2f s", Double(value) / 1e6)
+        }
+    }
+
+    /// `HH:mm:ss` in local time (localtime_r: no formatter to build on every frame).
+    public static func clock(_ date: Date) -> String {
+        var seconds = time_t(date.timeIntervalSince1970.rounded(.down))
+        var parts = tm()
+        localtime_r(&seconds, &parts)
+        return String(format: "%02d:%02d:%02d", parts.tm_hour, parts.tm_min, parts.tm_sec)
+    }
 }

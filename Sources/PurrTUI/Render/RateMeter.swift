@@ -4,7 +4,8 @@ import Foundation
 public struct RateMeter: Sendable, Equatable {
     /// Time constant of the exponential smoothing, in seconds.
     public static let smoothing = 2.0
-    public static let historyLength = 120
+    /// Ten minutes of one-second samples: the graph's longer range.
+    public static let historyLength = 600
 
     public private(set) var rate: Double = 0
     public private(set) var history: [Double] = []

@@ -17,6 +17,7 @@ public final class NCursesTerminal: Terminal {
         keypad(purr_stdscr(), true)
         curs_set(0)
         set_escdelay(25)
+        purr_mouse_on()
         if colorsAllowed && has_colors() {
             start_color()
             use_default_colors()
@@ -72,7 +73,10 @@ public final class NCursesTerminal: Terminal {
         var value: UInt32 = 0
         var isCode: Int32 = 0
         guard purr_get_key(&value, &isCode) != ERR else { return nil }
-        if isCode != 0 { return Self.functionKey(Int32(value)) }
+        if isCode != 0 {
+            if Int32(value) == purr_key_mouse() { return Self.mouseEvent() }
+            return Self.functionKey(Int32(value))
+        }
         switch value {
         case 3: return .interrupt
         case 9: return .tab
@@ -100,6 +104,19 @@ public final class NCursesTerminal: Terminal {
         case purr_key_dc(): return .delete
         case purr_key_btab(): return .backTab
         case purr_key_resize(): return .resize
+        default: return nil
+        }
+    }
+
+    static func mouseEvent() -> Key? {
+        var x: Int32 = 0
+        var y: Int32 = 0
+        var button: Int32 = 0
+        guard purr_get_mouse(&x, &y, &button) == OK else { return nil }
+        switch button {
+        case 1: return .mouse(MouseEvent(x: Int(x), y: Int(y), button: .left))
+        case 4: return .mouse(MouseEvent(x: Int(x), y: Int(y), button: .wheelUp))
+        case 5: return .mouse(MouseEvent(x: Int(x), y: Int(y), button: .wheelDown))
         default: return nil
         }
     }

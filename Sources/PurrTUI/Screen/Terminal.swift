@@ -5,6 +5,21 @@ public enum Key: Equatable, Sendable {
     case enter, backspace, delete, tab, backTab, escape
     case resize
     case interrupt
+    case mouse(MouseEvent)
+}
+
+/// A mouse press or wheel turn at a screen cell (the terminal's SGR mouse mode).
+public struct MouseEvent: Equatable, Sendable {
+    public enum Button: Sendable { case left, wheelUp, wheelDown }
+    public var x: Int
+    public var y: Int
+    public var button: Button
+
+    public init(x: Int, y: Int, button: Button) {
+        self.x = x
+        self.y = y
+        self.button = button
+    }
 }
 
 /// What the app needs from a screen: its size, drawing a grid, reading keys. The ncurses terminal is the

@@ -1,4 +1,5 @@
 import Foundation
+import PurrClient
 
 /// The header line: name, counts, each watched server's stream state, the clock.
 enum HeaderView {
@@ -7,7 +8,7 @@ enum HeaderView {
         let counts = model.counts
         var x = grid.put(" Purr ", x: 0, y: 0, role: .headerAccent)
         x += grid.put(" tunnels \(counts.tunnels) · open \(counts.open) · active \(counts.active) ", x: x, y: 0, role: .header)
-        let clock = Self.clock(model.now)
+        let clock = Format.clock(model.now)
         for server in model.servers {
             let (word, _) = ServerView.describe(server.state)
             let short = word.hasPrefix("reconnecting") ? "reconnecting" : word
@@ -17,12 +18,6 @@ enum HeaderView {
         }
         grid.put(clock, x: width - clock.count - 1, y: 0, role: .header)
     }
-
-    static func clock(_ date: Date) -> String {
-        let formatter = DateFormatter()
-        formatter.dateFormat = "HH:mm:ss"
-        return formatter.string(from: date)
-    }
 }
 
 /// The footer: the main keys, or the status line when there is news.
@@ -30,7 +25,8 @@ enum FooterView {
     static func draw(_ model: TUIModel, into grid: inout CellGrid, width: Int, y: Int) {
         grid.fill(x: 0, y: y, width: width, height: 1, role: .footer)
         if model.mode == .filter {
-            grid.put(" filter: \(model.filter)▏ (Enter keeps it, Esc clears)", x: 0, y: y, role: .footer)
+            let (what, text) = model.pane == .events ? ("events", model.eventFilter) : ("tunnels", model.filter)
+            grid.put(" filter \(what): \(text)▏ (Enter keeps it, Esc clears)", x: 0, y: y, role: .footer, maxWidth: width)
             return
         }
         if let status = model.status {
@@ -41,10 +37,21 @@ enum FooterView {
         // Help and quit come first after moving, so they survive a narrow terminal.
         let shortcuts = Keymap.bindings.compactMap(\.footer)
         let ordered = shortcuts.prefix(2) + shortcuts.suffix(2) + shortcuts.dropFirst(2).dropLast(2)
+        // A failing tunnel's last error takes the right part of the line: failures are what matters most.
+        var failure = ""
+        if let failing = model.failingTunnel {
+            failure = "✖ \(failing.snapshot.name): \(failing.snapshot.lastError ?? "connections fail") "
+        }
+        let keysWidth = failure.isEmpty ? width : max(width / 2, width - failure.count - 1)
         for (key, action) in ordered {
-            guard x + key.count + action.count + 3 < width else { break }
+            guard x + key.count + action.count + 3 < keysWidth else { break }
             x += grid.put(key, x: x, y: y, role: .footerKey)
             x += grid.put(" \(action)  ", x: x, y: y, role: .footer)
+        }
+        if !failure.isEmpty {
+            let room = width - x - 1
+            let shown = Format.truncate(failure, width: room)
+            grid.put(shown, x: width - shown.unicodeScalars.count - 1, y: y, role: .error)
         }
     }
 }

@@ -50,6 +50,16 @@ struct Column {
         drawRow(columns, into: &grid, x: x, y: y) { ($0.title, .columnHeader) }
     }
 
+    /// The column at `x` (relative to the row's start), if any.
+    static func title(at x: Int, in columns: [Column]) -> String? {
+        var left = 0
+        for column in columns {
+            if x >= left && x < left + column.width { return column.title }
+            left += column.width + 1
+        }
+        return nil
+    }
+
     /// Where a column starts, relative to the row's start.
     static func offset(of title: String, in columns: [Column]) -> Int? {
         guard let index = columns.firstIndex(where: { $0.title == title }) else { return nil }

@@ -27,14 +27,11 @@ public enum ScreenRenderer {
         HeaderView.draw(model, into: &grid, width: width)
         let tableHeight = tableHeight(height: height, tunnelCount: model.visible.count)
         TunnelTableView.draw(model, into: &grid, rect: Rect(x: 0, y: 1, width: width, height: tableHeight), focused: model.pane == .tunnels)
-        let bottomY = 1 + tableHeight
-        let bottomHeight = height - 1 - bottomY
-        let leftWidth = width / 2
-        DetailView.draw(
-            model, into: &grid, rect: Rect(x: 0, y: bottomY, width: leftWidth, height: bottomHeight), focused: model.pane == .connections)
-        ServerView.draw(
-            model, into: &grid, rect: Rect(x: leftWidth, y: bottomY, width: width - leftWidth, height: bottomHeight),
-            focused: model.pane == .servers)
+        let layout = ScreenLayout.compute(width: width, height: height, tunnelCount: model.visible.count)
+        ConnectionsView.draw(model, into: &grid, rect: layout.connections, focused: model.pane == .connections)
+        ServerView.draw(model, into: &grid, rect: layout.servers, focused: model.pane == .servers)
+        if let graph = layout.graph { GraphView.draw(model, into: &grid, rect: graph) }
+        if let events = layout.events { EventLogView.draw(model, into: &grid, rect: events, focused: model.pane == .events) }
         FooterView.draw(model, into: &grid, width: width, y: height - 1)
         switch model.mode {
         case .help: HelpOverlay.draw(into: &grid, width: width, height: height)

@@ -27,6 +27,15 @@ enum TunnelTableView {
         guard inner.height > 0, inner.width > 0 else { return }
         let columns = columns(width: inner.width - 2)
         Column.drawHeader(columns, into: &grid, x: inner.x + 1, y: inner.y)
+        for column in columns {
+            guard let mark = model.sort.mark(for: column.title), let offset = Column.offset(of: column.title, in: columns) else { continue }
+            // Beside the title: after it when left-aligned, in its padding before it when right-aligned.
+            let start = inner.x + 1 + offset
+            let x =
+                column.align == .left
+                ? start + min(column.title.count, column.width - 1) : start + max(0, column.width - column.title.count - 1)
+            grid.put(String(mark), x: x, y: inner.y, role: .columnHeader)
+        }
         let rows = model.visible
         let visibleRows = inner.height - 1
         if rows.isEmpty {
@@ -53,7 +62,8 @@ enum TunnelTableView {
         let snapshot = row.snapshot
         Column.drawRow(columns, into: &grid, x: startX, y: y) { cell($0.title, row: row, width: $0.width) }
         if let offset = Column.offset(of: "STATE", in: columns) {
-            grid[startX + offset, y] = Cell(StateSymbol.symbol(snapshot.state), StateSymbol.role(snapshot.state))
+            grid[startX + offset, y] =
+                row.isFailing ? Cell("✖", .error) : Cell(StateSymbol.symbol(snapshot.state), StateSymbol.role(snapshot.state))
         }
     }
 
@@ -65,8 +75,8 @@ enum TunnelTableView {
             let local = snapshot.boundAddresses.first ?? snapshot.config.listen.description
             let extra = snapshot.boundAddresses.count > 1 ? " +\(snapshot.boundAddresses.count - 1)" : ""
             return (local + extra, .normal)
-        case "REMOTE": return (snapshot.config.url.redacted, .dim)
-        case "STATE": return ("  " + StateSymbol.word(snapshot.state), StateSymbol.role(snapshot.state))
+        case "REMOTE": return (RemoteText.shorten(snapshot.config.url, width: width), .dim)
+        case "STATE": return ("  " + row.stateWord, row.isFailing ? .error : StateSymbol.role(snapshot.state))
         case "CONN": return ("\(snapshot.active)/\(snapshot.total)", snapshot.failed > 0 ? .warning : .normal)
         case "↑ BYTES": return (Format.bytes(snapshot.bytesUp), .up)
         case "↓ BYTES": return (Format.bytes(snapshot.bytesDown), .down)

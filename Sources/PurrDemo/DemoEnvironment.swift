@@ -6,13 +6,14 @@ import PurrClient
 import PurrCore
 import PurrServer
 
-/// `purr-tui --demo`: a server with its admin endpoint, targets that move bytes, and three tunnels
-/// through it (one of them to a route that does not exist), all inside this process and on loopback.
+/// `purr-tui --demo`: a server with its admin endpoint, targets that move bytes, and four tunnels
+/// through it (one through a slow hop, one to a route that does not exist), all inside this process and on loopback.
 public final class DemoEnvironment: Sendable {
     public let file: TunnelsFile
     let server: PurrServer
     let admin: AdminServer
     let targets: [any Channel]
+    let slowHop: DelayingRelay
     let traffic: DemoTraffic
     let timer: RepeatedTask
 
@@ -33,9 +34,13 @@ public final class DemoEnvironment: Sendable {
             config: AdminConfig(listen: HostPort(host: "127.0.0.1", port: 0)), registry: server.registry, group: group, logger: logger)
         try await admin.start()
         let base = "http://127.0.0.1:\(server.port)"
+        // A long way round to the same server: every chunk waits 150 ms each way.
+        let slowHop = try await DelayingRelay.start(
+            group: group, to: try SocketAddress(ipAddress: "127.0.0.1", port: server.port), delay: .milliseconds(150))
         let tunnels = [
             TunnelConfig(name: "video", url: try ServerURL(parsing: "\(base)/video"), autostart: true),
             TunnelConfig(name: "ssh", url: try ServerURL(parsing: "\(base)/ssh"), autostart: true),
+            TunnelConfig(name: "offsite", url: try ServerURL(parsing: "http://127.0.0.1:\(slowHop.port)/ssh"), autostart: true),
             TunnelConfig(name: "legacy-db", url: try ServerURL(parsing: "\(base)/db"), autostart: true),
         ]
         for tunnel in tunnels {
@@ -47,6 +52,7 @@ public final class DemoEnvironment: Sendable {
             clients: [
                 .init(tunnel: "video", burst: 0, everySeconds: 1),
                 .init(tunnel: "ssh", burst: 48 * 1024, everySeconds: 1),
+                .init(tunnel: "offsite", burst: 96 * 1024, everySeconds: 1),
                 .init(tunnel: "legacy-db", burst: 0, everySeconds: 4),
             ])
         let timer = group.next().scheduleRepeatedTask(initialDelay: .zero, delay: .seconds(1)) { _ in
@@ -55,13 +61,17 @@ public final class DemoEnvironment: Sendable {
             traffic.maintain(ports: ports)
         }
         let file = TunnelsFile(tunnels: tunnels, servers: [.init(name: "demo", adminURL: "http://127.0.0.1:\(admin.port)")])
-        return DemoEnvironment(file: file, server: server, admin: admin, targets: [stream, echo], traffic: traffic, timer: timer)
+        return DemoEnvironment(
+            file: file, server: server, admin: admin, targets: [stream, echo], slowHop: slowHop, traffic: traffic,
+            timer: timer)
     }
 
     private init(
-        file: TunnelsFile, server: PurrServer, admin: AdminServer, targets: [any Channel], traffic: DemoTraffic, timer: RepeatedTask
+        file: TunnelsFile, server: PurrServer, admin: AdminServer, targets: [any Channel], slowHop: DelayingRelay, traffic: DemoTraffic,
+        timer: RepeatedTask
     ) {
         self.file = file
+        self.slowHop = slowHop
         self.server = server
         self.admin = admin
         self.targets = targets
@@ -82,17 +92,8 @@ public final class DemoEnvironment: Sendable {
         timer.cancel()
         traffic.stop()
         await admin.shutdown()
+        await slowHop.stop()
         await server.shutdown(drainTimeout: 0)
         for target in targets { try? await target.close() }
     }
-}
-
-/// The demo's echo target.
-final class EchoHandler: ChannelInboundHandler, Sendable {
-    typealias InboundIn = ByteBuffer
-    typealias OutboundOut = ByteBuffer
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) { context.write(data, promise: nil) }
-    func channelReadComplete(context: ChannelHandlerContext) { context.flush() }
-    func errorCaught(context: ChannelHandlerContext, error: any Error) { context.close(promise: nil) }
 }

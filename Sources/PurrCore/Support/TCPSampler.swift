@@ -1,0 +1,51 @@
+import NIOCore
+import Synchronization
+
+/// The latest `TCPHealth` of one socket, refreshed at most once per `every` when someone reads it, on
+/// the socket's own event loop: reading stats costs one getsockopt per interval, never one per read.
+public final class TCPSampler: Sendable {
+    struct Shared {
+        var latest: TCPHealth?
+        var sampled: ContinuousClock.Instant?
+        var pending = false
+        var channel: (any Channel)?
+    }
+
+    private let shared = Mutex(Shared())
+    public let every: Duration
+
+    public init(every: Duration = .milliseconds(900)) {
+        self.every = every
+    }
+
+    /// The socket to watch (nil stops watching and lets the channel go).
+    public func watch(_ channel: (any Channel)?) {
+        shared.withLock { $0.channel = channel }
+    }
+
+    /// The last reading, without asking for a new one.
+    public var cached: TCPHealth? { shared.withLock { $0.latest } }
+
+    /// The last reading; asks for a new one when the last is older than `every`.
+    public var latest: TCPHealth? {
+        let now = ContinuousClock.now
+        let (latest, channel) = shared.withLock { state -> (TCPHealth?, (any Channel)?) in
+            guard let channel = state.channel, !state.pending, state.sampled.map({ now - $0 >= every }) ?? true else {
+                return (state.latest, nil)
+            }
+            state.pending = true
+            state.sampled = now
+            return (state.latest, channel)
+        }
+        if let channel {
+            TCPHealth.read(channel).whenComplete { result in
+                let health = (try? result.get()) ?? nil
+                self.shared.withLock { state in
+                    state.pending = false
+                    if let health { state.latest = health }
+                }
+            }
+        }
+        return latest
+    }
+}
