@@ -33,7 +33,8 @@ final class EarlyDataTests: XCTestCase {
     }
 
     func testSentOnlyAfterTheServerSaidItKeepsThem() async throws {
-        let standIn = try EarlyDataStandIn(original101: try WireFixtures.originalServer101(), advertise: true)
+        let standIn = try OriginalServerStandIn(
+            response101: OriginalServerStandIn.advertisingEarlyData(try WireFixtures.originalServer101()), banner: "", earlyWait: 0.3)
         defer { standIn.stop() }
         let (engine, port) = try await tunnel(to: standIn.port)
         try roundTrip(port, "first")
@@ -92,7 +93,7 @@ final class EarlyDataTests: XCTestCase {
     }
 
     func testNeverToTheOriginalServer() async throws {
-        let standIn = try EarlyDataStandIn(original101: try WireFixtures.originalServer101(), advertise: false)
+        let standIn = try OriginalServerStandIn(response101: try WireFixtures.originalServer101(), banner: "", earlyWait: 0.3)
         defer { standIn.stop() }
         let (engine, port) = try await tunnel(to: standIn.port)
         for text in ["one", "two", "three"] { try roundTrip(port, text) }
@@ -102,7 +103,8 @@ final class EarlyDataTests: XCTestCase {
     }
 
     func testTurnedOffNeitherOffersNorSends() async throws {
-        let standIn = try EarlyDataStandIn(original101: try WireFixtures.originalServer101(), advertise: true)
+        let standIn = try OriginalServerStandIn(
+            response101: OriginalServerStandIn.advertisingEarlyData(try WireFixtures.originalServer101()), banner: "", earlyWait: 0.3)
         defer { standIn.stop() }
         let (engine, port) = try await tunnel(to: standIn.port, earlyData: false)
         try roundTrip(port, "first")

@@ -3,15 +3,24 @@ import Synchronization
 
 /// A minimal stand-in for the original Ruby server: reads one request head, records it, answers with
 /// the original 101 bytes and a banner in the same write (as a server that speaks first would), then echoes.
+/// With `earlyWait`, it waits that long for bytes behind the head before it answers and records them:
+/// what a client sent early (see `advertisingEarlyData` for a 101 that says it keeps them).
 public final class OriginalServerStandIn: @unchecked Sendable {
+    public struct Exchange: Sendable {
+        public var head: String
+        public var beforeAnswer: [UInt8]
+    }
+
     public let port: Int
     private let listener: Int32
     private let response: [UInt8]
-    private let received = Mutex<[String]>([])
+    private let earlyWait: Double
+    private let received = Mutex<[Exchange]>([])
     private let stopped = Atomic<Bool>(false)
 
-    public init(response101: [UInt8], banner: String) throws {
+    public init(response101: [UInt8], banner: String, earlyWait: Double = 0) throws {
         response = response101 + Array(banner.utf8)
+        self.earlyWait = earlyWait
         (listener, port) = LoopbackListener.open()
         Thread { [self] in
             while true {
@@ -22,14 +31,31 @@ public final class OriginalServerStandIn: @unchecked Sendable {
         }.start()
     }
 
+    /// The original 101 with `Purr-Early-Data: 1`, as purr-server answers a client that offers it.
+    public static func advertisingEarlyData(_ original101: [UInt8]) -> [UInt8] {
+        let text = String(decoding: original101, as: UTF8.self)
+        return Array((String(text.dropLast()) + "Purr-Early-Data: 1\r\n\r\n").utf8)  // "\r\n" is one Character
+    }
+
     /// The request heads received, verbatim.
-    public var requests: [String] { received.withLock { $0 } }
+    public var requests: [String] { received.withLock { $0.map(\.head) } }
+
+    /// Each connection's head and the bytes that came behind it before the answer.
+    public var exchanges: [Exchange] { received.withLock { $0 } }
 
     private func serve(_ socket: BlockingSocket) {
         guard let (head, rest) = try? socket.readHead() else { return }
-        received.withLock { $0.append(head) }
+        var early = rest
+        let deadline = Date().addingTimeInterval(earlyWait)
+        while Date() < deadline {
+            var entry = pollfd(fd: socket.fd, events: Int16(POLLIN), revents: 0)
+            guard poll(&entry, 1, 50) > 0 else { continue }
+            guard let chunk = try? socket.read(), !chunk.isEmpty else { break }
+            early += chunk
+        }
+        received.withLock { $0.append(Exchange(head: head, beforeAnswer: early)) }
         guard (try? socket.write(response)) != nil else { return }
-        if !rest.isEmpty { try? socket.write(rest) }
+        if !early.isEmpty { try? socket.write(early) }
         while let chunk = try? socket.read(), !chunk.isEmpty {
             if (try? socket.write(chunk)) == nil { return }
         }
