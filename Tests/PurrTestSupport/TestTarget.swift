@@ -64,10 +64,14 @@ public final class TestTarget: Sendable {
                     case .echo(let banner):
                         try channel.pipeline.syncOperations.addHandler(EchoHandler(banner: banner))
                     case .sink(let banner):
-                        if target.readingPaused.load(ordering: .relaxed) {
-                            try channel.syncOptions?.setOption(ChannelOptions.autoRead, value: false)
-                            target.state.withLock { $0.pausedChannels.append(channel) }
+                        // Checked and recorded under the lock `resumeReading` takes: a resume between the
+                        // check and the record would otherwise leave this sink paused for good.
+                        let paused = target.state.withLock { state -> Bool in
+                            guard target.readingPaused.load(ordering: .relaxed) else { return false }
+                            state.pausedChannels.append(channel)
+                            return true
                         }
+                        if paused { try channel.syncOptions?.setOption(ChannelOptions.autoRead, value: false) }
                         try channel.pipeline.syncOperations.addHandler(SinkHandler(target: target, banner: banner))
                     case .burstThenClose(let bytes, let reset):
                         try channel.pipeline.syncOperations.addHandler(BurstHandler(bytes: bytes, reset: reset))
@@ -82,8 +86,8 @@ public final class TestTarget: Sendable {
 
     /// Lets paused sinks read at full speed again.
     public func resumeReading() {
-        readingPaused.store(false, ordering: .relaxed)
         let channels = state.withLock { state -> [any Channel] in
+            readingPaused.store(false, ordering: .relaxed)
             defer { state.pausedChannels = [] }
             return state.pausedChannels
         }
