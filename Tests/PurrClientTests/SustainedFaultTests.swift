@@ -214,6 +214,7 @@ final class LoadLoop: Sendable {
     let counts = Mutex(Counts())
     private let stopping = Atomic(false)
     private let finished = DispatchSemaphore(value: 0)
+    private let wakeUp = DispatchSemaphore(value: 0)
 
     init(_ connection: @escaping @Sendable () -> Outcome) {
         Thread { [self] in
@@ -227,8 +228,8 @@ final class LoadLoop: Sendable {
                     case .hung: counts.hung += 1
                     }
                 }
-                // Pacing, not waiting: about 50 connections a second keeps the load steady.
-                usleep(20_000)
+                // Pacing: about 50 connections a second keeps the load steady; stop() ends the pause at once.
+                _ = wakeUp.wait(timeout: .now() + .milliseconds(20))
             }
             finished.signal()
         }.start()
@@ -236,6 +237,7 @@ final class LoadLoop: Sendable {
 
     func stop() {
         stopping.store(true, ordering: .relaxed)
+        wakeUp.signal()
         _ = finished.wait(timeout: .now() + 30)
     }
 
