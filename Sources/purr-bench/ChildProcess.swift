@@ -45,6 +45,8 @@ final class ChildProcess {
         throw BenchError("\(name) did not print '\(prefix)…' within \(Int(timeout)) s (see its log)")
     }
 
+    var isRunning: Bool { process.isRunning }
+
     /// Resident memory now, in bytes (`VmRSS`).
     var rss: Int { ProcStatus.rss(pid: pid) }
 
