@@ -1,4 +1,5 @@
 import Dispatch
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -12,6 +13,8 @@ final class EpollRelay: Sendable {
     let port: Int
     private let wake: Int32
     private let finished = DispatchSemaphore(value: 0)
+    /// The loop thread's CPU clock, once it runs.
+    private let clock = ThreadClock()
 
     init(next: Int) throws(BenchError) {
         let listener = try Listener()
@@ -33,10 +36,21 @@ final class EpollRelay: Sendable {
         port = listener.port
         wake = ends[1]
         let finished = finished
+        let clock = clock
         Threads.detach("relay-\(listener.port)") {
+            var id = clockid_t()
+            if pthread_getcpuclockid(pthread_self(), &id) == 0 { clock.id.withLock { $0 = id } }
             loop.run()
             finished.signal()
         }
+    }
+
+    /// CPU seconds the loop's thread has used.
+    var cpuSeconds: Double {
+        guard let id = clock.id.withLock({ $0 }) else { return 0 }
+        var time = timespec()
+        guard clock_gettime(id, &time) == 0 else { return 0 }
+        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
     }
 
     /// Ends the loop, which closes every socket it holds (bounded wait).
@@ -46,6 +60,11 @@ final class EpollRelay: Sendable {
         _ = finished.wait(timeout: .now() + 5)
         close(wake)
     }
+}
+
+/// The CPU clock of the loop's thread, set by that thread.
+private final class ThreadClock: Sendable {
+    let id = Mutex<clockid_t?>(nil)
 }
 
 /// The loop's state, touched only by the loop's thread (handed to it once, never shared).

@@ -57,6 +57,11 @@ final class NginxStream {
         )
     }
 
+    /// CPU seconds of the master and its workers (the workers do the relaying).
+    var cpuSeconds: Double {
+        ([process.pid] + ProcStatus.children(pid: process.pid)).map { ProcStatus.cpuSeconds(pid: $0) }.reduce(0, +)
+    }
+
     func stop() {
         process.stop()
         try? FileManager.default.removeItem(atPath: prefix)

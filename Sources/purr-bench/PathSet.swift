@@ -72,6 +72,17 @@ final class PathSet {
         }
     }
 
+    /// CPU seconds used so far by what relays on a path (nothing for direct): both hops, or
+    /// Purr's server and client.
+    func cpuSeconds(_ kind: Kind) -> Double {
+        switch kind {
+        case .direct: return 0
+        case .relay: return relays.map(\.cpuSeconds).reduce(0, +)
+        case .nginx: return nginx?.cpuSeconds ?? 0
+        case .purr: return stack.server.cpuSeconds + stack.client.cpuSeconds
+        }
+    }
+
     func stop() {
         stack.stop()
         for relay in relays { relay.stop() }

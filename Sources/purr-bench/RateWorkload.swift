@@ -20,15 +20,20 @@ enum RateWorkload {
         }
         let slices = max(1, Int(plan.rateSeconds.rounded(.up)))
         var tallies: [PathSet.Kind: Tally] = [:]
-        var purrCPU = (server: 0.0, client: 0.0)
+        // CPU of what relays, per path; Purr's server and client apart, user and system apart.
+        var cpu: [PathSet.Kind: Double] = [:]
+        var purrCPU = [0.0, 0.0, 0.0, 0.0]
+        let purrTimes = {
+            let server = ProcStatus.cpuTimes(pid: paths.stack.server.pid)
+            let client = ProcStatus.cpuTimes(pid: paths.stack.client.pid)
+            return [server.user, server.system, client.user, client.system]
+        }
         for _ in 0..<slices {
             for path in paths.paths {
-                let before = path.kind == .purr ? (paths.stack.server.cpuSeconds, paths.stack.client.cpuSeconds) : (0, 0)
+                let before = (paths.cpuSeconds(path.kind), path.kind == .purr ? purrTimes() : [])
                 let result = try burst(port: path.port, plan: plan, seconds: plan.rateSeconds / Double(slices))
-                if path.kind == .purr {
-                    purrCPU.server += paths.stack.server.cpuSeconds - before.0
-                    purrCPU.client += paths.stack.client.cpuSeconds - before.1
-                }
+                cpu[path.kind, default: 0] += paths.cpuSeconds(path.kind) - before.0
+                if path.kind == .purr { purrCPU = zip(purrCPU, zip(purrTimes(), before.1)).map { $0 + $1.0 - $1.1 } }
                 tallies[path.kind, default: Tally()].add(result)
             }
             if Clock.seconds() > deadline { throw BenchError("rate loop took longer than \(Int(plan.loopTimeout)) s") }
@@ -43,11 +48,17 @@ enum RateWorkload {
                 notes.append("\(path.kind.rawValue): \(tally.failures) failed requests (first: \(tally.firstFailure ?? "?"))")
             }
         }
-        if let purr = tallies[.purr], purr.requests > 0 {
-            let perConnection = { (seconds: Double) in Int((seconds / Double(purr.requests) * 1e6).rounded()) }
-            notes.append(
-                "purr CPU per connection: server \(perConnection(purrCPU.server)) µs, client \(perConnection(purrCPU.client)) µs")
+        let perConnection = { (kind: PathSet.Kind, seconds: Double) in
+            Int((seconds / Double(max(1, tallies[kind]?.requests ?? 1)) * 1e6).rounded())
         }
+        var usage = paths.paths.filter { $0.kind != .direct && $0.kind != .purr }.map {
+            "\($0.kind.rawValue) \(perConnection($0.kind, cpu[$0.kind] ?? 0))"
+        }
+        let purr = purrCPU.map { perConnection(.purr, $0) }
+        usage.append(
+            "purr \(perConnection(.purr, cpu[.purr] ?? 0)): server \(purr[0] + purr[1]) (user \(purr[0]), system \(purr[1])), "
+                + "client \(purr[2] + purr[3]) (user \(purr[2]), system \(purr[3]))")
+        notes.append("CPU per connection (µs), relaying side only: " + usage.joined(separator: "; "))
         let figures = tallies.mapValues { Double($0.requests) / $0.seconds }
         let metric = "\(plan.rateClients) clients, new connection per \(plan.rateRequestSize) B request"
         return PathSet.rows(
