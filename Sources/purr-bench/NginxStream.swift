@@ -20,10 +20,8 @@ final class NginxStream {
         // nginx cannot report a port it picked: take two free ones and hand them over.
         let first = try Listener()
         let second = try Listener()
-        port = first.port
-        let hop2 = second.port
-        first.close()
-        second.close()
+        port = first.closedPort()
+        let hop2 = second.closedPort()
         // Debian builds the stream module as a dynamic module (libnginx-mod-stream).
         let load = FileManager.default.fileExists(atPath: Self.module) ? "load_module \(Self.module);" : ""
         let config = """

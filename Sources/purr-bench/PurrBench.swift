@@ -56,6 +56,9 @@ struct PurrBench: ParsableCommand {
     @Option(name: .long, help: "Warm pool of the tunnel under test: `pool = N` in its tunnel config (default 0: none).")
     var pool: Int?
 
+    @Flag(name: .customLong("no-redis"), help: "Skip the rate workload's redis-benchmark rows even when redis-benchmark is installed.")
+    var noRedis = false
+
     @Option(name: .long, help: "Directory holding purr-server and purr (default: next to this binary).")
     var binDir: String?
 
@@ -110,7 +113,13 @@ struct PurrBench: ParsableCommand {
                 case .websocket: report.rows += try WebSocketWorkload.run(context, echo: echo)
                 case .soak: report.rows += try SoakWorkload.run(context, echo: echo)
                 case .wan: report.rows += try WanWorkload.run(context, echo: echo)
-                case .rate: report.rows += try RateWorkload.run(context, echo: echo)
+                case .rate:
+                    report.rows += try RateWorkload.run(context, echo: echo)
+                    if !noRedis && RedisRate.programs == nil {
+                        report.notes.append("rate: no redis-benchmark rows (optional: apt-get install redis-tools redis-server)")
+                    } else if !noRedis {
+                        report.rows += try RedisRate.run(context)
+                    }
                 }
             } catch {
                 report.notes.append("\(workload.rawValue): failed: \(error)")

@@ -7,7 +7,9 @@ import XCTest
 /// only: the figures are not judged (speed lives in the bench itself).
 final class BenchSmokeTests: XCTestCase {
     func testConnectAndRateMeasureEveryPath() throws {
-        let (report, stderr) = try runBench(["connect", "rate", "--connect-count", "20", "--rate-seconds", "0.3", "--clients", "2"])
+        let (report, stderr) = try runBench([
+            "connect", "rate", "--connect-count", "20", "--rate-seconds", "0.3", "--clients", "2", "--no-redis",
+        ])
         XCTAssertEqual(report.notes, [], stderr)
         for workload in ["connect", "rate"] {
             let rows = report.rows.filter { $0.workload == workload }
