@@ -22,7 +22,8 @@ final class BenchSmokeTests: XCTestCase {
             let purr = rows.first { $0.metric.hasSuffix(", purr") }
             XCTAssertNotNil(purr?.vsRelay, "\(workload): Purr ÷ the own two-hop relay")
             XCTAssertNotNil(purr?.vsNginx, "\(workload): Purr ÷ nginx's two hops")
-            XCTAssertNil(purr?.note, "\(workload): \(purr?.note ?? "")")
+            let note = purr?.note ?? ""
+            XCTAssertFalse(note.contains("failed") || note.contains("no nginx"), "\(workload): \(note)")
         }
     }
 
@@ -39,7 +40,7 @@ final class BenchSmokeTests: XCTestCase {
             XCTAssertEqual(purr.note, "purr with pool = 2")
         } else {
             // A client without warm pools refuses the key in one line; the bench reports it, never hangs.
-            XCTAssertTrue(report.notes.contains { $0.hasPrefix("connect: failed") }, "\(report.notes) \(stderr)")
+            XCTAssertTrue(report.notes.contains { $0.hasPrefix("connect: failed") && $0.contains("pool") }, "\(report.notes) \(stderr)")
         }
     }
 
