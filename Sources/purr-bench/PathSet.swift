@@ -22,6 +22,7 @@ final class PathSet {
 
     init(_ context: BenchContext, target: Int, label: String) throws {
         pool = context.plan.pool
+        logLevel = context.plan.tunnelLogLevel
         stack = try context.stack(target: target, label: label)
         paths.append(Path(kind: .direct, port: target))
         do {
@@ -49,10 +50,12 @@ final class PathSet {
     }
 
     let pool: Int
+    let logLevel: String
 
-    /// What the Purr row should say about this run: the warm pool, missing paths.
+    /// What the Purr row should say about this run: the warm pool, a log level other than the bench's, missing paths.
     var note: String? {
-        let all = (pool > 0 ? ["purr with pool = \(pool)"] : []) + notes
+        let all =
+            (pool > 0 ? ["purr with pool = \(pool)"] : []) + (logLevel != "warning" ? ["purr at --log-level \(logLevel)"] : []) + notes
         return all.isEmpty ? nil : all.joined(separator: "; ")
     }
 

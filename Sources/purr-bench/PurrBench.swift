@@ -56,6 +56,10 @@ struct PurrBench: ParsableCommand {
     @Option(name: .long, help: "Warm pool of the tunnel under test: `pool = N` in its tunnel config (default 0: none).")
     var pool: Int?
 
+    @Option(
+        name: .customLong("tunnel-log-level"), help: "--log-level of purr-server and purr (default warning; info logs every connection).")
+    var tunnelLogLevel: String?
+
     @Flag(name: .customLong("no-redis"), help: "Skip the rate workload's redis-benchmark rows even when redis-benchmark is installed.")
     var noRedis = false
 
@@ -76,6 +80,10 @@ struct PurrBench: ParsableCommand {
         if let clients, !(1...1024).contains(clients) { throw ValidationError("--clients: 1 to 1024") }
         if let rateSeconds, !(0.1...3600).contains(rateSeconds) { throw ValidationError("--rate-seconds: 0.1 to 3600") }
         if let pool, !(0...64).contains(pool) { throw ValidationError("--pool: 0 to 64") }
+        let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+        if let tunnelLogLevel, !levels.contains(tunnelLogLevel) {
+            throw ValidationError("--tunnel-log-level: '\(tunnelLogLevel)' is not one of \(levels.joined(separator: ", "))")
+        }
     }
 
     func run() throws {
@@ -89,6 +97,7 @@ struct PurrBench: ParsableCommand {
         if let clients { plan.rateClients = clients }
         if let rateSeconds { plan.rateSeconds = rateSeconds }
         if let pool { plan.pool = pool }
+        if let tunnelLogLevel { plan.tunnelLogLevel = tunnelLogLevel }
         signal(SIGPIPE, SIG_IGN)
         let context = BenchContext(plan: plan, binDir: binDir ?? Self.ownDirectory())
         for tool in ["purr-server", "purr"] where !FileManager.default.isExecutableFile(atPath: "\(context.binDir)/\(tool)") {

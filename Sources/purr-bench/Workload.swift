@@ -26,6 +26,6 @@ struct BenchContext {
 
     /// A fresh client + server pair for one workload, so each one's memory starts from the same place.
     func stack(target port: Int, label: String, scheme: String = "http") throws -> TunnelStack {
-        try TunnelStack(binDir: binDir, targetPort: port, label: label, scheme: scheme, pool: plan.pool)
+        try TunnelStack(binDir: binDir, targetPort: port, label: label, scheme: scheme, pool: plan.pool, logLevel: plan.tunnelLogLevel)
     }
 }
