@@ -45,6 +45,7 @@ final class BenchSmokeTests: XCTestCase {
         for (arguments, flag) in [
             (["rate", "--pool", "99"], "--pool"), (["rate", "--rate-seconds", "0"], "--rate-seconds"),
             (["rate", "--clients", "0"], "--clients"), (["connect", "--connect-count", "0"], "--connect-count"),
+            (["connect", "--tunnel-log-level", "loud"], "--tunnel-log-level"),
         ] {
             let result = try RunningProcess.run("purr-bench", arguments)
             XCTAssertNotEqual(result.status, 0, "\(arguments)")
