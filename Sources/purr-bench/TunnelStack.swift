@@ -15,7 +15,11 @@ final class TunnelStack {
         let logDir = FileManager.default.temporaryDirectory.path
         server = try ChildProcess(
             "\(binDir)/purr-server",
-            ["--listen", "127.0.0.1:0", "--route", "/t=127.0.0.1:\(targetPort)", "--log-level", logLevel, "--drain-timeout", "0"],
+            [
+                "--listen", "127.0.0.1:0", "--route", "/t=127.0.0.1:\(targetPort)", "--log-level", logLevel, "--drain-timeout", "0",
+                // The bench measures holding many, not the default limit (4096) that answers 503 beyond it.
+                "--max-connections", "100000",
+            ],
             logPath: "\(logDir)/purr-bench-\(label)-server.log"
         )
         let serverPort: Int
