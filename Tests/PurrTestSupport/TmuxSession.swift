@@ -35,7 +35,21 @@ public final class TmuxSession: @unchecked Sendable {
         var cArguments = argv.map { strdup($0) } + [nil]
         defer { for pointer in cArguments { free(pointer) } }
         var pid: pid_t = 0
-        let spawned = posix_spawnp(&pid, "tmux", &actions, nil, &cArguments, environ)
+        // The test process blocks SIGHUP, SIGINT, SIGTERM... (for its signal watchers), and a child inherits
+        // its mask: tmux's server and the pane's programs then never got the SIGHUP of kill-server, so a killed
+        // server waited for them for good (a pane's `sleep 30`, a dead pane kept by remain-on-exit).
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var none = sigset_t()
+        sigemptyset(&none)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        for signal in [SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGPIPE, SIGCHLD] { sigaddset(&defaults, signal) }
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        let spawned = posix_spawnp(&pid, "tmux", &actions, &attributes, &cArguments, environ)
         guard spawned == 0 else { throw BlockingSocket.Failure(description: "cannot run tmux: \(String(cString: strerror(spawned)))") }
         var status: Int32 = 0
         let finished = TestKit.poll(timeout: 10) { waitpid(pid, &status, WNOHANG) == pid }
