@@ -82,6 +82,9 @@ public final class ResolverStandIn: Sendable {
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 box.state.withLock { $0.children.append(channel) }
+                channel.closeFuture.whenComplete { _ in
+                    box.state.withLock { state in state.children.removeAll { $0 === channel } }
+                }
                 return channel.eventLoop.makeCompletedFuture {
                     if let sslContext { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: sslContext)) }
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
@@ -95,6 +98,9 @@ public final class ResolverStandIn: Sendable {
 
     /// Every request received so far.
     public var requests: [Recorded] { shared.state.withLock { $0.requests } }
+
+    /// Connections to the resolver open now (an HTTP client keeps its idle ones until it is shut down).
+    public var openConnections: Int { shared.state.withLock { $0.children.count } }
 
     /// Answers from now on as `responder` says.
     public func respond(_ responder: @escaping Responder) {
