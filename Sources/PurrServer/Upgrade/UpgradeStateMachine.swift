@@ -33,6 +33,8 @@ struct UpgradeStateMachine {
         case closeTarget(any Channel)
         /// The client left (or broke) before the relay began: count it and close (and the target, if any).
         case clientGone(String, target: (any Channel)?)
+        /// Nothing arrived within the silent timeout: close without an answer (nobody asked anything).
+        case silentClose(seconds: Double)
         case close
     }
 
@@ -80,6 +82,12 @@ struct UpgradeStateMachine {
         guard case .readingHead = state else { return .none }
         state = .refusing
         return .refuse(.headerTimeout(seconds: seconds))
+    }
+
+    mutating func silentTimedOut(seconds: Double) -> Action {
+        guard case .readingHead = state else { return .none }
+        state = .done
+        return .silentClose(seconds: seconds)
     }
 
     mutating func overLimit(_ limit: Int) -> Action {
