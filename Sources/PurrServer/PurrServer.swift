@@ -23,6 +23,14 @@ public final class PurrServer: Sendable {
         self.registry = StatsRegistry(routes: config.routes, listen: config.listen.description)
         let env = ServerEnvironment(routes: RouteTable(config.routes), registry: registry, logger: logger, config: config)
         self.settings = EnvironmentHolder(env, config: config)
+        Self.activateSources(of: config.routes, logger: logger)
+    }
+
+    /// Hands the server's logger to each dynamic route's source (a token file reports its bad lines).
+    static func activateSources(of routes: [Route], logger: Logger) {
+        for route in routes {
+            if case .source(let source, _) = route.target { source.activate(logger: logger) }
+        }
     }
 
     /// The configuration in use (the latest good load).
@@ -119,6 +127,7 @@ extension PurrServer {
             try tls.reload(certificatePath: certificate, keyPath: key)
         }
         registry.updateRoutes(applied.routes)
+        Self.activateSources(of: applied.routes, logger: logger)
         let generation = settings.current.generation + 1
         let environment = ServerEnvironment(
             routes: RouteTable(applied.routes), registry: registry, logger: logger, config: applied, generation: generation)

@@ -13,10 +13,13 @@ final class UpgradeStateMachineTests: XCTestCase {
     func testAcceptedHeadConnectsThenUpgradesOnceTheHeadHasEnded() throws {
         let route = try Route(path: "/t", target: HostPort(host: "127.0.0.1", port: 1))
         var machine = UpgradeStateMachine()
-        guard case .connect(let chosen) = machine.receivedHead(.accept(route, UpgradeRequest(path: "/t", host: "x"))) else {
+        guard
+            case .connect(let chosen) = machine.receivedHead(
+                .accept(route, UpgradeRequest(path: "/t", host: "x"), .known(HostPort(host: "127.0.0.1", port: 1))))
+        else {
             return XCTFail("no connect")
         }
-        XCTAssertEqual(chosen.path, "/t")
+        XCTAssertEqual(chosen.port, 1)
         let target = EmbeddedChannel()
         // The target can connect before the decoder's `.end`: the hand-over waits for it.
         guard case .none = machine.targetConnected(target, clientActive: true) else { return XCTFail("upgraded too early") }
@@ -30,7 +33,7 @@ final class UpgradeStateMachineTests: XCTestCase {
     func testTargetForAClientThatLeftIsClosedAndRefusalsHappenOnce() throws {
         let route = try Route(path: "/t", target: HostPort(host: "127.0.0.1", port: 1))
         var machine = UpgradeStateMachine()
-        _ = machine.receivedHead(.accept(route, UpgradeRequest(path: "/t", host: "x")))
+        _ = machine.receivedHead(.accept(route, UpgradeRequest(path: "/t", host: "x"), .known(HostPort(host: "127.0.0.1", port: 1))))
         _ = machine.receivedEnd()
         guard case .clientGone(_, nil) = machine.channelInactive() else { return XCTFail("client gone") }
         guard case .closeTarget = machine.targetConnected(EmbeddedChannel(), clientActive: false) else {
