@@ -24,10 +24,29 @@ extension ServerConfig {
                 : ": give only one of \(given.joined(separator: ", "))"
             throw ConfigError("\(entry.file): \(entry.path)\(message)")
         }
+        // The allow list is checked first: it is what makes a target chosen per request safe.
+        let dynamic = targetText.map { !captures.isEmpty || $0.contains("{") } ?? true
+        var allow: AllowList?
+        if entry.has("allow") {
+            guard dynamic else {
+                throw ConfigError(
+                    "\(entry.file): \(entry.path).allow: only a target chosen per request (template, \(choices.dropFirst().joined(separator: ", "))) takes an allow list"
+                )
+            }
+            let entries = try entry.stringArray("allow")
+            allow = try entry.wrap("allow") { () throws(ConfigError) in try AllowList(entries) }
+        } else if dynamic {
+            throw ConfigError(
+                "\(entry.file): \(entry.path).allow: missing (required for a target chosen per request), e.g. allow = [\"10.0.0.0/8:5900-5999\", \"*.vms.internal:5900\"]"
+            )
+        }
         let target: RouteTarget
         if let targetText {
             target = try entry.wrap("target") { () throws(ConfigError) -> RouteTarget in
-                if captures.isEmpty && !targetText.contains("{") { return .fixed(try HostPort(parsing: targetText)) }
+                if !dynamic { return .fixed(try HostPort(parsing: targetText)) }
+                guard targetText.contains("{") else {
+                    throw ConfigError("a path with captures needs a target that uses them, like {host}:{port}")
+                }
                 return .template(try TargetTemplate(targetText, captures: captures))
             }
         } else {
@@ -37,20 +56,6 @@ extension ServerConfig {
                     "\(entry.file): \(entry.path).token: a \(selector) route takes no route token (the request's token is its input)")
             }
             target = try form.build(DynamicRouteEntry(reader: entry, path: path, captures: captures, selector: selector))
-        }
-        var allow: AllowList?
-        if entry.has("allow") {
-            guard target.isDynamic else {
-                throw ConfigError(
-                    "\(entry.file): \(entry.path).allow: only a target chosen per request (template, \(choices.dropFirst().joined(separator: ", "))) takes an allow list"
-                )
-            }
-            let entries = try entry.stringArray("allow")
-            allow = try entry.wrap("allow") { () throws(ConfigError) in try AllowList(entries) }
-        } else if target.isDynamic {
-            throw ConfigError(
-                "\(entry.file): \(entry.path).allow: missing (required for a target chosen per request), e.g. allow = [\"10.0.0.0/8:5900-5999\", \"*.vms.internal:5900\"]"
-            )
         }
         var route = try entry.wrap("path") { () throws(ConfigError) in
             try Route(path: path, target: target, allow: allow, token: token, host: host)
