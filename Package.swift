@@ -46,7 +46,7 @@ let package = Package(
         ),
         .target(
             name: "PurrServer",
-            dependencies: ["PurrCore", nioCore, nioPosix, nioHTTP1, nioWebSocket, nioSSL, logging, asyncHTTPClient, jwtKit],
+            dependencies: ["PurrCore", nioCore, nioPosix, nioHTTP1, nioWebSocket, nioSSL, logging, crypto, asyncHTTPClient, jwtKit],
             swiftSettings: upcoming
         ),
         .target(

@@ -24,6 +24,13 @@ extension ServerConfig {
                 : ": give only one of \(given.joined(separator: ", "))"
             throw ConfigError("\(entry.file): \(entry.path)\(message)")
         }
+        // An option of a form the entry does not use (resolver_timeout beside target) is a mistake, not noise.
+        for form in DynamicRouteForm.all where !forms.contains(where: { $0.0.selectors == form.selectors }) {
+            if let stray = form.options.first(where: entry.has) {
+                throw ConfigError(
+                    "\(entry.file): \(entry.path).\(stray): only for a route with \(form.selectors.joined(separator: " or "))")
+            }
+        }
         // The allow list is checked first: it is what makes a target chosen per request safe.
         let dynamic = targetText.map { !captures.isEmpty || $0.contains("{") } ?? true
         var allow: AllowList?

@@ -113,7 +113,8 @@ final class JWTSourceTests: XCTestCase {
         let toml = try TOMLReader.parse(
             "[[routes]]\npath = \"/vnc\"\njwt_public_key_file = \"console.pub.pem\"\njwt_audience = \"purr-east\"\n",
             file: "\(directory)/server.toml")
-        let config = try XCTUnwrap(try JWTConfig.parse(route: try toml.tables("routes")[0]))
+        let entry = DynamicRouteEntry(reader: try toml.tables("routes")[0], path: "/vnc", captures: [], selector: "jwt_public_key_file")
+        let config = try JWTConfig.parse(entry)
         XCTAssertEqual(config.key.algorithm, "ES256")
         let source = JWTSource(config: config)
 
@@ -184,12 +185,12 @@ final class JWTSourceTests: XCTestCase {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let file = "\(directory)/server.toml"
         try "not a key\n".write(toFile: "\(directory)/junk.pem", atomically: true, encoding: .utf8)
-        func parse(_ keys: String) throws(ConfigError) -> JWTConfig? {
+        func parse(_ keys: String) throws(ConfigError) -> JWTConfig {
             let toml = try TOMLReader.parse("[[routes]]\npath = \"/vnc\"\n\(keys)\n", file: file)
-            return try JWTConfig.parse(route: try toml.tables("routes")[0])
+            return try JWTConfig.parse(
+                DynamicRouteEntry(reader: try toml.tables("routes")[0], path: "/vnc", captures: [], selector: "jwt_key"))
         }
-        XCTAssertNil(try parse(""))
-        let hs = try XCTUnwrap(try parse("jwt_key = \"\(TokenSigner.secret)\""))
+        let hs = try parse("jwt_key = \"\(TokenSigner.secret)\"")
         XCTAssertEqual(hs.key, .hs256(secret: TokenSigner.secret))
         XCTAssertNil(hs.audience)
         XCTAssertFalse("\(hs)".contains(TokenSigner.secret))
@@ -200,7 +201,7 @@ final class JWTSourceTests: XCTestCase {
                 "jwt_key = \"\(TokenSigner.secret)\"\njwt_public_key_file = \"k.pem\"",
                 "\(file): routes[0]: jwt_key and jwt_public_key_file exclude each other"
             ),
-            ("jwt_audience = \"purr\"", "\(file): routes[0].jwt_audience: only for a route with jwt_key or jwt_public_key_file"),
+            ("jwt_audience = \"purr\"", "\(file): routes[0]: jwt_key or jwt_public_key_file is required"),
             ("jwt_key = \"\(TokenSigner.secret)\"\njwt_audience = \"\"", "\(file): routes[0].jwt_audience is empty"),
             (
                 "jwt_public_key_file = \"missing.pem\"",

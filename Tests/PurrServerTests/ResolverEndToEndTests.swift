@@ -181,6 +181,7 @@ final class ResolverEndToEndTests: XCTestCase {
             let (socket, head) = try open("/console", port: port, token: nil)
             XCTAssertTrue(head.hasPrefix("HTTP/1.1 101"), head)
             socket.close()
+            if round == 1 { XCTAssertEqual(resolver.openConnections, 1, "the client keeps its connection to the resolver") }
             kill(server.pid, SIGHUP)
             XCTAssertTrue(TestKit.poll { server.stderr.components(separatedBy: "config reloaded").count > round }, server.stderr)
         }
@@ -193,6 +194,11 @@ final class ResolverEndToEndTests: XCTestCase {
         let cases: [(String, String)] = [
             ("resolver = \"ftp://x/r\"\nallow = [\"127.0.0.1:*\"]", "routes[0].resolver: 'ftp://x/r': expected an http:// or https:// URL"),
             ("resolver = \"http://127.0.0.1:1/r\"", "routes[0].allow: missing"),
+            ("target = \"127.0.0.1:22\"\nresolver_timeout = 1", "routes[0].resolver_timeout: only for a route with resolver"),
+            (
+                "jwt_audience = \"purr\"\nresolver = \"http://127.0.0.1:1/r\"\nallow = [\"127.0.0.1:*\"]",
+                "routes[0].jwt_audience: only for a route with jwt_key or jwt_public_key_file"
+            ),
             (
                 "resolver = \"http://127.0.0.1:1/r\"\nresolver_timeout = 600\nallow = [\"127.0.0.1:*\"]",
                 "routes[0].resolver_timeout: 600.0 is out of range"

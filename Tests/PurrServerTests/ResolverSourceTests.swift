@@ -249,12 +249,13 @@ final class ResolverSourceTests: XCTestCase {
         let certificates = try TestCertificates.make(name: "resolver-config")
         try FileManager.default.copyItem(atPath: certificates.caFile, toPath: "\(directory)/ca.pem")
         let file = "\(directory)/server.toml"
-        func parse(_ keys: String) throws(ConfigError) -> ResolverConfig? {
+        func parse(_ keys: String) throws(ConfigError) -> ResolverConfig {
             let toml = try TOMLReader.parse("[[routes]]\npath = \"/c\"\n\(keys)\n", file: file)
-            return try ResolverConfig.parse(route: try toml.tables("routes")[0])
+            return try ResolverConfig.parse(
+                DynamicRouteEntry(reader: try toml.tables("routes")[0], path: "/c", captures: [], selector: "resolver"))
         }
-        let full = try XCTUnwrap(
-            try parse(
+        let full = try
+            (try parse(
                 """
                 resolver = "https://resolver.internal:9443/purr/resolve"
                 resolver_token = "s3cret"
@@ -268,14 +269,12 @@ final class ResolverSourceTests: XCTestCase {
         XCTAssertEqual(full.headers, ["X-Session", "Cookie"])
         XCTAssertEqual(full.caFile, "\(directory)/ca.pem")
         XCTAssertFalse("\(full)".contains("s3cret"))
-        XCTAssertNil(try parse(""))
-        XCTAssertEqual(try parse("resolver = \"http://127.0.0.1:9000/r\"")?.timeout, ResolverConfig.defaultTimeout)
+        XCTAssertEqual(try parse("resolver = \"http://127.0.0.1:9000/r\"").timeout, ResolverConfig.defaultTimeout)
 
         let bad: [(String, String)] = [
             ("resolver = \"ftp://x/r\"", "\(file): routes[0].resolver: 'ftp://x/r': expected an http:// or https:// URL"),
             ("resolver = \"http:///r\"", "\(file): routes[0].resolver: 'http:///r': the URL has no host"),
             ("resolver = \"http://u:p@x/r\"", "put the resolver's credentials in resolver_token"),
-            ("resolver_token = \"t\"", "\(file): routes[0].resolver_token: only for a route with a resolver"),
             ("resolver = \"http://x/r\"\nresolver_timeout = 0", "\(file): routes[0].resolver_timeout: 0.0 is out of range 0.1...60.0"),
             ("resolver = \"http://x/r\"\nresolver_headers = [\"Bad Name\"]", "resolver_headers: 'Bad Name' is not a header name"),
             ("resolver = \"http://x/r\"\nresolver_ca_file = \"ca.pem\"", "resolver_ca_file is only for an https:// resolver"),

@@ -29,9 +29,9 @@ public struct DynamicRouteForm: Sendable {
 
     /// Every dynamic form the config file knows, in the order they are looked for.
     public static let all: [DynamicRouteForm] = [
-        .tokenFile
-        // .resolver,       (issue #16, point 3: resolver = "http://...")
-        // .signedToken,    (issue #16, point 4: jwt_key / jwt_public_key_file)
+        .tokenFile,
+        .resolver,
+        .signedToken,
     ]
 
     static var allKeys: [String] { all.flatMap { $0.selectors + $0.options } }

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import JWTKit
 import PurrCore
@@ -6,8 +7,6 @@ import PurrCore
 /// `jwt_public_key_file` (an ES256 public key, PEM), and optionally `jwt_audience`. The key is read and
 /// checked when the configuration is loaded.
 public struct JWTConfig: Sendable, Equatable {
-    /// The route keys this form owns.
-    public static let keys: Set<String> = ["jwt_key", "jwt_public_key_file", "jwt_audience"]
     /// RFC 7518 3.2: an HS256 key is at least as long as the hash (256 bits).
     public static let minimumSecretBytes = 32
 
@@ -58,44 +57,59 @@ public struct JWTConfig: Sendable, Equatable {
 
 extension JWTConfig: CustomStringConvertible {
     /// Safe to log: no secret.
+    /// The key's fingerprint tells keys apart (a reload that changes the key changes the route) and
+    /// reveals nothing of a secret.
     public var description: String {
         switch key {
-        case .hs256: "signed tokens (HS256)"
-        case .es256(_, let file): "signed tokens (ES256, \(file))"
+        case .hs256(let secret): "signed tokens (HS256, key \(Self.fingerprint(Array(secret.utf8))))"
+        case .es256(let publicKey, let file):
+            "signed tokens (ES256, \(file), key \(Self.fingerprint(Array(publicKey.pemRepresentation.utf8))))"
         }
+    }
+
+    static func fingerprint(_ bytes: [UInt8]) -> String {
+        "sha256:" + SHA256.hash(data: bytes).prefix(4).map { String(format: "%02x", $0) }.joined()
     }
 }
 
 extension JWTConfig {
-    /// The signed-token keys of one `[[routes]]` entry: nil when it has neither `jwt_key` nor
-    /// `jwt_public_key_file`. A relative key file is taken from the config file's directory.
-    public static func parse(route entry: TOMLReader) throws(ConfigError) -> JWTConfig? {
-        let secret = try entry.string("jwt_key")
-        let keyFile = try entry.string("jwt_public_key_file")
-        let audience = try entry.string("jwt_audience")
+    /// The signed-token keys of one `[[routes]]` entry that has `jwt_key` or `jwt_public_key_file`. A
+    /// relative key file is taken from the config file's directory.
+    public static func parse(_ entry: DynamicRouteEntry) throws(ConfigError) -> JWTConfig {
+        let reader = entry.reader
+        let secret = try reader.string("jwt_key")
+        let keyFile = try reader.string("jwt_public_key_file")
+        let audience = try reader.string("jwt_audience")
         let key: Key
         switch (secret, keyFile) {
-        case (nil, nil):
-            if audience != nil {
-                throw ConfigError("\(entry.file): \(entry.path).jwt_audience: only for a route with jwt_key or jwt_public_key_file")
-            }
-            return nil
         case (.some, .some):
-            throw ConfigError("\(entry.file): \(entry.path): jwt_key and jwt_public_key_file exclude each other (HS256 or ES256)")
+            throw ConfigError("\(reader.file): \(reader.path): jwt_key and jwt_public_key_file exclude each other (HS256 or ES256)")
         case (.some(let secret), nil):
             key = .hs256(secret: secret)
         case (nil, .some(let file)):
-            let path = ConfigPaths.resolve(file, besideConfig: entry.file)
+            let path = entry.file(file)
             do {
                 key = .es256(try loadPublicKey(file: path), file: path)
             } catch {
-                throw ConfigError("\(entry.file): \(entry.path).jwt_public_key_file: \(error.message)")
+                throw entry.error("jwt_public_key_file", error.message)
             }
+        case (nil, nil):
+            throw ConfigError("\(reader.file): \(reader.path): jwt_key or jwt_public_key_file is required")
         }
         do {
             return try JWTConfig(key: key, audience: audience)
         } catch {
-            throw ConfigError("\(entry.file): \(entry.path).\(error.message)")
+            throw ConfigError("\(reader.file): \(reader.path).\(error.message)")
         }
+    }
+}
+
+extension DynamicRouteForm {
+    /// `jwt_key` (HS256) or `jwt_public_key_file` (ES256): the target travels in a signed token (issue #16, point 4).
+    public static let signedToken = DynamicRouteForm(
+        selectors: ["jwt_key", "jwt_public_key_file"], options: ["jwt_audience"]
+    ) { (entry) throws(ConfigError) -> RouteTarget in
+        let config = try JWTConfig.parse(entry)
+        return .source(JWTSource(config: config), summary: config.description)
     }
 }

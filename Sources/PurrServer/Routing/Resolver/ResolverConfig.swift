@@ -5,8 +5,6 @@ import PurrCore
 /// A route's resolver service (`resolver = "http://127.0.0.1:9000/purr/resolve"` and its `resolver_*` keys),
 /// checked when the configuration is loaded, so a running server never meets a bad URL or CA file.
 public struct ResolverConfig: Sendable {
-    /// The route keys this form owns.
-    public static let keys: Set<String> = ["resolver", "resolver_token", "resolver_timeout", "resolver_headers", "resolver_ca_file"]
     public static let defaultTimeout = 2.0
     public static let timeoutRange = 0.1...60.0
 
@@ -72,29 +70,29 @@ extension ResolverConfig: CustomStringConvertible {
 }
 
 extension ResolverConfig {
-    /// The resolver keys of one `[[routes]]` entry: nil when it has no `resolver`. A relative
-    /// `resolver_ca_file` is taken from the config file's directory.
-    public static func parse(route entry: TOMLReader) throws(ConfigError) -> ResolverConfig? {
-        guard let url = try entry.string("resolver") else {
-            let orphans: [String] = [
-                try entry.string("resolver_token") != nil ? "resolver_token" : nil,
-                try entry.seconds("resolver_timeout", range: -Double.infinity...Double.infinity) != nil ? "resolver_timeout" : nil,
-                try !entry.stringArray("resolver_headers").isEmpty ? "resolver_headers" : nil,
-                try entry.string("resolver_ca_file") != nil ? "resolver_ca_file" : nil,
-            ].compactMap { $0 }
-            if let first = orphans.first {
-                throw ConfigError("\(entry.file): \(entry.path).\(first): only for a route with a resolver")
-            }
-            return nil
-        }
-        let token = try entry.string("resolver_token")
-        let timeout = try entry.seconds("resolver_timeout", range: timeoutRange) ?? defaultTimeout
-        let headers = try entry.stringArray("resolver_headers")
-        let caFile = try entry.string("resolver_ca_file").map { ConfigPaths.resolve($0, besideConfig: entry.file) }
+    /// The resolver keys of one `[[routes]]` entry that has `resolver`. A relative `resolver_ca_file` is
+    /// taken from the config file's directory.
+    public static func parse(_ entry: DynamicRouteEntry) throws(ConfigError) -> ResolverConfig {
+        let reader = entry.reader
+        let url = try reader.requiredString("resolver")
+        let token = try reader.string("resolver_token")
+        let timeout = try reader.seconds("resolver_timeout", range: timeoutRange) ?? defaultTimeout
+        let headers = try reader.stringArray("resolver_headers")
+        let caFile = try reader.string("resolver_ca_file").map(entry.file)
         do {
             return try ResolverConfig(url: url, token: token, timeout: timeout, headers: headers, caFile: caFile)
         } catch {
-            throw ConfigError("\(entry.file): \(entry.path).resolver: \(error.message)")
+            throw entry.error("resolver", error.message)
         }
+    }
+}
+
+extension DynamicRouteForm {
+    /// `resolver = "http://..."`: a resolver service picks each request's target (issue #16, point 3).
+    public static let resolver = DynamicRouteForm(
+        selectors: ["resolver"], options: ["resolver_token", "resolver_timeout", "resolver_headers", "resolver_ca_file"]
+    ) { (entry) throws(ConfigError) -> RouteTarget in
+        let config = try ResolverConfig.parse(entry)
+        return .source(ResolverSource(config: config), summary: config.description)
     }
 }
