@@ -181,6 +181,25 @@ final class ResolverSourceTests: XCTestCase {
         await source.shutdown()
     }
 
+    func testManyRequestsAtOnceAreAllAnswered() async throws {
+        let resolver = try await ResolverStandIn.start(group: group) { request in
+            .target("127.0.0.1:\(5900 + Int(request.document?.token?.dropFirst(5) ?? "0")!)")
+        }
+        defer { resolver.close() }
+        let source = ResolverSource(config: try ResolverConfig(url: resolver.url, timeout: 20), group: group)
+        let requests = try (0..<200).map { try request(token: "user-\($0)") }
+        let ports = await withTaskGroup(of: Int?.self) { group in
+            for request in requests { group.addTask { try? await source.target(for: request).port } }
+            var ports: [Int] = []
+            for await port in group { ports.append(port ?? -1) }
+            return ports
+        }
+        await source.shutdown()
+        XCTAssertEqual(ports.sorted(), Array(5900..<6100))
+        XCTAssertEqual(resolver.requests.count, 200)
+        XCTAssertLessThanOrEqual(resolver.peakConnections, 64, "the client's pool is bounded")
+    }
+
     func testTheCacheIsBounded() throws {
         let cache = ResolverCache(capacity: 3)
         let now = ContinuousClock.now

@@ -51,6 +51,7 @@ public final class ResolverStandIn: Sendable {
         var requests: [Recorded] = []
         var responder: Responder
         var children: [any Channel] = []
+        var peakConnections = 0
     }
 
     public let port: Int
@@ -81,7 +82,10 @@ public final class ResolverStandIn: Sendable {
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
-                box.state.withLock { $0.children.append(channel) }
+                box.state.withLock { state in
+                    state.children.append(channel)
+                    state.peakConnections = max(state.peakConnections, state.children.count)
+                }
                 channel.closeFuture.whenComplete { _ in
                     box.state.withLock { state in state.children.removeAll { $0 === channel } }
                 }
@@ -101,6 +105,9 @@ public final class ResolverStandIn: Sendable {
 
     /// Connections to the resolver open now (an HTTP client keeps its idle ones until it is shut down).
     public var openConnections: Int { shared.state.withLock { $0.children.count } }
+
+    /// The most connections that were open at once.
+    public var peakConnections: Int { shared.state.withLock { $0.peakConnections } }
 
     /// Answers from now on as `responder` says.
     public func respond(_ responder: @escaping Responder) {

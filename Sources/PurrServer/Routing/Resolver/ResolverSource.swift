@@ -33,6 +33,8 @@ public final class ResolverSource: Sendable {
             decompression: .disabled
         )
         configuration.httpVersion = .http1Only
+        // Tunnels open in bursts; past this many connections to the resolver, requests queue (within the timeout).
+        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 64
         // A refused connection is an answer (502), not something to retry until the deadline.
         configuration.connectionPool.retryConnectionEstablishment = false
         self.client = HTTPClient(eventLoopGroup: group, configuration: configuration)
