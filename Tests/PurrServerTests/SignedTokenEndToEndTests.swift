@@ -59,6 +59,18 @@ final class SignedTokenEndToEndTests: XCTestCase {
         try socket.write("through a signed token")
         XCTAssertEqual(String(decoding: try socket.read(exactly: 22), as: UTF8.self), "through a signed token")
         socket.close()
+        // A browser puts the token in the URL; other clients may send Purr-Token.
+        for (path, header) in [("/vnc?token=\(token)", ""), ("/vnc", "Purr-Token: \(token)\r\n")] {
+            let raw = try BlockingSocket(port: port, timeout: 15)
+            try raw.write(
+                "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: Upgrade\r\nUpgrade: purr\r\nPurr-Request: MEOW\r\n"
+                    + "Purr-Version: 0.1.2\r\n\(header)\r\n")
+            let (head, _) = try raw.readHead()
+            XCTAssertTrue(head.hasPrefix("HTTP/1.1 101"), "\(header.isEmpty ? "?token=" : "Purr-Token"): \(head)")
+            try raw.write("ok")
+            XCTAssertEqual(try raw.read(exactly: 2), Array("ok".utf8))
+            raw.close()
+        }
         XCTAssertEqual(server.signal(SIGTERM), 0)
         XCTAssertFalse(server.stderr.contains(token), "the token in the server's log")
         XCTAssertFalse(server.stderr.contains(secret), "the secret in the server's log")
