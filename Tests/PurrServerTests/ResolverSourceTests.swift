@@ -200,6 +200,44 @@ final class ResolverSourceTests: XCTestCase {
         XCTAssertLessThanOrEqual(resolver.peakConnections, 64, "the client's pool is bounded")
     }
 
+    /// A warm pool opens several connections at once with the same token: one question, one answer for all.
+    func testTheSameQuestionAtOnceIsAskedOnce() async throws {
+        let resolver = try await ResolverStandIn.start(group: group) { _ in .hold }
+        defer { resolver.close() }
+        let source = ResolverSource(config: try ResolverConfig(url: resolver.url, timeout: 30), group: group)
+        let same = try request()
+        let lookups = (0..<10).map { _ in Task { try? await source.target(for: same) } }
+        let allWaiting = await TestKit.pollAsync { source.waiting.load(ordering: .relaxed) == 10 }
+        XCTAssertTrue(allWaiting, "all ten are waiting")
+        XCTAssertEqual(resolver.requests.count, 1)
+        XCTAssertEqual(resolver.heldCount, 1)
+        resolver.release(with: .target("127.0.0.1:5901"))
+        for lookup in lookups {
+            let target = await lookup.value
+            XCTAssertEqual(target, HostPort(host: "127.0.0.1", port: 5901))
+        }
+        // No ttl: the next question is asked again; a refusal reaches every waiter too.
+        let again = (0..<3).map { _ in
+            Task { () -> TargetRefusal? in
+                do throws(TargetRefusal) {
+                    _ = try await source.target(for: same)
+                    return nil
+                } catch {
+                    return error
+                }
+            }
+        }
+        let threeWaiting = await TestKit.pollAsync { source.waiting.load(ordering: .relaxed) == 3 }
+        XCTAssertTrue(threeWaiting)
+        XCTAssertEqual(resolver.requests.count, 2)
+        resolver.release(with: .refuse(403, message: "not now"))
+        for lookup in again {
+            let refused = await lookup.value
+            XCTAssertEqual(refused, TargetRefusal(status: 403, message: "not now", reason: "resolver_refused"))
+        }
+        await source.shutdown()
+    }
+
     func testTheCacheIsBounded() throws {
         let cache = ResolverCache(capacity: 3)
         let now = ContinuousClock.now

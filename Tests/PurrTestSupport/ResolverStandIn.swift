@@ -18,6 +18,8 @@ public final class ResolverStandIn: Sendable {
         case hangAfterHead
         /// Closes the connection without answering.
         case hangUp
+        /// Answers when the test says so (`release`).
+        case hold
 
         public static func target(_ target: String, ttl: Double? = nil) -> Behaviour {
             let ttlText = ttl.map { ", \"ttl\": \($0)" } ?? ""
@@ -52,6 +54,7 @@ public final class ResolverStandIn: Sendable {
         var responder: Responder
         var children: [any Channel] = []
         var peakConnections = 0
+        var held: [@Sendable (Behaviour) -> Void] = []
     }
 
     public let port: Int
@@ -108,6 +111,17 @@ public final class ResolverStandIn: Sendable {
 
     /// The most connections that were open at once.
     public var peakConnections: Int { shared.state.withLock { $0.peakConnections } }
+
+    /// Requests held now (`.hold`).
+    public var heldCount: Int { shared.state.withLock { $0.held.count } }
+
+    /// Answers every held request with `behaviour`.
+    public func release(with behaviour: Behaviour) {
+        for answer in shared.state.withLock({ state in
+            defer { state.held = [] }
+            return state.held
+        }) { answer(behaviour) }
+    }
 
     /// Answers from now on as `responder` says.
     public func respond(_ responder: @escaping Responder) {
@@ -178,6 +192,17 @@ public final class ResolverStandIn: Sendable {
                     wrapOutboundOut(.head(HTTPResponseHead(version: version, status: .ok, headers: headers))), promise: nil)
             case .hangUp:
                 context.close(promise: nil)
+            case .hold:
+                let loop = context.eventLoop
+                let bound = NIOLoopBound((self, context), eventLoop: loop)
+                state.state.withLock { held in
+                    held.held.append { behaviour in
+                        loop.execute {
+                            let (handler, context) = bound.value
+                            handler.answer(behaviour, version: version, context: context)
+                        }
+                    }
+                }
             }
         }
     }

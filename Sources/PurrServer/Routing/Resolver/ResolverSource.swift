@@ -18,6 +18,11 @@ public final class ResolverSource: Sendable {
     let client: HTTPClient
     let cache: ResolverCache
     private let isShutDown = Mutex(false)
+    /// Questions on their way to the resolver: the same question asked again meanwhile (a warm pool
+    /// opening several connections at once) waits for that answer instead of asking again.
+    private let inFlight = Mutex<[ResolverCache.Key: Task<Result<ResolverAnswer, TargetRefusal>, Never>]>([:])
+    /// Requests waiting for an answer now (tests watch it).
+    let waiting = Atomic<Int>(0)
 
     /// Live HTTP clients of every resolver source in the process (tests check reloads do not leak them).
     static let liveClients = Atomic<Int>(0)
@@ -120,8 +125,25 @@ extension ResolverSource: TargetSource {
         let document = ResolverDocument(request: request, selected: config.headers)
         let key = ResolverCache.Key(document)
         if let cached = cache.lookup(key) { return cached }
-        let answer = try await ask(document)
-        cache.store(answer.target, for: key, ttl: answer.ttl)
-        return answer.target
+        let question = inFlight.withLock { questions in
+            if let asked = questions[key] { return asked }
+            // Not the caller's task: a client that leaves does not cancel the answer others wait for.
+            let asking = Task { [self] () -> Result<ResolverAnswer, TargetRefusal> in
+                let result: Result<ResolverAnswer, TargetRefusal>
+                do throws(TargetRefusal) {
+                    result = .success(try await ask(document))
+                } catch {
+                    result = .failure(error)
+                }
+                if case .success(let answer) = result { cache.store(answer.target, for: key, ttl: answer.ttl) }
+                inFlight.withLock { $0[key] = nil }
+                return result
+            }
+            questions[key] = asking
+            return asking
+        }
+        waiting.add(1, ordering: .relaxed)
+        defer { waiting.subtract(1, ordering: .relaxed) }
+        return try await question.value.get().target
     }
 }
