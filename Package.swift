@@ -51,6 +51,7 @@ let package = Package(
             name: "PurrClient",
             dependencies: [
                 "PurrCore", nioCore, nioPosix, nioHTTP1, nioWebSocket, nioSSL, logging,
+                .product(name: "NIOTLS", package: "swift-nio"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             swiftSettings: upcoming

@@ -7,7 +7,11 @@ public struct ServerConfig: Sendable {
 
     public var listen = ServerConfig.defaultListen
     public var routes: [Route] = []
+    /// Seconds from a connection's first byte to the end of its request head (408 beyond).
     public var headerTimeout: Double = 10
+    /// Seconds a connection that has sent nothing yet may wait (a client's warm pool); closed without an
+    /// answer beyond, counted as `silent_timeout`. The header timeout starts at the first byte.
+    public var silentTimeout: Double = 60
     public var drainTimeout: Double = 10
     /// Connections open at once, in any state; more are answered 503.
     public var maxConnections = 4096
@@ -76,7 +80,8 @@ extension ServerConfig {
     public static func load(file: String) throws(ConfigError) -> ServerConfig {
         let toml = try TOMLReader.load(file: file)
         try toml.checkKeys([
-            "listen", "header_timeout", "drain_timeout", "log_level", "routes", "admin", "max_connections", "idle_timeout", "max_head_size",
+            "listen", "header_timeout", "silent_timeout", "drain_timeout", "log_level", "routes", "admin", "max_connections",
+            "idle_timeout", "max_head_size",
             "tls_cert", "tls_key", "drop_removed", "ws_max_message", "ws_origins",
         ])
         var config = ServerConfig()
@@ -84,6 +89,7 @@ extension ServerConfig {
             config.listen = try toml.wrap("listen") { () throws(ConfigError) in try HostPort(parsing: listen, allowZeroPort: true) }
         }
         if let value = try toml.seconds("header_timeout", range: 0.1...3600) { config.headerTimeout = value }
+        if let value = try toml.seconds("silent_timeout", range: 0.1...86_400) { config.silentTimeout = value }
         if let value = try toml.seconds("drain_timeout", range: 0...3600) { config.drainTimeout = value }
         if let value = try toml.int("max_connections", range: Self.connectionLimitRange) { config.maxConnections = value }
         if let value = try toml.seconds("idle_timeout", range: 0...604_800) { config.idleTimeout = value }

@@ -10,6 +10,7 @@ final class ServerEnvironment: Sendable {
     let registry: StatsRegistry
     let logger: Logger
     let headerTimeout: TimeAmount
+    let silentTimeout: TimeAmount
     let connectTimeout: TimeAmount = .seconds(10)
     /// How long a refused client may keep sending before we hang up on it.
     let lingerTimeout: TimeAmount = .seconds(2)
@@ -30,6 +31,7 @@ final class ServerEnvironment: Sendable {
         self.registry = registry
         self.logger = logger
         self.headerTimeout = .nanoseconds(Int64(config.headerTimeout * 1e9))
+        self.silentTimeout = .nanoseconds(Int64(config.silentTimeout * 1e9))
         self.maxConnections = config.maxConnections
         self.maxHeadSize = config.maxHeadSize
         self.webSocketMaxMessage = config.webSocketMaxMessage

@@ -32,8 +32,11 @@ struct PurrServerCommand: AsyncParsableCommand {
     @Option(name: .long, help: "trace, debug, info, notice, warning, error or critical (default info).")
     var logLevel: String?
 
-    @Option(name: .long, help: "Seconds a client has to send its request head (default 10).")
+    @Option(name: .long, help: "Seconds from a client's first byte to the end of its request head (default 10).")
     var headerTimeout: Double?
+
+    @Option(name: .long, help: "Seconds a connection that has sent nothing may wait, e.g. in a client's warm pool (default 60).")
+    var silentTimeout: Double?
 
     @Option(name: .long, help: "Seconds active relays may finish after SIGINT/SIGTERM (default 10).")
     var drainTimeout: Double?
@@ -113,6 +116,7 @@ struct PurrServerCommand: AsyncParsableCommand {
         }
         // Flags that are numbers in a range: one check, one message shape.
         try Self.apply(headerTimeout, "--header-timeout", 0.001...3600, "seconds", to: &config.headerTimeout)
+        try Self.apply(silentTimeout, "--silent-timeout", 0.001...86_400, "seconds", to: &config.silentTimeout)
         try Self.apply(drainTimeout, "--drain-timeout", 0...3600, "seconds", to: &config.drainTimeout)
         try Self.apply(maxConnections, "--max-connections", ServerConfig.connectionLimitRange, "connections", to: &config.maxConnections)
         try Self.apply(idleTimeout, "--idle-timeout", 0...604_800, "seconds", to: &config.idleTimeout)

@@ -32,6 +32,12 @@ struct TunnelOptions: ParsableArguments {
     @Flag(name: .long, help: "Never send the app's first bytes before the server's 101 (even to a server that keeps them).")
     var noEarlyData = false
 
+    @Option(name: .long, help: "Connections to the server kept ready before the app connects (0-64; 0: none).")
+    var pool: Int = 0
+
+    @Option(name: .long, help: "Seconds a ready pooled connection waits before it is replaced (1-3600; below the server's silent timeout).")
+    var poolRefresh: Double?
+
     /// A tunnel config from these options; errors name the flag.
     func tunnelConfig(name: String, listen: ListenAddress, idleTimeout: Double? = nil) throws(ConfigError) -> TunnelConfig {
         let serverURL: ServerURL
@@ -70,6 +76,16 @@ struct TunnelOptions: ParsableArguments {
         config.caFile = caFile
         config.insecure = insecure
         config.earlyData = !noEarlyData
+        guard TunnelConfig.poolRange.contains(pool) else {
+            throw ConfigError("--pool: expected a number from 0 to 64, got \(pool)")
+        }
+        config.pool = pool
+        if let poolRefresh {
+            guard poolRefresh.isFinite, TunnelConfig.poolRefreshRange.contains(poolRefresh) else {
+                throw ConfigError("--pool-refresh: expected seconds from 1 to 3600, got \(poolRefresh)")
+            }
+            config.poolRefresh = poolRefresh
+        }
         return config
     }
 }

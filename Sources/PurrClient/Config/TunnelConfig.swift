@@ -1,3 +1,4 @@
+import NIOCore
 import PurrCore
 
 /// One tunnel: a local listener whose connections are relayed through a Purr server URL.
@@ -30,6 +31,17 @@ public struct TunnelConfig: Sendable, Equatable {
     /// Send the app's first bytes right behind the upgrade request, once the server has said it keeps
     /// them (`Purr-Early-Data: 1` in its 101): one round trip less per connection. Never to other servers.
     public var earlyData = true
+    /// Connections to the server kept ready (connected, through the proxy and TLS) before the app
+    /// connects; 0: none. A pooled tunnel runs its connections on one event-loop thread.
+    public var pool = 0
+    public static let poolRange = 0...64
+    /// Seconds a ready connection waits before it is replaced: under the server's timeout for connections
+    /// that have sent nothing (purr-server `--silent-timeout`, 60 s by default; 30 s on many web servers).
+    public var poolRefresh: Double = TunnelConfig.defaultPoolRefresh
+    public static let defaultPoolRefresh: Double = 20
+    public static let poolRefreshRange = 1.0...3600
+
+    var poolRefreshAmount: TimeAmount { .nanoseconds(Int64(poolRefresh * 1e9)) }
 
     public struct Header: Sendable, Equatable {
         public var name: String

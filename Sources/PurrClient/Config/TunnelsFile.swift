@@ -78,7 +78,7 @@ public struct TunnelsFile: Sendable, Equatable {
                 "name", "url", "listen", "token", "headers", "proxy", "autostart", "idle_timeout", "upgrade", "ca_file", "insecure",
                 "ping_interval",
 
-                "early_data",
+                "early_data", "pool", "pool_refresh",
             ])
             let name = try entry.requiredString("name")
             guard !name.isEmpty, name.count <= 100, !name.unicodeScalars.contains(where: { $0.value < 32 || $0.value == 127 }) else {
@@ -131,6 +131,8 @@ public struct TunnelsFile: Sendable, Equatable {
             tunnel.caFile = try entry.string("ca_file")
             tunnel.insecure = try entry.bool("insecure") ?? false
             tunnel.earlyData = try entry.bool("early_data") ?? true
+            tunnel.pool = try entry.int("pool", range: TunnelConfig.poolRange) ?? 0
+            if let refresh = try entry.seconds("pool_refresh", range: TunnelConfig.poolRefreshRange) { tunnel.poolRefresh = refresh }
             result.tunnels.append(tunnel)
         }
         for entry in try toml.tables("servers") {

@@ -33,6 +33,8 @@ public enum TunnelsFileWriter {
             if let caFile = tunnel.caFile { out += "ca_file = \(quote(caFile))\n" }
             if tunnel.insecure { out += "insecure = true\n" }
             if !tunnel.earlyData { out += "early_data = false\n" }
+            if tunnel.pool > 0 { out += "pool = \(tunnel.pool)\n" }
+            if tunnel.poolRefresh != TunnelConfig.defaultPoolRefresh { out += "pool_refresh = \(tunnel.poolRefresh)\n" }
         }
         for server in file.servers {
             out += "\n[[servers]]\n"

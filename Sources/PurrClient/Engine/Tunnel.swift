@@ -31,6 +31,8 @@ public final class Tunnel: Sendable {
         var bound: [String] = []
         var proxy: ProxySettings?
         var tls: NIOSSLContext?
+        /// The warm pool while listening with `pool > 0`.
+        var pool: WarmPool?
         var connections: [UInt64: ClientConnection] = [:]
         var nextID: UInt64 = 1
         var total = 0
@@ -75,7 +77,10 @@ public final class Tunnel: Sendable {
                     logger.warning("TLS certificate verification is OFF (--insecure): anyone on the path can read and change this tunnel")
                 }
             }
-            let channels = try await bindListeners()
+            // A pooled tunnel runs its connections on one loop, the pool's: any of them can use any ready one.
+            let pool =
+                config.pool > 0 ? WarmPool(loop: group.next(), size: config.pool, refresh: config.poolRefreshAmount, logger: logger) : nil
+            let channels = try await bindListeners(childLoop: pool?.loop)
             let bound = channels.compactMap { $0.localAddress?.hostPortDescription }
             let kept = state.withLock { state -> Bool in
                 guard case .opening(generation) = state.phase else { return false }
@@ -83,6 +88,7 @@ public final class Tunnel: Sendable {
                 state.bound = bound
                 state.proxy = proxy
                 state.tls = tls
+                state.pool = pool
                 return true
             }
             guard kept else {
@@ -90,6 +96,7 @@ public final class Tunnel: Sendable {
                 for channel in channels { try? await channel.close() }
                 return snapshot.state
             }
+            pool?.start(dialer: ServerDialer(tunnel: config, proxy: proxy, tls: tls))
             logger.info("listening", metadata: ["address": "\(bound.joined(separator: ", "))", "url": "\(config.url.redacted)"])
             if let proxy { logger.info("using proxy", metadata: ["proxy": "\(proxy)"]) }
             events.emit(.tunnelStateChanged(name: config.name, state: .listening))
@@ -112,7 +119,7 @@ public final class Tunnel: Sendable {
 
     /// Stops listening and closes every connection of this tunnel.
     public func close() async {
-        let (channels, connections, wasOpen) = state.withLock { state -> ([any Channel], [ClientConnection], Bool) in
+        let (channels, connections, wasOpen, pool) = state.withLock { state -> ([any Channel], [ClientConnection], Bool, WarmPool?) in
             var channels: [any Channel] = []
             if case .listening(_, let open) = state.phase { channels = open }
             let wasOpen: Bool
@@ -122,8 +129,10 @@ public final class Tunnel: Sendable {
             }
             state.phase = .closed
             state.bound = []
-            return (channels, Array(state.connections.values), wasOpen)
+            defer { state.pool = nil }
+            return (channels, Array(state.connections.values), wasOpen, state.pool)
         }
+        pool?.close()
         for channel in channels { try? await channel.close() }
         for connection in connections { connection.close() }
         if wasOpen {
@@ -132,7 +141,7 @@ public final class Tunnel: Sendable {
         }
     }
 
-    private func bindListeners() async throws -> [any Channel] {
+    private func bindListeners(childLoop: (any EventLoop)?) async throws -> [any Channel] {
         let hosts = config.listen.bindHosts
         // With port 0 on localhost, the IPv6 side must get the port IPv4 got: retry if it is taken there.
         for attempt in 0..<5 {
@@ -141,7 +150,7 @@ public final class Tunnel: Sendable {
             do {
                 for (index, host) in hosts.enumerated() {
                     do {
-                        let channel = try await makeBootstrap().bind(host: host, port: port).get()
+                        let channel = try await makeBootstrap(childLoop: childLoop).bind(host: host, port: port).get()
                         channels.append(channel)
                         if port == 0 { port = channel.localAddress?.port ?? 0 }
                     } catch  where index > 0 && Self.isAddressUnavailable(error) {
@@ -164,8 +173,8 @@ public final class Tunnel: Sendable {
         return io.errnoCode == EADDRNOTAVAIL || io.errnoCode == EAFNOSUPPORT
     }
 
-    private func makeBootstrap() -> ServerBootstrap {
-        ServerBootstrap(group: group)
+    private func makeBootstrap(childLoop: (any EventLoop)?) -> ServerBootstrap {
+        ServerBootstrap(group: group, childGroup: childLoop ?? group)
             .serverChannelOption(ChannelOptions.backlog, value: 1024)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(ChannelOptions.autoRead, value: false)
@@ -183,31 +192,37 @@ public final class Tunnel: Sendable {
 
     private func accept(_ local: any Channel) {
         let peer = local.remoteAddress?.hostPortDescription ?? "?"
-        let (connection, proxy, tls) = state.withLock { state -> (ClientConnection, ProxySettings?, NIOSSLContext?) in
+        let (connection, proxy, tls, pool) = state.withLock { state -> (ClientConnection, ProxySettings?, NIOSSLContext?, WarmPool?) in
             let connection = ClientConnection(id: state.nextID, peer: peer, local: local, tunnel: config.name)
             state.nextID += 1
             state.total += 1
             state.connections[connection.id] = connection
-            return (connection, state.proxy, state.tls)
+            return (connection, state.proxy, state.tls, state.pool)
         }
         emit(connection)
         var dialer = ServerDialer(tunnel: config, proxy: proxy, tls: tls)
         dialer.request.connectionID = connection.clientID  // Purr-Connection, for the TUI's join
         dialer.earlyData = earlyDataPlan(for: connection)
+        let completion: @Sendable (Result<any Channel, HandshakeFailure>) -> Void = { result in
+            switch result {
+            case .success(let server):
+                self.startRelay(connection, server: server)
+            case .failure(let failure):
+                self.finish(connection, .failed(failure.description))
+                local.close(promise: nil)
+            }
+        }
+        if let pooled = pool?.take() {
+            if connection.transition(to: .upgrading) { emit(connection) }
+            dialer.send(on: pooled, completion: completion)
+            return
+        }
         dialer.dial(
             on: local.eventLoop,
             connected: {
                 if connection.transition(to: .upgrading) { self.emit(connection) }
             },
-            completion: { result in
-                switch result {
-                case .success(let server):
-                    self.startRelay(connection, server: server)
-                case .failure(let failure):
-                    self.finish(connection, .failed(failure.description))
-                    local.close(promise: nil)
-                }
-            }
+            completion: completion
         )
     }
 
@@ -273,6 +288,7 @@ public final class Tunnel: Sendable {
 
     public var snapshot: TunnelSnapshot {
         let (copy, live) = state.withLock { ($0, Array($0.connections.values)) }
+        let pool = copy.pool?.snapshot
         let connections = live.sorted { $0.id < $1.id }.map(\.snapshot)
         let tunnelState: TunnelState
         switch copy.phase {
@@ -291,7 +307,8 @@ public final class Tunnel: Sendable {
             bytesUp: copy.closedUp + connections.reduce(0) { $0 + $1.bytesUp },
             bytesDown: copy.closedDown + connections.reduce(0) { $0 + $1.bytesDown },
             lastError: copy.lastError,
-            connections: connections
+            connections: connections,
+            pool: pool
         )
     }
 

@@ -87,11 +87,15 @@ public struct TunnelSnapshot: Sendable, Equatable {
     public var bytesDown: Int
     public var lastError: String?
     public var connections: [ConnectionSnapshot]
+    /// The warm pool, while listening with `pool > 0`.
+    public var pool: WarmPoolSnapshot?
 
     public init(
         config: TunnelConfig, state: TunnelState, boundAddresses: [String] = [], active: Int = 0, total: Int = 0, failed: Int = 0,
-        bytesUp: Int = 0, bytesDown: Int = 0, lastError: String? = nil, connections: [ConnectionSnapshot] = []
+        bytesUp: Int = 0, bytesDown: Int = 0, lastError: String? = nil, connections: [ConnectionSnapshot] = [],
+        pool: WarmPoolSnapshot? = nil
     ) {
+        self.pool = pool
         self.config = config
         self.state = state
         self.boundAddresses = boundAddresses

@@ -40,12 +40,7 @@ public struct ServerDialer: Sendable {
         completion: @escaping @Sendable (Result<any Channel, HandshakeFailure>) -> Void
     ) {
         let hop = proxy?.endpoint ?? server
-        var keyed = self.request
-        if keyed.upgrade == .websocket {
-            // A fresh key for every connection (RFC 6455 4.1).
-            keyed.webSocketKey = WebSocketHandshake.makeKey()
-        }
-        let request = keyed
+        let request = keyedRequest
         let webSocket = self.webSocket
         let proxy = self.proxy
         let server = self.server
@@ -77,15 +72,77 @@ public struct ServerDialer: Sendable {
                 case .success:
                     connected()
                 case .failure(let error):
-                    let reason = ConnectFailure.describe(error)
-                    if proxy != nil {
-                        completion(.failure(HandshakeFailure("proxy \(hop): \(reason)")))
-                    } else {
-                        let text = reason == "connection refused" ? "connection refused by \(hop)" : "cannot reach \(hop): \(reason)"
-                        completion(.failure(HandshakeFailure(text)))
+                    completion(.failure(Self.connectFailure(error, hop: hop, viaProxy: proxy != nil)))
+                }
+            }
+    }
+
+    /// The request to send on one connection.
+    var keyedRequest: UpgradeRequest {
+        var keyed = self.request
+        if keyed.upgrade == .websocket {
+            // A fresh key for every connection (RFC 6455 4.1).
+            keyed.webSocketKey = WebSocketHandshake.makeKey()
+        }
+        return keyed
+    }
+
+    static func connectFailure(_ error: any Error, hop: HostPort, viaProxy: Bool) -> HandshakeFailure {
+        let reason = ConnectFailure.describe(error)
+        if viaProxy { return HandshakeFailure("proxy \(hop): \(reason)") }
+        return HandshakeFailure(reason == "connection refused" ? "connection refused by \(hop)" : "cannot reach \(hop): \(reason)")
+    }
+
+    /// A warm pool's connection on `eventLoop`: connected, through the proxy and TLS, and sending nothing
+    /// until `send(on:)` gives it a request. `lost` is called if the server closes it while it waits.
+    func prepare(on eventLoop: any EventLoop, lost: @escaping @Sendable (String) -> Void) -> EventLoopFuture<PooledConnection> {
+        let hop = proxy?.endpoint ?? server
+        let ready = eventLoop.makePromise(of: Void.self)
+        let template = request
+        let (proxy, server, tls, webSocket, timeout) = (self.proxy, self.server, self.tls, self.webSocket, handshakeTimeout)
+        return ClientBootstrap(group: eventLoop)
+            .connectTimeout(connectTimeout)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try SocketTuning.apply(to: channel)
+                    if let tls, proxy == nil {
+                        try channel.pipeline.syncOperations.addHandler(ClientTLS.makeHandler(context: tls.context, host: tls.host))
+                    }
+                    try UpgradeClientHandler.install(on: channel) { gate in
+                        UpgradeClientHandler(
+                            pooledWith: template, proxy: proxy, target: server, tls: tls, gate: gate, timeout: timeout,
+                            webSocket: webSocket, ready: { ready.completeWith($0.mapError { $0 }) }, lost: lost)
                     }
                 }
             }
+            .connect(to: hop)
+            .flatMapErrorThrowing { error in
+                let failure = Self.connectFailure(error, hop: hop, viaProxy: proxy != nil)
+                ready.fail(failure)  // the handler never became active to settle it
+                throw failure
+            }
+            .flatMap { channel in
+                ready.futureResult.map { PooledConnection(channel: channel) }.flatMapErrorThrowing { error in
+                    channel.close(promise: nil)
+                    throw error
+                }
+            }
+    }
+
+    /// Sends this dialer's request on a pooled connection; reports like `dial`. On the connection's loop.
+    func send(
+        on pooled: PooledConnection,
+        completion: @escaping @Sendable (Result<any Channel, HandshakeFailure>) -> Void
+    ) {
+        let channel = pooled.channel
+        channel.eventLoop.preconditionInEventLoop()
+        guard let handler = try? channel.pipeline.syncOperations.handler(type: UpgradeClientHandler.self) else {
+            completion(.failure(HandshakeFailure("the pooled connection to the server closed")))
+            return
+        }
+        handler.claim(request: keyedRequest, earlyData: earlyData) { result in
+            completion(result.map { channel })
+        }
     }
 
     /// The same, as an async call (for `purr stdio`).

@@ -1,6 +1,7 @@
 import NIOCore
 import NIOHTTP1
 import NIOSSL
+import NIOTLS
 import NIOWebSocket
 import PurrCore
 
@@ -10,6 +11,9 @@ import PurrCore
 /// (an SSH banner) wait in the channel's `EarlyBytesHandler` for the relay; or with a reason a human
 /// understands.
 ///
+/// A warm pool's connection (`claimable`) does the proxy CONNECT and the TLS handshake at once, then
+/// waits, sending nothing, until `claim` gives it the request of the app connection it will carry.
+///
 /// Pipeline: [TLS] HandshakeGate, HTTP request encoder, HTTP response decoder, this, EarlyBytesHandler.
 final class UpgradeClientHandler {
     typealias InboundIn = HTTPClientResponsePart
@@ -17,6 +21,8 @@ final class UpgradeClientHandler {
     typealias Completion = (Result<Void, HandshakeFailure>) -> Void
 
     enum State {
+        /// A pooled connection that is connected (and through its proxy and TLS) and waits for `claim`.
+        case idle
         case awaitingProxy
         /// The proxy said yes; its message ends before the tunnel to the server begins.
         case proxyAccepted
@@ -32,18 +38,31 @@ final class UpgradeClientHandler {
     static let refusalBodyLimit = 512
 
     private var state: State
-    private let request: UpgradeRequest
+    private var request: UpgradeRequest
     private let proxy: ProxySettings?
     private let target: HostPort
     private let tls: (context: NIOSSLContext, host: String)?
     private let gate: HandshakeGate
     private let timeout: TimeAmount
     private let webSocket: WebSocketFrameBridge.Options
-    private let earlyData: EarlyDataPlan?
+    private var earlyData: EarlyDataPlan?
     /// The app connection's bytes being sent before the 101 (early data), until the 101 or a failure.
     private var forwarding: EarlyBytesHandler?
     private var timer: Scheduled<Void>?
     private var completion: Completion?
+    /// A pooled connection's readiness (or failure before it), then its loss while idle; nil otherwise.
+    private var pooled: Pooled?
+    private var context: ChannelHandlerContext?
+
+    /// What a pooled connection reports before it carries a request.
+    struct Pooled {
+        /// Once: ready to carry a request, or failed getting there.
+        var ready: ((Result<Void, HandshakeFailure>) -> Void)?
+        /// Once, after `ready`: closed (or spoken to) by the server while waiting.
+        var lost: (String) -> Void
+        /// TLS to the server: ready only after its handshake.
+        var awaitingTLS: Bool
+    }
 
     init(
         request: UpgradeRequest, proxy: ProxySettings?, target: HostPort, tls: (context: NIOSSLContext, host: String)?,
@@ -62,6 +81,54 @@ final class UpgradeClientHandler {
         self.state = proxy == nil ? .awaitingUpgrade : .awaitingProxy
     }
 
+    /// A pooled connection's handler: no request yet; `claim` gives it one.
+    convenience init(
+        pooledWith template: UpgradeRequest, proxy: ProxySettings?, target: HostPort, tls: (context: NIOSSLContext, host: String)?,
+        gate: HandshakeGate, timeout: TimeAmount, webSocket: WebSocketFrameBridge.Options,
+        ready: @escaping (Result<Void, HandshakeFailure>) -> Void, lost: @escaping (String) -> Void
+    ) {
+        self.init(
+            request: template, proxy: proxy, target: target, tls: tls, gate: gate, timeout: timeout, webSocket: webSocket,
+            completion: { _ in })
+        self.completion = nil
+        self.pooled = Pooled(ready: ready, lost: lost, awaitingTLS: tls != nil)
+    }
+
+    /// Sends `request` on this pooled connection and reports as an unpooled one would. On its loop.
+    func claim(request: UpgradeRequest, earlyData: EarlyDataPlan?, completion: @escaping Completion) {
+        guard case .idle = state, let context, context.channel.isActive else {
+            completion(.failure(HandshakeFailure("the pooled connection to the server closed")))
+            return
+        }
+        pooled = nil
+        self.request = request
+        self.earlyData = earlyData
+        self.completion = completion
+        state = .awaitingUpgrade
+        startTimer(context)
+        sendUpgrade(context)
+    }
+
+    private func startTimer(_ context: ChannelHandlerContext) {
+        timer?.cancel()
+        let seconds = timeout.nanoseconds / 1_000_000_000
+        timer = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) {
+            self.fail(context, "server did not answer within \(seconds) s")
+        }
+    }
+
+    /// A pooled connection is ready once it is through its proxy and TLS.
+    private func becomeReadyIfDone(_ context: ChannelHandlerContext) {
+        guard var pooled, let ready = pooled.ready, !pooled.awaitingTLS else { return }
+        if case .awaitingProxy = state { return }
+        if case .proxyAccepted = state { return }
+        timer?.cancel()
+        state = .idle
+        pooled.ready = nil
+        self.pooled = pooled
+        ready(.success(()))
+    }
+
     /// The handlers a server connection starts with, in order.
     static func install(on channel: any Channel, handler makeHandler: (HandshakeGate) -> UpgradeClientHandler) throws {
         let gate = HandshakeGate()
@@ -74,6 +141,15 @@ final class UpgradeClientHandler {
     }
 
     private func fail(_ context: ChannelHandlerContext, _ words: String) {
+        if let pooled {
+            // Not carrying a request yet: tell the pool, which replaces the connection.
+            self.pooled = nil
+            state = .finished
+            timer?.cancel()
+            context.close(promise: nil)
+            if let ready = pooled.ready { ready(.failure(HandshakeFailure(words))) } else { pooled.lost(words) }
+            return
+        }
         guard let completion else { return }
         stopEarlyData()
         self.completion = nil
@@ -152,7 +228,7 @@ final class UpgradeClientHandler {
     }
 
     private func proxyDone(_ context: ChannelHandlerContext) {
-        state = .awaitingUpgrade
+        state = pooled == nil ? .awaitingUpgrade : .idle
         if let tls {
             do {
                 // TLS to the server starts inside the proxy's tunnel, in front of everything else.
@@ -162,6 +238,10 @@ final class UpgradeClientHandler {
                 fail(context, "cannot start TLS with \(tls.host): \(error)")
                 return
             }
+        }
+        if pooled != nil {
+            becomeReadyIfDone(context)
+            return
         }
         sendUpgrade(context)
     }
@@ -202,6 +282,8 @@ final class UpgradeClientHandler {
             fail(context, "proxy \(proxy?.endpoint.description ?? "") closed the connection before answering")
         case .awaitingUpgrade, .upgraded:
             fail(context, UpgradeResponseError.closedBeforeResponse.description)
+        case .idle:
+            fail(context, "the server closed the pooled connection")
         case .finished:
             break
         }
@@ -209,13 +291,21 @@ final class UpgradeClientHandler {
 }
 
 extension UpgradeClientHandler: ChannelInboundHandler, RemovableChannelHandler {
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
     func channelActive(context: ChannelHandlerContext) {
-        let seconds = timeout.nanoseconds / 1_000_000_000
-        timer = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) {
-            self.fail(context, "server did not answer within \(seconds) s")
-        }
+        startTimer(context)
         if let proxy {
             send(proxy.connectHead(to: target), context: context)
+        } else if pooled != nil {
+            state = .idle
+            becomeReadyIfDone(context)
         } else {
             sendUpgrade(context)
         }
@@ -240,6 +330,8 @@ extension UpgradeClientHandler: ChannelInboundHandler, RemovableChannelHandler {
             handOver(context, framed: framed)
         case (.end, .readingRefusal):
             refusalComplete(context)
+        case (_, .idle):
+            fail(context, "the server spoke before the request on a pooled connection")
         default:
             break
         }
@@ -248,6 +340,11 @@ extension UpgradeClientHandler: ChannelInboundHandler, RemovableChannelHandler {
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let event = event as? ChannelEvent, case .inputClosed = event {
             closedEarly(context)
+        }
+        if case .handshakeCompleted = event as? TLSUserEvent, var pooled {
+            pooled.awaitingTLS = false
+            self.pooled = pooled
+            becomeReadyIfDone(context)
         }
         context.fireUserInboundEventTriggered(event)
     }

@@ -30,6 +30,8 @@ public final class HandshakeGate: ChannelInboundHandler, RemovableChannelHandler
     }
 
     private let limit: Int
+    /// Called once, when the first bytes arrive (the server starts its header timeout then).
+    public var onFirstBytes: (() -> Void)?
     private var state = State.counting(0)
     private var context: ChannelHandlerContext?
 
@@ -67,6 +69,10 @@ public final class HandshakeGate: ChannelInboundHandler, RemovableChannelHandler
             return
         }
         let total = seen + Self.unwrapInboundIn(data).readableBytes
+        if seen == 0, total > 0, let first = onFirstBytes {
+            onFirstBytes = nil
+            first()
+        }
         state = .counting(total)
         context.fireChannelRead(data)
         // The decoder has seen these bytes now; a complete head would have moved us on.

@@ -4,6 +4,10 @@ public enum FailureReason: String, Sendable, CaseIterable, Codable {
     case badRequest = "bad_request"
     case headTooLarge = "head_too_large"
     case headerTimeout = "header_timeout"
+    /// Sent nothing within `--silent-timeout` (a warm pool's connection not refreshed in time).
+    case silentTimeout = "silent_timeout"
+    /// Closed by the client before sending a byte (a warm pool replacing a connection, a port check).
+    case unused
     case overLimit = "over_limit"
     case notPurr = "not_purr"
     case noRoute = "no_route"

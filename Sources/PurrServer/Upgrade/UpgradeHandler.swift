@@ -21,6 +21,8 @@ final class UpgradeHandler {
     private var headerTimer: Scheduled<Void>?
     /// A dynamic route's source at work, and its deadline (issue #16).
     private var lookup: (running: TargetLookup, deadline: Scheduled<Void>)?
+    /// The client sent at least one byte (a pooled connection that never did is `unused` when it closes).
+    private var spoke = false
 
     init(env: ServerEnvironment, gate: HandshakeGate) {
         self.env = env
@@ -68,8 +70,20 @@ final class UpgradeHandler {
             cancelLookup()
             target?.close(promise: nil)
             if let record {
-                env.registry.finish(record, failure: .clientGone, detail: detail)
-                logger.info("client gone", metadata: ["reason": "\(detail)"])
+                if spoke {
+                    env.registry.finish(record, failure: .clientGone, detail: detail)
+                    logger.info("client gone", metadata: ["reason": "\(detail)"])
+                } else {
+                    env.registry.finish(record, failure: .unused, detail: "closed without sending anything")
+                    logger.debug("closed unused")
+                }
+            }
+            context.close(promise: nil)
+        case .silentClose(let seconds):
+            headerTimer?.cancel()
+            if let record {
+                env.registry.finish(record, failure: .silentTimeout, detail: "sent nothing within \(seconds.formatted()) s")
+                logger.info("closed silent connection", metadata: ["after": "\(seconds.formatted())s"])
             }
             context.close(promise: nil)
         case .close:
@@ -218,9 +232,19 @@ extension UpgradeHandler: ChannelInboundHandler, RemovableChannelHandler {
         if env.registry.activeCount > env.maxConnections {
             perform(machine.overLimit(env.maxConnections), context: context)
         } else {
-            headerTimer = context.eventLoop.assumeIsolated().scheduleTask(in: env.headerTimeout) {
-                let seconds = Double(self.env.headerTimeout.nanoseconds) / 1e9
-                self.perform(self.machine.headerTimedOut(seconds: seconds), context: context)
+            // A connection that has sent nothing (a client's warm pool) waits up to the silent timeout;
+            // the head must then be complete within the header timeout of its first byte.
+            headerTimer = context.eventLoop.assumeIsolated().scheduleTask(in: env.silentTimeout) {
+                let seconds = Double(self.env.silentTimeout.nanoseconds) / 1e9
+                self.perform(self.machine.silentTimedOut(seconds: seconds), context: context)
+            }
+            gate.onFirstBytes = {
+                self.spoke = true
+                self.headerTimer?.cancel()
+                self.headerTimer = context.eventLoop.assumeIsolated().scheduleTask(in: self.env.headerTimeout) {
+                    let seconds = Double(self.env.headerTimeout.nanoseconds) / 1e9
+                    self.perform(self.machine.headerTimedOut(seconds: seconds), context: context)
+                }
             }
         }
         context.fireChannelActive()
@@ -253,6 +277,7 @@ extension UpgradeHandler: ChannelInboundHandler, RemovableChannelHandler {
     func channelInactive(context: ChannelHandlerContext) {
         headerTimer?.cancel()
         cancelLookup()
+        gate.onFirstBytes = nil  // it holds this handler
         perform(machine.channelInactive(), context: context)
         context.fireChannelInactive()
     }

@@ -45,6 +45,8 @@ struct UpgradeStateMachine {
         /// The client left (or broke) before the relay began: count it and close (and the target, if any;
         /// a lookup still running is cancelled).
         case clientGone(String, target: (any Channel)?)
+        /// Nothing arrived within the silent timeout: close without an answer (nobody asked anything).
+        case silentClose(seconds: Double)
         case close
     }
 
@@ -118,6 +120,12 @@ struct UpgradeStateMachine {
         guard case .readingHead = state else { return .none }
         state = .refusing
         return .refuse(.headerTimeout(seconds: seconds))
+    }
+
+    mutating func silentTimedOut(seconds: Double) -> Action {
+        guard case .readingHead = state else { return .none }
+        state = .done
+        return .silentClose(seconds: seconds)
     }
 
     mutating func overLimit(_ limit: Int) -> Action {

@@ -41,7 +41,8 @@ enum ServerView {
 
     /// The admin JSON's failure reasons in short words (the column is narrow).
     static let short = [
-        "bad_request": "bad req", "head_too_large": "too large", "header_timeout": "slow head", "not_purr": "not purr",
+        "bad_request": "bad req", "head_too_large": "too large", "header_timeout": "slow head", "silent_timeout": "silent",
+        "unused": "unused", "not_purr": "not purr",
         "no_route": "no route", "unauthorized": "unauth", "target_unreachable": "unreach", "client_gone": "gone",
         "relay_error": "relay err", "over_limit": "limit", "shutdown": "shutdown", "forbidden_target": "forbidden",
         "bad_capture": "bad capture", "unknown_token": "bad token", "resolver_failed": "resolver", "resolver_timeout": "resolver slow",
