@@ -22,6 +22,7 @@ let package = Package(
         .executable(name: "purr", targets: ["purr"]),
         .executable(name: "purr-bench", targets: ["purr-bench"]),
         .executable(name: "purr-tui", targets: ["purr-tui"]),
+        .executable(name: "purr-embed-example", targets: ["purr-embed-example"]),
         .library(name: "PurrCore", targets: ["PurrCore"]),
         .library(name: "PurrServer", targets: ["PurrServer"]),
         .library(name: "PurrClient", targets: ["PurrClient"]),
@@ -95,6 +96,13 @@ let package = Package(
             dependencies: [
                 "PurrCore", "PurrTUI", "PurrClient", nioCore, nioPosix, argumentParser, .product(name: "Crypto", package: "swift-crypto"),
             ],
+            swiftSettings: upcoming
+        ),
+        // Embedding Purr in an application (README: Routing): built and run by the tests.
+        .executableTarget(
+            name: "purr-embed-example",
+            dependencies: ["PurrCore", "PurrServer", nioCore, nioPosix, nioHTTP1],
+            path: "Examples/EmbeddedPurr",
             swiftSettings: upcoming
         ),
         .target(

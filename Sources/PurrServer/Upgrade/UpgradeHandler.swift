@@ -19,10 +19,10 @@ final class UpgradeHandler {
     private let gate: HandshakeGate
     private var record: ConnectionRecord?
     private var headerTimer: Scheduled<Void>?
-    /// The client sent at least one byte (a pooled connection that never did is `unused` when it closes).
-    private var spoke = false
     /// A dynamic route's source at work, and its deadline (issue #16).
     private var lookup: (running: TargetLookup, deadline: Scheduled<Void>)?
+    /// The client sent at least one byte (a pooled connection that never did is `unused` when it closes).
+    private var spoke = false
 
     init(env: ServerEnvironment, gate: HandshakeGate) {
         self.env = env
@@ -276,8 +276,8 @@ extension UpgradeHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         headerTimer?.cancel()
-        gate.onFirstBytes = nil  // it holds this handler
         cancelLookup()
+        gate.onFirstBytes = nil  // it holds this handler
         perform(machine.channelInactive(), context: context)
         context.fireChannelInactive()
     }
