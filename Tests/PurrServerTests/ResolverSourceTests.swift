@@ -332,6 +332,7 @@ final class ResolverSourceTests: XCTestCase {
             ("resolver = \"ftp://x/r\"", "\(file): routes[0].resolver: 'ftp://x/r': expected an http:// or https:// URL"),
             ("resolver = \"http:///r\"", "\(file): routes[0].resolver: 'http:///r': the URL has no host"),
             ("resolver = \"http://u:p@x/r\"", "put the resolver's credentials in resolver_token"),
+            ("resolver = \"http://x:70000/r\"", "\(file): routes[0].resolver: 'http://x:70000/r': the port must be a number 1-65535"),
             ("resolver = \"http://x/r\"\nresolver_timeout = 0", "\(file): routes[0].resolver_timeout: 0.0 is out of range 0.1...60.0"),
             ("resolver = \"http://x/r\"\nresolver_headers = [\"Bad Name\"]", "resolver_headers: 'Bad Name' is not a header name"),
             ("resolver = \"http://x/r\"\nresolver_ca_file = \"ca.pem\"", "resolver_ca_file is only for an https:// resolver"),

@@ -28,6 +28,7 @@ public struct ResolverConfig: Sendable {
             throw ConfigError("'\(url)': expected an http:// or https:// URL")
         }
         guard let host = parsed.host, !host.isEmpty else { throw ConfigError("'\(url)': the URL has no host") }
+        if let port = parsed.port, !(1...65535).contains(port) { throw ConfigError("'\(url)': the port must be a number 1-65535") }
         guard parsed.user == nil, parsed.password == nil else {
             throw ConfigError("'\(url)': put the resolver's credentials in resolver_token, not in the URL")
         }
