@@ -81,6 +81,19 @@ final class ResolverEndToEndTests: XCTestCase {
         XCTAssertEqual(document.peer?.hasPrefix("127.0.0.1:"), true)
         XCTAssertEqual(resolver.requests.first?.header("Authorization"), "Bearer resolver-secret")
 
+        // The built client, with its token and a header the resolver reads; within the ttl: still one question.
+        let client = try RunningProcess(
+            "purr",
+            ["connect", "http://127.0.0.1:\(port)/console/42", "--token", "alice-token", "-H", "X-Session: s1", "--listen", "127.0.0.1:0"])
+        defer { client.stop() }
+        XCTAssertTrue(client.waitForOutput("listening on"), client.stderr)
+        let line = try XCTUnwrap(client.stdout.split(separator: "\n").first { $0.hasPrefix("listening on") })
+        let localPort = try XCTUnwrap(Int(line.split(separator: ":").last!.split(separator: ",").first!))
+        let viaClient = try BlockingSocket(port: localPort, timeout: 15)
+        XCTAssertEqual(try echo(viaClient, "via purr connect"), "via purr connect")
+        viaClient.close()
+        XCTAssertEqual(resolver.requests.count, 1)
+
         let refused = try refusal("/console/42", port: port, token: "mallory-token")
         XCTAssertEqual(refused.status, 403)
         XCTAssertEqual(refused.body, "console 42 is not yours")
