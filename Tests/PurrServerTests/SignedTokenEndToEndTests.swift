@@ -41,8 +41,12 @@ final class SignedTokenEndToEndTests: XCTestCase {
     /// `purr connect` with the console's token reaches the token's target; the client's listener echoes.
     func testHS256TokenFromAPythonConsoleThroughPurrConnect() async throws {
         let target = try await TestTarget.start(.echo(banner: nil), group: group)
+        let adminPort = RunningProcess.freePort()
         let (server, port) = try startServer(
             config: """
+                [admin]
+                port = \(adminPort)
+
                 [[routes]]
                 path = "/vnc"
                 jwt_key = "\(secret)"
@@ -71,6 +75,13 @@ final class SignedTokenEndToEndTests: XCTestCase {
             XCTAssertEqual(try raw.read(exactly: 2), Array("ok".utf8))
             raw.close()
         }
+        // /stats names the route's form and key by fingerprint, never the secret.
+        let stats = try BlockingSocket(port: adminPort)
+        try stats.write("GET /stats HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        let snapshot = try stats.readResponse().body
+        XCTAssertTrue(snapshot.contains("signed tokens (HS256, key sha256:"), snapshot)
+        XCTAssertFalse(snapshot.contains(secret))
+        XCTAssertFalse(snapshot.contains(token))
         XCTAssertEqual(server.signal(SIGTERM), 0)
         XCTAssertFalse(server.stderr.contains(token), "the token in the server's log")
         XCTAssertFalse(server.stderr.contains(secret), "the secret in the server's log")
