@@ -272,7 +272,7 @@ public final class Tunnel: Sendable {
         let seconds = Date().timeIntervalSince(connection.started)
         var metadata: Logger.Metadata = [
             "conn": "\(connection.id)", "peer": "\(connection.peer)", "up": "\(up)", "down": "\(down)",
-            "duration": "\(String(format: "%.3f", seconds))s",
+            "duration": "\(seconds.threeDecimals)s",
         ]
         if case .failed(let reason) = final {
             metadata["reason"] = "\(reason)"
