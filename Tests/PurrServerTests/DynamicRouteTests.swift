@@ -127,4 +127,33 @@ final class DynamicRouteTests: XCTestCase {
         XCTAssertTrue(TestKit.poll { self.failures(server)["resolver_timeout"] == 1 })
         XCTAssertTrue(TestKit.poll { server.registry.activeCount == 0 })
     }
+
+    /// A browser's WebSocket presents its token as `?token=` (it cannot set headers): a token-file
+    /// route picks its target from it, and the frames flow.
+    func testAWebSocketClientsQueryTokenPicksTheTargetFromATokenFile() async throws {
+        let target = try await TestTarget.start(.echo(banner: nil), group: group)
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("purr-tokens-\(UUID().uuidString).txt")
+        try "vnc-4242: 127.0.0.1:\(target.port)\n".write(to: file, atomically: true, encoding: .utf8)
+        let source = try TokenFileSource(path: file.path, route: "/ws")
+        let route = try Route(path: "/ws", target: .source(source, summary: "token file"), allow: loopback)
+        let server = try await InProcessServer.start(routes: [route])
+        let socket = try RawWebSocket(port: server.port, path: "/ws?token=vnc-4242")
+        XCTAssertTrue(socket.head.hasPrefix("HTTP/1.1 101"), socket.head)
+        try socket.send(opcode: 0x2, Array("frames".utf8))
+        XCTAssertEqual(try socket.readFrame().payload, Array("frames".utf8))
+        socket.socket.close()
+        let refused = try RawWebSocket(port: server.port, path: "/ws?token=vnc-4243")
+        XCTAssertTrue(refused.head.hasPrefix("HTTP/1.1 403"), refused.head)
+        refused.socket.close()
+    }
+
+    /// A template route may also require a route token: both hold.
+    func testATemplateRouteWithARouteToken() async throws {
+        let target = try await TestTarget.start(.echo(banner: nil), group: group)
+        let template = try TargetTemplate("127.0.0.1:{port}", captures: ["port"])
+        let route = try Route(path: "/p/{port}", target: .template(template), allow: loopback, token: "route-s3cret")
+        let server = try await InProcessServer.start(routes: [route])
+        XCTAssertEqual(try response(server.port, path: "/p/\(target.port)").status, 401)
+        try assertEcho(server.port, path: "/p/\(target.port)", token: "route-s3cret")
+    }
 }
