@@ -156,4 +156,31 @@ final class DynamicRouteTests: XCTestCase {
         XCTAssertEqual(try response(server.port, path: "/p/\(target.port)").status, 401)
         try assertEcho(server.port, path: "/p/\(target.port)", token: "route-s3cret")
     }
+
+    /// Many clients at once on a source that takes a moment, half of them leaving while it thinks:
+    /// every connection ends counted (relayed, or gone), nothing stays open.
+    func testManyConcurrentLookupsWithClientsLeavingLeaveNothingBehind() async throws {
+        let target = try await TestTarget.start(.echo(banner: nil), group: group)
+        let asked = Mutex(0)
+        let route = try Route(path: "/app", allow: loopback) { _ in
+            asked.withLock { $0 += 1 }
+            try? await Task.sleep(for: .milliseconds(100))
+            return HostPort(host: "127.0.0.1", port: target.port)
+        }
+        let server = try await InProcessServer.start(routes: [route])
+        let sockets = try (0..<40).map { _ in try BlockingSocket(port: server.port) }
+        for socket in sockets { try socket.write(UpgradeRequest(path: "/app", host: "x").encoded()) }
+        XCTAssertTrue(TestKit.poll { asked.withLock { $0 } == 40 })
+        for (index, socket) in sockets.enumerated() where index % 2 == 1 { socket.reset() }
+        for (index, socket) in sockets.enumerated() where index % 2 == 0 {
+            XCTAssertTrue(try socket.readHead().head.hasPrefix("HTTP/1.1 101"))
+            try socket.write("x")
+            XCTAssertEqual(try socket.read(exactly: 1), Array("x".utf8))
+            socket.close()
+        }
+        XCTAssertTrue(TestKit.poll { server.registry.activeCount == 0 }, "\(server.registry.activeCount) still open")
+        let totals = server.registry.snapshot().totals
+        XCTAssertEqual(totals.total, 40)
+        XCTAssertEqual(totals.failures["client_gone", default: 0] + totals.failures["relay_error", default: 0], 20, "\(totals.failures)")
+    }
 }
