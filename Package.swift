@@ -112,7 +112,7 @@ let package = Package(
         .testTarget(
             name: "PurrCoreTests",
             dependencies: [
-                "PurrCore", "PurrTestSupport", nioCore, nioHTTP1, nioWebSocket, .product(name: "NIOEmbedded", package: "swift-nio"),
+                "PurrCore", "PurrTestSupport", nioCore, nioPosix, nioHTTP1, nioWebSocket, .product(name: "NIOEmbedded", package: "swift-nio"),
             ],
             swiftSettings: upcoming
         ),

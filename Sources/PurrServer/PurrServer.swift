@@ -56,13 +56,14 @@ public final class PurrServer: Sendable {
             .childChannelInitializer { channel in
                 channels.add(channel)
                 return channel.eventLoop.makeCompletedFuture {
-                    try SocketTuning.apply(to: channel)
+                    try SocketTuning.apply(to: channel, accepted: true)
                     if let tls { try channel.pipeline.syncOperations.addHandler(tls.makeHandler()) }
                     try UpgradeHandler.install(on: channel, env: settings.current)
                 }
             }
             .serverChannelInitializer { channel in
                 AcceptPauseHandler.install(on: channel).flatMapThrowing {
+                    try SocketTuning.applyToListener(channel)
                     try channel.pipeline.syncOperations.addHandler(AcceptErrorHandler(logger: settings.current.logger))
                 }
             }

@@ -8,7 +8,9 @@ import Foundation
 /// between the client side and the server side, for a client that speaks first (like Redis PING) and a
 /// server that speaks first (like an SSH banner): direct TCP across the link, a Purr tunnel in plain
 /// HTTP, and one over TLS. The tunnels are warm (the first connections taught the client that the server
-/// keeps early data). A direct connection needs 2 round trips (handshake, then request and answer).
+/// keeps early data). A direct connection needs 2 round trips (handshake, then request and answer). The
+/// pooled tunnels (`--pool 2`) have their connections to the server made (and TLS-handshaked) before the
+/// app connects: only the upgrade request and its answer cross the link, one round trip.
 enum WanWorkload {
     static let banner = Array("SSH-2.0-purr-bench\r\n".utf8)
     static let ping = Array("PING\r\n".utf8)
@@ -29,23 +31,28 @@ enum WanWorkload {
             defer { plain.stop() }
             let secure = try LinkedStack(context, target: targetPort, delay: delay, tls: certificate, label: "wan-tls")
             defer { secure.stop() }
-            for port in [plain.port, secure.port] {  // warm: the client learns that the server keeps early data
-                for _ in 0..<2 { _ = try exchange.measure(port: port) }
+            let pooledPlain = try LinkedStack(context, target: targetPort, delay: delay, tls: nil, pool: 2, label: "wan-plain-pool")
+            defer { pooledPlain.stop() }
+            let pooledSecure = try LinkedStack(context, target: targetPort, delay: delay, tls: certificate, pool: 2, label: "wan-tls-pool")
+            defer { pooledSecure.stop() }
+            let stacks = [("plain", plain), ("TLS", secure), ("plain, pool 2", pooledPlain), ("TLS, pool 2", pooledSecure)]
+            for (_, stack) in stacks {  // warm: the client learns that the server keeps early data
+                for _ in 0..<2 { _ = try exchange.measure(port: stack.port) }
             }
             var direct: [UInt64] = []
-            var overPlain: [UInt64] = []
-            var overTLS: [UInt64] = []
+            var tunneled = Array(repeating: [UInt64](), count: stacks.count)
             for _ in 0..<context.plan.wanSamples {  // alternating, as in the other latency workloads
                 direct.append(try exchange.measure(port: directLink.port))
-                overPlain.append(try exchange.measure(port: plain.port))
-                overTLS.append(try exchange.measure(port: secure.port))
+                for (index, (_, stack)) in stacks.enumerated() { tunneled[index].append(try exchange.measure(port: stack.port)) }
             }
             let d = Percentiles(nanos: direct).p50 / 1000
             let label = "\(name), D = \(Int(delay * 1000)) ms, first response p50"
-            rows.append(
-                Row("wan", "\(label), plain", unit: "ms", direct: d, tunnel: Percentiles(nanos: overPlain).p50 / 1000, target: "≤ 1.0×"))
-            rows.append(
-                Row("wan", "\(label), TLS", unit: "ms", direct: d, tunnel: Percentiles(nanos: overTLS).p50 / 1000, target: "≤ 1.0×"))
+            for (index, (variant, _)) in stacks.enumerated() {
+                rows.append(
+                    Row(
+                        "wan", "\(label), \(variant)", unit: "ms", direct: d, tunnel: Percentiles(nanos: tunneled[index]).p50 / 1000,
+                        target: "≤ 1.0×"))
+            }
         }
         return rows
     }
@@ -83,7 +90,7 @@ final class LinkedStack {
     let client: ChildProcess
     let port: Int
 
-    init(_ context: BenchContext, target: Int, delay: Double, tls: SelfSignedCertificate?, label: String) throws {
+    init(_ context: BenchContext, target: Int, delay: Double, tls: SelfSignedCertificate?, pool: Int = 0, label: String) throws {
         let logDir = FileManager.default.temporaryDirectory.path
         var serverArguments = ["--listen", "127.0.0.1:0", "--route", "/t=127.0.0.1:\(target)", "--log-level", "warning"]
         if let tls { serverArguments += ["--tls-cert", tls.certificate, "--tls-key", tls.key] }
@@ -93,6 +100,7 @@ final class LinkedStack {
             let scheme = tls == nil ? "http" : "https"
             var clientArguments = ["connect", "\(scheme)://127.0.0.1:\(link.port)/t", "--listen", "127.0.0.1:0", "--log-level", "warning"]
             if let tls { clientArguments += ["--ca-file", tls.certificate] }
+            if pool > 0 { clientArguments += ["--pool", "\(pool)"] }
             client = try ChildProcess("\(context.binDir)/purr", clientArguments, logPath: "\(logDir)/purr-bench-\(label)-client.log")
             port = try client.waitForPort(afterPrefix: "listening on ")
         } catch {

@@ -64,6 +64,12 @@ final class PaneTests: XCTestCase {
         let lone = grid.row(try XCTUnwrap(line(grid, containing: "127.0.0.1:50001")))
         XCTAssertTrue(lone.contains("–"), "a connection the server does not know shows the client side alone: \(lone)")
         XCTAssertNotNil(line(grid, containing: "Connections: ssh · 1/2 joined"))
+        var pooled = model.tunnels[0].snapshot
+        pooled.pool = WarmPoolSnapshot(size: 4)
+        pooled.pool?.idle = 3
+        model.update(snapshots: [pooled], time: 0)
+        XCTAssertNotNil(
+            line(ScreenRenderer.render(model, width: 120, height: 35), containing: "· pool 3/4 ready"), "a warm pool's ready count")
         XCTAssertNil(line(grid, containing: "UNACKED"), "at 120 columns the least needed column gives way")
         XCTAssertNotNil(line(ScreenRenderer.render(model, width: 160, height: 35), containing: "UNACKED"))
         let last = model.servers[0].snapshot

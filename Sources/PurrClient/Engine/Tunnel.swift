@@ -174,14 +174,18 @@ public final class Tunnel: Sendable {
     }
 
     private func makeBootstrap(childLoop: (any EventLoop)?) -> ServerBootstrap {
-        ServerBootstrap(group: group, childGroup: childLoop ?? group)
+        // A pooled tunnel accepts on its pool's loop too: no hand-over between threads per connection.
+        ServerBootstrap(group: childLoop ?? group, childGroup: childLoop ?? group)
             .serverChannelOption(ChannelOptions.backlog, value: 1024)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(ChannelOptions.autoRead, value: false)
-            .serverChannelInitializer { AcceptPauseHandler.install(on: $0) }  // out of descriptors: pause, do not spin (issue 15)
+            .serverChannelInitializer { channel in
+                // Out of descriptors: pause, do not spin (issue 15).
+                AcceptPauseHandler.install(on: channel).flatMapThrowing { try SocketTuning.applyToListener(channel) }
+            }
             .childChannelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try SocketTuning.apply(to: channel)
+                    try SocketTuning.apply(to: channel, accepted: true)
                     try channel.pipeline.syncOperations.addHandler(EarlyBytesHandler())
                     try channel.pipeline.syncOperations.addHandler(ActiveHandler { self.accept($0) })
                 }
@@ -268,7 +272,7 @@ public final class Tunnel: Sendable {
         let seconds = Date().timeIntervalSince(connection.started)
         var metadata: Logger.Metadata = [
             "conn": "\(connection.id)", "peer": "\(connection.peer)", "up": "\(up)", "down": "\(down)",
-            "duration": "\(String(format: "%.3f", seconds))s",
+            "duration": "\(seconds.threeDecimals)s",
         ]
         if case .failed(let reason) = final {
             metadata["reason"] = "\(reason)"

@@ -57,7 +57,8 @@ final class WarmPool: Sendable {
             return nil
         }
         entry?.expiry?.cancel()
-        fill()
+        // The replacement is made after this turn of the loop: the app's request goes out first.
+        loop.execute { self.fill() }
         return entry?.connection
     }
 

@@ -40,8 +40,7 @@ public enum CommandLineSupport {
     public static func bootstrapLogging(level: Logger.Level, queue: LogQueue) -> LogLevelSwitch {
         let levelSwitch = LogLevelSwitch(level)
         LoggingSystem.bootstrap { label in
-            let base = StreamLogHandler(label: label, stream: LogQueueStream(queue: queue), metadataProvider: nil)
-            return SwitchedLogHandler(base: base, levelSwitch: levelSwitch)
+            PurrLogHandler(label: label, queue: queue, levelSwitch: levelSwitch)
         }
         atexit { LogQueue.standardError.flush() }
         return levelSwitch

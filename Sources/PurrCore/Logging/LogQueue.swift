@@ -122,16 +122,3 @@ public final class LogQueue: Sendable {
         }
     }
 }
-
-/// The stream `StreamLogHandler` formats into: each line goes to a `LogQueue`.
-public struct LogQueueStream: TextOutputStream, Sendable {
-    let queue: LogQueue
-
-    public init(queue: LogQueue) {
-        self.queue = queue
-    }
-
-    public mutating func write(_ string: String) {
-        queue.enqueue(string)
-    }
-}

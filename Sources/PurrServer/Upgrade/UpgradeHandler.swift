@@ -218,7 +218,7 @@ final class UpgradeHandler {
             metadata: [
                 "in": "\(record.bytesIn.total)",
                 "out": "\(record.bytesOut.total)",
-                "duration": "\(String(format: "%.3f", seconds))s",
+                "duration": "\(seconds.threeDecimals)s",
                 "reason": "\(reason)",
             ]
         )

@@ -35,6 +35,8 @@ enum ConnectionsView {
             let known = joined.filter { $0.server != nil }.count
             title += known == joined.count ? " · both ends" : known == 0 ? " · client side only" : " · \(known)/\(joined.count) joined"
         }
+        // A warm pool: how many connections to the server wait ready now.
+        if let pool = row?.snapshot.pool { title += " · pool \(pool.idle)/\(pool.size) ready" }
         grid.box(
             x: rect.x, y: rect.y, width: rect.width, height: rect.height, title: title, titleRole: focused ? .focusedPaneTitle : .paneTitle)
         let inner = rect.inner

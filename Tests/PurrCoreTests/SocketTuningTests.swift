@@ -1,0 +1,48 @@
+import NIOCore
+import NIOPosix
+import PurrCore
+import PurrTestSupport
+import Synchronization
+import XCTest
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Accepted sockets skip the TCP options (four system calls each): the listener's are copied into them.
+final class SocketTuningTests: XCTestCase {
+    func testAnAcceptedSocketHasTheListenersKeepaliveAndNoDelay() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let seen = Mutex<[SocketOptionValue]?>(nil)
+        let listener = try await ServerBootstrap(group: group)
+            .serverChannelInitializer { channel in channel.eventLoop.makeCompletedFuture { try SocketTuning.applyToListener(channel) } }
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try SocketTuning.apply(to: channel, accepted: true)
+                    let options = channel.syncOptions!
+                    var values = [
+                        try options.getOption(ChannelOptions.tcpOption(.tcp_nodelay)),
+                        try options.getOption(ChannelOptions.socketOption(.so_keepalive)),
+                    ]
+                    #if os(Linux)
+                        values.append(try options.getOption(ChannelOptions.tcpOption(.init(rawValue: TCP_KEEPIDLE))))
+                        values.append(try options.getOption(ChannelOptions.tcpOption(.init(rawValue: TCP_KEEPINTVL))))
+                        values.append(try options.getOption(ChannelOptions.tcpOption(.init(rawValue: TCP_KEEPCNT))))
+                    #endif
+                    seen.withLock { $0 = values }
+                }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        let client = try BlockingSocket(port: listener.localAddress!.port!)
+        XCTAssertTrue(TestKit.poll { seen.withLock { $0 } != nil })
+        var expected: [SocketOptionValue] = [1, 1]
+        #if os(Linux)
+            expected += [SocketOptionValue(SocketTuning.keepaliveIdle), SocketOptionValue(SocketTuning.keepaliveInterval)]
+            expected.append(SocketOptionValue(SocketTuning.keepaliveCount))
+        #endif
+        XCTAssertEqual(seen.withLock { $0 }, expected)
+        client.close()
+        try await listener.close()
+        try await group.shutdownGracefully()
+    }
+}
