@@ -185,7 +185,9 @@ final class UpgradeHandler {
         if let decoder { operations.removeHandler(decoder, promise: removed) } else { removed.succeed() }
         removed.futureResult.assumeIsolated().whenComplete { _ in
             gate.release()
-            logger.info("open", metadata: ["address": "\(target.remoteAddress?.hostPortDescription ?? "?")"])
+            // `target` (the chosen HOST:PORT) is in the logger's metadata; the address only when it says more.
+            let address = target.remoteAddress?.hostPortDescription ?? "?"
+            logger.info("open", metadata: address == record.target ? [:] : ["address": "\(address)"])
             session.start().assumeIsolated().whenSuccess { reason in
                 registry.finish(record, failure: reason.isFailure ? .relayError : nil, detail: reason.description)
                 Self.logClose(logger, record: record, reason: reason)
