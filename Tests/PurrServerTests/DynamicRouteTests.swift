@@ -183,4 +183,27 @@ final class DynamicRouteTests: XCTestCase {
         XCTAssertEqual(totals.total, 40)
         XCTAssertEqual(totals.failures["client_gone", default: 0] + totals.failures["relay_error", default: 0], 20, "\(totals.failures)")
     }
+
+    /// A source that ignores cancellation: the client still gets its 504 at the deadline and the
+    /// connection is gone at once; the answer that comes later connects nothing and counts nothing.
+    func testALateAnswerFromASourceThatIgnoresCancellationChangesNothing() async throws {
+        let target = try await TestTarget.start(.echo(banner: nil), group: group)
+        let release = Mutex(false)
+        let answered = Mutex(false)
+        let route = try Route(path: "/stubborn", allow: loopback) { _ in
+            while !release.withLock({ $0 }) { try? await Task.sleep(for: .milliseconds(20)) }
+            answered.withLock { $0 = true }
+            return HostPort(host: "127.0.0.1", port: target.port)
+        }
+        let server = try await InProcessServer.start(routes: [route], headerTimeout: 0.5)
+        let answer = try response(server.port, path: "/stubborn")
+        XCTAssertEqual(answer.status, 504)
+        XCTAssertTrue(TestKit.poll { server.registry.activeCount == 0 })
+        release.withLock { $0 = true }
+        XCTAssertTrue(TestKit.poll { answered.withLock { $0 } })
+        try assertEcho(server.port, path: "/stubborn")  // the next request gets the answer at once
+        let snapshot = server.registry.snapshot()
+        XCTAssertEqual(snapshot.totals.failures, ["resolver_timeout": 1])
+        XCTAssertEqual(snapshot.totals.total, 2)
+    }
 }
