@@ -127,4 +127,83 @@ final class DynamicRouteTests: XCTestCase {
         XCTAssertTrue(TestKit.poll { self.failures(server)["resolver_timeout"] == 1 })
         XCTAssertTrue(TestKit.poll { server.registry.activeCount == 0 })
     }
+
+    /// A browser's WebSocket presents its token as `?token=` (it cannot set headers): a token-file
+    /// route picks its target from it, and the frames flow.
+    func testAWebSocketClientsQueryTokenPicksTheTargetFromATokenFile() async throws {
+        let target = try await TestTarget.start(.echo(banner: nil), group: group)
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("purr-tokens-\(UUID().uuidString).txt")
+        try "vnc-4242: 127.0.0.1:\(target.port)\n".write(to: file, atomically: true, encoding: .utf8)
+        let source = try TokenFileSource(path: file.path, route: "/ws")
+        let route = try Route(path: "/ws", target: .source(source, summary: "token file"), allow: loopback)
+        let server = try await InProcessServer.start(routes: [route])
+        let socket = try RawWebSocket(port: server.port, path: "/ws?token=vnc-4242")
+        XCTAssertTrue(socket.head.hasPrefix("HTTP/1.1 101"), socket.head)
+        try socket.send(opcode: 0x2, Array("frames".utf8))
+        XCTAssertEqual(try socket.readFrame().payload, Array("frames".utf8))
+        socket.socket.close()
+        let refused = try RawWebSocket(port: server.port, path: "/ws?token=vnc-4243")
+        XCTAssertTrue(refused.head.hasPrefix("HTTP/1.1 403"), refused.head)
+        refused.socket.close()
+    }
+
+    /// A template route may also require a route token: both hold.
+    func testATemplateRouteWithARouteToken() async throws {
+        let target = try await TestTarget.start(.echo(banner: nil), group: group)
+        let template = try TargetTemplate("127.0.0.1:{port}", captures: ["port"])
+        let route = try Route(path: "/p/{port}", target: .template(template), allow: loopback, token: "route-s3cret")
+        let server = try await InProcessServer.start(routes: [route])
+        XCTAssertEqual(try response(server.port, path: "/p/\(target.port)").status, 401)
+        try assertEcho(server.port, path: "/p/\(target.port)", token: "route-s3cret")
+    }
+
+    /// Many clients at once on a source that takes a moment, half of them leaving while it thinks:
+    /// every connection ends counted (relayed, or gone), nothing stays open.
+    func testManyConcurrentLookupsWithClientsLeavingLeaveNothingBehind() async throws {
+        let target = try await TestTarget.start(.echo(banner: nil), group: group)
+        let asked = Mutex(0)
+        let route = try Route(path: "/app", allow: loopback) { _ in
+            asked.withLock { $0 += 1 }
+            try? await Task.sleep(for: .milliseconds(100))
+            return HostPort(host: "127.0.0.1", port: target.port)
+        }
+        let server = try await InProcessServer.start(routes: [route])
+        let sockets = try (0..<40).map { _ in try BlockingSocket(port: server.port) }
+        for socket in sockets { try socket.write(UpgradeRequest(path: "/app", host: "x").encoded()) }
+        XCTAssertTrue(TestKit.poll { asked.withLock { $0 } == 40 })
+        for (index, socket) in sockets.enumerated() where index % 2 == 1 { socket.reset() }
+        for (index, socket) in sockets.enumerated() where index % 2 == 0 {
+            XCTAssertTrue(try socket.readHead().head.hasPrefix("HTTP/1.1 101"))
+            try socket.write("x")
+            XCTAssertEqual(try socket.read(exactly: 1), Array("x".utf8))
+            socket.close()
+        }
+        XCTAssertTrue(TestKit.poll { server.registry.activeCount == 0 }, "\(server.registry.activeCount) still open")
+        let totals = server.registry.snapshot().totals
+        XCTAssertEqual(totals.total, 40)
+        XCTAssertEqual(totals.failures["client_gone", default: 0] + totals.failures["relay_error", default: 0], 20, "\(totals.failures)")
+    }
+
+    /// A source that ignores cancellation: the client still gets its 504 at the deadline and the
+    /// connection is gone at once; the answer that comes later connects nothing and counts nothing.
+    func testALateAnswerFromASourceThatIgnoresCancellationChangesNothing() async throws {
+        let target = try await TestTarget.start(.echo(banner: nil), group: group)
+        let release = Mutex(false)
+        let answered = Mutex(false)
+        let route = try Route(path: "/stubborn", allow: loopback) { _ in
+            while !release.withLock({ $0 }) { try? await Task.sleep(for: .milliseconds(20)) }
+            answered.withLock { $0 = true }
+            return HostPort(host: "127.0.0.1", port: target.port)
+        }
+        let server = try await InProcessServer.start(routes: [route], headerTimeout: 0.5)
+        let answer = try response(server.port, path: "/stubborn")
+        XCTAssertEqual(answer.status, 504)
+        XCTAssertTrue(TestKit.poll { server.registry.activeCount == 0 })
+        release.withLock { $0 = true }
+        XCTAssertTrue(TestKit.poll { answered.withLock { $0 } })
+        try assertEcho(server.port, path: "/stubborn")  // the next request gets the answer at once
+        let snapshot = server.registry.snapshot()
+        XCTAssertEqual(snapshot.totals.failures, ["resolver_timeout": 1])
+        XCTAssertEqual(snapshot.totals.total, 2)
+    }
 }

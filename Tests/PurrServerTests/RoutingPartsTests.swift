@@ -166,5 +166,7 @@ final class RoutingPartsTests: XCTestCase {
         XCTAssertEqual(refusal.reasonPhrase, "Gateway Timeout")
         XCTAssertEqual(refusal.message, "slow  resolver")
         XCTAssertEqual(refusal.failure, .resolverTimeout)
+        XCTAssertEqual(Refusal(TargetRefusal(status: 499, message: "x", reason: "refused")).reasonPhrase, "Refused")
+        XCTAssertEqual(Refusal(TargetRefusal(status: 302, message: "x", reason: "refused")).status, 502, "only error statuses")
     }
 }

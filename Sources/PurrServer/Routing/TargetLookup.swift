@@ -2,16 +2,20 @@ import NIOCore
 import PurrCore
 
 /// One question to a route's `TargetSource`, asked on a task and answered on the connection's event
-/// loop. The answer always arrives (a source's refusal is an answer too); `cancel()` tells a source
-/// that honours cancellation to stop early when the client left or the deadline passed.
+/// loop. `cancel()` cancels the task (a source that honours cancellation stops early) and completes the
+/// answer with nil at once, so whatever waits on it is released even if the source never returns.
 final class TargetLookup: Sendable {
-    let answer: EventLoopFuture<Result<HostPort, TargetRefusal>>
+    /// The source's answer, or nil once cancelled (the client left, or the deadline passed).
+    let answer: EventLoopFuture<Result<HostPort, TargetRefusal>?>
+    private let promise: EventLoopPromise<Result<HostPort, TargetRefusal>?>
     private let task: Task<Void, Never>
 
     init(_ source: any TargetSource, _ request: TargetRequest, on eventLoop: any EventLoop) {
-        let promise = eventLoop.makePromise(of: Result<HostPort, TargetRefusal>.self)
+        let promise = eventLoop.makePromise(of: Result<HostPort, TargetRefusal>?.self)
+        self.promise = promise
         answer = promise.futureResult
         task = Task {
+            // A promise completes once: an answer after `cancel()` is dropped.
             do throws(TargetRefusal) {
                 promise.succeed(.success(try await source.target(for: request)))
             } catch {
@@ -22,5 +26,6 @@ final class TargetLookup: Sendable {
 
     func cancel() {
         task.cancel()
+        promise.succeed(nil)
     }
 }

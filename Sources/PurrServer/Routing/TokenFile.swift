@@ -7,6 +7,8 @@ struct TokenFile: Sendable {
         let token: String
         let target: HostPort
         let line: Int
+        /// The token's bytes, kept so a lookup allocates once, not once per line.
+        let bytes: [UInt8]
     }
 
     let entries: [Entry]
@@ -43,7 +45,7 @@ struct TokenFile: Sendable {
                 continue
             }
             firstLine[token] = number
-            entries.append(Entry(token: token, target: target, line: number))
+            entries.append(Entry(token: token, target: target, line: number, bytes: Array(token.utf8)))
         }
         self.entries = entries
         self.problems = problems
@@ -52,10 +54,20 @@ struct TokenFile: Sendable {
     /// The target for a presented token. Every entry is compared, in constant time each, whatever
     /// matches: the time taken says nothing about which token (or how much of one) was right.
     func target(for presented: String) -> HostPort? {
+        let candidate = Array(presented.utf8)
         var found: HostPort?
-        for entry in entries where ConstantTime.equals(presented, entry.token) && found == nil {
+        for entry in entries where Self.equal(candidate, entry.bytes) && found == nil {
             found = entry.target
         }
         return found
+    }
+
+    /// `ConstantTime.equals` on bytes already in hand: the longer length is walked every time.
+    static func equal(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        var diff: UInt8 = a.count == b.count ? 0 : 1
+        for index in 0..<max(a.count, b.count) {
+            diff |= (index < a.count ? a[index] : 0) ^ (index < b.count ? b[index] : 0)
+        }
+        return diff == 0
     }
 }

@@ -47,8 +47,9 @@ extension Refusal {
     /// A dynamic source's refusal: its status (an error status, else 502), its line, and its label.
     init(_ refusal: TargetRefusal) {
         let status = (400...599).contains(refusal.status) ? refusal.status : 502
+        let phrase = HTTPResponseStatus(statusCode: status).reasonPhrase
         self.init(
-            status: status, reasonPhrase: HTTPResponseStatus(statusCode: status).reasonPhrase, message: Self.oneLine(refusal.message),
+            status: status, reasonPhrase: phrase.isEmpty ? "Refused" : phrase, message: Self.oneLine(refusal.message),
             failure: FailureReason(refusalReason: refusal.reason))
     }
 

@@ -99,13 +99,14 @@ final class UpgradeHandler {
         try? context.channel.syncOptions?.setOption(ChannelOptions.autoRead, value: false)
         let running = TargetLookup(source, question, on: context.eventLoop)
         let deadline = context.eventLoop.assumeIsolated().scheduleTask(in: env.headerTimeout) {
-            self.cancelLookup()
             let refusal = Refusal.lookupTimeout(route: route.path, seconds: Double(self.env.headerTimeout.nanoseconds) / 1e9)
             self.perform(self.machine.lookupTimedOut(refusal), context: context)
+            self.cancelLookup()
         }
         lookup = (running, deadline)
         running.answer.assumeIsolated().whenSuccess { answer in
-            guard case .choosing = self.machine.state else { return }  // timed out, or the client left
+            // nil: cancelled (timed out, or the client left); the machine has moved on already.
+            guard let answer, case .choosing = self.machine.state else { return }
             self.cancelLookup()
             switch answer {
             case .success(let target):
@@ -185,7 +186,9 @@ final class UpgradeHandler {
         if let decoder { operations.removeHandler(decoder, promise: removed) } else { removed.succeed() }
         removed.futureResult.assumeIsolated().whenComplete { _ in
             gate.release()
-            logger.info("open", metadata: ["address": "\(target.remoteAddress?.hostPortDescription ?? "?")"])
+            // `target` (the chosen HOST:PORT) is in the logger's metadata; the address only when it says more.
+            let address = target.remoteAddress?.hostPortDescription ?? "?"
+            logger.info("open", metadata: address == record.target ? [:] : ["address": "\(address)"])
             session.start().assumeIsolated().whenSuccess { reason in
                 registry.finish(record, failure: reason.isFailure ? .relayError : nil, detail: reason.description)
                 Self.logClose(logger, record: record, reason: reason)
@@ -276,7 +279,6 @@ extension UpgradeHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         headerTimer?.cancel()
-        cancelLookup()
         gate.onFirstBytes = nil  // it holds this handler
         perform(machine.channelInactive(), context: context)
         context.fireChannelInactive()
