@@ -109,6 +109,7 @@ final class JWTSourceTests: XCTestCase {
         let privateKey = ES256PrivateKey()
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("jwt-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         try privateKey.publicKey.pemRepresentation.write(toFile: "\(directory)/console.pub.pem", atomically: true, encoding: .utf8)
         let toml = try TOMLReader.parse(
             "[[routes]]\npath = \"/vnc\"\njwt_public_key_file = \"console.pub.pem\"\njwt_audience = \"purr-east\"\n",
@@ -183,6 +184,7 @@ final class JWTSourceTests: XCTestCase {
     func testConfigKeys() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("jwt-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         let file = "\(directory)/server.toml"
         try "not a key\n".write(toFile: "\(directory)/junk.pem", atomically: true, encoding: .utf8)
         func parse(_ keys: String) throws(ConfigError) -> JWTConfig {

@@ -157,6 +157,7 @@ final class ResolverEndToEndTests: XCTestCase {
 
     func testHTTPSResolverWithACAFileBesideTheConfig() async throws {
         let certificates = try TestCertificates.make(name: "resolver-e2e")
+        defer { try? FileManager.default.removeItem(atPath: certificates.directory) }
         let target = try await TestTarget.start(.echo(banner: nil), group: group)
         let resolver = try await ResolverStandIn.start(group: group, tls: certificates) { _ in .target("127.0.0.1:\(target.port)") }
         defer { resolver.close() }

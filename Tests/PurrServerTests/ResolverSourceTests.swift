@@ -263,6 +263,7 @@ final class ResolverSourceTests: XCTestCase {
 
     func testHTTPSWithAPrivateCA() async throws {
         let certificates = try TestCertificates.make(name: "resolver")
+        defer { try? FileManager.default.removeItem(atPath: certificates.directory) }
         let resolver = try await ResolverStandIn.start(group: group, tls: certificates) { _ in .target("127.0.0.1:5900") }
         defer { resolver.close() }
         let trusted = ResolverSource(config: try ResolverConfig(url: resolver.url, caFile: certificates.caFile), group: group)
@@ -303,7 +304,9 @@ final class ResolverSourceTests: XCTestCase {
     func testConfigKeys() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("resolver-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         let certificates = try TestCertificates.make(name: "resolver-config")
+        defer { try? FileManager.default.removeItem(atPath: certificates.directory) }
         try FileManager.default.copyItem(atPath: certificates.caFile, toPath: "\(directory)/ca.pem")
         let file = "\(directory)/server.toml"
         func parse(_ keys: String) throws(ConfigError) -> ResolverConfig {

@@ -92,6 +92,7 @@ final class SignedTokenEndToEndTests: XCTestCase {
         let target = try await TestTarget.start(.echo(banner: nil), group: group)
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("jwt-es256-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         let keys = try RunningProcess.run(
             absolute: "/bin/sh",
             [
@@ -167,6 +168,7 @@ final class SignedTokenEndToEndTests: XCTestCase {
     func testBadSignedTokenKeysStopTheServerWithOneLine() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("jwt-bad-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         let cases: [(String, String)] = [
             ("jwt_key = \"short\"\nallow = [\"127.0.0.1:*\"]", "routes[0].jwt_key: an HS256 secret needs at least 32 bytes"),
             (
