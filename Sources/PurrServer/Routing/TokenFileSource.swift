@@ -4,6 +4,9 @@ import PurrCore
 import Synchronization
 
 #if canImport(Glibc)
+    // In a release (whole-module) build with jwt-kit and AsyncHTTPClient in the module, `struct stat`
+    // is found through CoreFoundation's module, which MemberImportVisibility then wants imported.
+    import CoreFoundation
     import Glibc
 #elseif canImport(Darwin)
     import Darwin
