@@ -4,9 +4,6 @@ import PurrCore
 import Synchronization
 
 #if canImport(Glibc)
-    // In a release (whole-module) build with jwt-kit and AsyncHTTPClient in the module, `struct stat`
-    // is found through CoreFoundation's module, which MemberImportVisibility then wants imported.
-    import CoreFoundation
     import Glibc
 #elseif canImport(Darwin)
     import Darwin
@@ -30,13 +27,7 @@ public final class TokenFileSource: TargetSource {
         var unreadable: String?
     }
 
-    struct Signature: Equatable {
-        var device: UInt64
-        var inode: UInt64
-        var size: Int64
-        var seconds: Int
-        var nanoseconds: Int
-    }
+    typealias Signature = FileStamp
 
     /// Reads the file once; a file that cannot be read at start is a configuration error.
     public init(path: String, route: String) throws(ConfigError) {
@@ -112,16 +103,7 @@ public final class TokenFileSource: TargetSource {
     }
 
     static func signature(of path: String) -> Signature? {
-        var info = stat()
-        guard stat(path, &info) == 0 else { return nil }
-        #if canImport(Darwin)
-            let modified = info.st_mtimespec
-        #else
-            let modified = info.st_mtim
-        #endif
-        return Signature(
-            device: UInt64(info.st_dev), inode: UInt64(info.st_ino), size: Int64(info.st_size), seconds: Int(modified.tv_sec),
-            nanoseconds: Int(modified.tv_nsec))
+        FileStamp.of(path)
     }
 }
 
