@@ -5,13 +5,24 @@ import Synchronization
 /// (its snapshot is always available), never blocks the engine.
 final class EventHub: Sendable {
     private let continuations = Mutex<[UUID: AsyncStream<TunnelEvent>.Continuation]>([:])
+    private let subscribers = Atomic<Int>(0)
+
+    /// Whether anyone listens: an event nobody reads is not worth building (a snapshot reads TCP_INFO).
+    var hasSubscribers: Bool { subscribers.load(ordering: .relaxed) > 0 }
 
     func stream() -> AsyncStream<TunnelEvent> {
         let (stream, continuation) = AsyncStream<TunnelEvent>.makeStream(bufferingPolicy: .bufferingNewest(4096))
         let id = UUID()
-        continuations.withLock { $0[id] = continuation }
+        continuations.withLock {
+            $0[id] = continuation
+            subscribers.store($0.count, ordering: .relaxed)
+        }
         continuation.onTermination = { [weak self] _ in
-            _ = self?.continuations.withLock { $0.removeValue(forKey: id) }
+            guard let self else { return }
+            continuations.withLock {
+                $0.removeValue(forKey: id)
+                subscribers.store($0.count, ordering: .relaxed)
+            }
         }
         return stream
     }
@@ -23,7 +34,10 @@ final class EventHub: Sendable {
 
     func finish() {
         let targets = continuations.withLock { state -> [AsyncStream<TunnelEvent>.Continuation] in
-            defer { state = [:] }
+            defer {
+                state = [:]
+                subscribers.store(0, ordering: .relaxed)
+            }
             return Array(state.values)
         }
         for continuation in targets { continuation.finish() }

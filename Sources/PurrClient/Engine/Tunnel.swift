@@ -285,6 +285,7 @@ public final class Tunnel: Sendable {
     }
 
     private func emit(_ connection: ClientConnection) {
+        guard events.hasSubscribers else { return }
         events.emit(.connectionChanged(tunnel: config.name, connection: connection.snapshot))
     }
 
