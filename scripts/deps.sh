@@ -13,6 +13,8 @@ if [ "$what" = test ]; then
     # The tests use the real programs (no mocks).
     command -v tmux >/dev/null 2>&1 || need+=(tmux)
     [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null 2>&1 || need+=(nginx)
+    # purr-bench's two-hop nginx baseline (BenchSmokeTests): Debian builds the stream module apart.
+    [ -e /usr/lib/nginx/modules/ngx_stream_module.so ] || nginx -V 2>&1 | grep -q -- '--with-stream ' || need+=(libnginx-mod-stream)
     command -v openssl >/dev/null 2>&1 || need+=(openssl)
     command -v curl >/dev/null 2>&1 || need+=(curl)
     command -v make >/dev/null 2>&1 || need+=(make)

@@ -10,12 +10,14 @@ final class ChildProcess {
     let name: String
     private let process = Process()
     private let output = Pipe()
+    private let logPath: String
 
     var pid: Int32 { process.processIdentifier }
 
     /// Starts `executable` with `arguments`; its standard error goes to `logPath`.
     init(_ executable: String, _ arguments: [String], logPath: String) throws {
         name = (executable as NSString).lastPathComponent
+        self.logPath = logPath
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         process.standardOutput = output
@@ -42,8 +44,11 @@ final class ChildProcess {
             text = ""
         }
         stop()
-        throw BenchError("\(name) did not print '\(prefix)…' within \(Int(timeout)) s (see its log)")
+        let log = (try? String(contentsOfFile: logPath, encoding: .utf8))?.split(separator: "\n").last.map(String.init)
+        throw BenchError("\(name) did not print '\(prefix)…' within \(Int(timeout)) s: \(log ?? "no output") (\(logPath))")
     }
+
+    var isRunning: Bool { process.isRunning }
 
     /// Resident memory now, in bytes (`VmRSS`).
     var rss: Int { ProcStatus.rss(pid: pid) }

@@ -1,30 +1,32 @@
 /// Workloads 2 and 3: connection setup and ping-pong latency against the echo target.
 enum LatencyWorkloads {
     static func connect(_ context: BenchContext, echo: EchoServer) throws -> [Row] {
-        let stack = try context.stack(target: echo.port, label: "connect")
-        defer { stack.stop() }
+        let paths = try PathSet(context, target: echo.port, label: "connect")
+        defer { paths.stop() }
         let plan = context.plan
         let deadline = Clock.seconds() + plan.loopTimeout
         // Alternate the paths sample by sample: on this VM a sleeping vCPU's wake-up costs tens of µs,
-        // so both paths must see the same machine state for their ratio to mean anything.
-        var direct: [UInt64] = []
-        var tunnel: [UInt64] = []
-        for index in 0..<(plan.connectCount + 50) {
-            let d = try connectOnce(port: echo.port)
-            let t = try connectOnce(port: stack.port)
-            if index >= 50 {  // the first 50 warm up
-                direct.append(d)
-                tunnel.append(t)
+        // so every path must see the same machine state for their ratios to mean anything.
+        var samples = Array(repeating: [UInt64](), count: paths.paths.count)
+        let warmUp = min(50, plan.connectCount)
+        for index in 0..<(plan.connectCount + warmUp) {
+            for (slot, path) in paths.paths.enumerated() {
+                let nanos = try connectOnce(port: path.port)
+                if index >= warmUp { samples[slot].append(nanos) }
             }
             if Clock.seconds() > deadline { throw BenchError("connect loop took longer than \(Int(plan.loopTimeout)) s") }
         }
-        let d = Percentiles(nanos: direct)
-        let t = Percentiles(nanos: tunnel)
+        var p50: [PathSet.Kind: Double] = [:]
+        var p99: [PathSet.Kind: Double] = [:]
+        for (slot, path) in paths.paths.enumerated() {
+            let percentiles = Percentiles(nanos: samples[slot])
+            p50[path.kind] = percentiles.p50
+            p99[path.kind] = percentiles.p99
+        }
         let label = "\(plan.connectCount)× connect, 1 B echo, close"
-        return [
-            Row("connect", "\(label) p50", unit: "µs", direct: d.p50, tunnel: t.p50, target: "≤ 2.7×"),
-            Row("connect", "\(label) p99", unit: "µs", direct: d.p99, tunnel: t.p99),
-        ]
+        var rows = PathSet.rows("connect", "\(label) p50", unit: "µs", figures: p50, target: "≤ 1.2× 2-hop", note: paths.note)
+        rows += PathSet.rows("connect", "\(label) p99", unit: "µs", figures: p99)
+        return rows
     }
 
     static func pingPong(_ context: BenchContext, echo: EchoServer) throws -> [Row] {

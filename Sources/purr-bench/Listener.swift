@@ -37,6 +37,12 @@ struct Listener: Sendable {
         }
     }
 
+    /// A free port for a program that cannot report the one it picked: bound here, then released.
+    func closedPort() -> Int {
+        close()
+        return port
+    }
+
     /// Wakes a thread blocked in `accept` (shutdown does that on Linux; close alone does not).
     func close() {
         _ = shutdown(fd, Int32(SHUT_RDWR))

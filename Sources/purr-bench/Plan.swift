@@ -29,6 +29,15 @@ struct Plan: Sendable {
     /// The wan workload: the emulated link's one-way delay (seconds) and samples per path.
     var wanDelay = 0.010
     var wanSamples = 30
+    /// The rate workload: client threads, seconds per path (in 1 s slices that cycle through the
+    /// paths), and the request (echoed back) each connection carries.
+    var rateClients = 16
+    var rateSeconds = 5.0
+    var rateRequestSize = 16
+    /// `pool = N` for the tunnel under test (0: no warm pool).
+    var pool = 0
+    /// `--log-level` of the tunnel's programs (`info` adds an open and a close line per connection on each side).
+    var tunnelLogLevel = "warning"
     /// Upper bound on any one timed loop, so a stuck relay cannot hang the bench.
     var loopTimeout = 180.0
 
@@ -37,6 +46,7 @@ struct Plan: Sendable {
         plan.bulkBytes = gibibyte / 2
         plan.parallelBytes = gibibyte / 8
         plan.connectCount = 500
+        plan.rateSeconds = 2
         plan.pingRounds = 2000
         plan.slowSeconds = 6
         plan.tuiSeconds = 3

@@ -44,6 +44,25 @@ struct PurrBench: ParsableCommand {
     @Option(name: .customLong("delay-ms"), help: "The wan workload's one-way link delay in milliseconds (default 10).")
     var delayMs: Double?
 
+    @Option(name: .customLong("connect-count"), help: "Connections per path in the connect workload (default 2000, --quick 500).")
+    var connectCount: Int?
+
+    @Option(name: .long, help: "Client threads of the rate workload (default 16).")
+    var clients: Int?
+
+    @Option(name: .customLong("rate-seconds"), help: "Seconds each path gets in the rate workload (default 5, --quick 2).")
+    var rateSeconds: Double?
+
+    @Option(name: .long, help: "Warm pool of the tunnel under test: `pool = N` in its tunnel config (default 0: none).")
+    var pool: Int?
+
+    @Option(
+        name: .customLong("tunnel-log-level"), help: "--log-level of purr-server and purr (default warning; info logs every connection).")
+    var tunnelLogLevel: String?
+
+    @Flag(name: .customLong("no-redis"), help: "Skip the rate workload's redis-benchmark rows even when redis-benchmark is installed.")
+    var noRedis = false
+
     @Option(name: .long, help: "Directory holding purr-server and purr (default: next to this binary).")
     var binDir: String?
 
@@ -57,6 +76,14 @@ struct PurrBench: ParsableCommand {
         if let bulkMiB, !(1...65536).contains(bulkMiB) { throw ValidationError("--bulk-mib: 1 to 65536") }
         if let minutes, !(0.5...1440).contains(minutes) { throw ValidationError("--minutes: 0.5 to 1440") }
         if let delayMs, !(0.1...1000).contains(delayMs) { throw ValidationError("--delay-ms: 0.1 to 1000") }
+        if let connectCount, !(1...1_000_000).contains(connectCount) { throw ValidationError("--connect-count: 1 to 1000000") }
+        if let clients, !(1...1024).contains(clients) { throw ValidationError("--clients: 1 to 1024") }
+        if let rateSeconds, !(0.1...3600).contains(rateSeconds) { throw ValidationError("--rate-seconds: 0.1 to 3600") }
+        if let pool, !(0...64).contains(pool) { throw ValidationError("--pool: 0 to 64") }
+        let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+        if let tunnelLogLevel, !levels.contains(tunnelLogLevel) {
+            throw ValidationError("--tunnel-log-level: '\(tunnelLogLevel)' is not one of \(levels.joined(separator: ", "))")
+        }
     }
 
     func run() throws {
@@ -66,6 +93,11 @@ struct PurrBench: ParsableCommand {
         if let bulkMiB { plan.bulkBytes = bulkMiB * Plan.mebibyte }
         if let minutes { plan.soakMinutes = minutes }
         if let delayMs { plan.wanDelay = delayMs / 1000 }
+        if let connectCount { plan.connectCount = connectCount }
+        if let clients { plan.rateClients = clients }
+        if let rateSeconds { plan.rateSeconds = rateSeconds }
+        if let pool { plan.pool = pool }
+        if let tunnelLogLevel { plan.tunnelLogLevel = tunnelLogLevel }
         signal(SIGPIPE, SIG_IGN)
         let context = BenchContext(plan: plan, binDir: binDir ?? Self.ownDirectory())
         for tool in ["purr-server", "purr"] where !FileManager.default.isExecutableFile(atPath: "\(context.binDir)/\(tool)") {
@@ -90,6 +122,13 @@ struct PurrBench: ParsableCommand {
                 case .websocket: report.rows += try WebSocketWorkload.run(context, echo: echo)
                 case .soak: report.rows += try SoakWorkload.run(context, echo: echo)
                 case .wan: report.rows += try WanWorkload.run(context, echo: echo)
+                case .rate:
+                    report.rows += try RateWorkload.run(context, echo: echo)
+                    if !noRedis && RedisRate.programs == nil {
+                        report.notes.append("rate: no redis-benchmark rows (optional: apt-get install redis-tools redis-server)")
+                    } else if !noRedis {
+                        report.rows += try RedisRate.run(context)
+                    }
                 }
             } catch {
                 report.notes.append("\(workload.rawValue): failed: \(error)")

@@ -8,6 +8,9 @@ struct Row: Codable, Sendable {
     var direct: Double?
     var tunnel: Double?
     var ratio: Double?
+    /// `connect` and `rate`: tunnel ÷ the bench's own two-hop relay, and ÷ nginx's two hops, same run.
+    var vsRelay: Double?
+    var vsNginx: Double?
     /// The goal from issue #6, when there is one.
     var target: String?
     var note: String?
@@ -42,12 +45,12 @@ struct Report: Codable, Sendable {
 
     func table() -> String {
         var lines = ["purr-bench (\(mode)) on \(machine)", ""]
-        let header = ["workload", "metric", "direct", "tunnel", "ratio", "target"]
+        let header = ["workload", "metric", "direct", "tunnel", "ratio", "÷ 2-hop own/nginx", "target"]
         var cells = [header]
         for row in rows {
             cells.append([
                 row.workload, "\(row.metric) (\(row.unit))", Self.format(row.direct), Self.format(row.tunnel),
-                row.ratio.map { String(format: "%.2f×", $0) } ?? "-", row.target ?? "",
+                row.ratio.map { String(format: "%.2f×", $0) } ?? "-", Self.twoHop(row), row.target ?? "",
             ])
         }
         let widths = header.indices.map { column in cells.map { $0[column].count }.max() ?? 0 }
@@ -67,6 +70,12 @@ struct Report: Codable, Sendable {
         guard let value else { return "-" }
         if value == value.rounded() && abs(value) < 1e9 { return String(Int(value)) }
         return abs(value) >= 100 ? String(format: "%.0f", value) : String(format: "%.3g", value)
+    }
+
+    private static func twoHop(_ row: Row) -> String {
+        guard row.vsRelay != nil || row.vsNginx != nil else { return "" }
+        let parts = [row.vsRelay, row.vsNginx].map { $0.map { String(format: "%.2f×", $0) } ?? "-" }
+        return parts.joined(separator: " / ")
     }
 
     private static func leftPad(_ text: String, _ width: Int) -> String {

@@ -9,11 +9,13 @@ final class TunnelStack {
     let port: Int
 
     /// `scheme`: `http` for the original protocol, `ws` for a real WebSocket.
-    init(binDir: String, targetPort: Int, label: String, scheme: String = "http") throws {
+    /// `pool`: connections the client keeps connected ahead of use (0: none).
+    /// `logLevel`: what both programs log (the bench's default, `warning`, keeps per-connection lines out).
+    init(binDir: String, targetPort: Int, label: String, scheme: String = "http", pool: Int = 0, logLevel: String = "warning") throws {
         let logDir = FileManager.default.temporaryDirectory.path
         server = try ChildProcess(
             "\(binDir)/purr-server",
-            ["--listen", "127.0.0.1:0", "--route", "/t=127.0.0.1:\(targetPort)", "--log-level", "warning", "--drain-timeout", "0"],
+            ["--listen", "127.0.0.1:0", "--route", "/t=127.0.0.1:\(targetPort)", "--log-level", logLevel, "--drain-timeout", "0"],
             logPath: "\(logDir)/purr-bench-\(label)-server.log"
         )
         let serverPort: Int
@@ -24,16 +26,38 @@ final class TunnelStack {
             throw error
         }
         do {
-            client = try ChildProcess(
-                "\(binDir)/purr",
-                ["connect", "\(scheme)://127.0.0.1:\(serverPort)/t", "--listen", "127.0.0.1:0", "--log-level", "warning"],
-                logPath: "\(logDir)/purr-bench-\(label)-client.log"
-            )
-            port = try client.waitForPort(afterPrefix: "listening on ")
+            client = try Self.startClient(
+                logLevel: logLevel,
+                binDir: binDir, url: "\(scheme)://127.0.0.1:\(serverPort)/t", label: label, pool: pool, logDir: logDir)
+            port = try client.waitForPort(afterPrefix: pool > 0 ? "bench: listening on " : "listening on ")
         } catch {
             server.stop()
             throw error
         }
+    }
+
+    /// `purr connect URL`; with a warm pool, `purr up` on a tunnels file that says `pool = N`
+    /// (the setting a user writes).
+    private static func startClient(logLevel: String, binDir: String, url: String, label: String, pool: Int, logDir: String) throws
+        -> ChildProcess
+    {
+        let logPath = "\(logDir)/purr-bench-\(label)-client.log"
+        guard pool > 0 else {
+            return try ChildProcess(
+                "\(binDir)/purr", ["connect", url, "--listen", "127.0.0.1:0", "--log-level", logLevel], logPath: logPath)
+        }
+        let file = "\(logDir)/purr-bench-\(label)-tunnels.toml"
+        let toml = """
+            [[tunnels]]
+            name = "bench"
+            url = "\(url)"
+            listen = "127.0.0.1:0"
+            autostart = true
+            pool = \(pool)
+
+            """
+        try toml.write(toFile: file, atomically: true, encoding: .utf8)
+        return try ChildProcess("\(binDir)/purr", ["up", "--config", file, "--log-level", logLevel], logPath: logPath)
     }
 
     func stop() {

@@ -14,6 +14,9 @@ enum Workload: String, CaseIterable, Sendable {
     case soak
     /// Time to the first response across an emulated link (one-way delay D): direct, Purr, Purr over TLS.
     case wan
+    /// Connections per second, a new connection per request (like `redis-benchmark -k 0`): direct,
+    /// two-hop relays (the bench's own, nginx's) and Purr.
+    case rate
 }
 
 /// What every workload gets: the plan, the targets in this process, and where the executables are.
@@ -23,6 +26,6 @@ struct BenchContext {
 
     /// A fresh client + server pair for one workload, so each one's memory starts from the same place.
     func stack(target port: Int, label: String, scheme: String = "http") throws -> TunnelStack {
-        try TunnelStack(binDir: binDir, targetPort: port, label: label, scheme: scheme)
+        try TunnelStack(binDir: binDir, targetPort: port, label: label, scheme: scheme, pool: plan.pool, logLevel: plan.tunnelLogLevel)
     }
 }
