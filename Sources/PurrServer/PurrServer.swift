@@ -98,6 +98,10 @@ public final class PurrServer: Sendable {
         while registry.activeCount > 0 && ContinuousClock.now < closeDeadline {
             try? await Task.sleep(for: .milliseconds(10))
         }
+        // A resolver's HTTP client keeps connections of its own: closed now, not when the server object goes.
+        for route in config.routes {
+            if case .source(let resolver as ResolverSource, _) = route.target { await resolver.shutdown() }
+        }
     }
 }
 

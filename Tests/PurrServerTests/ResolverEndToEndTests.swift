@@ -204,6 +204,26 @@ final class ResolverEndToEndTests: XCTestCase {
         XCTAssertTrue(released, "connections to the resolver still open: \(resolver.openConnections)")
     }
 
+    /// Shutting the server down closes its resolver connections, though the application keeps the object.
+    func testShutdownClosesTheResolverConnections() async throws {
+        let target = try await TestTarget.start(.echo(banner: nil), group: group)
+        let resolver = try await ResolverStandIn.start(group: group) { _ in .target("127.0.0.1:\(target.port)") }
+        defer { resolver.close() }
+        let source = ResolverSource(config: try ResolverConfig(url: resolver.url), group: group)
+        let route = try Route(
+            path: "/console", target: .source(source, summary: source.config.description), allow: try AllowList(["127.0.0.1:*"]))
+        let server = try await InProcessServer.start(routes: [route])
+        let socket = try BlockingSocket(port: server.port, timeout: 15)
+        let (head, _) = try socket.upgrade(path: "/console", port: server.port)
+        XCTAssertTrue(head.hasPrefix("HTTP/1.1 101"), head)
+        socket.close()
+        XCTAssertEqual(resolver.openConnections, 1)
+        await server.shutdown(drainTimeout: 1)
+        let closed = TestKit.poll { resolver.openConnections == 0 }
+        XCTAssertTrue(closed, "connections to the resolver after shutdown: \(resolver.openConnections)")
+        withExtendedLifetime(server) {}
+    }
+
     func testBadResolverKeysStopTheServerWithOneLine() throws {
         let cases: [(String, String)] = [
             ("resolver = \"ftp://x/r\"\nallow = [\"127.0.0.1:*\"]", "routes[0].resolver: 'ftp://x/r': expected an http:// or https:// URL"),
