@@ -196,23 +196,29 @@ final class NativeHostTests: XCTestCase {
             XCTAssertNotNil(try host.receive()["error"] as? String, origin)
         }
 
-        // An origin added to the file by hand counts at once.
-        try "[browser]\nallowed_origins = [\"http://127.0.0.1:*\", \"https://console.example.com\", \"http://localhost:8000\"]\n".write(
-            toFile: "\(home)/purr/tunnels.toml", atomically: true, encoding: .utf8)
+        // An origin added to the file by hand counts at once, even when the edit keeps the file's modification
+        // time (a rename within one clock tick does: each edit below keeps it on purpose).
+        let file = "\(home)/purr/tunnels.toml"
+        let time = try XCTUnwrap(try FileManager.default.attributesOfItem(atPath: file)[.modificationDate] as? Date)
+        func editByHand(_ text: String) throws {
+            try text.write(toFile: file, atomically: true, encoding: .utf8)
+            try FileManager.default.setAttributes([.modificationDate: time], ofItemAtPath: file)
+        }
+        try editByHand(
+            "[browser]\nallowed_origins = [\"http://127.0.0.1:*\", \"https://console.example.com\", \"http://localhost:8000\"]\n")
         try host.send(#"{"src":3,"seq":2,"origin":"http://localhost:8000","cmd":"status"}"#)
         XCTAssertEqual(try host.receive()["status"] as? String, "running")
-        try "theme = \"dark\"\n\n[browser]\nallowed_origins = [\"http://127.0.0.1:*\", \"https://console.example.com\"]\n".write(
-            toFile: "\(home)/purr/tunnels.toml", atomically: true, encoding: .utf8)
+        try editByHand("theme = \"dark\"\n\n[browser]\nallowed_origins = [\"http://127.0.0.1:*\", \"https://console.example.com\"]\n")
         try host.send(#"{"src":3,"seq":2,"origin":"http://localhost:8000","cmd":"status"}"#)
         XCTAssertNotNil(try host.receive()["error"] as? String, "removed from the file by hand: refused again")
         let good = try String(contentsOfFile: "\(home)/purr/tunnels.toml", encoding: .utf8)
-        try "[browser]\nallowed_origins = [\"ftp:/x\"]\n".write(toFile: "\(home)/purr/tunnels.toml", atomically: true, encoding: .utf8)
+        try editByHand("[browser]\nallowed_origins = [\"ftp:/x\"]\n")
         try host.send(#"{"src":3,"seq":2,"origin":"http://127.0.0.1:8000","cmd":"status"}"#)
         XCTAssertEqual(
             try host.receive()["error"] as? String,
             "origin 'http://127.0.0.1:8000' is not allowed: \(home)/purr/tunnels.toml: browser.allowed_origins[0]: "
                 + "'ftp:/x': expected an origin like https://console.example.com or http://127.0.0.1:*")
-        try good.write(toFile: "\(home)/purr/tunnels.toml", atomically: true, encoding: .utf8)
+        try editByHand(good)
 
         // Only extension pages may list, allow and revoke.
         try host.send(#"{"src":3,"seq":3,"origin":"http://127.0.0.1:8000","cmd":"allow","args":{"origin":"https://evil.example"}}"#)

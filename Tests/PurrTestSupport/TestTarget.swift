@@ -91,7 +91,13 @@ public final class TestTarget: Sendable {
             defer { state.pausedChannels = [] }
             return state.pausedChannels
         }
-        for channel in channels { channel.setOption(ChannelOptions.autoRead, value: true).whenSuccess { channel.read() } }
+        // Only `autoRead` is turned on, on the channel's loop: that reads now if the channel is registered, or at
+        // its activation. A sink's initializer runs on its own loop a tick before the server's loop registers
+        // it; an explicit `read()` in between marks a read pending that is never issued, and the activation
+        // then skips its own read: the sink stayed paused for good (seen under load).
+        for channel in channels {
+            channel.eventLoop.execute { try? channel.syncOptions?.setOption(ChannelOptions.autoRead, value: true) }
+        }
     }
 
     public var acceptedCount: Int { state.withLock { $0.accepted } }

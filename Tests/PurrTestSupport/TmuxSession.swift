@@ -5,10 +5,16 @@ public final class TmuxSession: @unchecked Sendable {
     public let socket = "purr-test-\(UUID().uuidString.prefix(8))"
     public let name = "tui"
 
-    /// Starts `command` (a shell command line) in a `width`×`height` window.
+    /// Starts `command` (a shell command line) in a `width`×`height` window. The pane stays when the program
+    /// ends, with its last output and "Pane is dead (status N)": a program that failed at start (a demo that
+    /// could not start once in a full run) used to take the tmux server with it, and the failures showed an
+    /// empty screen.
     public init(command: String, width: Int, height: Int, environment: [String: String] = [:]) throws {
         let exports = environment.map { "export \($0.key)='\($0.value)';" }.joined(separator: " ")
-        try tmux(["new-session", "-d", "-s", name, "-x", "\(width)", "-y", "\(height)", "\(exports) \(command)"])
+        try tmux([
+            "start-server", ";", "set-option", "-g", "remain-on-exit", "on", ";",
+            "new-session", "-d", "-s", name, "-x", "\(width)", "-y", "\(height)", "\(exports) \(command)",
+        ])
     }
 
     deinit { stop() }
@@ -46,9 +52,16 @@ public final class TmuxSession: @unchecked Sendable {
         return text
     }
 
-    /// The visible screen as text.
+    /// The visible screen as text, or why there is none (a failure message then says so).
     public func screen() -> String {
-        (try? tmux(["capture-pane", "-p", "-t", name])) ?? ""
+        do {
+            let visible = try tmux(["capture-pane", "-p", "-t", name])
+            // An ended program's last words scroll up when tmux writes the pane's status: show them too.
+            guard visible.contains("Pane is dead") else { return visible }
+            return try tmux(["capture-pane", "-p", "-S", "-", "-t", name])
+        } catch {
+            return "(no screen: \(error))"
+        }
     }
 
     /// Waits (bounded) until the screen contains `text`; returns whether it did.
