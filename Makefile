@@ -42,7 +42,7 @@ demo: deps-build
 	"$$($(SWIFT) build -c release --show-bin-path)/purr-tui" --demo
 
 lint:
-	$(SWIFT) format lint --strict -r Sources Tests
+	$(SWIFT) format lint --strict -r Sources Tests Examples
 
 # What CI runs (.ci/run calls this).
 test: deps-test lint

@@ -10,6 +10,8 @@ let crypto = Target.Dependency.product(name: "Crypto", package: "swift-crypto")
 let nioSSL = Target.Dependency.product(name: "NIOSSL", package: "swift-nio-ssl")
 let logging = Target.Dependency.product(name: "Logging", package: "swift-log")
 let argumentParser = Target.Dependency.product(name: "ArgumentParser", package: "swift-argument-parser")
+let asyncHTTPClient = Target.Dependency.product(name: "AsyncHTTPClient", package: "async-http-client")
+let jwtKit = Target.Dependency.product(name: "JWTKit", package: "jwt-kit")
 let upcoming: [SwiftSetting] = [.enableUpcomingFeature("ExistentialAny"), .enableUpcomingFeature("MemberImportVisibility")]
 
 let package = Package(
@@ -20,6 +22,7 @@ let package = Package(
         .executable(name: "purr", targets: ["purr"]),
         .executable(name: "purr-bench", targets: ["purr-bench"]),
         .executable(name: "purr-tui", targets: ["purr-tui"]),
+        .executable(name: "purr-embed-example", targets: ["purr-embed-example"]),
         .library(name: "PurrCore", targets: ["PurrCore"]),
         .library(name: "PurrServer", targets: ["PurrServer"]),
         .library(name: "PurrClient", targets: ["PurrClient"]),
@@ -29,9 +32,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
-        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),  // jwt-kit 5.x needs 4.x
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.7.1"),
     ],
     targets: [
         .target(
@@ -43,7 +47,7 @@ let package = Package(
         ),
         .target(
             name: "PurrServer",
-            dependencies: ["PurrCore", nioCore, nioPosix, nioHTTP1, nioWebSocket, logging],
+            dependencies: ["PurrCore", nioCore, nioPosix, nioHTTP1, nioWebSocket, nioSSL, logging, crypto, asyncHTTPClient, jwtKit],
             swiftSettings: upcoming
         ),
         .target(
@@ -94,9 +98,16 @@ let package = Package(
             ],
             swiftSettings: upcoming
         ),
+        // Embedding Purr in an application (README: Routing): built and run by the tests.
+        .executableTarget(
+            name: "purr-embed-example",
+            dependencies: ["PurrCore", "PurrServer", nioCore, nioPosix, nioHTTP1],
+            path: "Examples/EmbeddedPurr",
+            swiftSettings: upcoming
+        ),
         .target(
             name: "PurrTestSupport",
-            dependencies: ["PurrCore", "PurrServer", nioCore, nioPosix, nioHTTP1, nioWebSocket, logging, crypto],
+            dependencies: ["PurrCore", "PurrServer", nioCore, nioPosix, nioHTTP1, nioWebSocket, nioSSL, logging, crypto],
             path: "Tests/PurrTestSupport",
             resources: [.copy("Fixtures")],
             swiftSettings: upcoming
@@ -111,7 +122,7 @@ let package = Package(
         .testTarget(
             name: "PurrServerTests",
             dependencies: [
-                "PurrCore", "PurrServer", "PurrTestSupport", nioCore, nioHTTP1, nioWebSocket,
+                "PurrCore", "PurrServer", "PurrTestSupport", nioCore, nioHTTP1, nioWebSocket, crypto, jwtKit,
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ],
             swiftSettings: upcoming

@@ -23,6 +23,14 @@ public final class PurrServer: Sendable {
         self.registry = StatsRegistry(routes: config.routes, listen: config.listen.description)
         let env = ServerEnvironment(routes: RouteTable(config.routes), registry: registry, logger: logger, config: config)
         self.settings = EnvironmentHolder(env, config: config)
+        Self.activateSources(of: config.routes, logger: logger)
+    }
+
+    /// Hands the server's logger to each dynamic route's source (a token file reports its bad lines).
+    static func activateSources(of routes: [Route], logger: Logger) {
+        for route in routes {
+            if case .source(let source, _) = route.target { source.activate(logger: logger) }
+        }
     }
 
     /// The configuration in use (the latest good load).
@@ -90,6 +98,10 @@ public final class PurrServer: Sendable {
         while registry.activeCount > 0 && ContinuousClock.now < closeDeadline {
             try? await Task.sleep(for: .milliseconds(10))
         }
+        // A resolver's HTTP client keeps connections of its own: closed now, not when the server object goes.
+        for route in config.routes {
+            if case .source(let resolver as ResolverSource, _) = route.target { await resolver.shutdown() }
+        }
     }
 }
 
@@ -120,6 +132,7 @@ extension PurrServer {
             try tls.reload(certificatePath: certificate, keyPath: key)
         }
         registry.updateRoutes(applied.routes)
+        Self.activateSources(of: applied.routes, logger: logger)
         let generation = settings.current.generation + 1
         let environment = ServerEnvironment(
             routes: RouteTable(applied.routes), registry: registry, logger: logger, config: applied, generation: generation)

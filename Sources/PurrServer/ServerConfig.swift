@@ -104,18 +104,10 @@ extension ServerConfig {
         }
         var seen: Set<String> = []
         for entry in try toml.tables("routes") {
-            try entry.checkKeys(["path", "target", "token", "host", "max_connections"])
-            let path = try entry.requiredString("path")
-            let targetText = try entry.requiredString("target")
-            let target = try entry.wrap("target") { () throws(ConfigError) in try HostPort(parsing: targetText) }
-            let host = try entry.string("host")
-            var route = try entry.wrap("path") { () throws(ConfigError) in
-                try Route(path: path, target: target, token: try entry.string("token"), host: host)
-            }
-            route.maxConnections = try entry.int("max_connections", range: Self.connectionLimitRange)
-            let key = "\(host ?? "*") \(path)"
+            let route = try Self.route(from: entry)
+            let key = "\(route.host ?? "*") \(route.path)"
             guard seen.insert(key).inserted else {
-                throw ConfigError("\(file): \(entry.path): a route for path '\(path)' is already defined")
+                throw ConfigError("\(file): \(entry.path): a route for path '\(route.path)' is already defined")
             }
             config.routes.append(route)
         }

@@ -12,7 +12,8 @@ struct PurrServerCommand: AsyncParsableCommand {
         commandName: "purr-server",
         abstract: "Answer Purr upgrade requests and relay each to a TCP target.",
         discussion: """
-            Routes come from --route flags and/or [[routes]] in --config; flags win.
+            Routes come from --route flags and/or [[routes]] in --config; flags win. Routes whose target is
+            chosen per request (path templates, token files) and their allow lists are set in the file.
             SIGHUP re-reads --config (routes, tokens, limits, log level, admin token, TLS files) for new
             connections; relays already up keep going. SIGINT/SIGTERM drain and stop.
             Example: purr-server --listen 127.0.0.1:8080 --route /ssh=127.0.0.1:22

@@ -17,7 +17,7 @@ final class RouteAndConfigTests: XCTestCase {
         XCTAssertEqual(table.match(path: "/ssh/extra", host: nil)?.path, "/ssh")
         XCTAssertNil(table.match(path: "/sshx", host: nil))
         XCTAssertEqual(table.match(path: "/db/other", host: nil)?.path, "/db/")
-        XCTAssertEqual(table.match(path: "/db/main", host: nil)?.target.port, 5433, "longest match wins")
+        XCTAssertEqual(table.match(path: "/db/main", host: nil)?.target.fixed?.port, 5433, "longest match wins")
         XCTAssertNil(table.match(path: "/", host: nil), "unknown routes are denied")
         XCTAssertNil(RouteTable([]).match(path: "/ssh", host: nil))
     }
@@ -27,8 +27,8 @@ final class RouteAndConfigTests: XCTestCase {
             try Route(path: "/ssh", target: target, host: "a.example"),
             try Route(path: "/ssh", target: HostPort(host: "127.0.0.1", port: 23)),
         ])
-        XCTAssertEqual(table.match(path: "/ssh", host: "A.example:8080")?.target.port, 22)
-        XCTAssertEqual(table.match(path: "/ssh", host: "b.example")?.target.port, 23)
+        XCTAssertEqual(table.match(path: "/ssh", host: "A.example:8080")?.target.fixed?.port, 22)
+        XCTAssertEqual(table.match(path: "/ssh", host: "b.example")?.target.fixed?.port, 23)
         let only = RouteTable([try Route(path: "/ssh", target: target, host: "a.example")])
         XCTAssertNil(only.match(path: "/ssh", host: "b.example"))
         XCTAssertNil(only.match(path: "/ssh", host: nil))
@@ -36,7 +36,7 @@ final class RouteAndConfigTests: XCTestCase {
 
     func testRouteFlag() throws {
         let route = try Route(flag: "/ssh=[::1]:22")
-        XCTAssertEqual(route.target, HostPort(host: "::1", port: 22))
+        XCTAssertEqual(route.target, .fixed(HostPort(host: "::1", port: 22)))
         XCTAssertThrowsError(try Route(flag: "/ssh")) { XCTAssertTrue("\($0)".contains("PATH=HOST:PORT")) }
         XCTAssertThrowsError(try Route(flag: "ssh=127.0.0.1:22")) { XCTAssertTrue("\($0)".contains("must start with '/'")) }
         XCTAssertThrowsError(try Route(flag: "/ssh=127.0.0.1")) { XCTAssertTrue("\($0)".contains("--route")) }

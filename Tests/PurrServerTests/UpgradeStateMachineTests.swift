@@ -13,10 +13,13 @@ final class UpgradeStateMachineTests: XCTestCase {
     func testAcceptedHeadConnectsThenUpgradesOnceTheHeadHasEnded() throws {
         let route = try Route(path: "/t", target: HostPort(host: "127.0.0.1", port: 1))
         var machine = UpgradeStateMachine()
-        guard case .connect(let chosen) = machine.receivedHead(.accept(route, UpgradeRequest(path: "/t", host: "x"))) else {
+        guard
+            case .connect(let chosen) = machine.receivedHead(
+                .accept(route, UpgradeRequest(path: "/t", host: "x"), .known(HostPort(host: "127.0.0.1", port: 1))))
+        else {
             return XCTFail("no connect")
         }
-        XCTAssertEqual(chosen.path, "/t")
+        XCTAssertEqual(chosen.port, 1)
         let target = EmbeddedChannel()
         // The target can connect before the decoder's `.end`: the hand-over waits for it.
         guard case .none = machine.targetConnected(target, clientActive: true) else { return XCTFail("upgraded too early") }
@@ -30,7 +33,7 @@ final class UpgradeStateMachineTests: XCTestCase {
     func testTargetForAClientThatLeftIsClosedAndRefusalsHappenOnce() throws {
         let route = try Route(path: "/t", target: HostPort(host: "127.0.0.1", port: 1))
         var machine = UpgradeStateMachine()
-        _ = machine.receivedHead(.accept(route, UpgradeRequest(path: "/t", host: "x")))
+        _ = machine.receivedHead(.accept(route, UpgradeRequest(path: "/t", host: "x"), .known(HostPort(host: "127.0.0.1", port: 1))))
         _ = machine.receivedEnd()
         guard case .clientGone(_, nil) = machine.channelInactive() else { return XCTFail("client gone") }
         guard case .closeTarget = machine.targetConnected(EmbeddedChannel(), clientActive: false) else {
@@ -54,6 +57,55 @@ final class UpgradeStateMachineTests: XCTestCase {
         XCTAssertEqual(large.status, 431)
         var quitter = UpgradeStateMachine()
         guard case .clientGone = quitter.errorCaught(HTTPParserError.invalidEOFState) else { return XCTFail("not client gone") }
+    }
+
+    /// A dynamic route: the source is asked first; its answer, its refusal or the deadline moves the
+    /// machine on exactly once, and a client that leaves meanwhile ends it.
+    func testChoosingAsksTheSourceThenConnectsOrRefusesOnce() throws {
+        let allow = try AllowList(["127.0.0.1:*"])
+        let route = try Route(path: "/t", allow: allow) { _ in HostPort(host: "127.0.0.1", port: 1) }
+        let request = UpgradeRequest(path: "/t", host: "x")
+        let question = TargetRequest(path: "/t", routePath: "/t")
+        var machine = UpgradeStateMachine()
+        guard case .lookup(let asked, let sent) = machine.receivedHead(.accept(route, request, .ask(question))) else {
+            return XCTFail("no lookup")
+        }
+        XCTAssertEqual(asked.path, "/t")
+        XCTAssertEqual(sent.routePath, "/t")
+        // The decoder's end arrives while the source thinks: remembered for the hand-over.
+        guard case .none = machine.receivedEnd() else { return XCTFail("nothing to do at the end yet") }
+        guard case .none = machine.inputClosed() else { return XCTFail("the gate holds a FIN while choosing") }
+        guard case .connect(let target) = machine.targetChosen(HostPort(host: "127.0.0.1", port: 7)) else { return XCTFail("no connect") }
+        XCTAssertEqual(target.port, 7)
+        let channel = EmbeddedChannel()
+        guard case .upgrade(let upgraded, _) = machine.targetConnected(channel, clientActive: true) else {
+            return XCTFail("the end was seen while choosing: upgrade at once")
+        }
+        XCTAssertTrue(upgraded === channel)
+        guard case .none = machine.targetRefused(Refusal(.refused("late"))) else { return XCTFail("a late refusal changes nothing") }
+
+        var refused = UpgradeStateMachine()
+        _ = refused.receivedHead(.accept(route, request, .ask(question)))
+        guard case .refuse(let refusal) = refused.targetRefused(Refusal(.forbiddenTarget(HostPort(host: "10.0.0.1", port: 1), route: "/t")))
+        else { return XCTFail("no refusal") }
+        XCTAssertEqual(refusal.status, 403)
+        XCTAssertEqual(refusal.failure, .forbiddenTarget)
+        guard case .none = refused.lookupTimedOut(.lookupTimeout(route: "/t", seconds: 1)) else { return XCTFail("answered twice") }
+        guard case .none = refused.targetChosen(HostPort(host: "127.0.0.1", port: 1)) else {
+            return XCTFail("a late answer connects nothing")
+        }
+
+        var slow = UpgradeStateMachine()
+        _ = slow.receivedHead(.accept(route, request, .ask(question)))
+        guard case .refuse(let timeout) = slow.lookupTimedOut(.lookupTimeout(route: "/t", seconds: 1)) else { return XCTFail("no 504") }
+        XCTAssertEqual(timeout.status, 504)
+        XCTAssertEqual(timeout.failure, .resolverTimeout)
+
+        var gone = UpgradeStateMachine()
+        _ = gone.receivedHead(.accept(route, request, .ask(question)))
+        guard case .clientGone(let why, nil) = gone.channelInactive() else { return XCTFail("client gone") }
+        XCTAssertEqual(why, "client disconnected while its target was being chosen")
+        guard case .none = gone.targetChosen(HostPort(host: "127.0.0.1", port: 1)) else { return XCTFail("nobody to connect for") }
     }
 
     // MARK: The pipeline in an EmbeddedChannel

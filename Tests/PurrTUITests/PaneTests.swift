@@ -194,6 +194,9 @@ final class PaneTests: XCTestCase {
         model.pane = .servers
         let focused = ScreenRenderer.render(model, width: 120, height: 35)
         XCTAssertNotNil(line(focused, containing: "abc/ssh/1"), "the connection list with the client id: \(focused.text)")
+        let wide = ScreenRenderer.render(model, width: 240, height: 35)
+        let row = wide.row(try XCTUnwrap(line(wide, containing: "abc/ssh/1")))
+        XCTAssertTrue(row.contains("127.0.0.1:22"), "on a wide screen, each connection's own target: \(row)")
     }
 
     func testEveryPaneFitsEverySize() throws {

@@ -57,6 +57,9 @@ public struct TOMLReader {
         }
     }
 
+    /// Whether the table has this key (of any type).
+    public func has(_ key: String) -> Bool { table[key] != nil }
+
     public func string(_ key: String) throws(ConfigError) -> String? {
         guard let value = table[key] else { return nil }
         guard let string = value.string else { throw fail(key, "expected a string, got \(value.type)") }

@@ -1,3 +1,4 @@
+import Logging
 import NIOCore
 import NIOHTTP1
 import PurrCore
@@ -57,4 +58,14 @@ public struct TargetRefusal: Error, Sendable, Equatable, CustomStringConvertible
 /// route's allow list to whatever comes back, so a source need not (but may) check it itself.
 public protocol TargetSource: Sendable {
     func target(for request: TargetRequest) async throws(TargetRefusal) -> HostPort
+
+    /// Called once the server uses this source (at start, and for the sources of a reloaded
+    /// configuration), with the server's logger: the place to report what loading found (a token
+    /// file's bad lines) and to keep the logger. Sources are built while the config is read, before
+    /// logging is set up. The default does nothing.
+    func activate(logger: Logger)
+}
+
+extension TargetSource {
+    public func activate(logger: Logger) {}
 }

@@ -81,7 +81,8 @@ public final class StatsRegistry: Sendable {
         let key = Self.key(for: route)
         record.mutable.withLock {
             $0.route = key
-            $0.target = route.target.description
+            // A dynamic route's connection gets its target once it is chosen (`chose`).
+            $0.target = route.target.fixed?.description
             $0.state = .connecting
             $0.routeSettings = route
         }
@@ -95,6 +96,11 @@ public final class StatsRegistry: Sendable {
             state.routes[key]?.total += 1
             return state.routes[key]?.active ?? 0
         }
+    }
+
+    /// The target a dynamic route chose for this connection (shown in /stats and logged; never a token).
+    func chose(_ record: ConnectionRecord, target: HostPort) {
+        record.mutable.withLock { $0.target = target.description }
     }
 
     /// The client's `Purr-Connection` id for this connection: kept if it is a short printable token
@@ -305,7 +311,7 @@ extension StatsRegistry {
             let (state, route) = record.mutable.withLock { ($0.state, $0.routeSettings) }
             guard state == .relaying || state == .connecting, let route, let channel = record.channel else { continue }
             let current = table.routes.first { $0.path == route.path && $0.host == route.host }
-            guard current?.target != route.target || current?.token != route.token else { continue }
+            guard current?.target != route.target || current?.token != route.token || current?.allow != route.allow else { continue }
             channel.close(promise: nil)
             closed += 1
         }

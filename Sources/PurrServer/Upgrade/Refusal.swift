@@ -1,4 +1,5 @@
 import Foundation
+import NIOHTTP1
 
 /// An error answer: status line, one line of text, and the failure it is counted as.
 struct Refusal: Equatable {
@@ -39,5 +40,31 @@ struct Refusal: Equatable {
 
     static func badGateway(_ message: String) -> Refusal {
         Refusal(status: 502, reasonPhrase: "Bad Gateway", message: message, failure: .targetUnreachable)
+    }
+}
+
+extension Refusal {
+    /// A dynamic source's refusal: its status (an error status, else 502), its line, and its label.
+    init(_ refusal: TargetRefusal) {
+        let status = (400...599).contains(refusal.status) ? refusal.status : 502
+        let phrase = HTTPResponseStatus(statusCode: status).reasonPhrase
+        self.init(
+            status: status, reasonPhrase: phrase.isEmpty ? "Refused" : phrase, message: Self.oneLine(refusal.message),
+            failure: FailureReason(refusalReason: refusal.reason))
+    }
+
+    /// A source that gave no answer within the deadline.
+    static func lookupTimeout(route: String, seconds: Double) -> Refusal {
+        Refusal(
+            status: 504, reasonPhrase: "Gateway Timeout", message: "no target chosen for route \(route) within \(seconds.formatted()) s",
+            failure: .resolverTimeout)
+    }
+
+    /// One line of at most 300 printable characters: what a source says may come from anywhere.
+    static func oneLine(_ text: String) -> String {
+        let cleaned = String(text.unicodeScalars.map { $0.value < 32 || $0.value == 127 ? " " : Character($0) })
+        let trimmed = cleaned.trimmingCharacters(in: .whitespaces)
+        let line = trimmed.isEmpty ? "refused" : trimmed
+        return line.count > 300 ? String(line.prefix(300)) + "…" : line
     }
 }

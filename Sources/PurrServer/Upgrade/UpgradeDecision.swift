@@ -1,9 +1,11 @@
+import NIOCore
 import NIOHTTP1
 import PurrCore
 
 extension ServerEnvironment {
-    /// What a request head gets: the original protocol's checks, then the route, its limit and its token.
-    func decide(_ head: HTTPRequestHead, record: ConnectionRecord?) -> UpgradeStateMachine.Decision {
+    /// What a request head gets: the original protocol's checks, then the route, its limit, its token,
+    /// and how its target is chosen.
+    func decide(_ head: HTTPRequestHead, record: ConnectionRecord?, peer: SocketAddress? = nil) -> UpgradeStateMachine.Decision {
         // A head that arrives whole in one read never trips the gate's running count; its size is checked here.
         if Self.size(of: head) > maxHeadSize {
             return .refuse(.headTooLarge(HandshakeGate.HeadTooLarge(limit: maxHeadSize).description))
@@ -19,9 +21,20 @@ extension ServerEnvironment {
         if request.webSocketKey != nil, let origin = head.value(of: "Origin"), !allowsWebSocket(origin: origin) {
             return .refuse(.forbiddenOrigin("WebSocket origin \(origin.printableLine) is not allowed (purr-server --ws-origin)"))
         }
-        guard let route = routes.match(path: request.routePath, host: head.value(of: PurrWire.Header.host)) else {
+        let hostHeader = head.value(of: PurrWire.Header.host)
+        guard let match = routes.find(path: request.routePath, host: hostHeader) else {
             let message = routes.isEmpty ? "no routes are configured on this server" : "no route for \(request.routePath.printableLine)"
             return .refuse(.notFound(message, .noRoute))
+        }
+        let route: Route
+        let captures: [String: String]
+        switch match {
+        case .route(let matched, let found):
+            (route, captures) = (matched, found)
+        case .badCapture(let matched, let why):
+            // Counted against the template's route; nothing has looked at the capture beyond this check.
+            if let record { registry.routed(record, to: matched) }
+            return .refuse(Refusal(.badCapture(why)))
         }
         let routeActive = record.map { registry.routed($0, to: route) } ?? 0
         if let limit = route.maxConnections, routeActive > limit {
@@ -36,7 +49,24 @@ extension ServerEnvironment {
                 return .refuse(.unauthorized("wrong token for route \(route.path)"))
             }
         }
-        return .accept(route, request)
+        switch route.target {
+        case .fixed(let target):
+            return .accept(route, request, .known(target))
+        case .template(let template):
+            let target: HostPort
+            switch template.fill(captures) {
+            case .success(let filled): target = filled
+            case .failure(let refusal): return .refuse(Refusal(refusal))
+            }
+            if let refusal = route.admit(target) { return .refuse(Refusal(refusal)) }
+            if let record { registry.chose(record, target: target) }
+            return .accept(route, request, .known(target))
+        case .source:
+            let question = TargetRequest(
+                path: request.routePath, routePath: route.path, captures: captures, host: hostHeader, headers: head.headers, peer: peer,
+                token: request.token)
+            return .accept(route, request, .ask(question))
+        }
     }
 
     func allowsWebSocket(origin: String) -> Bool {

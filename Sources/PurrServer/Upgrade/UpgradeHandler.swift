@@ -19,6 +19,8 @@ final class UpgradeHandler {
     private let gate: HandshakeGate
     private var record: ConnectionRecord?
     private var headerTimer: Scheduled<Void>?
+    /// A dynamic route's source at work, and its deadline (issue #16).
+    private var lookup: (running: TargetLookup, deadline: Scheduled<Void>)?
     /// The client sent at least one byte (a pooled connection that never did is `unused` when it closes).
     private var spoke = false
 
@@ -43,6 +45,7 @@ final class UpgradeHandler {
             logger[metadataKey: "conn"] = "\(record.id)"
             logger[metadataKey: "peer"] = "\(record.peer)"
             if let route = record.route { logger[metadataKey: "route"] = "\(route)" }
+            if record.state != .readingHead, let target = record.target { logger[metadataKey: "target"] = "\(target)" }
             if let transport = record.transport { logger[metadataKey: "transport"] = "\(transport.rawValue)" }
         }
         return logger
@@ -54,14 +57,17 @@ final class UpgradeHandler {
             break
         case .refuse(let refusal):
             refuse(refusal, context: context)
-        case .connect(let route):
-            connect(to: route, context: context)
+        case .lookup(let route, let question):
+            lookUp(route, question, context: context)
+        case .connect(let target):
+            connect(to: target, context: context)
         case .upgrade(let target, let request):
             handOver(to: target, request, context: context)
         case .closeTarget(let target):
             target.close(promise: nil)
         case .clientGone(let detail, let target):
             headerTimer?.cancel()
+            cancelLookup()
             target?.close(promise: nil)
             if let record {
                 if spoke {
@@ -85,10 +91,46 @@ final class UpgradeHandler {
         }
     }
 
-    private func connect(to route: Route, context: ChannelHandlerContext) {
+    /// Asks the route's source for the target, off the event loop. Its answer (checked against the
+    /// allow list), its refusal, or the deadline (the header timeout again) comes back through the machine.
+    private func lookUp(_ route: Route, _ question: TargetRequest, context: ChannelHandlerContext) {
+        guard case .source(let source, _) = route.target else { return }
+        // Hold the client's bytes meanwhile, as while connecting.
+        try? context.channel.syncOptions?.setOption(ChannelOptions.autoRead, value: false)
+        let running = TargetLookup(source, question, on: context.eventLoop)
+        let deadline = context.eventLoop.assumeIsolated().scheduleTask(in: env.headerTimeout) {
+            let refusal = Refusal.lookupTimeout(route: route.path, seconds: Double(self.env.headerTimeout.nanoseconds) / 1e9)
+            self.perform(self.machine.lookupTimedOut(refusal), context: context)
+            self.cancelLookup()
+        }
+        lookup = (running, deadline)
+        running.answer.assumeIsolated().whenSuccess { answer in
+            // nil: cancelled (timed out, or the client left); the machine has moved on already.
+            guard let answer, case .choosing = self.machine.state else { return }
+            self.cancelLookup()
+            switch answer {
+            case .success(let target):
+                if let refusal = route.admit(target) {
+                    self.perform(self.machine.targetRefused(Refusal(refusal)), context: context)
+                    return
+                }
+                if let record = self.record { self.env.registry.chose(record, target: target) }
+                self.perform(self.machine.targetChosen(target), context: context)
+            case .failure(let refusal):
+                self.perform(self.machine.targetRefused(Refusal(refusal)), context: context)
+            }
+        }
+    }
+
+    private func cancelLookup() {
+        lookup?.deadline.cancel()
+        lookup?.running.cancel()
+        lookup = nil
+    }
+
+    private func connect(to target: HostPort, context: ChannelHandlerContext) {
         // Hold the client's bytes while the target connects; the relay turns reading back on.
         try? context.channel.syncOptions?.setOption(ChannelOptions.autoRead, value: false)
-        let target = route.target
         ClientBootstrap(group: context.eventLoop)
             .channelOption(ChannelOptions.autoRead, value: false)
             .channelInitializer { channel in
@@ -144,7 +186,9 @@ final class UpgradeHandler {
         if let decoder { operations.removeHandler(decoder, promise: removed) } else { removed.succeed() }
         removed.futureResult.assumeIsolated().whenComplete { _ in
             gate.release()
-            logger.info("open", metadata: ["target": "\(target.remoteAddress?.hostPortDescription ?? "?")"])
+            // `target` (the chosen HOST:PORT) is in the logger's metadata; the address only when it says more.
+            let address = target.remoteAddress?.hostPortDescription ?? "?"
+            logger.info("open", metadata: address == record.target ? [:] : ["address": "\(address)"])
             session.start().assumeIsolated().whenSuccess { reason in
                 registry.finish(record, failure: reason.isFailure ? .relayError : nil, detail: reason.description)
                 Self.logClose(logger, record: record, reason: reason)
@@ -215,7 +259,7 @@ extension UpgradeHandler: ChannelInboundHandler, RemovableChannelHandler {
             headerTimer?.cancel()
             // The client's connection id (Purr-Connection), for viewers that join both ends.
             if let record, let id = head.value(of: PurrWire.Header.purrConnection) { env.registry.identified(record, clientID: id) }
-            let decision = env.decide(head, record: record)
+            let decision = env.decide(head, record: record, peer: context.remoteAddress)
             if case .accept = decision { gate.headComplete(accepted: true) }
             perform(machine.receivedHead(decision), context: context)
         case .body:

@@ -7,13 +7,22 @@ import PurrCore
 /// answering (101 or an error line) and handing over to the relay happen in that order and only once.
 struct UpgradeStateMachine {
     /// What the routes, the limits and the token say about a request head.
-    enum Decision: Equatable {
-        case accept(Route, UpgradeRequest)
+    enum Decision {
+        case accept(Route, UpgradeRequest, TargetChoice)
         case refuse(Refusal)
+    }
+
+    /// The target of an accepted request: known now (fixed routes, templates), or to be asked of the
+    /// route's source (token file, resolver, signed token, the embedding application).
+    enum TargetChoice {
+        case known(HostPort)
+        case ask(TargetRequest)
     }
 
     enum State {
         case readingHead
+        /// The route's source is choosing the target (asynchronously). `endSeen` as for `connecting`.
+        case choosing(UpgradeRequest, endSeen: Bool)
         /// The head was accepted and the target is being connected. The decoder's `.end` for the head
         /// comes right behind it; the hand-over waits for it so no HTTP part reaches the relay.
         case connecting(UpgradeRequest, endSeen: Bool, target: (any Channel)?)
@@ -26,12 +35,15 @@ struct UpgradeStateMachine {
     enum Action {
         case none
         case refuse(Refusal)
-        case connect(Route)
+        /// Ask the route's source for the target; its answer comes back as `targetChosen` or `targetRefused`.
+        case lookup(Route, TargetRequest)
+        case connect(HostPort)
         /// Answer 101 and hand both channels to a relay session.
         case upgrade(target: any Channel, UpgradeRequest)
         /// A target connected for a client that is gone.
         case closeTarget(any Channel)
-        /// The client left (or broke) before the relay began: count it and close (and the target, if any).
+        /// The client left (or broke) before the relay began: count it and close (and the target, if any;
+        /// a lookup still running is cancelled).
         case clientGone(String, target: (any Channel)?)
         /// Nothing arrived within the silent timeout: close without an answer (nobody asked anything).
         case silentClose(seconds: Double)
@@ -46,13 +58,39 @@ struct UpgradeStateMachine {
         case .refuse(let refusal):
             state = .refusing
             return .refuse(refusal)
-        case .accept(let route, let request):
+        case .accept(_, let request, .known(let target)):
             state = .connecting(request, endSeen: false, target: nil)
-            return .connect(route)
+            return .connect(target)
+        case .accept(let route, let request, .ask(let question)):
+            state = .choosing(request, endSeen: false)
+            return .lookup(route, question)
         }
     }
 
+    /// The source answered with a target the allow list admits.
+    mutating func targetChosen(_ target: HostPort) -> Action {
+        guard case .choosing(let request, let endSeen) = state else { return .none }
+        state = .connecting(request, endSeen: endSeen, target: nil)
+        return .connect(target)
+    }
+
+    /// The source refused, or its answer is outside the allow list.
+    mutating func targetRefused(_ refusal: Refusal) -> Action {
+        guard case .choosing = state else { return .none }
+        state = .refusing
+        return .refuse(refusal)
+    }
+
+    /// No answer from the source within the deadline.
+    mutating func lookupTimedOut(_ refusal: Refusal) -> Action {
+        targetRefused(refusal)
+    }
+
     mutating func receivedEnd() -> Action {
+        if case .choosing(let request, _) = state {
+            state = .choosing(request, endSeen: true)
+            return .none
+        }
         guard case .connecting(let request, _, let target) = state else { return .none }
         if let target {
             state = .done
@@ -103,8 +141,8 @@ struct UpgradeStateMachine {
             return .clientGone("client closed before finishing its request head", target: nil)
         case .refusing:
             return .close
-        case .connecting, .done:
-            // While connecting, the HandshakeGate holds the end of input for the relay.
+        case .choosing, .connecting, .done:
+            // While choosing and connecting, the HandshakeGate holds the end of input for the relay.
             return .none
         }
     }
@@ -113,6 +151,8 @@ struct UpgradeStateMachine {
         switch state {
         case .readingHead:
             return abandon("client disconnected before finishing its request head")
+        case .choosing:
+            return abandon("client disconnected while its target was being chosen")
         case .connecting:
             return abandon("client disconnected while the target was connecting")
         case .refusing, .done:
@@ -136,7 +176,7 @@ struct UpgradeStateMachine {
                 return .refuse(.badRequest("malformed request: \(Self.describe(parse))"))
             }
             return abandon("client error: \(ConnectFailure.describe(error))")
-        case .connecting:
+        case .choosing, .connecting:
             return abandon("client error: \(ConnectFailure.describe(error))")
         case .refusing:
             // The decoder complains about every byte after a bad head; the answer is already on its way.

@@ -24,6 +24,8 @@ enum ServerView {
                 Column(title: "ID", width: 5, priority: 60, align: .right),
                 Column(title: "ROUTE", width: 8, priority: 90),
                 Column(title: "PEER", width: 15, priority: 70),
+                // The target this connection reaches (a dynamic route's choice for it).
+                Column(title: "TARGET", width: 16, priority: 75),
                 Column(title: "CLIENT ID", width: 14, priority: 80, flexible: true),
                 Column(title: "IN", width: 9, priority: 85, align: .right),
                 Column(title: "OUT", width: 9, priority: 85, align: .right),
@@ -42,7 +44,10 @@ enum ServerView {
         "bad_request": "bad req", "head_too_large": "too large", "header_timeout": "slow head", "silent_timeout": "silent",
         "unused": "unused", "not_purr": "not purr",
         "no_route": "no route", "unauthorized": "unauth", "target_unreachable": "unreach", "client_gone": "gone",
-        "relay_error": "relay err", "over_limit": "limit", "shutdown": "shutdown",
+        "relay_error": "relay err", "over_limit": "limit", "shutdown": "shutdown", "forbidden_target": "forbidden",
+        "bad_capture": "bad capture", "unknown_token": "bad token", "resolver_failed": "resolver", "resolver_timeout": "resolver slow",
+        "resolver_refused": "resolver no", "jwt_expired": "jwt expired", "jwt_not_yet_valid": "jwt early", "jwt_bad_signature": "jwt sig",
+        "jwt_wrong_audience": "jwt aud", "jwt_invalid": "jwt bad", "refused": "refused",
     ]
 
     static func draw(_ model: TUIModel, into grid: inout CellGrid, rect: Rect, focused: Bool) {
@@ -100,6 +105,7 @@ enum ServerView {
                             case "ID": return ("\(connection.id)", .dim)
                             case "ROUTE": return (connection.route ?? "–", .normal)
                             case "PEER": return (connection.peer, .normal)
+                            case "TARGET": return (connection.target ?? "–", connection.target == nil ? .dim : .normal)
                             case "CLIENT ID": return (connection.clientID ?? "–", connection.clientID == nil ? .dim : .normal)
                             case "IN": return (Format.bytes(connection.bytesIn), .up)
                             case "OUT": return (Format.bytes(connection.bytesOut), .down)
