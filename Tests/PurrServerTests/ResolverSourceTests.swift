@@ -314,7 +314,7 @@ final class ResolverSourceTests: XCTestCase {
             return try ResolverConfig.parse(
                 DynamicRouteEntry(reader: try toml.tables("routes")[0], path: "/c", captures: [], selector: "resolver"))
         }
-        let full = try
+        let full =
             (try parse(
                 """
                 resolver = "https://resolver.internal:9443/purr/resolve"
