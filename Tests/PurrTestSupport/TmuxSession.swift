@@ -15,7 +15,12 @@ public final class TmuxSession: @unchecked Sendable {
             "start-server", ";", "set-option", "-g", "remain-on-exit", "on", ";",
             "new-session", "-d", "-s", name, "-x", "\(width)", "-y", "\(height)", "\(exports) \(command)",
         ])
+        serverProcess = (try? serverPID()) ?? -1
     }
+
+    /// The tmux server, killed outright if `kill-server` leaves it running (seen in full runs: a server
+    /// with every signal blocked and its pane a zombie it never reaped).
+    private var serverProcess: Int32 = -1
 
     deinit { stop() }
 
@@ -121,5 +126,12 @@ public final class TmuxSession: @unchecked Sendable {
 
     public func stop() {
         _ = try? tmux(["kill-server"])
+        let pid = serverProcess
+        serverProcess = -1
+        guard pid > 0 else { return }
+        if !TestKit.poll(timeout: 3, { kill(pid, 0) != 0 }) {
+            kill(pid, SIGKILL)
+            _ = TestKit.poll(timeout: 3) { kill(pid, 0) != 0 }
+        }
     }
 }
