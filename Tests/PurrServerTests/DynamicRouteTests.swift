@@ -103,10 +103,13 @@ final class DynamicRouteTests: XCTestCase {
         let cancelled = Mutex(0)
         let route = try Route(path: "/slow", allow: loopback) { _ in
             started.withLock { $0 += 1 }
+            // Waits for nothing but its own cancellation.
+            let (never, end) = AsyncStream<Void>.makeStream()
             await withTaskCancellationHandler {
-                while !Task.isCancelled { try? await Task.sleep(for: .seconds(60)) }
+                for await _ in never {}
             } onCancel: {
                 cancelled.withLock { $0 += 1 }
+                end.finish()
             }
             throw TargetRefusal.refused("cancelled")
         }
@@ -162,9 +165,10 @@ final class DynamicRouteTests: XCTestCase {
     func testManyConcurrentLookupsWithClientsLeavingLeaveNothingBehind() async throws {
         let target = try await TestTarget.start(.echo(banner: nil), group: group)
         let asked = Mutex(0)
+        let thinking = AsyncGate()
         let route = try Route(path: "/app", allow: loopback) { _ in
             asked.withLock { $0 += 1 }
-            try? await Task.sleep(for: .milliseconds(100))
+            await thinking.wait()
             return HostPort(host: "127.0.0.1", port: target.port)
         }
         let server = try await InProcessServer.start(routes: [route])
@@ -172,6 +176,7 @@ final class DynamicRouteTests: XCTestCase {
         for socket in sockets { try socket.write(UpgradeRequest(path: "/app", host: "x").encoded()) }
         XCTAssertTrue(TestKit.poll { asked.withLock { $0 } == 40 })
         for (index, socket) in sockets.enumerated() where index % 2 == 1 { socket.reset() }
+        thinking.open()
         for (index, socket) in sockets.enumerated() where index % 2 == 0 {
             XCTAssertTrue(try socket.readHead().head.hasPrefix("HTTP/1.1 101"))
             try socket.write("x")
@@ -188,10 +193,10 @@ final class DynamicRouteTests: XCTestCase {
     /// connection is gone at once; the answer that comes later connects nothing and counts nothing.
     func testALateAnswerFromASourceThatIgnoresCancellationChangesNothing() async throws {
         let target = try await TestTarget.start(.echo(banner: nil), group: group)
-        let release = Mutex(false)
+        let release = AsyncGate()
         let answered = Mutex(false)
         let route = try Route(path: "/stubborn", allow: loopback) { _ in
-            while !release.withLock({ $0 }) { try? await Task.sleep(for: .milliseconds(20)) }
+            await release.wait()  // ignores cancellation
             answered.withLock { $0 = true }
             return HostPort(host: "127.0.0.1", port: target.port)
         }
@@ -199,7 +204,7 @@ final class DynamicRouteTests: XCTestCase {
         let answer = try response(server.port, path: "/stubborn")
         XCTAssertEqual(answer.status, 504)
         XCTAssertTrue(TestKit.poll { server.registry.activeCount == 0 })
-        release.withLock { $0 = true }
+        release.open()
         XCTAssertTrue(TestKit.poll { answered.withLock { $0 } })
         try assertEcho(server.port, path: "/stubborn")  // the next request gets the answer at once
         let snapshot = server.registry.snapshot()
