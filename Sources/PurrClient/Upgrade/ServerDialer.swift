@@ -41,13 +41,35 @@ public struct ServerDialer: Sendable {
     ) {
         let hop = proxy?.endpoint ?? server
         let request = keyedRequest
-        let webSocket = self.webSocket
-        let proxy = self.proxy
-        let server = self.server
-        let handshakeTimeout = self.handshakeTimeout
-        let tls = self.tls
-        let earlyData = self.earlyData
-        ClientBootstrap(group: eventLoop)
+        let (proxy, server, tls, webSocket, timeout, earlyData) = (
+            self.proxy, self.server, self.tls, self.webSocket, handshakeTimeout, self.earlyData
+        )
+        bootstrap(on: eventLoop) { channel, gate in
+            UpgradeClientHandler(
+                request: request, proxy: proxy, target: server, tls: tls, gate: gate, timeout: timeout, webSocket: webSocket,
+                earlyData: earlyData
+            ) { result in
+                completion(result.map { channel })
+            }
+        }
+        .connect(to: hop)
+        .whenComplete { result in
+            switch result {
+            case .success:
+                connected()
+            case .failure(let error):
+                completion(.failure(Self.connectFailure(error, hop: hop, viaProxy: proxy != nil)))
+            }
+        }
+    }
+
+    /// A connection to the server (or its proxy) with the handshake handlers; `makeHandler` makes the
+    /// `UpgradeClientHandler` for the channel.
+    private func bootstrap(
+        on eventLoop: any EventLoop, makeHandler: @escaping @Sendable (any Channel, HandshakeGate) -> UpgradeClientHandler
+    ) -> ClientBootstrap {
+        let (proxy, tls) = (self.proxy, self.tls)
+        return ClientBootstrap(group: eventLoop)
             .connectTimeout(connectTimeout)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -56,23 +78,7 @@ public struct ServerDialer: Sendable {
                     if let tls, proxy == nil {
                         try channel.pipeline.syncOperations.addHandler(ClientTLS.makeHandler(context: tls.context, host: tls.host))
                     }
-                    try UpgradeClientHandler.install(on: channel) { gate in
-                        UpgradeClientHandler(
-                            request: request, proxy: proxy, target: server, tls: tls, gate: gate, timeout: handshakeTimeout,
-                            webSocket: webSocket, earlyData: earlyData
-                        ) { result in
-                            completion(result.map { channel })
-                        }
-                    }
-                }
-            }
-            .connect(to: hop)
-            .whenComplete { result in
-                switch result {
-                case .success:
-                    connected()
-                case .failure(let error):
-                    completion(.failure(Self.connectFailure(error, hop: hop, viaProxy: proxy != nil)))
+                    try UpgradeClientHandler.install(on: channel) { gate in makeHandler(channel, gate) }
                 }
             }
     }
@@ -100,33 +106,23 @@ public struct ServerDialer: Sendable {
         let ready = eventLoop.makePromise(of: Void.self)
         let template = request
         let (proxy, server, tls, webSocket, timeout) = (self.proxy, self.server, self.tls, self.webSocket, handshakeTimeout)
-        return ClientBootstrap(group: eventLoop)
-            .connectTimeout(connectTimeout)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try SocketTuning.apply(to: channel)
-                    if let tls, proxy == nil {
-                        try channel.pipeline.syncOperations.addHandler(ClientTLS.makeHandler(context: tls.context, host: tls.host))
-                    }
-                    try UpgradeClientHandler.install(on: channel) { gate in
-                        UpgradeClientHandler(
-                            pooledWith: template, proxy: proxy, target: server, tls: tls, gate: gate, timeout: timeout,
-                            webSocket: webSocket, ready: { ready.completeWith($0.mapError { $0 }) }, lost: lost)
-                    }
-                }
+        return bootstrap(on: eventLoop) { _, gate in
+            UpgradeClientHandler(
+                pooledWith: template, proxy: proxy, target: server, tls: tls, gate: gate, timeout: timeout, webSocket: webSocket,
+                ready: { ready.completeWith($0.mapError { $0 }) }, lost: lost)
+        }
+        .connect(to: hop)
+        .flatMapErrorThrowing { error in
+            let failure = Self.connectFailure(error, hop: hop, viaProxy: proxy != nil)
+            ready.fail(failure)  // the handler never became active to settle it
+            throw failure
+        }
+        .flatMap { channel in
+            ready.futureResult.map { PooledConnection(channel: channel) }.flatMapErrorThrowing { error in
+                channel.close(promise: nil)
+                throw error
             }
-            .connect(to: hop)
-            .flatMapErrorThrowing { error in
-                let failure = Self.connectFailure(error, hop: hop, viaProxy: proxy != nil)
-                ready.fail(failure)  // the handler never became active to settle it
-                throw failure
-            }
-            .flatMap { channel in
-                ready.futureResult.map { PooledConnection(channel: channel) }.flatMapErrorThrowing { error in
-                    channel.close(promise: nil)
-                    throw error
-                }
-            }
+        }
     }
 
     /// Sends this dialer's request on a pooled connection; reports like `dial`. On the connection's loop.
