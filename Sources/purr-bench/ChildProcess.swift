@@ -50,6 +50,20 @@ final class ChildProcess {
 
     var isRunning: Bool { process.isRunning }
 
+    /// Waits (bounded) until something accepts on 127.0.0.1:`port`; false if the program ended or the time ran out.
+    func waitForListener(port: Int, timeout: Double = 10) -> Bool {
+        let deadline = Clock.seconds() + timeout
+        while Clock.seconds() < deadline {
+            if let socket = try? Socket.connect(port: port, timeout: 1) {
+                socket.close()
+                return true
+            }
+            guard isRunning else { return false }
+            Clock.sleep(0.02)
+        }
+        return false
+    }
+
     /// Resident memory now, in bytes (`VmRSS`).
     var rss: Int { ProcStatus.rss(pid: pid) }
 

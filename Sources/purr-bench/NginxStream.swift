@@ -39,15 +39,7 @@ final class NginxStream {
         process = try ChildProcess(
             binary, ["-p", prefix, "-c", "\(prefix)/nginx.conf", "-g", "daemon off;"],
             logPath: "\(prefix)/stderr.log")
-        let deadline = Clock.seconds() + 10
-        while Clock.seconds() < deadline {
-            if let socket = try? Socket.connect(port: port, timeout: 1) {
-                socket.close()
-                return
-            }
-            guard process.isRunning else { break }
-            Clock.sleep(0.02)
-        }
+        if process.waitForListener(port: port) { return }
         let log = (try? String(contentsOfFile: "\(prefix)/stderr.log", encoding: .utf8)) ?? ""
         stop()
         throw BenchError(

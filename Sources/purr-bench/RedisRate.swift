@@ -27,7 +27,7 @@ enum RedisRate {
             programs.server, ["--port", "\(port)", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--maxclients", "10000"],
             logPath: FileManager.default.temporaryDirectory.appendingPathComponent("purr-bench-redis-server.log").path)
         defer { redis.stop() }
-        try waitForListener(port: port, process: redis)
+        guard redis.waitForListener(port: port) else { throw BenchError("redis-server did not listen on 127.0.0.1:\(port) within 10 s") }
         let paths = try PathSet(context, target: port, label: "redis")
         defer { paths.stop() }
         // Two rounds of half the requests each, paths in turn, so a drift hits every path alike.
@@ -74,16 +74,4 @@ enum RedisRate {
         return rate
     }
 
-    private static func waitForListener(port: Int, process: ChildProcess) throws {
-        let deadline = Clock.seconds() + 10
-        while Clock.seconds() < deadline {
-            if let socket = try? Socket.connect(port: port, timeout: 1) {
-                socket.close()
-                return
-            }
-            guard process.isRunning else { break }
-            Clock.sleep(0.02)
-        }
-        throw BenchError("redis-server did not listen on 127.0.0.1:\(port) within 10 s")
-    }
 }
