@@ -12,7 +12,8 @@ public final class PurrServer: Sendable {
     let group: any EventLoopGroup
     let logger: Logger
     private let channels = ChannelTracker()
-    private let listener = Mutex<(any Channel)?>(nil)
+    /// One listening socket per event loop (`LoopListeners`); the first one's address is the server's.
+    private let listeners = Mutex<[any Channel]>([])
     /// Certificate and key when the server speaks TLS itself (reloadable).
     public let tls: ServerTLS?
 
@@ -40,7 +41,7 @@ public final class PurrServer: Sendable {
     var env: ServerEnvironment { settings.current }
 
     /// The address actually bound (useful with port 0).
-    public var localAddress: SocketAddress? { listener.withLock { $0?.localAddress } }
+    public var localAddress: SocketAddress? { listeners.withLock { $0.first?.localAddress } }
 
     /// The bound port.
     public var port: Int { localAddress?.port ?? 0 }
@@ -50,29 +51,32 @@ public final class PurrServer: Sendable {
         let settings = self.settings
         let channels = self.channels
         let tls = self.tls
-        let bootstrap = ServerBootstrap(group: group)
-            .serverChannelOption(ChannelOptions.backlog, value: 1024)
-            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
-            .childChannelInitializer { channel in
-                channels.add(channel)
-                return channel.eventLoop.makeCompletedFuture {
-                    try SocketTuning.apply(to: channel, accepted: true)
-                    if let tls { try channel.pipeline.syncOperations.addHandler(tls.makeHandler()) }
-                    try UpgradeHandler.install(on: channel, env: settings.current)
+        let makeBootstrap = { (loop: any EventLoop) in
+            ServerBootstrap(group: loop, childGroup: loop)
+                .serverChannelOption(ChannelOptions.backlog, value: 1024)
+                .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+                .childChannelInitializer { channel in
+                    channels.add(channel)
+                    return channel.eventLoop.makeCompletedFuture {
+                        try SocketTuning.apply(to: channel, accepted: true)
+                        if let tls { try channel.pipeline.syncOperations.addHandler(tls.makeHandler()) }
+                        try UpgradeHandler.install(on: channel, env: settings.current)
+                    }
                 }
-            }
-            .serverChannelInitializer { channel in
-                AcceptPauseHandler.install(on: channel).flatMapThrowing {
-                    try SocketTuning.applyToListener(channel)
-                    try channel.pipeline.syncOperations.addHandler(AcceptErrorHandler(logger: settings.current.logger))
+                .serverChannelInitializer { channel in
+                    AcceptPauseHandler.install(on: channel).flatMapThrowing {
+                        try SocketTuning.applyToListener(channel)
+                        try channel.pipeline.syncOperations.addHandler(AcceptErrorHandler(logger: settings.current.logger))
+                    }
                 }
-            }
+        }
         let config = self.config
-        let channel = try await bootstrap.bind(host: config.listen.host, port: config.listen.port).get()
-        listener.withLock { $0 = channel }
-        let bound = channel.localAddress?.hostPortDescription ?? config.listen.description
-        registry.setListen(bound)
-        logger.info("listening", metadata: ["address": "\(bound)", "routes": "\(config.routes.count)"])
+        let bound = try await LoopListeners.bind(
+            group: group, host: config.listen.host, port: config.listen.port, makeBootstrap: makeBootstrap)
+        listeners.withLock { $0 = bound }
+        let address = bound.first?.localAddress?.hostPortDescription ?? config.listen.description
+        registry.setListen(address)
+        logger.info("listening", metadata: ["address": "\(address)", "routes": "\(config.routes.count)"])
         if config.routes.isEmpty {
             logger.warning("no routes configured: every request will be answered 404")
         }
@@ -80,7 +84,7 @@ public final class PurrServer: Sendable {
 
     /// Stops accepting, lets relays finish for up to `drainTimeout` seconds, then closes the rest.
     public func shutdown(drainTimeout: Double) async {
-        if let channel = listener.withLock({ $0 }) {
+        for channel in listeners.withLock({ $0 }) {
             try? await channel.close()
         }
         let active = channels.count

@@ -45,4 +45,32 @@ final class SocketTuningTests: XCTestCase {
         try await listener.close()
         try await group.shutdownGracefully()
     }
+
+    /// A dialed socket: NIO's `ClientBootstrap` sets no-delay (so `apply` does not again), `apply` keepalive.
+    func testADialedSocketHasNoDelayAndKeepalive() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let server = LoopbackListener.open()
+        defer { Glibc.close(server.fd) }
+        let channel = try await ClientBootstrap(group: group)
+            .channelInitializer { channel in channel.eventLoop.makeCompletedFuture { try SocketTuning.apply(to: channel) } }
+            .connect(host: "127.0.0.1", port: server.port).get()
+        let values = try await channel.eventLoop.submit {
+            let options = channel.syncOptions!
+            var values = [
+                try options.getOption(ChannelOptions.tcpOption(.tcp_nodelay)),
+                try options.getOption(ChannelOptions.socketOption(.so_keepalive)),
+            ]
+            #if os(Linux)
+                values.append(try options.getOption(ChannelOptions.tcpOption(.init(rawValue: TCP_KEEPIDLE))))
+            #endif
+            return values
+        }.get()
+        var expected: [SocketOptionValue] = [1, 1]
+        #if os(Linux)
+            expected.append(SocketOptionValue(SocketTuning.keepaliveIdle))
+        #endif
+        XCTAssertEqual(values, expected)
+        try await channel.close()
+        try await group.shutdownGracefully()
+    }
 }

@@ -85,7 +85,11 @@ public final class Tunnel: Sendable {
             let pool =
                 config.pool > 0 ? WarmPool(loop: group.next(), size: config.pool, refresh: config.poolRefreshAmount, logger: logger) : nil
             let channels = try await bindListeners(childLoop: pool?.loop)
-            let bound = channels.compactMap { $0.localAddress?.hostPortDescription }
+            // One address per listening socket, several sockets (one per loop) per address.
+            var bound: [String] = []
+            for address in channels.compactMap({ $0.localAddress?.hostPortDescription }) where !bound.contains(address) {
+                bound.append(address)
+            }
             let kept = state.withLock { state -> Bool in
                 guard case .opening(generation) = state.phase else { return false }
                 state.phase = .listening(generation: generation, channels: channels)
@@ -154,9 +158,12 @@ public final class Tunnel: Sendable {
             do {
                 for (index, host) in hosts.enumerated() {
                     do {
-                        let channel = try await makeBootstrap(childLoop: childLoop).bind(host: host, port: port).get()
-                        channels.append(channel)
-                        if port == 0 { port = channel.localAddress?.port ?? 0 }
+                        // A pooled tunnel accepts on its pool's loop only; otherwise every loop listens.
+                        let bound = try await LoopListeners.bind(group: childLoop ?? group, host: host, port: port) {
+                            self.makeBootstrap(loop: $0)
+                        }
+                        channels += bound
+                        if port == 0 { port = bound.first?.localAddress?.port ?? 0 }
                     } catch  where index > 0 && Self.isAddressUnavailable(error) {
                         continue  // no IPv6 on this machine: IPv4 alone will do
                     }
@@ -177,9 +184,9 @@ public final class Tunnel: Sendable {
         return io.errnoCode == EADDRNOTAVAIL || io.errnoCode == EAFNOSUPPORT
     }
 
-    private func makeBootstrap(childLoop: (any EventLoop)?) -> ServerBootstrap {
-        // A pooled tunnel accepts on its pool's loop too: no hand-over between threads per connection.
-        ServerBootstrap(group: childLoop ?? group, childGroup: childLoop ?? group)
+    private func makeBootstrap(loop: any EventLoop) -> ServerBootstrap {
+        // Accepted where it is served: no hand-over between threads per connection.
+        ServerBootstrap(group: loop, childGroup: loop)
             .serverChannelOption(ChannelOptions.backlog, value: 1024)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(ChannelOptions.autoRead, value: false)

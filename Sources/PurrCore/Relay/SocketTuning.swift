@@ -20,14 +20,15 @@ public enum SocketTuning {
 
     /// Half-closure, no Nagle delay, keepalive and relay buffer sizes. Call from the channel's initializer.
     /// `accepted`: the channel came from a listener given `applyToListener`, whose TCP options the kernel
-    /// copied into it already (four system calls less per connection).
+    /// copied into it already (four system calls less per connection). Otherwise it is a `ClientBootstrap`'s,
+    /// which has set `TCP_NODELAY` already (NIO's default; setting it again costs two system calls).
     public static func apply(to channel: any Channel, accepted: Bool = false) throws {
         guard let options = channel.syncOptions else { return }
         try options.setOption(
             ChannelOptions.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 2048, maximum: maximumRead))
         try options.setOption(ChannelOptions.writeBufferWaterMark, value: writeWaterMark)
         try options.setOption(ChannelOptions.allowRemoteHalfClosure, value: true)
-        if !accepted { try setTCPOptions(options) }
+        if !accepted { try setKeepalive(options) }
     }
 
     /// The TCP options of `apply` on a listening socket: Linux copies them into each accepted socket.
@@ -38,6 +39,10 @@ public enum SocketTuning {
 
     private static func setTCPOptions(_ options: any NIOSynchronousChannelOptions) throws {
         try options.setOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
+        try setKeepalive(options)
+    }
+
+    private static func setKeepalive(_ options: any NIOSynchronousChannelOptions) throws {
         try options.setOption(ChannelOptions.socketOption(.so_keepalive), value: 1)
         #if os(Linux)
             try options.setOption(ChannelOptions.tcpOption(.init(rawValue: TCP_KEEPIDLE)), value: SocketOptionValue(keepaliveIdle))
