@@ -17,6 +17,8 @@ public final class Tunnel: Sendable {
     private let state = Mutex(State())
     /// This tunnel's server said it keeps bytes sent behind the request head (its last 101 did).
     private let earlyDataAccepted = Atomic<Bool>(false)
+    /// TLS sessions to resume, and the handshakes counted (https:// tunnels).
+    let tlsSessions: TLSSessionCache
 
     enum Phase {
         case closed
@@ -48,6 +50,7 @@ public final class Tunnel: Sendable {
         var logger = logger
         logger[metadataKey: "tunnel"] = "\(config.name)"
         self.logger = logger
+        self.tlsSessions = TLSSessionCache(logger: logger)
         self.environment = environment
         self.events = events
     }
@@ -73,6 +76,7 @@ public final class Tunnel: Sendable {
             var tls: NIOSSLContext?
             if config.url.scheme.usesTLS {
                 tls = try ClientTLS.makeContext(caFile: config.caFile, insecure: config.insecure)
+                if let tls { tlsSessions.attach(to: tls) }
                 if config.insecure {
                     logger.warning("TLS certificate verification is OFF (--insecure): anyone on the path can read and change this tunnel")
                 }
@@ -301,6 +305,7 @@ public final class Tunnel: Sendable {
     public var snapshot: TunnelSnapshot {
         let (copy, live) = state.withLock { ($0, Array($0.connections.values)) }
         let pool = copy.pool?.snapshot
+        let tlsCounts = tlsSessions.counts
         let connections = live.sorted { $0.id < $1.id }.map(\.snapshot)
         let tunnelState: TunnelState
         switch copy.phase {
@@ -320,7 +325,9 @@ public final class Tunnel: Sendable {
             bytesDown: copy.closedDown + connections.reduce(0) { $0 + $1.bytesDown },
             lastError: copy.lastError,
             connections: connections,
-            pool: pool
+            pool: pool,
+            tlsHandshakes: tlsCounts.handshakes,
+            tlsResumed: tlsCounts.resumed
         )
     }
 

@@ -89,13 +89,18 @@ public struct TunnelSnapshot: Sendable, Equatable {
     public var connections: [ConnectionSnapshot]
     /// The warm pool, while listening with `pool > 0`.
     public var pool: WarmPoolSnapshot?
+    /// TLS handshakes with the server finished since the tunnel was made, and how many resumed a session.
+    public var tlsHandshakes: Int
+    public var tlsResumed: Int
 
     public init(
         config: TunnelConfig, state: TunnelState, boundAddresses: [String] = [], active: Int = 0, total: Int = 0, failed: Int = 0,
         bytesUp: Int = 0, bytesDown: Int = 0, lastError: String? = nil, connections: [ConnectionSnapshot] = [],
-        pool: WarmPoolSnapshot? = nil
+        pool: WarmPoolSnapshot? = nil, tlsHandshakes: Int = 0, tlsResumed: Int = 0
     ) {
         self.pool = pool
+        self.tlsHandshakes = tlsHandshakes
+        self.tlsResumed = tlsResumed
         self.config = config
         self.state = state
         self.boundAddresses = boundAddresses

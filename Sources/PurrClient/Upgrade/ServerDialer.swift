@@ -68,7 +68,7 @@ public struct ServerDialer: Sendable {
     private func bootstrap(
         on eventLoop: any EventLoop, makeHandler: @escaping @Sendable (any Channel, HandshakeGate) -> UpgradeClientHandler
     ) -> ClientBootstrap {
-        let (proxy, tls) = (self.proxy, self.tls)
+        let (proxy, tls, port) = (self.proxy, self.tls, self.server.port)  // port: TLS resumption's key
         return ClientBootstrap(group: eventLoop)
             .connectTimeout(connectTimeout)
             .channelInitializer { channel in
@@ -76,7 +76,8 @@ public struct ServerDialer: Sendable {
                     try SocketTuning.apply(to: channel)
                     // Through a proxy, TLS starts after the CONNECT (the handler adds it); directly, at once.
                     if let tls, proxy == nil {
-                        try channel.pipeline.syncOperations.addHandler(ClientTLS.makeHandler(context: tls.context, host: tls.host))
+                        try channel.pipeline.syncOperations.addHandler(
+                            ClientTLS.makeHandler(context: tls.context, host: tls.host, port: port))
                     }
                     try UpgradeClientHandler.install(on: channel) { gate in makeHandler(channel, gate) }
                 }

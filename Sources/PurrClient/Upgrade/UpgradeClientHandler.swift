@@ -232,7 +232,7 @@ final class UpgradeClientHandler {
         if let tls {
             do {
                 // TLS to the server starts inside the proxy's tunnel, in front of everything else.
-                let handler = try ClientTLS.makeHandler(context: tls.context, host: tls.host)
+                let handler = try ClientTLS.makeHandler(context: tls.context, host: tls.host, port: target.port)
                 try context.pipeline.syncOperations.addHandler(handler, position: .first)
             } catch {
                 fail(context, "cannot start TLS with \(tls.host): \(error)")

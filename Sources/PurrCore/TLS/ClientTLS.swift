@@ -32,10 +32,13 @@ public enum ClientTLS {
         return configuration
     }
 
-    /// The handler for one connection; SNI is the URL's host unless it is an IP address.
-    public static func makeHandler(context: NIOSSLContext, host: String) throws -> NIOSSLClientHandler {
+    /// The handler for one connection; SNI is the URL's host unless it is an IP address. It offers a
+    /// session to resume when a `TLSSessionCache` is attached to `context` (`port` completes its key).
+    public static func makeHandler(context: NIOSSLContext, host: String, port: Int? = nil) throws -> NIOSSLClientHandler {
         let isAddress = (try? SocketAddress(ipAddress: host, port: 0)) != nil
-        return try NIOSSLClientHandler(context: context, serverHostname: isAddress ? nil : host)
+        let handler = try NIOSSLClientHandler(context: context, serverHostname: isAddress ? nil : host)
+        TLSSessionCache.prepare(handler, context: context, host: host, port: port)  // TLS resumption
+        return handler
     }
 
     /// A TLS failure as a human reads it, or nil when `error` is not about TLS.

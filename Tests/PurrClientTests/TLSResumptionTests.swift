@@ -1,0 +1,89 @@
+import Foundation
+import PurrClient
+import PurrCore
+import PurrTestSupport
+import XCTest
+
+/// TLS session resumption in the client, against the built purr-server with TLS: a reconnect resumes,
+/// a server that cannot resume (restarted, so with new ticket keys) gets a full handshake that works.
+final class TLSResumptionTests: XCTestCase {
+    let group = InProcessServer.group
+
+    func startServer(port: Int, target: TestTarget, certificates: TestCertificates) throws -> RunningProcess {
+        let process = try RunningProcess(
+            "purr-server",
+            [
+                "--listen", "127.0.0.1:\(port)", "--route", "/t=127.0.0.1:\(target.port)", "--tls-cert", certificates.certificateFile,
+                "--tls-key", certificates.keyFile,
+            ])
+        XCTAssertTrue(process.waitForOutput("listening on"), process.stderr)
+        return process
+    }
+
+    /// One tunnelled connection, bytes checked both ways, closed by both sides.
+    func echo(through port: Int, seed: UInt64) throws {
+        let payload = TestKit.randomPayload(count: 256 * 1024, seed: seed)
+        let socket = try BlockingSocket(port: port, timeout: 20)
+        let outcome = try Duplex.exchange(socket, payload: payload)
+        XCTAssertEqual(outcome.receivedBytes, payload.count)
+        XCTAssertEqual(outcome.receivedSHA256, TestKit.sha256(payload))
+    }
+
+    func counts(_ tunnel: Tunnel) -> [Int] { [tunnel.snapshot.tlsHandshakes, tunnel.snapshot.tlsResumed] }
+
+    func testASecondConnectionResumesAndARestartedServerGetsAFullHandshake() async throws {
+        let certificates = try TestCertificates.make()
+        let target = try await TestTarget.start(.echo(banner: nil), group: group)
+        let serverPort = RunningProcess.freePort()
+        var server = try startServer(port: serverPort, target: target, certificates: certificates)
+        defer { server.stop() }
+        let engine = TunnelEngine(group: group, logger: InProcessServer.quietLogger, environment: [:])
+        var config = TunnelConfig(name: "tls", url: try ServerURL(parsing: "https://localhost:\(serverPort)/t"))
+        config.caFile = certificates.caFile
+        let tunnel = try engine.add(config)
+        await tunnel.open()
+        let port = try XCTUnwrap(tunnel.snapshot.port)
+
+        try echo(through: port, seed: 1)
+        XCTAssertTrue(TestKit.poll { self.counts(tunnel) == [1, 0] }, "\(counts(tunnel))")
+        try echo(through: port, seed: 2)
+        XCTAssertTrue(TestKit.poll { self.counts(tunnel) == [2, 1] }, "the second connection resumes: \(counts(tunnel))")
+
+        // New ticket keys: the offered session is refused, the handshake is a full one, the bytes get through.
+        server.stop()
+        server = try startServer(port: serverPort, target: target, certificates: certificates)
+        try echo(through: port, seed: 3)
+        XCTAssertTrue(TestKit.poll { self.counts(tunnel) == [3, 1] }, "a full handshake: \(counts(tunnel))")
+        try echo(through: port, seed: 4)
+        XCTAssertTrue(TestKit.poll { self.counts(tunnel) == [4, 2] }, "then the new server's session resumes: \(counts(tunnel))")
+        XCTAssertEqual(tunnel.snapshot.failed, 0, tunnel.snapshot.lastError ?? "")
+        await engine.shutdown()
+        await target.stop()
+    }
+
+    /// The built `purr` with a warm pool says so in its debug log: pooled connections dialed once the
+    /// server has given a session resume it.
+    func testPooledConnectionsResumeAndTheDebugLogSaysSo() async throws {
+        let certificates = try TestCertificates.make()
+        let target = try await TestTarget.start(.echo(banner: nil), group: group)
+        let serverPort = RunningProcess.freePort()
+        let server = try startServer(port: serverPort, target: target, certificates: certificates)
+        defer { server.stop() }
+        let client = try RunningProcess(
+            "purr",
+            [
+                "connect", "https://localhost:\(serverPort)/t", "--ca-file", certificates.caFile, "--pool", "1", "--log-level", "debug",
+            ])
+        defer { client.stop() }
+        XCTAssertTrue(client.waitForOutput("listening on"), client.stderr)
+        let line = try XCTUnwrap(client.stdout.split(separator: "\n").first { $0.hasPrefix("listening on") })
+        let port = try XCTUnwrap(Int(line.split(separator: ":").last!))
+        // The first pooled connection and its replacement were handshaken before the server gave a session;
+        // the replacement dialed when the second is taken offers the first one's.
+        for seed in UInt64(1)...3 { try echo(through: port, seed: seed) }
+        XCTAssertTrue(client.waitForOutput("TLS session resumed"), client.stderr)
+        XCTAssertTrue(client.stderr.contains("server=localhost:\(serverPort)"), client.stderr)
+        XCTAssertTrue(client.stderr.contains("TLS full handshake"), client.stderr)
+        await target.stop()
+    }
+}
