@@ -71,7 +71,7 @@ final class WarmPool: Sendable {
         }
         for entry in entries {
             entry.expiry?.cancel()
-            entry.connection.channel.close(promise: nil)
+            entry.connection.close()
         }
     }
 
@@ -120,7 +120,7 @@ final class WarmPool: Sendable {
         }
         if !kept {
             entry.expiry?.cancel()
-            entry.connection.channel.close(promise: nil)
+            entry.connection.close()
         }
     }
 
@@ -172,7 +172,7 @@ final class WarmPool: Sendable {
             return state.idle.remove(at: index)
         }
         guard let entry else { return }
-        entry.connection.channel.close(promise: nil)
+        entry.connection.close()
         fill()
     }
 }
