@@ -1,10 +1,12 @@
 /// The paths to one target that `connect` and `rate` compare in one run: direct, the bench's own
-/// two-hop relay, nginx's stream module over two hops (when installed) and Purr.
+/// two-hop relay, nginx's stream module over two hops (when installed), a bare swift-nio relay over
+/// two hops (what the framework alone costs) and Purr.
 final class PathSet {
     enum Kind: String, CaseIterable, Sendable {
         case direct
         case relay = "own 2-hop relay"
         case nginx = "nginx 2-hop"
+        case nio = "NIO 2-hop"
         case purr
     }
 
@@ -19,6 +21,7 @@ final class PathSet {
     let stack: TunnelStack
     private var relays: [EpollRelay] = []
     private var nginx: NginxStream?
+    private var nioRelays: [NIORelay] = []
 
     init(_ context: BenchContext, target: Int, label: String) throws {
         pool = context.plan.pool
@@ -42,6 +45,11 @@ final class PathSet {
             } else {
                 notes.append("\(label): no nginx 2-hop path: nginx is not installed (apt-get install nginx libnginx-mod-stream)")
             }
+            let nioSecond = try NIORelay(next: target)
+            nioRelays.append(nioSecond)
+            let nioFirst = try NIORelay(next: nioSecond.port)
+            nioRelays.append(nioFirst)
+            paths.append(Path(kind: .nio, port: nioFirst.port))
         } catch {
             stop()
             throw error
@@ -82,6 +90,7 @@ final class PathSet {
         case .direct: return 0
         case .relay: return relays.map(\.cpuSeconds).reduce(0, +)
         case .nginx: return nginx?.cpuSeconds ?? 0
+        case .nio: return nioRelays.map(\.cpuSeconds).reduce(0, +)
         case .purr: return stack.server.cpuSeconds + stack.client.cpuSeconds
         }
     }
@@ -90,5 +99,6 @@ final class PathSet {
         stack.stop()
         for relay in relays { relay.stop() }
         nginx?.stop()
+        for relay in nioRelays { relay.stop() }
     }
 }
