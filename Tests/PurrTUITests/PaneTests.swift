@@ -70,6 +70,13 @@ final class PaneTests: XCTestCase {
         model.update(snapshots: [pooled], time: 0)
         XCTAssertNotNil(
             line(ScreenRenderer.render(model, width: 120, height: 35), containing: "· pool 3/4 ready"), "a warm pool's ready count")
+        XCTAssertNil(line(ScreenRenderer.render(model, width: 120, height: 35), containing: "resumed"), "no TLS, no TLS count")
+        pooled.tlsHandshakes = 5
+        pooled.tlsResumed = 4
+        model.update(snapshots: [pooled], time: 0)
+        XCTAssertNotNil(
+            line(ScreenRenderer.render(model, width: 120, height: 35), containing: "· pool 3/4 ready · TLS 4/5 resumed"),
+            "TLS handshakes that resumed a session")
         XCTAssertNil(line(grid, containing: "UNACKED"), "at 120 columns the least needed column gives way")
         XCTAssertNotNil(line(ScreenRenderer.render(model, width: 160, height: 35), containing: "UNACKED"))
         let last = model.servers[0].snapshot

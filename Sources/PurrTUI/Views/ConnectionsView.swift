@@ -37,6 +37,10 @@ enum ConnectionsView {
         }
         // A warm pool: how many connections to the server wait ready now.
         if let pool = row?.snapshot.pool { title += " · pool \(pool.idle)/\(pool.size) ready" }
+        // TLS: how many of the handshakes so far resumed a session (skipped the certificate).
+        if let snapshot = row?.snapshot, snapshot.tlsHandshakes > 0 {
+            title += " · TLS \(snapshot.tlsResumed)/\(snapshot.tlsHandshakes) resumed"
+        }
         grid.box(
             x: rect.x, y: rect.y, width: rect.width, height: rect.height, title: title, titleRole: focused ? .focusedPaneTitle : .paneTitle)
         let inner = rect.inner
