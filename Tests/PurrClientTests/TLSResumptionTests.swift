@@ -30,6 +30,7 @@ final class TLSResumptionTests: XCTestCase {
     }
 
     func counts(_ tunnel: Tunnel) -> [Int] { [tunnel.snapshot.tlsHandshakes, tunnel.snapshot.tlsResumed] }
+    func counts(_ cache: TLSSessionCache) -> [Int] { [cache.counts.handshakes, cache.counts.resumed] }
 
     func testASecondConnectionResumesAndARestartedServerGetsAFullHandshake() async throws {
         let certificates = try TestCertificates.make()
@@ -88,5 +89,45 @@ final class TLSResumptionTests: XCTestCase {
         // its 5 s shutdown timeout (half-closure on), and the process with them.
         XCTAssertEqual(client.signal(SIGTERM, timeout: 3), 0, "purr exits promptly with pooled TLS connections")
         await target.stop()
+    }
+
+    // MARK: The cache and its contexts, against an in-process TLS echo server
+
+    /// The tunnel's context is made anew at each open; a connection of the previous one (still up,
+    /// its ticket arriving late) must not give the new context a session, nor the other way round.
+    func testSessionsStayWithTheContextTheCacheWasLastAttachedTo() async throws {
+        let certificates = try TestCertificates.make()
+        let server = try await TLSEchoStandIn.start(certificates: certificates, group: group)
+        let cache = TLSSessionCache(logger: InProcessServer.quietLogger)
+        let old = try ClientTLS.makeContext(caFile: certificates.caFile, insecure: false)
+        let new = try ClientTLS.makeContext(caFile: certificates.caFile, insecure: false)
+        XCTAssertTrue(cache.attach(to: old))
+        XCTAssertTrue(cache.attach(to: new))
+        let port = server.port
+        try await server.exchange("old") { try ClientTLS.makeHandler(context: old, host: "localhost", port: port) }
+        try await server.exchange("new 1") { try ClientTLS.makeHandler(context: new, host: "localhost", port: port) }
+        XCTAssertEqual(self.counts(cache), [2, 0], "the old context's session is not offered")
+        try await server.exchange("new 2") { try ClientTLS.makeHandler(context: new, host: "localhost", port: port) }
+        XCTAssertEqual(self.counts(cache), [3, 1], "the new context's own session is")
+        await server.stop()
+    }
+
+    /// A context belongs to the first cache attached to it: a second one is refused, and counts nothing.
+    func testASecondCacheIsNotAttachedToAContextThatHasOne() async throws {
+        let certificates = try TestCertificates.make()
+        let server = try await TLSEchoStandIn.start(certificates: certificates, group: group)
+        let first = TLSSessionCache(logger: InProcessServer.quietLogger)
+        let second = TLSSessionCache(logger: InProcessServer.quietLogger)
+        let context = try ClientTLS.makeContext(caFile: certificates.caFile, insecure: false)
+        XCTAssertTrue(first.attach(to: context))
+        XCTAssertTrue(first.attach(to: context), "attaching the same cache again is fine")
+        XCTAssertFalse(second.attach(to: context))
+        let port = server.port
+        for text in ["one", "two"] {
+            try await server.exchange(text) { try ClientTLS.makeHandler(context: context, host: "localhost", port: port) }
+        }
+        XCTAssertEqual(self.counts(first), [2, 1])
+        XCTAssertEqual(self.counts(second), [0, 0])
+        await server.stop()
     }
 }

@@ -23,6 +23,9 @@ public final class TLSSessionCache: Sendable {
         /// Per server ("host:port"), the sessions it gave, newest last; each holds one reference.
         var sessions: [String: [HeldSession]] = [:]
         var counts = Counts()
+        /// The address of the `SSL_CTX` last attached to: only its connections give and get sessions.
+        /// Compared, never dereferenced (a context at the same address later must be attached to count).
+        var context: UInt?
     }
 
     /// A few per server, so concurrent connections can each use a session of their own.
@@ -41,21 +44,46 @@ public final class TLSSessionCache: Sendable {
 
     public var counts: Counts { state.withLock { $0.counts } }
 
-    /// Turns resumption on for `context` (a client's, not yet used). False, after one notice in the
-    /// log, when this build of swift-nio-ssl does not show its internals.
+    /// Turns resumption on for `context` (a client's, not yet used), the cache's current context from
+    /// now on. False, after one notice in the log, when this build of swift-nio-ssl does not show its
+    /// internals or has callbacks of its own there; false too when another cache has `context`.
     @discardableResult
     public func attach(to context: NIOSSLContext) -> Bool {
         guard contextSlot >= 0, connectionSlot >= 0, let sslContext = BoringSSLAccess.context(of: context) else {
             noteOff("swift-nio-ssl's context does not show its SSL_CTX")
             return false
         }
-        guard SSL_CTX_get_ex_data(sslContext, contextSlot) == nil else { return true }
-        flush()  // sessions of an earlier context were checked with its settings
-        SSL_CTX_set_ex_data(sslContext, contextSlot, Unmanaged.passRetained(self).toOpaque())
+        if let attached = SSL_CTX_get_ex_data(sslContext, contextSlot) {
+            guard attached == Unmanaged.passUnretained(self).toOpaque() else { return false }  // one cache a context
+            makeCurrent(sslContext)
+            return true
+        }
+        // Setting ours would silently replace callbacks swift-nio-ssl (a later version) set itself.
+        guard SSL_CTX_sess_get_new_cb(sslContext) == nil, SSL_CTX_get_info_callback(sslContext) == nil else {
+            noteOff("swift-nio-ssl's context has session or info callbacks of its own")
+            return false
+        }
+        let retained = Unmanaged.passRetained(self)  // released by the slot's free callback, with the context
+        guard SSL_CTX_set_ex_data(sslContext, contextSlot, retained.toOpaque()) == 1 else {
+            retained.release()
+            return false
+        }
+        makeCurrent(sslContext)
         _ = SSL_CTX_set_session_cache_mode(sslContext, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL)
         SSL_CTX_sess_set_new_cb(sslContext, tlsSessionCacheNewSession)
         SSL_CTX_set_info_callback(sslContext, tlsSessionCacheInfo)
         return true
+    }
+
+    /// Sessions of an earlier context were checked with its settings: they go, and its connections
+    /// still up (a TLS 1.3 ticket may come at any time) neither give nor get one from now on.
+    private func makeCurrent(_ sslContext: OpaquePointer) {
+        let address = UInt(bitPattern: sslContext)
+        state.withLock { state in
+            guard state.context != address else { return }
+            Self.free(&state)
+            state.context = address
+        }
     }
 
     /// Prepares `handler`, just made from `context` and not yet in a pipeline: remembers its server and
@@ -69,15 +97,21 @@ public final class TLSSessionCache: Sendable {
             cache.noteOff("swift-nio-ssl's handler does not show its SSL")
             return
         }
+        guard SSL_get_ex_data(ssl, connectionSlot) == nil else { return }  // prepared already
         let server = port.map { HostPort(host: host, port: $0).description } ?? host
-        SSL_set_ex_data(ssl, connectionSlot, Unmanaged.passRetained(ServerNote(server)).toOpaque())
-        cache.offer(to: ssl, server: server)
+        let note = Unmanaged.passRetained(ServerNote(server))
+        guard SSL_set_ex_data(ssl, connectionSlot, note.toOpaque()) == 1 else {
+            note.release()
+            return
+        }
+        cache.offer(to: ssl, context: sslContext, server: server)
     }
 
-    func offer(to ssl: OpaquePointer, server: String) {
+    func offer(to ssl: OpaquePointer, context: OpaquePointer, server: String) {
         let now = UInt64(Date().timeIntervalSince1970)
+        let address = UInt(bitPattern: context)
         let offered = state.withLock { state -> HeldSession? in
-            guard var sessions = state.sessions[server] else { return nil }
+            guard state.context == address, var sessions = state.sessions[server] else { return nil }
             while let newest = sessions.last, !Self.usable(newest.pointer, now: now) {
                 SSL_SESSION_free(newest.pointer)
                 sessions.removeLast()
@@ -95,11 +129,14 @@ public final class TLSSessionCache: Sendable {
         SSL_SESSION_free(offered.pointer)
     }
 
-    /// Keeps `session` (taking the reference BoringSSL passes) when it can be resumed.
-    func store(_ session: OpaquePointer, server: String) -> Bool {
+    /// Keeps `session` (taking the reference BoringSSL passes) when it can be resumed and comes from
+    /// a connection of the context attached last.
+    func store(_ session: OpaquePointer, context: OpaquePointer, server: String) -> Bool {
         guard SSL_SESSION_is_resumable(session) == 1 else { return false }
         let session = HeldSession(pointer: session)
-        state.withLock { state in
+        let address = UInt(bitPattern: context)
+        return state.withLock { state in
+            guard state.context == address else { return false }
             if state.sessions[server] == nil, state.sessions.count >= Self.serverLimit, let evicted = state.sessions.keys.first {
                 for old in state.sessions.removeValue(forKey: evicted) ?? [] { SSL_SESSION_free(old.pointer) }
             }
@@ -107,8 +144,8 @@ public final class TLSSessionCache: Sendable {
             sessions.append(session)
             if sessions.count > Self.sessionsPerServer { SSL_SESSION_free(sessions.removeFirst().pointer) }
             state.sessions[server] = sessions
+            return true
         }
-        return true
     }
 
     func finished(_ ssl: OpaquePointer, server: String) {
@@ -121,10 +158,13 @@ public final class TLSSessionCache: Sendable {
     }
 
     func flush() {
-        state.withLock { state in
-            for session in state.sessions.values.joined() { SSL_SESSION_free(session.pointer) }
-            state.sessions = [:]
-        }
+        state.withLock { Self.free(&$0) }
+    }
+
+    /// Drops every session, releasing the cache's reference of each.
+    private static func free(_ state: inout State) {
+        for session in state.sessions.values.joined() { SSL_SESSION_free(session.pointer) }
+        state.sessions = [:]
     }
 
     private func noteOff(_ why: String) {
@@ -159,25 +199,26 @@ private let connectionSlot: CInt = SSL_get_ex_new_index(0, nil, nil, nil) { _, p
     if let pointer { Unmanaged<ServerNote>.fromOpaque(pointer).release() }
 }
 
-/// The cache and server of a connection that `prepare` saw.
-private func tlsSessionCacheLookup(_ ssl: OpaquePointer) -> (TLSSessionCache, String)? {
+/// The cache, context and server of a connection that `prepare` saw. The `SSL` holds a reference of
+/// its context, and the context one of the cache, so neither goes while the callback runs.
+private func tlsSessionCacheLookup(_ ssl: OpaquePointer) -> (TLSSessionCache, OpaquePointer, String)? {
     guard let sslContext = SSL_get_SSL_CTX(ssl), let cache = SSL_CTX_get_ex_data(sslContext, contextSlot),
         let note = SSL_get_ex_data(ssl, connectionSlot)
     else { return nil }
     return (
-        Unmanaged<TLSSessionCache>.fromOpaque(cache).takeUnretainedValue(),
+        Unmanaged<TLSSessionCache>.fromOpaque(cache).takeUnretainedValue(), sslContext,
         Unmanaged<ServerNote>.fromOpaque(note).takeUnretainedValue().server
     )
 }
 
 /// BoringSSL's new-session callback: 1 when the cache took the session's reference.
 private func tlsSessionCacheNewSession(_ ssl: OpaquePointer?, _ session: OpaquePointer?) -> CInt {
-    guard let ssl, let session, let (cache, server) = tlsSessionCacheLookup(ssl) else { return 0 }
-    return cache.store(session, server: server) ? 1 : 0
+    guard let ssl, let session, let (cache, sslContext, server) = tlsSessionCacheLookup(ssl) else { return 0 }
+    return cache.store(session, context: sslContext, server: server) ? 1 : 0
 }
 
 /// BoringSSL's info callback: counts and logs each finished handshake.
 private func tlsSessionCacheInfo(_ ssl: OpaquePointer?, _ type: CInt, _ value: CInt) {
-    guard type & SSL_CB_HANDSHAKE_DONE != 0, let ssl, let (cache, server) = tlsSessionCacheLookup(ssl) else { return }
+    guard type & SSL_CB_HANDSHAKE_DONE != 0, let ssl, let (cache, _, server) = tlsSessionCacheLookup(ssl) else { return }
     cache.finished(ssl, server: server)
 }
