@@ -19,28 +19,14 @@ final class SocketTuningTests: XCTestCase {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try SocketTuning.apply(to: channel, accepted: true)
-                    let options = channel.syncOptions!
-                    var values = [
-                        try options.getOption(ChannelOptions.tcpOption(.tcp_nodelay)),
-                        try options.getOption(ChannelOptions.socketOption(.so_keepalive)),
-                    ]
-                    #if os(Linux)
-                        values.append(try options.getOption(ChannelOptions.tcpOption(.init(rawValue: TCP_KEEPIDLE))))
-                        values.append(try options.getOption(ChannelOptions.tcpOption(.init(rawValue: TCP_KEEPINTVL))))
-                        values.append(try options.getOption(ChannelOptions.tcpOption(.init(rawValue: TCP_KEEPCNT))))
-                    #endif
+                    let values = try Self.tcpOptions(of: channel)
                     seen.withLock { $0 = values }
                 }
             }
             .bind(host: "127.0.0.1", port: 0).get()
         let client = try BlockingSocket(port: listener.localAddress!.port!)
         XCTAssertTrue(TestKit.poll { seen.withLock { $0 } != nil })
-        var expected: [SocketOptionValue] = [1, 1]
-        #if os(Linux)
-            expected += [SocketOptionValue(SocketTuning.keepaliveIdle), SocketOptionValue(SocketTuning.keepaliveInterval)]
-            expected.append(SocketOptionValue(SocketTuning.keepaliveCount))
-        #endif
-        XCTAssertEqual(seen.withLock { $0 }, expected)
+        XCTAssertEqual(seen.withLock { $0 }, Self.expectedTCPOptions)
         client.close()
         try await listener.close()
         try await group.shutdownGracefully()
@@ -54,23 +40,34 @@ final class SocketTuningTests: XCTestCase {
         let channel = try await ClientBootstrap(group: group)
             .channelInitializer { channel in channel.eventLoop.makeCompletedFuture { try SocketTuning.apply(to: channel) } }
             .connect(host: "127.0.0.1", port: server.port).get()
-        let values = try await channel.eventLoop.submit {
-            let options = channel.syncOptions!
-            var values = [
-                try options.getOption(ChannelOptions.tcpOption(.tcp_nodelay)),
-                try options.getOption(ChannelOptions.socketOption(.so_keepalive)),
-            ]
-            #if os(Linux)
-                values.append(try options.getOption(ChannelOptions.tcpOption(.init(rawValue: TCP_KEEPIDLE))))
-            #endif
-            return values
-        }.get()
-        var expected: [SocketOptionValue] = [1, 1]
-        #if os(Linux)
-            expected.append(SocketOptionValue(SocketTuning.keepaliveIdle))
-        #endif
-        XCTAssertEqual(values, expected)
+        let values = try await channel.eventLoop.submit { try Self.tcpOptions(of: channel) }.get()
+        XCTAssertEqual(values, Self.expectedTCPOptions)
         try await channel.close()
         try await group.shutdownGracefully()
+    }
+
+    /// No-delay, keepalive and (on Linux) its idle time, interval and count, as the socket has them.
+    static func tcpOptions(of channel: any Channel) throws -> [SocketOptionValue] {
+        let options = channel.syncOptions!
+        var values = [
+            try options.getOption(ChannelOptions.tcpOption(.tcp_nodelay)),
+            try options.getOption(ChannelOptions.socketOption(.so_keepalive)),
+        ]
+        #if os(Linux)
+            values.append(try options.getOption(ChannelOptions.tcpOption(.init(rawValue: TCP_KEEPIDLE))))
+            values.append(try options.getOption(ChannelOptions.tcpOption(.init(rawValue: TCP_KEEPINTVL))))
+            values.append(try options.getOption(ChannelOptions.tcpOption(.init(rawValue: TCP_KEEPCNT))))
+        #endif
+        return values
+    }
+
+    /// What `SocketTuning` sets.
+    static var expectedTCPOptions: [SocketOptionValue] {
+        var expected: [SocketOptionValue] = [1, 1]
+        #if os(Linux)
+            expected += [SocketOptionValue(SocketTuning.keepaliveIdle), SocketOptionValue(SocketTuning.keepaliveInterval)]
+            expected.append(SocketOptionValue(SocketTuning.keepaliveCount))
+        #endif
+        return expected
     }
 }
