@@ -55,7 +55,7 @@ public final class TLSSessionCache: Sendable {
         }
         if let attached = SSL_CTX_get_ex_data(sslContext, contextSlot) {
             guard attached == Unmanaged.passUnretained(self).toOpaque() else { return false }  // one cache a context
-            makeCurrent(sslContext)
+            makeCurrent(sslContext, fresh: false)
             return true
         }
         // Setting ours would silently replace callbacks swift-nio-ssl (a later version) set itself.
@@ -68,7 +68,7 @@ public final class TLSSessionCache: Sendable {
             retained.release()
             return false
         }
-        makeCurrent(sslContext)
+        makeCurrent(sslContext, fresh: true)
         _ = SSL_CTX_set_session_cache_mode(sslContext, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL)
         SSL_CTX_sess_set_new_cb(sslContext, tlsSessionCacheNewSession)
         SSL_CTX_set_info_callback(sslContext, tlsSessionCacheInfo)
@@ -76,11 +76,12 @@ public final class TLSSessionCache: Sendable {
     }
 
     /// Sessions of an earlier context were checked with its settings: they go, and its connections
-    /// still up (a TLS 1.3 ticket may come at any time) neither give nor get one from now on.
-    private func makeCurrent(_ sslContext: OpaquePointer) {
+    /// still up (a TLS 1.3 ticket may come at any time) neither give nor get one from now on. A
+    /// `fresh` context may have the address of a freed one that was current: its sessions go too.
+    private func makeCurrent(_ sslContext: OpaquePointer, fresh: Bool) {
         let address = UInt(bitPattern: sslContext)
         state.withLock { state in
-            guard state.context != address else { return }
+            guard fresh || state.context != address else { return }
             Self.free(&state)
             state.context = address
         }
