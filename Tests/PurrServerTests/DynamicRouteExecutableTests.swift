@@ -15,15 +15,6 @@ final class DynamicRouteExecutableTests: XCTestCase {
         return dir
     }
 
-    func startServer(config: String, in dir: URL) throws -> (RunningProcess, Int) {
-        let file = dir.appendingPathComponent("server.toml")
-        try config.write(to: file, atomically: true, encoding: .utf8)
-        let port = RunningProcess.freePort()
-        let process = try RunningProcess("purr-server", ["--listen", "127.0.0.1:\(port)", "--config", file.path])
-        XCTAssertTrue(process.waitForOutput("listening"), process.stderr)
-        return (process, port)
-    }
-
     func answer(_ port: Int, _ raw: String) throws -> (status: Int, body: String) {
         let socket = try BlockingSocket(port: port)
         defer { socket.close() }
@@ -64,7 +55,7 @@ final class DynamicRouteExecutableTests: XCTestCase {
     func testTemplateRouteThroughThePurrClientAndItsRefusals() async throws {
         let target = try await TestTarget.start(.echo(banner: nil), group: group)
         let dir = try directory()
-        let (server, port) = try startServer(
+        let (server, port) = try RunningProcess.purrServer(
             config: """
                 [admin]
                 port = \(RunningProcess.freePort())
@@ -126,7 +117,7 @@ final class DynamicRouteExecutableTests: XCTestCase {
         let target = try await TestTarget.start(.echo(banner: nil), group: group)
         let dir = try directory()
         let adminPort = RunningProcess.freePort()
-        let (server, port) = try startServer(
+        let (server, port) = try RunningProcess.purrServer(
             config: """
                 [admin]
                 port = \(adminPort)
@@ -143,7 +134,7 @@ final class DynamicRouteExecutableTests: XCTestCase {
         var stats = ""
         XCTAssertTrue(
             TestKit.poll {
-                stats = (try? self.answer(adminPort, "GET /stats HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").body) ?? ""
+                stats = (try? BlockingSocket.get("/stats", port: adminPort)) ?? ""
                 return stats.contains("\"forbidden_target\":1") && stats.contains("\"bad_capture\":1")
             }, stats)
         let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(stats.utf8)) as? [String: Any])
@@ -168,7 +159,7 @@ final class DynamicRouteExecutableTests: XCTestCase {
         this line is bad
         outside-s3cret: 10.9.9.9:22
         """.write(to: tokens, atomically: true, encoding: .utf8)
-        let (server, port) = try startServer(
+        let (server, port) = try RunningProcess.purrServer(
             config: """
                 [[routes]]
                 path = "/console"

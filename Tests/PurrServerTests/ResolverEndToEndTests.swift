@@ -9,15 +9,6 @@ import XCTest
 final class ResolverEndToEndTests: XCTestCase {
     let group = InProcessServer.group
 
-    func startServer(config: String, arguments: [String] = []) throws -> (RunningProcess, Int) {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("purr-\(UUID().uuidString).toml").path
-        try config.write(toFile: path, atomically: true, encoding: .utf8)
-        let port = RunningProcess.freePort()
-        let process = try RunningProcess("purr-server", ["--listen", "127.0.0.1:\(port)", "--config", path] + arguments)
-        XCTAssertTrue(process.waitForOutput("listening"), process.stderr)
-        return (process, port)
-    }
-
     /// A Purr upgrade with the client's token and extra headers.
     func open(_ path: String, port: Int, token: String?, headers: [String] = []) throws -> (BlockingSocket, String) {
         let socket = try BlockingSocket(port: port, timeout: 15)
@@ -32,15 +23,6 @@ final class ResolverEndToEndTests: XCTestCase {
         return (socket, head)
     }
 
-    func refusal(_ path: String, port: Int, token: String?) throws -> (status: Int, body: String) {
-        let refused = try BlockingSocket(port: port, timeout: 15)
-        try refused.write(
-            "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: Upgrade\r\nUpgrade: purr\r\nPurr-Request: MEOW\r\n"
-                + "Purr-Version: 0.1.2\r\n\(token.map { "Authorization: Bearer \($0)\r\n" } ?? "")\r\n")
-        let response = try refused.readResponse()
-        return (response.status, response.body.trimmingCharacters(in: .whitespacesAndNewlines))
-    }
-
     func echo(_ socket: BlockingSocket, _ text: String) throws -> String {
         try socket.write(text)
         return String(decoding: try socket.read(exactly: text.utf8.count), as: UTF8.self)
@@ -53,7 +35,7 @@ final class ResolverEndToEndTests: XCTestCase {
                 ? .target("127.0.0.1:\(target.port)", ttl: 30) : .refuse(403, message: "console 42 is not yours")
         }
         defer { resolver.close() }
-        let (server, port) = try startServer(
+        let (server, port) = try RunningProcess.purrServer(
             config: """
                 [[routes]]
                 path = "/console"
@@ -94,7 +76,7 @@ final class ResolverEndToEndTests: XCTestCase {
         viaClient.close()
         XCTAssertEqual(resolver.requests.count, 1)
 
-        let refused = try refusal("/console/42", port: port, token: "mallory-token")
+        let refused = try BlockingSocket.refusal(path: "/console/42", port: port, token: "mallory-token")
         XCTAssertEqual(refused.status, 403)
         XCTAssertEqual(refused.body, "console 42 is not yours")
         XCTAssertEqual(server.signal(SIGTERM), 0)
@@ -106,7 +88,7 @@ final class ResolverEndToEndTests: XCTestCase {
     func testTheAllowListAppliesToTheResolversAnswer() async throws {
         let resolver = try await ResolverStandIn.start(group: group) { _ in .target("127.0.0.1:22") }
         defer { resolver.close() }
-        let (server, port) = try startServer(
+        let (server, port) = try RunningProcess.purrServer(
             config: """
                 [[routes]]
                 path = "/console"
@@ -114,7 +96,7 @@ final class ResolverEndToEndTests: XCTestCase {
                 allow = ["127.0.0.1:5900-5999"]
                 """)
         defer { server.stop() }
-        let refused = try refusal("/console", port: port, token: "t")
+        let refused = try BlockingSocket.refusal(path: "/console", port: port, token: "t")
         XCTAssertEqual(refused.status, 403)
         XCTAssertTrue(refused.body.contains("127.0.0.1:22"), refused.body)
         XCTAssertEqual(resolver.requests.count, 1)
@@ -123,7 +105,7 @@ final class ResolverEndToEndTests: XCTestCase {
     func testASlowOrDeadResolverIsAnAnswerNotAHang() async throws {
         let resolver = try await ResolverStandIn.start(group: group) { _ in .hang }
         let deadPort = RunningProcess.freePort()
-        let (server, port) = try startServer(
+        let (server, port) = try RunningProcess.purrServer(
             config: """
                 [[routes]]
                 path = "/slow"
@@ -142,14 +124,14 @@ final class ResolverEndToEndTests: XCTestCase {
                 allow = ["127.0.0.1:*"]
                 """)
         defer { server.stop() }
-        let slow = try refusal("/slow", port: port, token: nil)
+        let slow = try BlockingSocket.refusal(path: "/slow", port: port, token: nil)
         XCTAssertEqual(slow.status, 504)
         XCTAssertEqual(slow.body, "the resolver did not answer within 0.5 s")
-        let dead = try refusal("/dead", port: port, token: nil)
+        let dead = try BlockingSocket.refusal(path: "/dead", port: port, token: nil)
         XCTAssertEqual(dead.status, 502)
         XCTAssertEqual(dead.body, "the resolver is unreachable: connection refused")
         resolver.respond { _ in .answer(status: 200, body: "<html>") }
-        let broken = try refusal("/broken", port: port, token: nil)
+        let broken = try BlockingSocket.refusal(path: "/broken", port: port, token: nil)
         XCTAssertEqual(broken.status, 502)
         XCTAssertTrue(broken.body.hasPrefix("the resolver's answer is not JSON"), broken.body)
         resolver.close()
@@ -183,7 +165,7 @@ final class ResolverEndToEndTests: XCTestCase {
         let target = try await TestTarget.start(.echo(banner: nil), group: group)
         let resolver = try await ResolverStandIn.start(group: group) { _ in .target("127.0.0.1:\(target.port)") }
         defer { resolver.close() }
-        let (server, port) = try startServer(
+        let (server, port) = try RunningProcess.purrServer(
             config: """
                 [[routes]]
                 path = "/console"

@@ -10,30 +10,8 @@ final class SignedTokenEndToEndTests: XCTestCase {
     let group = InProcessServer.group
     let secret = "a-web-console-secret-of-32-bytes-or-more"
 
-    func startServer(config: String, directory: String? = nil, arguments: [String] = []) throws -> (RunningProcess, Int) {
-        let folder = directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("jwt-e2e-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        let path = "\(folder)/server.toml"
-        try config.write(toFile: path, atomically: true, encoding: .utf8)
-        let port = RunningProcess.freePort()
-        let process = try RunningProcess("purr-server", ["--listen", "127.0.0.1:\(port)", "--config", path] + arguments)
-        XCTAssertTrue(process.waitForOutput("listening"), process.stderr)
-        return (process, port)
-    }
-
-    func response(_ path: String, port: Int, token: String?) throws -> (status: Int, body: String) {
-        let socket = try BlockingSocket(port: port, timeout: 15)
-        try socket.write(
-            "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: Upgrade\r\nUpgrade: purr\r\nPurr-Request: MEOW\r\n"
-                + "Purr-Version: 0.1.2\r\n\(token.map { "Authorization: Bearer \($0)\r\n" } ?? "")\r\n")
-        let answer = try socket.readResponse()
-        return (answer.status, answer.body.trimmingCharacters(in: .whitespacesAndNewlines))
-    }
-
     func metric(_ name: String, reason: String, adminPort: Int) throws -> Int {
-        let socket = try BlockingSocket(port: adminPort)
-        try socket.write("GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        let body = try socket.readResponse().body
+        let body = try BlockingSocket.get("/metrics", port: adminPort)
         let line = body.split(separator: "\n").first { $0.hasPrefix(name) && $0.contains("reason=\"\(reason)\"") }
         return Int(line?.split(separator: " ").last ?? "0") ?? 0
     }
@@ -42,7 +20,7 @@ final class SignedTokenEndToEndTests: XCTestCase {
     func testHS256TokenFromAPythonConsoleThroughPurrConnect() async throws {
         let target = try await TestTarget.start(.echo(banner: nil), group: group)
         let adminPort = RunningProcess.freePort()
-        let (server, port) = try startServer(
+        let (server, port) = try RunningProcess.purrServer(
             config: """
                 [admin]
                 port = \(adminPort)
@@ -76,9 +54,7 @@ final class SignedTokenEndToEndTests: XCTestCase {
             raw.close()
         }
         // /stats names the route's form and key by fingerprint, never the secret.
-        let stats = try BlockingSocket(port: adminPort)
-        try stats.write("GET /stats HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        let snapshot = try stats.readResponse().body
+        let snapshot = try BlockingSocket.get("/stats", port: adminPort)
         XCTAssertTrue(snapshot.contains("signed tokens (HS256, key sha256:"), snapshot)
         XCTAssertFalse(snapshot.contains(secret))
         XCTAssertFalse(snapshot.contains(token))
@@ -103,7 +79,7 @@ final class SignedTokenEndToEndTests: XCTestCase {
         XCTAssertEqual(keys.status, 0, keys.stderr)
         let privateKey = "\(directory)/console-es256.pem"
         let adminPort = RunningProcess.freePort()
-        let (server, port) = try startServer(
+        let (server, port) = try RunningProcess.purrServer(
             config: """
                 [admin]
                 port = \(adminPort)
@@ -113,7 +89,7 @@ final class SignedTokenEndToEndTests: XCTestCase {
                 jwt_public_key_file = "console-es256.pub.pem"
                 jwt_audience = "purr-east"
                 allow = ["127.0.0.1:\(target.port)"]
-                """, directory: directory)
+                """, in: URL(fileURLWithPath: directory))
         defer { server.stop() }
 
         func sign(_ claims: [String: Any]) throws -> String {
@@ -150,7 +126,7 @@ final class SignedTokenEndToEndTests: XCTestCase {
             (try sign(["target": "127.0.0.1:22", "exp": 60, "aud": "purr-east"]), 403, "forbidden_target", "127.0.0.1:22"),
         ]
         for (token, status, reason, message) in cases {
-            let answer = try response("/vnc", port: port, token: token)
+            let answer = try BlockingSocket.refusal(path: "/vnc", port: port, token: token)
             XCTAssertEqual(answer.status, status, "\(reason): \(answer.body)")
             XCTAssertTrue(
                 reason == "forbidden_target" ? answer.body.contains(message) : answer.body.hasPrefix(message),

@@ -42,3 +42,22 @@ extension BlockingSocket {
         return try readHead()
     }
 }
+
+extension BlockingSocket {
+    /// A Purr upgrade on a new connection that the server refuses: its status and body (trimmed).
+    public static func refusal(path: String, port: Int, token: String? = nil) throws -> (status: Int, body: String) {
+        let socket = try BlockingSocket(port: port, timeout: 15)
+        defer { socket.close() }
+        try socket.write(UpgradeRequest(path: path, host: "127.0.0.1:\(port)", token: token).encoded())
+        let answer = try socket.readResponse()
+        return (answer.status, answer.body.trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+
+    /// The body of `GET path` (an admin endpoint's `/stats` or `/metrics`) on a new connection.
+    public static func get(_ path: String, port: Int) throws -> String {
+        let socket = try BlockingSocket(port: port)
+        defer { socket.close() }
+        try socket.write("GET \(path) HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        return try socket.readResponse().body
+    }
+}
