@@ -1,12 +1,14 @@
 /// The paths to one target that `connect` and `rate` compare in one run: direct, the bench's own
 /// two-hop relay, nginx's stream module over two hops (when installed), a bare swift-nio relay over
-/// two hops (what the framework alone costs) and Purr.
+/// two hops (what the framework alone costs), the wire floor (Purr's wire protocol over two C-speed
+/// hops: what the protocol alone costs) and Purr.
 final class PathSet {
     enum Kind: String, CaseIterable, Sendable {
         case direct
         case relay = "own 2-hop relay"
         case nginx = "nginx 2-hop"
         case nio = "NIO 2-hop"
+        case floor = "wire floor 2-hop"
         case purr
     }
 
@@ -22,6 +24,7 @@ final class PathSet {
     private var relays: [EpollRelay] = []
     private var nginx: NginxStream?
     private var nioRelays: [NIORelay] = []
+    private var floor: WireFloor?
 
     init(_ context: BenchContext, target: Int, label: String) throws {
         pool = context.plan.pool
@@ -50,6 +53,9 @@ final class PathSet {
             let nioFirst = try NIORelay(next: nioSecond.port)
             nioRelays.append(nioFirst)
             paths.append(Path(kind: .nio, port: nioFirst.port))
+            let floor = try WireFloor(target: target)
+            self.floor = floor
+            paths.append(Path(kind: .floor, port: floor.port))
         } catch {
             stop()
             throw error
@@ -91,6 +97,7 @@ final class PathSet {
         case .relay: return relays.map(\.cpuSeconds).reduce(0, +)
         case .nginx: return nginx?.cpuSeconds ?? 0
         case .nio: return nioRelays.map(\.cpuSeconds).reduce(0, +)
+        case .floor: return floor?.cpuSeconds ?? 0
         case .purr: return stack.server.cpuSeconds + stack.client.cpuSeconds
         }
     }
@@ -100,5 +107,6 @@ final class PathSet {
         for relay in relays { relay.stop() }
         nginx?.stop()
         for relay in nioRelays { relay.stop() }
+        floor?.stop()
     }
 }

@@ -66,6 +66,11 @@ struct PurrBench: ParsableCommand {
     @Option(name: .long, help: "Directory holding purr-server and purr (default: next to this binary).")
     var binDir: String?
 
+    /// `client:PORT` or `server:PORT`: run one wire-floor hop in front of 127.0.0.1:PORT until stdin
+    /// ends, to check it against the real `purr-server` or `purr connect`.
+    @Option(name: .customLong("floor-hop"), help: .hidden)
+    var floorHop: String?
+
     func validate() throws {
         for name in workloads where Workload(rawValue: name) == nil {
             throw ValidationError(
@@ -87,6 +92,7 @@ struct PurrBench: ParsableCommand {
     }
 
     func run() throws {
+        if let floorHop { return try WireFloor.runHop(floorHop) }
         var plan = quick ? Plan.quick() : Plan()
         if let connections { plan.scaleConnections = connections }
         if let slowSeconds { plan.slowSeconds = slowSeconds }
