@@ -102,6 +102,9 @@ final class PathSet {
         }
     }
 
+    /// CPU seconds of the wire floor's client hop and server hop apart.
+    var floorHopSeconds: [Double] { floor.map { [$0.clientSeconds, $0.serverSeconds] } ?? [0, 0] }
+
     func stop() {
         stack.stop()
         for relay in relays { relay.stop() }

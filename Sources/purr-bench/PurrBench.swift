@@ -66,8 +66,8 @@ struct PurrBench: ParsableCommand {
     @Option(name: .long, help: "Directory holding purr-server and purr (default: next to this binary).")
     var binDir: String?
 
-    /// `client:PORT` or `server:PORT`: run one wire-floor hop in front of 127.0.0.1:PORT until stdin
-    /// ends, to check it against the real `purr-server` or `purr connect`.
+    /// `client:PORT`, `server:PORT` or `relay:PORT`: run one wire-floor hop (or own relay hop) in front
+    /// of 127.0.0.1:PORT until stdin ends, to check it against the real `purr-server` or `purr connect`.
     @Option(name: .customLong("floor-hop"), help: .hidden)
     var floorHop: String?
 

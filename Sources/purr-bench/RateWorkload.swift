@@ -23,6 +23,7 @@ enum RateWorkload {
         // CPU of what relays, per path; Purr's server and client apart, user and system apart.
         var cpu: [PathSet.Kind: Double] = [:]
         var purrCPU = [0.0, 0.0, 0.0, 0.0]
+        var floorCPU = [0.0, 0.0]  // the wire floor's client hop, server hop
         let purrTimes = {
             let server = ProcStatus.cpuTimes(pid: paths.stack.server.pid)
             let client = ProcStatus.cpuTimes(pid: paths.stack.client.pid)
@@ -30,10 +31,11 @@ enum RateWorkload {
         }
         for _ in 0..<slices {
             for path in paths.paths {
-                let before = (paths.cpuSeconds(path.kind), path.kind == .purr ? purrTimes() : [])
+                let before = (paths.cpuSeconds(path.kind), path.kind == .purr ? purrTimes() : [], paths.floorHopSeconds)
                 let result = try burst(port: path.port, plan: plan, seconds: plan.rateSeconds / Double(slices))
                 cpu[path.kind, default: 0] += paths.cpuSeconds(path.kind) - before.0
                 if path.kind == .purr { purrCPU = zip(purrCPU, zip(purrTimes(), before.1)).map { $0 + $1.0 - $1.1 } }
+                if path.kind == .floor { floorCPU = zip(floorCPU, zip(paths.floorHopSeconds, before.2)).map { $0 + $1.0 - $1.1 } }
                 tallies[path.kind, default: Tally()].add(result)
             }
             if Clock.seconds() > deadline { throw BenchError("rate loop took longer than \(Int(plan.loopTimeout)) s") }
@@ -51,8 +53,9 @@ enum RateWorkload {
         let perConnection = { (kind: PathSet.Kind, seconds: Double) in
             Int((seconds / Double(max(1, tallies[kind]?.requests ?? 1)) * 1e6).rounded())
         }
+        let floorHops = "client hop \(perConnection(.floor, floorCPU[0])), server hop \(perConnection(.floor, floorCPU[1]))"
         var usage = paths.paths.filter { $0.kind != .direct && $0.kind != .purr }.map {
-            "\($0.kind.rawValue) \(perConnection($0.kind, cpu[$0.kind] ?? 0))"
+            "\($0.kind.rawValue) \(perConnection($0.kind, cpu[$0.kind] ?? 0))" + ($0.kind == .floor ? " (\(floorHops))" : "")
         }
         let purr = purrCPU.map { perConnection(.purr, $0) }
         usage.append(

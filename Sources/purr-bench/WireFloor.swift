@@ -8,13 +8,15 @@ final class WireFloor {
     /// The path the server hop accepts, as in the bench's `purr-server --route`.
     static let path = "/t"
     let port: Int
-    private let hops: [EpollRelay]
+    private let client: EpollRelay
+    private let server: EpollRelay
 
     init(target: Int) throws(BenchError) {
         let server = try EpollRelay(next: target, behavior: WireFloorServerHop(path: Self.path))
         do {
             let client = try EpollRelay(next: server.port, behavior: WireFloorClientHop(path: Self.path, server: server.port))
-            hops = [server, client]
+            self.server = server
+            self.client = client
             port = client.port
         } catch {
             server.stop()
@@ -22,23 +24,29 @@ final class WireFloor {
         }
     }
 
-    /// CPU seconds both hops' threads have used.
-    var cpuSeconds: Double { hops.map(\.cpuSeconds).reduce(0, +) }
+    /// CPU seconds each hop's thread has used, and both.
+    var clientSeconds: Double { client.cpuSeconds }
+    var serverSeconds: Double { server.cpuSeconds }
+    var cpuSeconds: Double { clientSeconds + serverSeconds }
 
     func stop() {
-        for hop in hops { hop.stop() }
+        client.stop()
+        server.stop()
     }
 
-    /// `purr-bench --floor-hop client:PORT|server:PORT`: one hop in front of 127.0.0.1:PORT, until stdin ends.
+    /// `purr-bench --floor-hop client:PORT|server:PORT|relay:PORT`: one hop in front of 127.0.0.1:PORT, until stdin ends.
     static func runHop(_ spec: String) throws {
         let parts = spec.split(separator: ":")
-        guard parts.count == 2, let next = Int(parts[1]), (1...65535).contains(next), ["client", "server"].contains(parts[0]) else {
-            throw BenchError("--floor-hop: '\(spec)' is not client:PORT or server:PORT")
+        guard parts.count == 2, let next = Int(parts[1]), (1...65535).contains(next), ["client", "server", "relay"].contains(parts[0])
+        else {
+            throw BenchError("--floor-hop: '\(spec)' is not client:PORT, server:PORT or relay:PORT")
         }
         let hop =
-            parts[0] == "client"
-            ? try EpollRelay(next: next, behavior: WireFloorClientHop(path: path, server: next))
-            : try EpollRelay(next: next, behavior: WireFloorServerHop(path: path))
+            switch parts[0] {
+            case "client": try EpollRelay(next: next, behavior: WireFloorClientHop(path: path, server: next))
+            case "server": try EpollRelay(next: next, behavior: WireFloorServerHop(path: path))
+            default: try EpollRelay(next: next)
+            }
         FileHandle.standardOutput.write(Data("listening on 127.0.0.1:\(hop.port)\n".utf8))
         while readLine() != nil {}
         hop.stop()
