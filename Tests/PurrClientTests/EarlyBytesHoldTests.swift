@@ -28,17 +28,12 @@ final class EarlyBytesHoldTests: XCTestCase {
 
         // First connection: held in the client (early data not yet learned). Second: sent early up to its
         // limit, then held by the server while the target connects.
-        for round in ["before the server said it keeps early data", "sent as early data"] {
-            if round != "before the server said it keeps early data" { try target.stall() }
+        for (index, round) in ["before the server said it keeps early data", "sent as early data"].enumerated() {
+            if index > 0 { try target.stall() }
             let app = try BlockingSocket(port: port, timeout: 20)
             let stalledAt = app.writeUntilStalled(payload)
             XCTAssertLessThan(stalledAt, 32 << 20, "the tunnel kept reading the app while the target connected (\(round))")
-            app.setWriteTimeout(20)
-            let writer = Thread {
-                _ = try? payload.withUnsafeBytes { try app.write(raw: UnsafeRawBufferPointer(rebasing: $0[stalledAt...])) }
-                app.shutdownWrite()
-            }
-            writer.start()
+            app.finishWriting(payload, from: stalledAt)
             let received = try target.releaseAndRead()
             XCTAssertEqual(received.count, payload.count, round)
             XCTAssertTrue(received == payload, "the relayed bytes differ from those sent (\(round))")

@@ -24,12 +24,7 @@ final class HandshakeHoldTests: XCTestCase {
         XCTAssertLessThan(stalledAt, 24 << 20, "the server kept reading while the target connected")
         XCTAssertGreaterThan(stalledAt, EarlyBytesHandler.holdLimit)
 
-        socket.setWriteTimeout(20)
-        let writer = Thread {
-            _ = try? payload.withUnsafeBytes { try socket.write(raw: UnsafeRawBufferPointer(rebasing: $0[stalledAt...])) }
-            socket.shutdownWrite()
-        }
-        writer.start()
+        socket.finishWriting(payload, from: stalledAt)
         let received = try target.releaseAndRead()
         XCTAssertEqual(received.count, payload.count)
         XCTAssertTrue(received == payload, "the relayed bytes differ from those sent")

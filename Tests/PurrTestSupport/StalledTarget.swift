@@ -77,5 +77,13 @@ extension BlockingSocket {
         return offset
     }
 
-    public func setWriteTimeout(_ seconds: Double) { Self.setTimeout(fd, SO_SNDTIMEO, seconds) }
+    /// Writes the rest of `payload` (from `offset`) on a thread of its own, then shuts the write side: the
+    /// peer reads meanwhile. Each write may block up to `timeout` seconds.
+    public func finishWriting(_ payload: [UInt8], from offset: Int, timeout: Double = 20) {
+        Self.setTimeout(fd, SO_SNDTIMEO, timeout)
+        Thread {
+            _ = try? payload.withUnsafeBytes { try self.write(raw: UnsafeRawBufferPointer(rebasing: $0[offset...])) }
+            self.shutdownWrite()
+        }.start()
+    }
 }
