@@ -189,7 +189,9 @@ public final class Tunnel: Sendable {
         ServerBootstrap(group: loop, childGroup: loop)
             .serverChannelOption(ChannelOptions.backlog, value: 1024)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(ChannelOptions.autoRead, value: false)
+            // Reading on from the start: bytes the app sends with its connect are read while the server
+            // connection opens and leave in the same write as the request head (early data). Its
+            // `EarlyBytesHandler` holds them meanwhile, and stops reading past its limit.
             .serverChannelInitializer { channel in
                 // Out of descriptors: pause, do not spin (issue 15).
                 AcceptPauseHandler.install(on: channel).flatMapThrowing { try SocketTuning.applyToListener(channel) }
@@ -280,17 +282,17 @@ public final class Tunnel: Sendable {
                 state.lastError = reason
             }
         }
-        let seconds = Date().timeIntervalSince(connection.started)
-        var metadata: Logger.Metadata = [
-            "conn": "\(connection.id)", "peer": "\(connection.peer)", "up": "\(up)", "down": "\(down)",
-            "duration": "\(seconds.threeDecimals)s",
-        ]
-        if case .failed(let reason) = final {
-            metadata["reason"] = "\(reason)"
-            logger.warning("failed", metadata: metadata)
+        // Formatted only when the line is written (swift-log evaluates metadata lazily).
+        let metadata = { (reason: String) -> Logger.Metadata in
+            [
+                "conn": "\(connection.id)", "peer": "\(connection.peer)", "up": "\(up)", "down": "\(down)",
+                "duration": "\(Date().timeIntervalSince(connection.started).threeDecimals)s", "reason": "\(reason)",
+            ]
+        }
+        if case .failed(let failure) = final {
+            logger.warning("failed", metadata: metadata(failure))
         } else {
-            metadata["reason"] = "\(reason)"
-            logger.info("close", metadata: metadata)
+            logger.info("close", metadata: metadata("\(reason)"))
         }
         emit(connection)
     }

@@ -166,8 +166,8 @@ final class UpgradeClientHandler {
         self.completion = nil
         state = .finished
         timer?.cancel()
-        // Nothing more may be read until the relay owns this channel.
-        try? context.channel.syncOptions?.setOption(ChannelOptions.autoRead, value: false)
+        // Reading stays on: what comes before the relay owns this channel waits in its `EarlyBytesHandler`,
+        // which stops reading past its limit (turning it off and on again costs two system calls).
         let operations = context.pipeline.syncOperations
         let decoder = try? operations.handler(type: ByteToMessageHandler<HTTPResponseDecoder>.self)
         if let encoder = try? operations.handler(type: HTTPRequestEncoder.self) {
@@ -205,13 +205,15 @@ final class UpgradeClientHandler {
             send(request.head, context: context)
             return
         }
-        context.writeAndFlush(wrapOutboundOut(.head(request.head)), promise: nil)
+        // The head and the bytes already held leave in one write (one segment for the server to read).
+        context.write(wrapOutboundOut(.head(request.head)), promise: nil)
         forwarding = source
         // No body framing on a GET: NIOHTTP1 writes these bytes as they are (no `.end`: it would add nothing).
         source.forward(upTo: EarlyDataPlan.limit) { bytes in
             plan.counter.add(bytes.readableBytes)
             context.writeAndFlush(self.wrapOutboundOut(.body(.byteBuffer(bytes))), promise: nil)
         }
+        context.flush()
     }
 
     private func stopEarlyData() {

@@ -5,8 +5,14 @@ import NIOCore
 /// starts (bytes behind a request head or a 101, forwarded by NIOHTTP1's decoder when it is removed;
 /// bytes NIO reads to the end when a FIN arrives even with `autoRead` off) is kept here, with the end of
 /// input, and handed to the session.
+///
+/// Reading need not be turned off while a handshake finishes (two `epoll_ctl` calls per connection): what
+/// is held is bounded instead. Past `holdLimit` bytes, reading stops until the relay turns it back on.
 public final class EarlyBytesHandler: ChannelInboundHandler, RemovableChannelHandler {
     public typealias InboundIn = ByteBuffer
+
+    /// The most held before reading stops (one read of NIO's may overshoot it by its buffer sizes).
+    public static let holdLimit = 64 * 1024
 
     private(set) var buffered: ByteBuffer?
     private(set) var inputClosed = false
@@ -18,13 +24,18 @@ public final class EarlyBytesHandler: ChannelInboundHandler, RemovableChannelHan
     public init() {}
 
     /// Early data: passes what is held so far, then what is read from now on, to `sink` (on the loop), up
-    /// to `limit` bytes; past that, reading stops until the relay starts. The end of input stays for the relay.
+    /// to `limit` bytes (NIO's last read may overshoot it); past that, reading stops until the relay
+    /// starts. The end of input stays for the relay.
     public func forward(upTo limit: Int, to sink: @escaping (ByteBuffer) -> Void) {
         if let held = buffered, held.readableBytes > 0 { sink(held) }
         sinkBudget = limit - (buffered?.readableBytes ?? 0)
         buffered = nil
         self.sink = sink
-        if sinkBudget > 0 && !inputClosed { context?.read() }
+        if sinkBudget > 0 && !inputClosed {
+            context?.read()
+        } else if let context {
+            Self.stopReading(context.channel)
+        }
     }
 
     /// The 101 arrived (or the handshake failed): bytes wait here again, for the relay.
@@ -46,7 +57,7 @@ public final class EarlyBytesHandler: ChannelInboundHandler, RemovableChannelHan
         if let sink {
             sinkBudget -= bytes.readableBytes
             sink(bytes)
-            if sinkBudget > 0 { context.read() }
+            if sinkBudget > 0 { context.read() } else { Self.stopReading(context.channel) }
             return
         }
         if buffered == nil {
@@ -54,6 +65,15 @@ public final class EarlyBytesHandler: ChannelInboundHandler, RemovableChannelHan
         } else {
             buffered!.writeBuffer(&bytes)
         }
+        if buffered!.readableBytes > Self.holdLimit {
+            Self.stopReading(context.channel)
+        }
+    }
+
+    /// Turns reading off until the relay turns it back on (it reads whatever waits in the socket then).
+    static func stopReading(_ channel: any Channel) {
+        guard let options = channel.syncOptions, (try? options.getOption(ChannelOptions.autoRead)) == true else { return }
+        try? options.setOption(ChannelOptions.autoRead, value: false)
     }
 
     public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {

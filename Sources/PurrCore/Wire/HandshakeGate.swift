@@ -7,7 +7,9 @@ import NIOCore
 /// - the end of input is held back once the head is accepted. NIO's decoder drops bytes it holds behind
 ///   an upgrade head when the input ends (it forwards leftovers only on removal), so the FIN waits here
 ///   until the decoder is gone and its leftovers have reached the `EarlyBytesHandler`; `release()` then
-///   passes it on and leaves the pipeline.
+///   passes it on and leaves the pipeline;
+/// - a bound on the bytes behind an accepted head, which the decoder keeps until it leaves: past
+///   `EarlyBytesHandler.holdLimit`, reading stops (the relay turns it back on).
 public final class HandshakeGate: ChannelInboundHandler, RemovableChannelHandler {
     public typealias InboundIn = ByteBuffer
     public typealias InboundOut = ByteBuffer
@@ -25,7 +27,8 @@ public final class HandshakeGate: ChannelInboundHandler, RemovableChannelHandler
 
     private enum State {
         case counting(Int)
-        case holding(inputClosed: Bool)
+        /// `behind`: bytes read after the accepted head, held by the decoder until it leaves.
+        case holding(inputClosed: Bool, behind: Int)
         case released
     }
 
@@ -42,14 +45,14 @@ public final class HandshakeGate: ChannelInboundHandler, RemovableChannelHandler
     /// The head is complete: stop counting; when it was accepted, hold back the end of input.
     public func headComplete(accepted: Bool) {
         guard case .counting = state else { return }
-        state = accepted ? .holding(inputClosed: false) : .released
+        state = accepted ? .holding(inputClosed: false, behind: 0) : .released
     }
 
     /// The decoder is gone: pass on a held end of input and leave.
     public func release() {
         guard let context else { return }
         let held: Bool
-        if case .holding(let inputClosed) = state { held = inputClosed } else { held = false }
+        if case .holding(let inputClosed, _) = state { held = inputClosed } else { held = false }
         state = .released
         if held { context.fireUserInboundEventTriggered(ChannelEvent.inputClosed) }
         context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
@@ -64,6 +67,13 @@ public final class HandshakeGate: ChannelInboundHandler, RemovableChannelHandler
     }
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if case .holding(let inputClosed, let behind) = state {
+            let total = behind + Self.unwrapInboundIn(data).readableBytes
+            state = .holding(inputClosed: inputClosed, behind: total)
+            context.fireChannelRead(data)
+            if total > EarlyBytesHandler.holdLimit { EarlyBytesHandler.stopReading(context.channel) }
+            return
+        }
         guard case .counting(let seen) = state else {
             context.fireChannelRead(data)
             return
@@ -83,8 +93,8 @@ public final class HandshakeGate: ChannelInboundHandler, RemovableChannelHandler
     }
 
     public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if let event = event as? ChannelEvent, case .inputClosed = event, case .holding = state {
-            state = .holding(inputClosed: true)
+        if let event = event as? ChannelEvent, case .inputClosed = event, case .holding(_, let behind) = state {
+            state = .holding(inputClosed: true, behind: behind)
             return
         }
         context.fireUserInboundEventTriggered(event)

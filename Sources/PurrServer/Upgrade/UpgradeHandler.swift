@@ -39,9 +39,13 @@ final class UpgradeHandler {
         try operations.addHandler(EarlyBytesHandler())
     }
 
-    private var logger: Logger {
-        var logger = env.logger
-        if let record {
+    private var logger: Logger { Self.logger(env.logger, record: record) }
+
+    /// `base` with the connection's metadata, formatted only when a line of this handler's levels
+    /// (notice and below) would be written: at `warning` a connection formats nothing.
+    static func logger(_ base: Logger, record: ConnectionRecord?) -> Logger {
+        var logger = base
+        if let record, base.logLevel <= .notice {
             logger[metadataKey: "conn"] = "\(record.id)"
             logger[metadataKey: "peer"] = "\(record.peer)"
             if let route = record.route { logger[metadataKey: "route"] = "\(route)" }
@@ -129,8 +133,8 @@ final class UpgradeHandler {
     }
 
     private func connect(to target: HostPort, context: ChannelHandlerContext) {
-        // Hold the client's bytes while the target connects; the relay turns reading back on.
-        try? context.channel.syncOptions?.setOption(ChannelOptions.autoRead, value: false)
+        // The client's bytes may keep coming while the target connects: the decoder holds them, and the
+        // gate stops reading past `EarlyBytesHandler.holdLimit` (cheaper than turning reading off and on).
         ClientBootstrap(group: context.eventLoop)
             .channelOption(ChannelOptions.autoRead, value: false)
             .channelInitializer { channel in
@@ -180,18 +184,18 @@ final class UpgradeHandler {
         let decoder = try? operations.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
         operations.removeHandler(context: context, promise: nil)
         let gate = self.gate
-        let logger = self.logger
+        let base = env.logger
         let session = RelaySession(client, target, aCounter: record.bytesIn, bCounter: record.bytesOut, idleTimeout: env.idleTimeout)
         let removed = client.eventLoop.makePromise(of: Void.self)
         if let decoder { operations.removeHandler(decoder, promise: removed) } else { removed.succeed() }
         removed.futureResult.assumeIsolated().whenComplete { _ in
             gate.release()
+            let logger = Self.logger(base, record: record)
             // `target` (the chosen HOST:PORT) is in the logger's metadata; the address only when it says more.
-            let address = target.remoteAddress?.hostPortDescription ?? "?"
-            logger.info("open", metadata: address == record.target ? [:] : ["address": "\(address)"])
+            logger.info("open", metadata: Self.addressMetadata(target, record: record))
             session.start().assumeIsolated().whenSuccess { reason in
                 registry.finish(record, failure: reason.isFailure ? .relayError : nil, detail: reason.description)
-                Self.logClose(logger, record: record, reason: reason)
+                Self.logClose(Self.logger(base, record: record), record: record, reason: reason)
             }
         }
     }
@@ -214,14 +218,19 @@ final class UpgradeHandler {
         }
     }
 
+    /// The target's address, when it says more than the chosen HOST:PORT.
+    private static func addressMetadata(_ target: any Channel, record: ConnectionRecord) -> Logger.Metadata {
+        let address = target.remoteAddress?.hostPortDescription ?? "?"
+        return address == record.target ? [:] : ["address": "\(address)"]
+    }
+
     static func logClose(_ logger: Logger, record: ConnectionRecord, reason: CloseReason) {
-        let seconds = Date().timeIntervalSince(record.started)
         logger.info(
             "close",
             metadata: [
                 "in": "\(record.bytesIn.total)",
                 "out": "\(record.bytesOut.total)",
-                "duration": "\(seconds.threeDecimals)s",
+                "duration": "\(Date().timeIntervalSince(record.started).threeDecimals)s",
                 "reason": "\(reason)",
             ]
         )
