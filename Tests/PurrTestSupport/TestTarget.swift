@@ -12,8 +12,9 @@ public final class TestTarget: Sendable {
         /// Reads and hashes everything; reading can be paused to make a slow reader.
         /// With a banner, it sends the banner and shuts its own output first (a half-close from the far end).
         case sink(banner: String? = nil)
-        /// Sends `bytes` at once, then closes (with a reset if asked).
-        case burstThenClose(bytes: Int, reset: Bool)
+        /// Sends `bytes` at once (or once the first byte came: the relay is up then), then closes (with a
+        /// reset if asked).
+        case burstThenClose(bytes: Int, reset: Bool, afterFirstByte: Bool = false)
     }
 
     /// What a sink saw on one connection, once the client's side ended.
@@ -73,8 +74,9 @@ public final class TestTarget: Sendable {
                         }
                         if paused { try channel.syncOptions?.setOption(ChannelOptions.autoRead, value: false) }
                         try channel.pipeline.syncOperations.addHandler(SinkHandler(target: target, banner: banner))
-                    case .burstThenClose(let bytes, let reset):
-                        try channel.pipeline.syncOperations.addHandler(BurstHandler(bytes: bytes, reset: reset))
+                    case .burstThenClose(let bytes, let reset, let afterFirstByte):
+                        try channel.pipeline.syncOperations.addHandler(
+                            BurstHandler(bytes: bytes, reset: reset, afterFirstByte: afterFirstByte))
                     }
                 }
             }
@@ -164,13 +166,26 @@ final class BurstHandler: ChannelInboundHandler {
     typealias OutboundOut = ByteBuffer
     let bytes: Int
     let reset: Bool
+    var waitsForFirstByte: Bool
 
-    init(bytes: Int, reset: Bool) {
+    init(bytes: Int, reset: Bool, afterFirstByte: Bool) {
         self.bytes = bytes
         self.reset = reset
+        self.waitsForFirstByte = afterFirstByte
     }
 
     func channelActive(context: ChannelHandlerContext) {
+        if !waitsForFirstByte { burst(context) }
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard waitsForFirstByte else { return }
+        waitsForFirstByte = false
+        burst(context)
+    }
+
+    private func burst(_ context: ChannelHandlerContext) {
         let payload = ByteBuffer(bytes: TestKit.randomPayload(count: bytes, seed: 77))
         context.writeAndFlush(NIOAny(payload)).assumeIsolated().whenComplete { _ in
             guard self.reset, let provider = context.channel as? any SocketOptionProvider else {
@@ -179,10 +194,7 @@ final class BurstHandler: ChannelInboundHandler {
             }
             provider.setSoLinger(linger(l_onoff: 1, l_linger: 0)).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
         }
-        context.fireChannelActive()
     }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {}
 }
 
 /// Hashes what it reads; at the client's EOF, records the result and closes.
