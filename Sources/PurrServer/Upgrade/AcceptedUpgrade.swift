@@ -1,3 +1,4 @@
+import NIOCore
 import PurrCore
 
 /// How an accepted request is answered and relayed: the original 101 and raw bytes, or a WebSocket.
@@ -25,6 +26,22 @@ enum AcceptedUpgrade: Equatable {
         case .websocket: return .websocket
         }
     }
+
+    /// The 101, byte for byte, ready to write: the four original ones are built once, not per connection.
+    var responseBytes: ByteBuffer {
+        switch self {
+        case .purr(let earlyData): return earlyData ? Self.switching.purrEarly : Self.switching.purr
+        case .websocketCompat(let earlyData): return earlyData ? Self.switching.compatEarly : Self.switching.compat
+        case .websocket: return ByteBuffer(string: response)
+        }
+    }
+
+    private static let switching = (
+        purr: ByteBuffer(string: UpgradeResponse.switching(.purr)),
+        purrEarly: ByteBuffer(string: UpgradeResponse.switching(.purr, earlyData: true)),
+        compat: ByteBuffer(string: UpgradeResponse.switching(.websocket)),
+        compatEarly: ByteBuffer(string: UpgradeResponse.switching(.websocket, earlyData: true))
+    )
 
     /// The 101, byte for byte.
     var response: String {

@@ -136,9 +136,10 @@ final class UpgradeHandler {
         // The client's bytes may keep coming while the target connects: the decoder holds them, and the
         // gate stops reading past `EarlyBytesHandler.holdLimit` (cheaper than turning reading off and on).
         ClientBootstrap(group: context.eventLoop)
-            .channelOption(ChannelOptions.autoRead, value: false)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    // Set here, not as a bootstrap option: NIO applies those through a chain of futures.
+                    try channel.syncOptions?.setOption(ChannelOptions.autoRead, value: false)
                     try SocketTuning.apply(to: channel)
                     try channel.pipeline.syncOperations.addHandler(EarlyBytesHandler())
                 }
@@ -168,7 +169,7 @@ final class UpgradeHandler {
         registry.attach(record, client: client, target: target)  // per-hop TCP_INFO in /stats
         registry.relaying(record, transport: upgrade.transport)
         // The 101 goes out alone, before any target bytes: the original client reads it with one small read.
-        context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: upgrade.response)), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(upgrade.responseBytes), promise: nil)
         if case .websocket = upgrade {
             // Frames from here on; the bytes behind the request head are decoded as frames too.
             let options = WebSocketFrameBridge.Options(maxMessage: env.webSocketMaxMessage)
