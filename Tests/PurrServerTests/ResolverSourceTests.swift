@@ -127,11 +127,15 @@ final class ResolverSourceTests: XCTestCase {
         resolver.respond { _ in .hangAfterHead }
         let halfAnswered = await refusal(source, try request())
         XCTAssertEqual(halfAnswered, expected)
+        await source.shutdown()
+        // A hang-up is told apart from a timeout by the hang-up, not by the clock: a source whose deadline
+        // a loaded machine cannot reach first (at 0.3 s, a slow connect could make the 502 a 504).
         resolver.respond { _ in .hangUp }
-        let hungUp = await refusal(source, try request())
+        let patient = ResolverSource(config: try ResolverConfig(url: resolver.url, timeout: 20), group: group)
+        let hungUp = await refusal(patient, try request())
         XCTAssertEqual(hungUp?.status, 502)
         XCTAssertEqual(hungUp?.reason, "resolver_failed")
-        await source.shutdown()
+        await patient.shutdown()
 
         let closedPort = RunningProcess.freePort()
         let down = ResolverSource(config: try ResolverConfig(url: "http://127.0.0.1:\(closedPort)/resolve"), group: group)
