@@ -80,8 +80,9 @@ final class WarmPoolTests: XCTestCase {
         XCTAssertTrue(TestKit.poll(timeout: 20) { pool(tunnel).refreshed >= 6 }, "\(pool(tunnel))")
         XCTAssertEqual(failures(server, "silent_timeout"), 0, "refreshed before the server's timeout")
         XCTAssertEqual(failures(server, "header_timeout"), 0)
-        // The server counts a replaced connection as unused, not as a client that went away.
-        XCTAssertGreaterThanOrEqual(failures(server, "unused"), 4)
+        // The server counts a replaced connection as unused, not as a client that went away; it sees each
+        // close after the pool counted the refresh, so its count may lag.
+        XCTAssertTrue(TestKit.poll { failures(server, "unused") >= 4 }, "\(server.registry.snapshot().totals.failures)")
         XCTAssertEqual(failures(server, "client_gone"), 0)
         XCTAssertEqual(pool(tunnel).lost, 0)
         try echo(tunnel)
