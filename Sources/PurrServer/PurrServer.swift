@@ -53,8 +53,6 @@ public final class PurrServer: Sendable {
         let tls = self.tls
         let makeBootstrap = { (loop: any EventLoop) in
             ServerBootstrap(group: loop, childGroup: loop)
-                .serverChannelOption(ChannelOptions.backlog, value: 1024)
-                .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
                 .childChannelInitializer { channel in
                     channels.add(channel)
                     return channel.eventLoop.makeCompletedFuture {
@@ -63,16 +61,12 @@ public final class PurrServer: Sendable {
                         try UpgradeHandler.install(on: channel, env: settings.current)
                     }
                 }
-                .serverChannelInitializer { channel in
-                    AcceptPauseHandler.install(on: channel).flatMapThrowing {
-                        try SocketTuning.applyToListener(channel)
-                        try channel.pipeline.syncOperations.addHandler(AcceptErrorHandler(logger: settings.current.logger))
-                    }
-                }
         }
         let config = self.config
         let bound = try await LoopListeners.bind(
-            group: group, host: config.listen.host, port: config.listen.port, makeBootstrap: makeBootstrap)
+            group: group, host: config.listen.host, port: config.listen.port,
+            setUpListener: { try $0.pipeline.syncOperations.addHandler(AcceptErrorHandler(logger: settings.current.logger)) },
+            makeBootstrap: makeBootstrap)
         listeners.withLock { $0 = bound }
         let address = bound.first?.localAddress?.hostPortDescription ?? config.listen.description
         registry.setListen(address)

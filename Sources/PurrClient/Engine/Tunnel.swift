@@ -185,17 +185,12 @@ public final class Tunnel: Sendable {
     }
 
     private func makeBootstrap(loop: any EventLoop) -> ServerBootstrap {
-        // Accepted where it is served: no hand-over between threads per connection.
+        // Accepted where it is served: no hand-over between threads per connection. The listener's own
+        // options come from `LoopListeners`.
         ServerBootstrap(group: loop, childGroup: loop)
-            .serverChannelOption(ChannelOptions.backlog, value: 1024)
-            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             // Reading on from the start: bytes the app sends with its connect are read while the server
             // connection opens and leave in the same write as the request head (early data). Its
             // `EarlyBytesHandler` holds them meanwhile, and stops reading past its limit.
-            .serverChannelInitializer { channel in
-                // Out of descriptors: pause, do not spin (issue 15).
-                AcceptPauseHandler.install(on: channel).flatMapThrowing { try SocketTuning.applyToListener(channel) }
-            }
             .childChannelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
                     try SocketTuning.apply(to: channel, accepted: true)

@@ -33,8 +33,8 @@ public final class EarlyBytesHandler: ChannelInboundHandler, RemovableChannelHan
         self.sink = sink
         if sinkBudget > 0 && !inputClosed {
             context?.read()
-        } else if let context {
-            Self.stopReading(context.channel)
+        } else {
+            context?.channel.stopReading()
         }
     }
 
@@ -57,7 +57,7 @@ public final class EarlyBytesHandler: ChannelInboundHandler, RemovableChannelHan
         if let sink {
             sinkBudget -= bytes.readableBytes
             sink(bytes)
-            if sinkBudget > 0 { context.read() } else { Self.stopReading(context.channel) }
+            if sinkBudget > 0 { context.read() } else { context.channel.stopReading() }
             return
         }
         if buffered == nil {
@@ -65,15 +65,8 @@ public final class EarlyBytesHandler: ChannelInboundHandler, RemovableChannelHan
         } else {
             buffered!.writeBuffer(&bytes)
         }
-        if buffered!.readableBytes > Self.holdLimit {
-            Self.stopReading(context.channel)
-        }
-    }
-
-    /// Turns reading off until the relay turns it back on (it reads whatever waits in the socket then).
-    static func stopReading(_ channel: any Channel) {
-        guard let options = channel.syncOptions, (try? options.getOption(ChannelOptions.autoRead)) == true else { return }
-        try? options.setOption(ChannelOptions.autoRead, value: false)
+        // The relay turns reading back on.
+        if buffered!.readableBytes > Self.holdLimit { context.channel.stopReading() }
     }
 
     public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {

@@ -20,8 +20,7 @@ public final class AcceptPauseHandler: ChannelInboundHandler, Sendable {
     }
 
     public func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        if error is IOError, let options = context.channel.syncOptions, (try? options.getOption(ChannelOptions.autoRead)) == true {
-            try? options.setOption(ChannelOptions.autoRead, value: false)
+        if error is IOError, context.channel.stopReading() {
             let channel = context.channel
             context.eventLoop.assumeIsolated().scheduleTask(in: Self.pause) {
                 if channel.isActive { try? channel.syncOptions?.setOption(ChannelOptions.autoRead, value: true) }

@@ -16,14 +16,30 @@ import NIOPosix
 /// address, and fails if anything listens there. Our own listeners make a later probe fail the same way.
 public enum LoopListeners {
     /// Binds one listener per loop of `group` at host:port (port 0: the first listener's port for all).
-    /// `makeBootstrap` gets the loop that accepts and serves; the bootstrap must use it for both.
+    /// `makeBootstrap` gets the loop that accepts and serves; the bootstrap must use it for both, and
+    /// sets up the accepted channels. What every Purr listener has is added here: the backlog, address
+    /// reuse, the pause after a failed accept (`AcceptPauseHandler`), the TCP options accepted sockets
+    /// inherit (`SocketTuning.applyToListener`), then `setUpListener`.
     public static func bind(
         group: any EventLoopGroup, host: String, port: Int,
+        setUpListener: @escaping @Sendable (any Channel) throws -> Void = { _ in },
         makeBootstrap: (any EventLoop) -> ServerBootstrap
     ) async throws -> [any Channel] {
+        func makeListener(_ loop: any EventLoop) -> ServerBootstrap {
+            makeBootstrap(loop)
+                .serverChannelOption(ChannelOptions.backlog, value: 1024)
+                .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+                .serverChannelInitializer { channel in
+                    // Out of descriptors: pause, do not spin (issue 15).
+                    AcceptPauseHandler.install(on: channel).flatMapThrowing {
+                        try SocketTuning.applyToListener(channel)
+                        try setUpListener(channel)
+                    }
+                }
+        }
         let loops = Array(group.makeIterator())
         guard loops.count > 1 else {
-            return [try await makeBootstrap(loops.first ?? group.next()).bind(host: host, port: port).get()]
+            return [try await makeListener(loops.first ?? group.next()).bind(host: host, port: port).get()]
         }
         let address = try SocketAddress.makeAddressResolvingHost(host, port: port)
         if port != 0 { try probe(address) }
@@ -31,7 +47,7 @@ public enum LoopListeners {
         var bound = address
         do {
             for loop in loops {
-                let channel = try await makeBootstrap(loop)
+                let channel = try await makeListener(loop)
                     .serverChannelOption(ChannelOptions.socketOption(.init(rawValue: SO_REUSEPORT)), value: 1)
                     .bind(to: bound).get()
                 channels.append(channel)

@@ -71,7 +71,7 @@ public final class HandshakeGate: ChannelInboundHandler, RemovableChannelHandler
             let total = behind + Self.unwrapInboundIn(data).readableBytes
             state = .holding(inputClosed: inputClosed, behind: total)
             context.fireChannelRead(data)
-            if total > EarlyBytesHandler.holdLimit { EarlyBytesHandler.stopReading(context.channel) }
+            if total > EarlyBytesHandler.holdLimit { context.channel.stopReading() }
             return
         }
         guard case .counting(let seen) = state else {
