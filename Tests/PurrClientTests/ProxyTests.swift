@@ -58,7 +58,7 @@ final class ProxyTests: XCTestCase {
             let socket = try BlockingSocket(port: tunnel.snapshot.port!)
             XCTAssertEqual(try socket.readToEnd(), [])
             XCTAssertTrue(TestKit.poll { tunnel.snapshot.failed == 1 })
-            XCTAssertEqual(tunnel.snapshot.lastError, "proxy 127.0.0.1:\(proxy.port) answered 407 Proxy Authentication Required")
+            XCTAssertEqual(tunnel.snapshot.lastError, "proxy 127.0.0.1:\(proxy.port) refused CONNECT: 407 Proxy Authentication Required")
             await engine.shutdown()
             proxy.stop()
         }

@@ -47,6 +47,15 @@ public struct ProxySettings: Sendable, Equatable, CustomStringConvertible {
         return HTTPRequestHead(version: .http1_1, method: .CONNECT, uri: target.description, headers: headers)
     }
 
+    /// The CONNECT request for `target` as it goes on the wire. It is written past NIOHTTP1's encoder:
+    /// the proxy's answer is not the upgrade's HTTP (see `ProxyTunnelHandler`). Every byte is safe by
+    /// construction: the target is a parsed host and port, the credentials are base64.
+    public func connectRequest(to target: HostPort) -> String {
+        let head = connectHead(to: target)
+        let fields = head.headers.map { "\($0.name): \($0.value)\r\n" }.joined()
+        return "CONNECT \(head.uri) HTTP/1.1\r\n\(fields)\r\n"
+    }
+
     /// The full URL, password included: only for writing the config file back.
     public var urlString: String {
         guard let username else { return "http://\(endpoint)" }

@@ -68,7 +68,7 @@ public struct ServerDialer: Sendable {
     private func bootstrap(
         on eventLoop: any EventLoop, makeHandler: @escaping @Sendable (any Channel, HandshakeGate) -> UpgradeClientHandler
     ) -> ClientBootstrap {
-        let (proxy, tls, port) = (self.proxy, self.tls, self.server.port)  // port: TLS resumption's key
+        let (proxy, tls, server) = (self.proxy, self.tls, self.server)  // server.port: TLS resumption's key
         return ClientBootstrap(group: eventLoop)
             .connectTimeout(connectTimeout)
             .channelInitializer { channel in
@@ -77,9 +77,10 @@ public struct ServerDialer: Sendable {
                     // Through a proxy, TLS starts after the CONNECT (the handler adds it); directly, at once.
                     if let tls, proxy == nil {
                         try channel.pipeline.syncOperations.addHandler(
-                            ClientTLS.makeHandler(context: tls.context, host: tls.host, port: port))
+                            ClientTLS.makeHandler(context: tls.context, host: tls.host, port: server.port))
                     }
-                    try UpgradeClientHandler.install(on: channel) { gate in makeHandler(channel, gate) }
+                    let proxyTunnel = proxy.map { ProxyTunnelHandler(proxy: $0, target: server) }
+                    try UpgradeClientHandler.install(on: channel, proxyTunnel: proxyTunnel) { gate in makeHandler(channel, gate) }
                 }
             }
     }

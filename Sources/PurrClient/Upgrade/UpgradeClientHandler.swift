@@ -5,8 +5,9 @@ import NIOTLS
 import NIOWebSocket
 import PurrCore
 
-/// The client's side of the handshake on the server connection: an optional proxy CONNECT, then the
-/// upgrade request and its 101, both spoken through NIOHTTP1's encoder and decoder. Reports once, on the
+/// The client's side of the handshake on the server connection: an optional proxy CONNECT (spoken by
+/// the `ProxyTunnelHandler` in front), then the upgrade request and its 101, spoken through NIOHTTP1's
+/// encoder and decoder. Reports once, on the
 /// event loop, after the HTTP handlers have left the pipeline, so the bytes that came behind the 101
 /// (an SSH banner) wait in the channel's `EarlyBytesHandler` for the relay; or with a reason a human
 /// understands.
@@ -14,7 +15,8 @@ import PurrCore
 /// A warm pool's connection (`claimable`) does the proxy CONNECT and the TLS handshake at once, then
 /// waits, sending nothing, until `claim` gives it the request of the app connection it will carry.
 ///
-/// Pipeline: [TLS] HandshakeGate, HTTP request encoder, HTTP response decoder, this, EarlyBytesHandler.
+/// Pipeline: [ProxyTunnelHandler] [TLS] HandshakeGate, HTTP request encoder, HTTP response decoder, this,
+/// EarlyBytesHandler. Through a proxy, TLS is added once the proxy's handler has left.
 final class UpgradeClientHandler {
     typealias InboundIn = HTTPClientResponsePart
     typealias OutboundOut = HTTPClientRequestPart
@@ -23,9 +25,8 @@ final class UpgradeClientHandler {
     enum State {
         /// A pooled connection that is connected (and through its proxy and TLS) and waits for `claim`.
         case idle
+        /// The `ProxyTunnelHandler` in front waits for the proxy's answer.
         case awaitingProxy
-        /// The proxy said yes; its message ends before the tunnel to the server begins.
-        case proxyAccepted
         case awaitingUpgrade
         /// A valid 101; the hand-over waits for the decoder's `.end` of it. `framed`: WebSocket frames follow.
         case upgraded(framed: Bool)
@@ -113,7 +114,11 @@ final class UpgradeClientHandler {
         timer?.cancel()
         let seconds = timeout.nanoseconds / 1_000_000_000
         timer = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) {
-            self.fail(context, "server did not answer within \(seconds) s")
+            if case .awaitingProxy = self.state {
+                self.fail(context, "proxy \(self.proxy?.endpoint.description ?? "") did not answer CONNECT within \(seconds) s")
+            } else {
+                self.fail(context, "server did not answer within \(seconds) s")
+            }
         }
     }
 
@@ -121,7 +126,6 @@ final class UpgradeClientHandler {
     private func becomeReadyIfDone(_ context: ChannelHandlerContext) {
         guard var pooled, let ready = pooled.ready, !pooled.awaitingTLS else { return }
         if case .awaitingProxy = state { return }
-        if case .proxyAccepted = state { return }
         timer?.cancel()
         state = .idle
         pooled.ready = nil
@@ -129,10 +133,13 @@ final class UpgradeClientHandler {
         ready(.success(()))
     }
 
-    /// The handlers a server connection starts with, in order.
-    static func install(on channel: any Channel, handler makeHandler: (HandshakeGate) -> UpgradeClientHandler) throws {
+    /// The handlers a server connection starts with, in order; `proxyTunnel` first when there is a proxy.
+    static func install(
+        on channel: any Channel, proxyTunnel: ProxyTunnelHandler? = nil, handler makeHandler: (HandshakeGate) -> UpgradeClientHandler
+    ) throws {
         let gate = HandshakeGate()
         let operations = channel.pipeline.syncOperations
+        if let proxyTunnel { try operations.addHandler(proxyTunnel) }
         try operations.addHandler(gate)
         try operations.addHandler(HTTPRequestEncoder())
         try operations.addHandler(ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .forwardBytes)))
@@ -221,15 +228,9 @@ final class UpgradeClientHandler {
         forwarding = nil
     }
 
-    private func proxyAnswered(_ head: HTTPResponseHead, context: ChannelHandlerContext) {
-        guard (200..<300).contains(head.status.code) else {
-            fail(context, "proxy \(proxy?.endpoint.description ?? "") answered \(head.status.code) \(head.status.reasonPhrase)")
-            return
-        }
-        state = .proxyAccepted
-    }
-
+    /// The proxy's tunnel is up and its handler gone: what comes now is the server's.
     private func proxyDone(_ context: ChannelHandlerContext) {
+        guard case .awaitingProxy = state else { return }
         state = pooled == nil ? .awaitingUpgrade : .idle
         if let tls {
             do {
@@ -280,7 +281,7 @@ final class UpgradeClientHandler {
         switch state {
         case .readingRefusal:
             refusalComplete(context)
-        case .awaitingProxy, .proxyAccepted:
+        case .awaitingProxy:
             fail(context, "proxy \(proxy?.endpoint.description ?? "") closed the connection before answering")
         case .awaitingUpgrade, .upgraded:
             fail(context, UpgradeResponseError.closedBeforeResponse.description)
@@ -303,8 +304,8 @@ extension UpgradeClientHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     func channelActive(context: ChannelHandlerContext) {
         startTimer(context)
-        if let proxy {
-            send(proxy.connectHead(to: target), context: context)
+        if proxy != nil {
+            // The `ProxyTunnelHandler` in front has sent the CONNECT; `proxyDone` follows its answer.
         } else if pooled != nil {
             state = .idle
             becomeReadyIfDone(context)
@@ -316,8 +317,6 @@ extension UpgradeClientHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch (unwrapInboundIn(data), state) {
-        case (.head(let head), .awaitingProxy):
-            proxyAnswered(head, context: context)
         case (.head(let head), .awaitingUpgrade):
             upgradeAnswered(head, context: context)
         case (.body(var bytes), .readingRefusal(let code, let reason, var body)):
@@ -326,8 +325,6 @@ extension UpgradeClientHandler: ChannelInboundHandler, RemovableChannelHandler {
                 body.writeImmutableBuffer(slice)
             }
             state = .readingRefusal(code: code, reason: reason, body: body)
-        case (.end, .proxyAccepted):
-            proxyDone(context)
         case (.end, .upgraded(let framed)):
             handOver(context, framed: framed)
         case (.end, .readingRefusal):
@@ -343,6 +340,10 @@ extension UpgradeClientHandler: ChannelInboundHandler, RemovableChannelHandler {
         if let event = event as? ChannelEvent, case .inputClosed = event {
             closedEarly(context)
         }
+        if event is ProxyTunnelHandler.Established {
+            proxyDone(context)
+            return
+        }
         if case .handshakeCompleted = event as? TLSUserEvent, var pooled {
             pooled.awaitingTLS = false
             self.pooled = pooled
@@ -357,11 +358,12 @@ extension UpgradeClientHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        if let tls, let words = ClientTLS.describe(error, host: tls.host) {
+        if let failure = error as? ProxyTunnelHandler.Failure {
+            fail(context, failure.description)
+        } else if let tls, let words = ClientTLS.describe(error, host: tls.host) {
             fail(context, words)
         } else if error is HTTPParserError || error is HandshakeGate.HeadTooLarge {
-            let who = { if case .awaitingProxy = self.state { return "proxy" } else { return "server" } }()
-            fail(context, "\(who) sent a bad response: \(error)")
+            fail(context, "server sent a bad response: \(error)")
         } else {
             fail(context, "server connection failed: \(ConnectFailure.describe(error))")
         }
