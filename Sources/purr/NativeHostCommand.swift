@@ -34,6 +34,11 @@ struct NativeHostCommand: AsyncParsableCommand {
     @Option(name: .long, help: "The tunnels.toml whose [browser] allowed_origins applies (default: the usual place).")
     var config: String?
 
+    /// What the browser passed when it started us (`chrome-extension://ID/`, or `firefox:ID`): which
+    /// extension is on the other end.
+    @Option(name: .long, help: .hidden)
+    var caller: String?
+
     @OptionGroup var log: LogOptions
 
     func run() async throws {
@@ -48,8 +53,11 @@ struct NativeHostCommand: AsyncParsableCommand {
         do { try log.bootstrap(default: .warning) } catch { CommandLineSupport.usageError("purr", error.message) }
         let engine = TunnelEngine(logger: Logger(label: "purr-native-host"))
         let output = FileHandle.standardOutput
-        let host = NativeHost(engine: engine, tunnelsFile: config ?? TunnelsFile.defaultPath()) { frame in output.write(Data(frame)) }
-        for await frame in Self.frames() {
+        let host = NativeHost(
+            engine: engine, tunnelsFile: config ?? TunnelsFile.defaultPath(), caller: NativeHostCaller(argument: caller)
+        ) { frame in output.write(Data(frame)) }
+        for await (frame, done) in Self.frames() {
+            defer { done() }
             switch frame {
             case .message(let bytes):
                 if await host.handle(bytes) == .exit { Foundation.exit(0) }
@@ -57,15 +65,15 @@ struct NativeHostCommand: AsyncParsableCommand {
                 await engine.shutdown()
                 Foundation.exit(0)
             case .truncated(let expected, let got):
+                // The browser closed our input: nobody is left to talk to.
                 CommandLineSupport.printError("purr: native-host: input ended inside a message (\(got) of \(expected) bytes)")
                 await engine.shutdown()
                 Foundation.exit(1)
             case .tooLong(let length):
-                CommandLineSupport.printError(
-                    "purr: native-host: message of \(length) bytes is over the \(NativeMessageFramer.maxMessageSize)-byte limit")
-                output.write(Data(NativeHost.errorFrame("message too long")))
-                await engine.shutdown()
-                Foundation.exit(1)
+                // Answered, then its body is read and dropped (by `frames`): the next frame is served as usual.
+                let words = "message of \(length) bytes is over the \(NativeMessageFramer.maxMessageSize)-byte limit"
+                CommandLineSupport.printError("purr: native-host: \(words); skipped")
+                output.write(Data(NativeHost.errorFrame(words)))
             }
         }
     }
@@ -105,23 +113,37 @@ struct NativeHostCommand: AsyncParsableCommand {
         return url.standardizedFileURL.resolvingSymlinksInPath().path
     }
 
-    /// Frames read from standard input on a thread of their own (reads block).
-    static func frames() -> AsyncStream<NativeMessageFramer.ReadResult> {
+    /// Frames read from standard input on a thread of their own (reads block), one at a time: the thread
+    /// reads the next only after `done` (so a flood of input waits in the pipe, not in memory). An
+    /// oversized frame's body is skipped after it is reported.
+    static func frames() -> AsyncStream<(NativeMessageFramer.ReadResult, done: @Sendable () -> Void)> {
         AsyncStream { continuation in
             let thread = Thread {
                 let input = FileHandle.standardInput
-                while true {
-                    let result = NativeMessageFramer.readFrame { count in
-                        var bytes: [UInt8] = []
-                        while bytes.count < count {
-                            let chunk = input.readData(ofLength: count - bytes.count)
-                            if chunk.isEmpty { break }
-                            bytes += chunk
-                        }
-                        return bytes
+                let handled = DispatchSemaphore(value: 0)
+                let read = { (count: Int) -> [UInt8] in
+                    var bytes: [UInt8] = []
+                    while bytes.count < count {
+                        let chunk = input.readData(ofLength: count - bytes.count)
+                        if chunk.isEmpty { break }
+                        bytes += chunk
                     }
-                    continuation.yield(result)
-                    if case .message = result { continue }
+                    return bytes
+                }
+                while true {
+                    let result = NativeMessageFramer.readFrame(read)
+                    continuation.yield((result, { handled.signal() }))
+                    handled.wait()
+                    switch result {
+                    case .message:
+                        continue
+                    case .tooLong(let length):
+                        let skipped = NativeMessageFramer.skip(length, read)
+                        if skipped == length { continue }
+                        continuation.yield((.truncated(expected: length, got: skipped), {}))
+                    case .end, .truncated:
+                        break
+                    }
                     continuation.finish()
                     return
                 }

@@ -15,8 +15,11 @@ struct Purr: AsyncParsableCommand {
         var arguments = Array(CommandLine.arguments.dropFirst())
         // A browser starts a native host as `purr chrome-extension://ID/` (Chrome) or
         // `purr /path/manifest.json ID` (Firefox): both mean native-host.
-        if let first = arguments.first, first.hasPrefix("chrome-extension://") || first.hasSuffix(".json") {
-            arguments = ["native-host"]
+        // Which extension started us is kept: only its pages count as the extension's.
+        if let first = arguments.first, first.hasPrefix("chrome-extension://") {
+            arguments = ["native-host", "--caller", first]
+        } else if let first = arguments.first, first.hasSuffix(".json") {
+            arguments = ["native-host", "--caller", "firefox:\(arguments.dropFirst().first ?? "")"]
         }
         do {
             var command = try parseAsRoot(arguments)

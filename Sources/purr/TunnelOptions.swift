@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Logging
 import PurrClient
 import PurrCore
@@ -8,8 +9,17 @@ struct TunnelOptions: ParsableArguments {
     @Argument(help: "The server URL, e.g. http://purr.example.com:8080/ssh (ws:// or wss:// for a real WebSocket).")
     var url: String
 
-    @Option(name: .long, help: "Bearer token for the route (sent as Authorization: Bearer).")
+    @Option(
+        name: .long,
+        help: """
+            Bearer token for the route (sent as Authorization: Bearer). Visible to every user in the process \
+            list: prefer --token-file or PURR_TOKEN.
+            """
+    )
     var token: String?
+
+    @Option(name: .long, help: "Read the bearer token from this file (its first line; keep it chmod 600).")
+    var tokenFile: String?
 
     @Option(name: [.customShort("H"), .customLong("header")], help: "Extra request header 'Name: value' (repeatable).")
     var headers: [String] = []
@@ -46,7 +56,7 @@ struct TunnelOptions: ParsableArguments {
         for header in headers {
             do { parsedHeaders.append(try TunnelConfig.Header(parsing: header)) } catch { throw error.located("-H") }
         }
-        if let token, token.isEmpty { throw ConfigError("--token: is empty") }
+        let token = try chosenToken(environment: ProcessInfo.processInfo.environment)
         var proxySettings: ProxySettings?
         var noProxy = false
         if let proxy {
@@ -86,7 +96,42 @@ struct TunnelOptions: ParsableArguments {
             }
             config.poolRefresh = poolRefresh
         }
+        try config.validateHead()
         return config
+    }
+
+    /// The token from `--token`, `--token-file` or `PURR_TOKEN` (in that order), checked where it came from.
+    func chosenToken(environment: [String: String]) throws(ConfigError) -> String? {
+        let found: (source: String, value: String)?
+        switch (token, tokenFile) {
+        case (.some, .some):
+            throw ConfigError("use one of --token and --token-file")
+        case (.some(let value), nil):
+            found = ("--token", value)
+        case (nil, .some(let file)):
+            found = ("--token-file \(file)", try Self.readTokenFile(file))
+        case (nil, nil):
+            found = environment["PURR_TOKEN"].map { ("PURR_TOKEN", $0) }
+        }
+        guard let found else { return nil }
+        if found.value.isEmpty { throw ConfigError("\(found.source): is empty") }
+        guard HeadValidation.isToken68(found.value) else { throw ConfigError("\(found.source): \(HeadValidation.notToken68)") }
+        return found.value
+    }
+
+    /// A token file's first line (a trailing newline, as editors write it, is not part of the token).
+    static func readTokenFile(_ file: String) throws(ConfigError) -> String {
+        let text: String
+        do {
+            text = try String(contentsOfFile: file, encoding: .utf8)
+        } catch {
+            throw ConfigError("--token-file \(file): cannot read: \(TOMLReader.describe(error))")
+        }
+        SecretFileCheck.warn(file, program: "purr")
+        var lines = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" })
+        while let last = lines.last, last.isEmpty { lines.removeLast() }
+        guard lines.count <= 1 else { throw ConfigError("--token-file \(file): expected one line, found \(lines.count)") }
+        return lines.first.map { $0.trimmingASCIIWhitespace() } ?? ""
     }
 }
 

@@ -58,7 +58,9 @@ struct Up: AsyncParsableCommand {
 
     /// The tunnels to open: the named ones, or every autostart one.
     func choose(from file: String) throws(ConfigError) -> [TunnelConfig] {
-        let tunnels = try TunnelsFile.load(file: file).tunnels
+        let contents = try TunnelsFile.load(file: file)
+        if contents.holdsSecrets { SecretFileCheck.warn(file, program: "purr") }
+        let tunnels = contents.tunnels
         if names.isEmpty {
             let chosen = tunnels.filter(\.autostart)
             if chosen.isEmpty { throw ConfigError("\(file): no tunnel has autostart = true; name the ones to open") }

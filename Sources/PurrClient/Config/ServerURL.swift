@@ -44,8 +44,12 @@ public struct ServerURL: Sendable, Equatable, CustomStringConvertible {
         var path = String(rest[authorityEnd...])
         if path.isEmpty { path = "/" }
         if path.hasPrefix("?") { path = "/" + path }
-        guard !path.contains(where: { $0 == " " || $0.asciiValue.map { $0 < 32 } ?? false }) else {
-            throw ConfigError("'\(trimmed)': the path has spaces or control characters")
+        guard HeadValidation.isRequestTarget(path) else {
+            throw ConfigError(
+                "'\(trimmed.printableLine)': the path has spaces, control characters or characters that must be percent-encoded")
+        }
+        guard HeadValidation.isHost(hostPort.host) else {
+            throw ConfigError("'\(trimmed.printableLine)': the host has characters a host name cannot have")
         }
         self.scheme = scheme
         self.host = hostPort.host

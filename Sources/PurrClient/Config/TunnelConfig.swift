@@ -61,11 +61,7 @@ public struct TunnelConfig: Sendable, Equatable {
         }
 
         public init(validating name: String, value: String) throws(ConfigError) {
-            guard !name.isEmpty, name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "!#$%&'*+-.^_`|~".contains($0)) })
-            else { throw ConfigError("header name '\(name)' is not a valid HTTP header name") }
-            guard !value.contains(where: { $0 == "\r" || $0 == "\n" || $0 == "\0" }) else {
-                throw ConfigError("header '\(name)': the value has a line break or NUL")
-            }
+            do { try HeadValidation.checkField(name: name, value: value) } catch { throw ConfigError(error.description) }
             let reserved = ["host", "connection", "upgrade", "purr-request", "purr-version"]
             guard !reserved.contains(name.lowercased()) else {
                 throw ConfigError("header '\(name)' is set by Purr itself and cannot be overridden")
@@ -95,6 +91,13 @@ public struct TunnelConfig: Sendable, Equatable {
         self.noProxy = noProxy
         self.autostart = autostart
         self.idleTimeout = idleTimeout
+    }
+
+    /// Checks everything this tunnel would put in a request head (the URL's path and host, the token, the
+    /// headers): a bad value is refused here, named, before anything is sent.
+    public func validateHead() throws(ConfigError) {
+        if let token, !HeadValidation.isToken68(token) { throw ConfigError("token: \(HeadValidation.notToken68)") }
+        do { try upgradeRequest.validate() } catch { throw ConfigError(error.description) }
     }
 
     /// The upgrade request this tunnel sends for each connection.

@@ -24,9 +24,13 @@ public struct TunnelsFile: Sendable, Equatable {
     /// `[browser]`: which web pages may open tunnels through the browser extension.
     public struct Browser: Sendable, Equatable {
         public var allowedOrigins: [OriginPattern]
+        /// Serve messages that carry no origin: the original Manifest V2 extension never sent one (off:
+        /// such messages are refused, since anything could have sent them).
+        public var legacyExtension: Bool
 
-        public init(allowedOrigins: [OriginPattern] = []) {
+        public init(allowedOrigins: [OriginPattern] = [], legacyExtension: Bool = false) {
             self.allowedOrigins = allowedOrigins
+            self.legacyExtension = legacyExtension
         }
     }
 
@@ -53,6 +57,11 @@ public struct TunnelsFile: Sendable, Equatable {
         "\(configDirectory(environment: environment))/tunnels.toml"
     }
 
+    /// Whether the file holds credentials (a token, or headers for an auth proxy): then it should be private.
+    public var holdsSecrets: Bool {
+        tunnels.contains { $0.token != nil || !$0.headers.isEmpty } || servers.contains { $0.token != nil }
+    }
+
     public static func load(file: String) throws(ConfigError) -> TunnelsFile {
         try parse(TOMLReader.load(file: file))
     }
@@ -66,7 +75,8 @@ public struct TunnelsFile: Sendable, Equatable {
         var result = TunnelsFile()
         result.theme = try toml.string("theme")
         if let browser = try toml.table("browser") {
-            try browser.checkKeys(["allowed_origins"])
+            try browser.checkKeys(["allowed_origins", "legacy_extension"])
+            result.browser.legacyExtension = try browser.bool("legacy_extension") ?? false
             for (index, text) in try browser.stringArray("allowed_origins").enumerated() {
                 let pattern = try browser.wrap("allowed_origins[\(index)]") { () throws(ConfigError) in try OriginPattern(parsing: text) }
                 result.browser.allowedOrigins.append(pattern)
@@ -114,6 +124,9 @@ public struct TunnelsFile: Sendable, Equatable {
             }
             let token = try entry.string("token")
             if let token, token.isEmpty { throw ConfigError("\(toml.file): \(entry.path).token: is empty") }
+            if let token, !HeadValidation.isToken68(token) {
+                throw ConfigError("\(toml.file): tunnel \"\(name)\": token: \(HeadValidation.notToken68)")
+            }
             var tunnel =
                 TunnelConfig(
                     name: name,
@@ -138,6 +151,9 @@ public struct TunnelsFile: Sendable, Equatable {
         for entry in try toml.tables("servers") {
             try entry.checkKeys(["name", "admin_url", "token", "ca_file", "insecure"])
             let adminURL = try entry.requiredString("admin_url")
+            if let token = try entry.string("token"), !HeadValidation.isToken68(token) {
+                throw ConfigError("\(toml.file): \(entry.path).token: \(HeadValidation.notToken68)")
+            }
             _ = try entry.wrap("admin_url") { () throws(ConfigError) in try ServerURL(parsing: adminURL) }
             result.servers.append(
                 Server(

@@ -7,9 +7,10 @@ public enum TunnelsFileWriter {
     public static func render(_ file: TunnelsFile) -> String {
         var out = "# Purr tunnels (written by purr-tui; comments are not kept)\n"
         if let theme = file.theme { out += "theme = \(quote(theme))\n" }
-        if !file.browser.allowedOrigins.isEmpty {
+        if !file.browser.allowedOrigins.isEmpty || file.browser.legacyExtension {
             let origins = file.browser.allowedOrigins.map { quote($0.description) }.joined(separator: ", ")
             out += "\n[browser]\nallowed_origins = [\(origins)]\n"
+            if file.browser.legacyExtension { out += "legacy_extension = true\n" }
         }
         for tunnel in file.tunnels {
             out += "\n[[tunnels]]\n"

@@ -13,6 +13,8 @@ struct HostRequest: Sendable {
     var args: JSONValue?
     /// Nil from the original extension, which did not send one.
     var origin: String?
+    /// An `origin` that is there but not a string: refused, whatever the config says.
+    var originIsInvalid = false
 
     /// Why a message could not be read at all.
     enum Failure: Error, Equatable {
@@ -39,6 +41,7 @@ extension HostRequest: Decodable {
         cmd = try? container.decodeIfPresent(String.self, forKey: .cmd)
         args = try container.decodeIfPresent(JSONValue.self, forKey: .args)
         origin = try? container.decodeIfPresent(String.self, forKey: .origin)
+        originIsInvalid = origin == nil && container.contains(.origin)
     }
 }
 
@@ -63,7 +66,9 @@ struct OpenArguments: Decodable {
             let path = serverURL.path[..<mark]
             serverURL.path = kept.isEmpty ? String(path) : "\(path)?\(kept.joined(separator: "&"))"
         }
-        if let token, token.isEmpty { throw ConfigError("'\(url)': the token is empty") }
+        if let token, token.isEmpty { throw ConfigError("'\(url.redactingQueryToken.printableLine)': the token is empty") }
+        // Percent-decoded, it could hold CR LF: nothing but token68 may reach `Authorization: Bearer`.
+        if let token, !HeadValidation.isToken68(token) { throw ConfigError("args.url: token: \(HeadValidation.notToken68)") }
         var config = TunnelConfig(name: name, url: serverURL, listen: ListenAddress(host: "localhost", port: 0), token: token)
         if let upgrade {
             guard let chosen = UpgradeProtocol(rawValue: upgrade) else {
@@ -71,6 +76,7 @@ struct OpenArguments: Decodable {
             }
             config.upgrade = chosen
         }
+        try config.validateHead()
         return config
     }
 }

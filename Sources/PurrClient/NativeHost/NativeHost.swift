@@ -14,10 +14,14 @@ public final class NativeHost: Sendable {
     /// - Parameters:
     ///   - write: sends one framed message (to standard output).
     ///   - tunnelsFile: where `[browser] allowed_origins` lives.
-    public init(engine: TunnelEngine, tunnelsFile: String = TunnelsFile.defaultPath(), write: @escaping @Sendable ([UInt8]) -> Void) {
+    ///   - caller: the extension the browser started us for (only its pages count as the extension).
+    public init(
+        engine: TunnelEngine, tunnelsFile: String = TunnelsFile.defaultPath(), caller: NativeHostCaller = .unknown,
+        write: @escaping @Sendable ([UInt8]) -> Void
+    ) {
         self.engine = engine
         self.write = write
-        self.origins = OriginPolicy(file: tunnelsFile)
+        self.origins = OriginPolicy(file: tunnelsFile, caller: caller)
     }
 
     /// What the caller should do after a message.
@@ -50,22 +54,29 @@ public final class NativeHost: Sendable {
         }
         switch command {
         case "open", "close", "status", "tunnels":
-            if let refusal = origins.refusal(for: request.origin) {
+            if let refusal = origins.refusal(for: request) {
                 reply(to: request, .error(refusal))
                 return .carryOn
             }
             await pageCommand(command, request)
-        case "close-tab":
-            let gone = owners.removeAll(tab: request.src.canonicalText)
-            for entry in gone { await engine.remove(entry.name) }
-            reply(to: request, .status("closed", .ports(gone.map(\.port))))
-        case "origins", "allow", "revoke":
-            guard let origin = request.origin, OriginPolicy.isExtension(origin) else {
+        case "close-tab", "origins", "allow", "revoke":
+            guard origins.isExtension(request) else {
                 reply(to: request, .error("'\(command)' is only for the Purr extension's popup"))
                 return .carryOn
             }
-            originCommand(command, request)
+            if command == "close-tab" {
+                let gone = owners.removeAll(tab: request.src.canonicalText)
+                for entry in gone { await engine.remove(entry.name) }
+                reply(to: request, .status("closed", .ports(gone.map(\.port))))
+            } else {
+                originCommand(command, request)
+            }
         case "exit":
+            // The original extension sent `exit` too; a page never may (every tab's tunnels would close).
+            guard origins.isExtension(request) || origins.isLegacy(request) else {
+                reply(to: request, .error("'exit' is only for the Purr extension's popup"))
+                return .carryOn
+            }
             await engine.shutdown()
             return .exit
         default:
@@ -86,7 +97,7 @@ public final class NativeHost: Sendable {
         default:
             // The popup names the tab it shows; a page sees its own.
             var shown = tab
-            if let origin = request.origin, OriginPolicy.isExtension(origin),
+            if origins.isExtension(request),
                 let asked = request.args?.decode(TunnelsArguments.self)?.tab
             {
                 shown = asked.canonicalText

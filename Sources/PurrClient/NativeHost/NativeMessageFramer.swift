@@ -11,8 +11,12 @@ public enum NativeMessageFramer {
         case end
         /// Input ended inside a frame.
         case truncated(expected: Int, got: Int)
+        /// The length was read, the body was not: `skip` it to reach the next frame.
         case tooLong(Int)
     }
+
+    /// The most a skip reads at once: an oversized frame costs this much memory, not its length.
+    public static let skipChunk = 64 << 10
 
     public static func frame(_ payload: [UInt8]) -> [UInt8] {
         let length = UInt32(payload.count)
@@ -29,5 +33,17 @@ public enum NativeMessageFramer {
         let body = read(length)
         if body.count < length { return .truncated(expected: length, got: body.count) }
         return .message(body)
+    }
+
+    /// Reads and drops `count` bytes (an oversized frame's body) in chunks; returns how many there were
+    /// (fewer only at EOF).
+    public static func skip(_ count: Int, _ read: (Int) -> [UInt8]) -> Int {
+        var skipped = 0
+        while skipped < count {
+            let chunk = read(min(skipChunk, count - skipped))
+            if chunk.isEmpty { break }
+            skipped += chunk.count
+        }
+        return skipped
     }
 }

@@ -7,10 +7,13 @@ import Synchronization
 /// popup can offer to allow them.
 final class OriginPolicy: Sendable {
     let file: String
-    private let state = Mutex<(allowed: [OriginPattern], refused: [String], loadError: String?, stamp: Data?)>(([], [], nil, nil))
+    let caller: NativeHostCaller
+    private let state = Mutex<(browser: TunnelsFile.Browser, refused: [String], loadError: String?, stamp: Data?)>(
+        (TunnelsFile.Browser(), [], nil, nil))
 
-    init(file: String) {
+    init(file: String, caller: NativeHostCaller = .unknown) {
         self.file = file
+        self.caller = caller
         reload()
     }
 
@@ -26,33 +29,50 @@ final class OriginPolicy: Sendable {
         let stamp = fileStamp
         guard state.withLock({ $0.stamp != stamp || stamp == nil }) else { return }
         do {
-            let allowed = try Self.read(file).browser.allowedOrigins
+            let browser = try Self.read(file).browser
             state.withLock {
-                $0.allowed = allowed
+                $0.browser = browser
                 $0.loadError = nil
                 $0.stamp = stamp
             }
         } catch {
             state.withLock {
-                $0.allowed = []
+                $0.browser = TunnelsFile.Browser()
                 $0.loadError = error.message
                 $0.stamp = stamp
             }
         }
     }
 
-    /// Extension pages (our popup and background) may do everything.
-    static func isExtension(_ origin: String) -> Bool {
-        origin.hasPrefix("chrome-extension://") || origin.hasPrefix("moz-extension://")
+    /// Our own extension's pages (its popup and background) may do everything; no other extension's.
+    func isExtension(_ request: HostRequest) -> Bool {
+        guard let origin = request.origin, !request.originIsInvalid else { return false }
+        return caller.isOwnExtension(origin)
     }
 
-    /// Nil when the origin may use the host, else the error for the page. Messages without an
-    /// origin come from the original extension, which never sent one: served as before.
-    func refusal(for origin: String?) -> String? {
-        guard let origin, !Self.isExtension(origin) else { return nil }
+    /// A message without an origin, served only when `[browser] legacy_extension = true`: the original
+    /// Manifest V2 extension never sent one, and nothing else should be trusted without one.
+    func isLegacy(_ request: HostRequest) -> Bool {
+        guard request.origin == nil, !request.originIsInvalid else { return false }
+        reload()
+        return state.withLock { $0.browser.legacyExtension }
+    }
+
+    /// Nil when the message's origin may use the page commands, else the error for it. Fails closed: no
+    /// origin, one that is not a string, another extension's: refused.
+    func refusal(for request: HostRequest) -> String? {
+        if request.originIsInvalid { return "origin must be a string" }
+        guard let origin = request.origin else {
+            if isLegacy(request) { return nil }
+            return "a message without an origin is refused (set [browser] legacy_extension = true in \(file) "
+                + "to serve the original extension)"
+        }
+        if NativeHostCaller.isExtensionScheme(origin) {
+            return caller.isOwnExtension(origin) ? nil : "origin '\(origin.printableLine)' is not the Purr extension"
+        }
         reload()
         return state.withLock { state in
-            if state.allowed.contains(where: { $0.matches(origin) }) { return nil }
+            if state.browser.allowedOrigins.contains(where: { $0.matches(origin) }) { return nil }
             // A broken file is the problem to fix, not this origin.
             if let loadError = state.loadError { return "origin '\(origin)' is not allowed: \(loadError)" }
             if !state.refused.contains(origin) {
@@ -65,7 +85,7 @@ final class OriginPolicy: Sendable {
 
     var list: OriginList {
         reload()
-        return state.withLock { OriginList(allowed: $0.allowed.map(\.description), refused: $0.refused) }
+        return state.withLock { OriginList(allowed: $0.browser.allowedOrigins.map(\.description), refused: $0.refused) }
     }
 
     func allow(_ text: String) throws(ConfigError) {
@@ -88,7 +108,7 @@ final class OriginPolicy: Sendable {
         try TunnelsFileWriter.save(contents, to: file)
         let stamp = fileStamp
         state.withLock {
-            $0.allowed = contents.browser.allowedOrigins
+            $0.browser = contents.browser
             $0.loadError = nil
             $0.stamp = stamp
         }

@@ -141,7 +141,7 @@ final class UpgradeClientHandler {
         let operations = channel.pipeline.syncOperations
         if let proxyTunnel { try operations.addHandler(proxyTunnel) }
         try operations.addHandler(gate)
-        try operations.addHandler(HTTPRequestEncoder())
+        try operations.addHandlers(HTTPRequestEncoder(), RequestHeadCheck())
         try operations.addHandler(ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .forwardBytes)))
         try operations.addHandler(makeHandler(gate))
         try operations.addHandler(EarlyBytesHandler())

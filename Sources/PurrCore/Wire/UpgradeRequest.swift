@@ -65,6 +65,21 @@ public struct UpgradeRequest: Sendable, Equatable {
         HTTPRequestHead(version: .http1_1, method: .GET, uri: path, headers: HTTPHeaders(fields))
     }
 
+    /// Every value this request would send, checked: the last line of defence behind each source's own
+    /// check (a flag, `tunnels.toml`, the native host). A bad token, header, host or path sends nothing.
+    public func validate() throws(HeadValidation.Failure) {
+        try HeadValidation.checkRequestTarget(path)
+        try HeadValidation.checkHost(host)
+        if let token, !HeadValidation.isToken68(token) { throw HeadValidation.notToken68.located("token") }
+        for field in fields { try HeadValidation.checkField(name: field.name, value: field.value) }
+    }
+
+    /// The head, refused (thrown) when `validate()` fails.
+    public func validatedHead() throws(HeadValidation.Failure) -> HTTPRequestHead {
+        try validate()
+        return head
+    }
+
     /// The request bytes.
     public func encoded() -> String {
         "GET \(path) HTTP/1.1\r\n" + fields.map { "\($0.name): \($0.value)\r\n" }.joined() + "\r\n"
