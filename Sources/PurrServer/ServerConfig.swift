@@ -79,6 +79,7 @@ extension ServerConfig {
     /// Loads `server.toml`; every error names the file and the key or line.
     public static func load(file: String) throws(ConfigError) -> ServerConfig {
         let toml = try TOMLReader.load(file: file)
+        SecretFileCheck.warn(toml, program: "purr-server")
         try toml.checkKeys([
             "listen", "header_timeout", "silent_timeout", "drain_timeout", "log_level", "routes", "admin", "max_connections",
             "idle_timeout", "max_head_size",

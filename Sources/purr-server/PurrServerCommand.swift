@@ -181,6 +181,7 @@ struct PurrServerCommand: AsyncParsableCommand {
         let signals = SignalWatcher()
         var tls: ServerTLS?
         if let certificate = config.tlsCertificate, let key = config.tlsKey {
+            SecretFileCheck.warn(key, program: "purr-server")
             do {
                 tls = try ServerTLS(certificatePath: certificate, keyPath: key)
             } catch {

@@ -91,6 +91,7 @@ public final class TokenFileSource: TargetSource {
     }
 
     static func read(_ path: String) throws(ConfigError) -> String {
+        SecretFileCheck.warn(path, program: "purr-server")
         do {
             let data = try Data(contentsOf: URL(fileURLWithPath: path))
             guard let text = String(data: data, encoding: .utf8) else { throw ConfigError("not UTF-8 text") }
