@@ -79,7 +79,6 @@ extension ServerConfig {
     /// Loads `server.toml`; every error names the file and the key or line.
     public static func load(file: String) throws(ConfigError) -> ServerConfig {
         let toml = try TOMLReader.load(file: file)
-        SecretFileCheck.warn(toml, program: "purr-server")
         try toml.checkKeys([
             "listen", "header_timeout", "silent_timeout", "drain_timeout", "log_level", "routes", "admin", "max_connections",
             "idle_timeout", "max_head_size",
@@ -121,6 +120,8 @@ extension ServerConfig {
                 tls: try admin.bool("tls") ?? false
             )
         }
+        // Warned only for a file that is valid (an error is the one line to read first).
+        SecretFileCheck.warn(toml, program: "purr-server")
         return config
     }
 }
