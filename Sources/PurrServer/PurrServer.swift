@@ -12,6 +12,7 @@ public final class PurrServer: Sendable {
     let group: any EventLoopGroup
     let logger: Logger
     private let channels = ChannelTracker()
+    private let peers = PeerLimiter()
     /// One listening socket per event loop (`LoopListeners`); the first one's address is the server's.
     private let listeners = Mutex<[any Channel]>([])
     /// Certificate and key when the server speaks TLS itself (reloadable).
@@ -22,7 +23,7 @@ public final class PurrServer: Sendable {
         self.group = group
         self.logger = logger
         self.registry = StatsRegistry(routes: config.routes, listen: config.listen.description)
-        let env = ServerEnvironment(routes: RouteTable(config.routes), registry: registry, logger: logger, config: config)
+        let env = ServerEnvironment(routes: RouteTable(config.routes), registry: registry, peers: peers, logger: logger, config: config)
         self.settings = EnvironmentHolder(env, config: config)
         Self.activateSources(of: config.routes, logger: logger)
     }
@@ -133,7 +134,7 @@ extension PurrServer {
         Self.activateSources(of: applied.routes, logger: logger)
         let generation = settings.current.generation + 1
         let environment = ServerEnvironment(
-            routes: RouteTable(applied.routes), registry: registry, logger: logger, config: applied, generation: generation)
+            routes: RouteTable(applied.routes), registry: registry, peers: peers, logger: logger, config: applied, generation: generation)
         settings.replace(with: environment, config: applied)
         registry.configLoaded(generation: generation)
         let dropped = applied.dropRemoved ? registry.closeRelays(lostIn: environment.routes) : 0

@@ -15,6 +15,9 @@ public struct ServerConfig: Sendable {
     public var drainTimeout: Double = 10
     /// Connections open at once, in any state; more are answered 503.
     public var maxConnections = 4096
+    /// Connections from one peer address that are not relaying yet (silent, handshaking); more are
+    /// answered 503 (`peer_limit`). 0: no limit.
+    public var maxConnectionsPerPeer = 64
     /// Close a relay with no bytes either way for this long; 0 means never (keepalive finds dead peers).
     public var idleTimeout: Double = 0
     /// The largest request head accepted (431 beyond).
@@ -38,6 +41,7 @@ public struct ServerConfig: Sendable {
     public init() {}
 
     public static let connectionLimitRange = 1...1_000_000
+    public static let peerLimitRange = 0...1_000_000
     public static let headSizeRange = 1024...(1 << 20)
     public static let webSocketMessageRange = 125...(64 << 20)
 
@@ -59,6 +63,13 @@ public struct AdminConfig: Sendable {
     public var viewerBacklogLimit = 1 << 20
     /// HTTPS with the server's certificate (needs tls_cert and tls_key).
     public var tls = false
+    /// Seconds an admin connection may wait without sending a request (stream viewers excepted).
+    public var idleTimeout: Double = 30
+    /// Admin connections open at once; more are closed as they arrive.
+    public var maxConnections = 64
+
+    public static let idleTimeoutRange = 0.1...3600.0
+    public static let maxConnectionsRange = 1...10_000
 
     public init(listen: HostPort, token: String? = nil) {
         self.listen = listen
@@ -81,6 +92,7 @@ extension ServerConfig {
         let toml = try TOMLReader.load(file: file)
         try toml.checkKeys([
             "listen", "header_timeout", "silent_timeout", "drain_timeout", "log_level", "routes", "admin", "max_connections",
+            "max_connections_per_peer",
             "idle_timeout", "max_head_size",
             "tls_cert", "tls_key", "drop_removed", "ws_max_message", "ws_origins",
         ])
@@ -92,6 +104,7 @@ extension ServerConfig {
         if let value = try toml.seconds("silent_timeout", range: 0.1...86_400) { config.silentTimeout = value }
         if let value = try toml.seconds("drain_timeout", range: 0...3600) { config.drainTimeout = value }
         if let value = try toml.int("max_connections", range: Self.connectionLimitRange) { config.maxConnections = value }
+        if let value = try toml.int("max_connections_per_peer", range: Self.peerLimitRange) { config.maxConnectionsPerPeer = value }
         if let value = try toml.seconds("idle_timeout", range: 0...604_800) { config.idleTimeout = value }
         if let value = try toml.int("max_head_size", range: Self.headSizeRange) { config.maxHeadSize = value }
         if let value = try toml.int("ws_max_message", range: Self.webSocketMessageRange) { config.webSocketMaxMessage = value }
@@ -112,13 +125,15 @@ extension ServerConfig {
             config.routes.append(route)
         }
         if let admin = try toml.table("admin") {
-            try admin.checkKeys(["port", "host", "token", "tls"])
+            try admin.checkKeys(["port", "host", "token", "tls", "idle_timeout", "max_connections"])
             config.adminFile = AdminFileSettings(
                 port: try admin.int("port", range: 0...65535),
                 host: try admin.string("host"),
                 token: try admin.string("token"),
                 tls: try admin.bool("tls") ?? false
             )
+            config.adminFile.idleTimeout = try admin.seconds("idle_timeout", range: AdminConfig.idleTimeoutRange)
+            config.adminFile.maxConnections = try admin.int("max_connections", range: AdminConfig.maxConnectionsRange)
         }
         // Warned only for a file that is valid (an error is the one line to read first).
         SecretFileCheck.warn(toml, program: "purr-server")
@@ -133,6 +148,8 @@ public struct AdminFileSettings: Sendable, Equatable {
     public var token: String?
     /// Serve the admin endpoint over TLS with the server's certificate.
     public var tls: Bool
+    public var idleTimeout: Double?
+    public var maxConnections: Int?
 
     public init(port: Int? = nil, host: String? = nil, token: String? = nil, tls: Bool = false) {
         self.port = port

@@ -16,6 +16,9 @@ final class ServerEnvironment: Sendable {
     let lingerTimeout: TimeAmount = .seconds(2)
 
     let maxConnections: Int
+    /// Connections per peer address not relaying yet; 0: no limit.
+    let maxConnectionsPerPeer: Int
+    let peers: PeerLimiter
     let maxHeadSize: Int
     /// nil: relays are never closed for being idle.
     let idleTimeout: TimeAmount?
@@ -26,7 +29,11 @@ final class ServerEnvironment: Sendable {
     /// Which configuration this is (1 at start, one more per successful reload).
     let generation: Int
 
-    init(routes: RouteTable, registry: StatsRegistry, logger: Logger, config: ServerConfig, generation: Int = 1) {
+    init(
+        routes: RouteTable, registry: StatsRegistry, peers: PeerLimiter, logger: Logger, config: ServerConfig, generation: Int = 1
+    ) {
+        self.peers = peers
+        self.maxConnectionsPerPeer = config.maxConnectionsPerPeer
         self.routes = routes
         self.registry = registry
         self.logger = logger

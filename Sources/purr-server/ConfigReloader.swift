@@ -38,6 +38,8 @@ final class ConfigReloader: @unchecked Sendable {
         let fresh: ServerConfig
         do {
             fresh = try resolve()
+            // Checked before anything changes: a reload is taken whole or not at all.
+            if let running = admin, let wanted = fresh.admin { try running.check(wanted) }
             outcome = try server.reload(to: fresh)
         } catch {
             server.registry.configReloadFailed()
@@ -46,7 +48,7 @@ final class ConfigReloader: @unchecked Sendable {
         }
         var notes = outcome.notes
         switch (admin, fresh.admin) {
-        case (let running?, let wanted?): notes += running.reload(to: wanted)
+        case (let running?, let wanted?): notes += (try? running.reload(to: wanted)) ?? []
         case (nil, .some): notes.append("the admin endpoint starts at the next restart")
         case (.some, nil): notes.append("the admin endpoint stays up until the next restart")
         case (nil, nil): break

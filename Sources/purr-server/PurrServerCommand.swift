@@ -45,6 +45,13 @@ struct PurrServerCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Connections open at once before new ones get 503 (default 4096; per route: max_connections in the config).")
     var maxConnections: Int?
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Connections from one address still silent or handshaking before more get 503 (default 64; 0: no limit).",
+            discussion: "Relaying connections do not count. Keeps one peer from holding every slot with sockets that say nothing."))
+    var maxConnectionsPerPeer: Int?
+
     @Option(name: .long, help: "Close relays with no traffic either way for this many seconds (default 0: never).")
     var idleTimeout: Double?
 
@@ -120,6 +127,9 @@ struct PurrServerCommand: AsyncParsableCommand {
         try Self.apply(silentTimeout, "--silent-timeout", 0.001...86_400, "seconds", to: &config.silentTimeout)
         try Self.apply(drainTimeout, "--drain-timeout", 0...3600, "seconds", to: &config.drainTimeout)
         try Self.apply(maxConnections, "--max-connections", ServerConfig.connectionLimitRange, "connections", to: &config.maxConnections)
+        try Self.apply(
+            maxConnectionsPerPeer, "--max-connections-per-peer", ServerConfig.peerLimitRange, "connections",
+            to: &config.maxConnectionsPerPeer)
         try Self.apply(idleTimeout, "--idle-timeout", 0...604_800, "seconds", to: &config.idleTimeout)
         try Self.apply(maxHeadSize, "--max-head-size", ServerConfig.headSizeRange, "bytes", to: &config.maxHeadSize)
         try Self.apply(wsMaxMessage, "--ws-max-message", ServerConfig.webSocketMessageRange, "bytes", to: &config.webSocketMaxMessage)
@@ -168,6 +178,8 @@ struct PurrServerCommand: AsyncParsableCommand {
         let token = adminToken ?? environment["PURR_ADMIN_TOKEN"].flatMap { $0.isEmpty ? nil : $0 } ?? file.token
         var admin = AdminConfig(listen: listen, token: token)
         admin.tls = adminTLS || file.tls
+        if let value = file.idleTimeout { admin.idleTimeout = value }
+        if let value = file.maxConnections { admin.maxConnections = value }
         try admin.validate()
         config.admin = admin
     }

@@ -69,7 +69,7 @@ final class ReverseProxyTests: XCTestCase {
         var shares: [Int] = []
         for admin in admins {
             let socket = try BlockingSocket(port: admin.port)
-            try socket.write("GET /stats HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            try socket.write("GET /stats HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
             let body = try socket.readResponse().body
             shares.append(try AdminJSON.decoder().decode(StatsSnapshot.self, from: Data(body.utf8)).totals.total)
         }

@@ -135,7 +135,7 @@ final class AdminEndpointTests: XCTestCase {
     func testStreamDeliversStatsAtTheIntervalAndConnectionEvents() async throws {
         let setup = try await start()
         let viewer = try BlockingSocket(port: setup.admin.port)
-        try viewer.write("GET /stats/stream?interval_ms=200 HTTP/1.1\r\nHost: x\r\n\r\n")
+        try viewer.write("GET /stats/stream?interval_ms=200 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         let (head, _) = try viewer.readHead()
         XCTAssertTrue(head.hasPrefix("HTTP/1.1 200"))
         XCTAssertTrue(head.lowercased().contains("content-type: text/event-stream"))
@@ -168,7 +168,7 @@ final class AdminEndpointTests: XCTestCase {
         for _ in 0..<50 {
             let viewer = try BlockingSocket(port: setup.admin.port)
             viewer.setReceiveBuffer(4096)
-            try viewer.write("GET /stats/stream?interval_ms=100 HTTP/1.1\r\nHost: x\r\n\r\n")
+            try viewer.write("GET /stats/stream?interval_ms=100 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
             viewers.append(viewer)
         }
         XCTAssertTrue(TestKit.poll { setup.server.registry.observerCount == 50 })

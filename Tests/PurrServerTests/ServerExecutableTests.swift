@@ -220,7 +220,7 @@ final class ServerExecutableTests: XCTestCase {
         XCTAssertTrue(TestKit.poll(timeout: 60) { echoed.withLock { $0 != nil } }, "the relay stalled")
         XCTAssertEqual(echoed.withLock { $0 }, TestKit.sha256(payload))
         let metrics = try BlockingSocket(port: adminPort)
-        try metrics.write("GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        try metrics.write("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
         let body = try metrics.readResponse().body
         let dropped = body.split(separator: "\n").first { $0.hasPrefix("purr_log_lines_dropped_total ") }
         XCTAssertGreaterThan(Int(dropped?.split(separator: " ").last ?? "0") ?? 0, 0, body)

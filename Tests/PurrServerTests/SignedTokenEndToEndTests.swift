@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import JWTKit
 import PurrCore
@@ -53,9 +54,12 @@ final class SignedTokenEndToEndTests: XCTestCase {
             XCTAssertEqual(try raw.read(exactly: 2), Array("ok".utf8))
             raw.close()
         }
-        // /stats names the route's form and key by fingerprint, never the secret.
+        // /stats names the route's form and key by an id, never the secret nor a digest of it that a
+        // guessed secret could be checked against offline.
         let snapshot = try BlockingSocket.get("/stats", port: adminPort)
-        XCTAssertTrue(snapshot.contains("signed tokens (HS256, key sha256:"), snapshot)
+        XCTAssertTrue(snapshot.contains("signed tokens (HS256, key id:"), snapshot)
+        let digest = SHA256.hash(data: Array(secret.utf8)).prefix(4).map { String(format: "%02x", $0) }.joined()
+        XCTAssertFalse(snapshot.contains(digest), "an unsalted digest of the secret in /stats")
         XCTAssertFalse(snapshot.contains(secret))
         XCTAssertFalse(snapshot.contains(token))
         XCTAssertEqual(server.signal(SIGTERM), 0)

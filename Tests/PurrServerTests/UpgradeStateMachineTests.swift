@@ -110,18 +110,67 @@ final class UpgradeStateMachineTests: XCTestCase {
 
     // MARK: The pipeline in an EmbeddedChannel
 
-    func makeChannel(maxHeadSize: Int = 1024) throws -> (EmbeddedChannel, StatsRegistry) {
+    func makeEnvironment(maxHeadSize: Int = 1024, perPeer: Int = 64) throws -> ServerEnvironment {
         var config = ServerConfig()
         config.routes = [try Route(path: "/t", target: HostPort(host: "127.0.0.1", port: 1))]
         config.maxHeadSize = maxHeadSize
         config.headerTimeout = 2
+        config.maxConnectionsPerPeer = perPeer
         let registry = StatsRegistry(routes: config.routes, listen: "embedded")
-        let env = ServerEnvironment(
-            routes: RouteTable(config.routes), registry: registry, logger: InProcessServer.quietLogger, config: config)
+        return ServerEnvironment(
+            routes: RouteTable(config.routes), registry: registry, peers: PeerLimiter(), logger: InProcessServer.quietLogger,
+            config: config)
+    }
+
+    func makeChannel(maxHeadSize: Int = 1024) throws -> (EmbeddedChannel, StatsRegistry) {
+        let env = try makeEnvironment(maxHeadSize: maxHeadSize)
+        return (try makeChannel(env), env.registry)
+    }
+
+    func makeChannel(_ env: ServerEnvironment, peer: String = "127.0.0.1") throws -> EmbeddedChannel {
         let channel = EmbeddedChannel()
         try UpgradeHandler.install(on: channel, env: env)
-        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 9)).wait()
-        return (channel, registry)
+        try channel.connect(to: SocketAddress(ipAddress: peer, port: 9)).wait()
+        return channel
+    }
+
+    /// Silent and handshaking connections count against their address; one more is 503 `peer_limit`,
+    /// another address is not affected, and a closed one frees its slot.
+    func testPeerLimitCountsSilentConnectionsPerAddress() throws {
+        let env = try makeEnvironment(perPeer: 2)
+        let first = try makeChannel(env)
+        let second = try makeChannel(env)
+        XCTAssertEqual(try answer(first), "")
+        XCTAssertEqual(try answer(second), "")
+        let third = try makeChannel(env)
+        let refused = try answer(third)
+        XCTAssertTrue(refused.hasPrefix("HTTP/1.1 503 "), refused)
+        XCTAssertTrue(refused.contains("too many connections from your address"), refused)
+        XCTAssertEqual(env.registry.snapshot().totals.failures["peer_limit"], 1)
+        let other = try makeChannel(env, peer: "127.0.0.2")
+        XCTAssertEqual(try answer(other), "", "another address has its own count")
+        _ = try? third.finish()
+        _ = try? first.finish()
+        let fourth = try makeChannel(env)
+        XCTAssertEqual(try answer(fourth), "", "a closed connection frees its slot")
+        XCTAssertEqual(env.peers.count(of: "127.0.0.1"), 2)
+        for channel in [second, other, fourth] { _ = try? channel.finish() }
+        XCTAssertEqual(env.peers.count(of: "127.0.0.1"), 0)
+    }
+
+    /// After a refusal nothing the client sends reaches NIO's decoder (which holds an upgrade's
+    /// trailing bytes until it leaves): the gate drops it.
+    func testRefusedConnectionDropsWhatFollows() throws {
+        let (channel, _) = try makeChannel()
+        _ = try? channel.writeInbound(ByteBuffer(string: "GET /nowhere HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: purr\r\n\r\n"))
+        XCTAssertTrue(try answer(channel).hasPrefix("HTTP/1.1 404 "))
+        let decoder = try channel.pipeline.syncOperations.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
+        let probe = InboundProbe()
+        try channel.pipeline.syncOperations.addHandler(probe, position: .before(decoder))
+        for _ in 0..<64 { _ = try? channel.writeInbound(ByteBuffer(repeating: 0x41, count: 64 * 1024)) }
+        XCTAssertEqual(probe.seen, 0, "bytes behind a refused head reached the decoder")
+        XCTAssertNil(try channel.readInbound(as: ByteBuffer.self))
+        _ = try? channel.finish()
     }
 
     func answer(_ channel: EmbeddedChannel) throws -> String {
@@ -166,5 +215,17 @@ final class UpgradeStateMachineTests: XCTestCase {
         XCTAssertTrue(try answer(channel).hasPrefix("HTTP/1.1 408 "))
         XCTAssertEqual(registry.snapshot().totals.failures["header_timeout"], 1)
         _ = try? channel.finish()
+    }
+}
+
+/// Counts the bytes that pass it.
+final class InboundProbe: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+    var seen = 0
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        seen += Self.unwrapInboundIn(data).readableBytes
+        context.fireChannelRead(data)
     }
 }

@@ -14,8 +14,9 @@ public final class BlockingSocket: @unchecked Sendable {
     public let fd: Int32
     private var closed = false
 
-    /// Connects to 127.0.0.1 or ::1 (decided by the host string).
-    public init(host: String = "127.0.0.1", port: Int, timeout: Double = 5) throws {
+    /// Connects to 127.0.0.1 or ::1 (decided by the host string); `source`: an IPv4 loopback address to
+    /// connect from (another peer address, as the server sees it).
+    public init(host: String = "127.0.0.1", port: Int, timeout: Double = 5, source: String? = nil) throws {
         let isV6 = host.contains(":")
         fd = socket(isV6 ? AF_INET6 : AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else {
@@ -24,6 +25,14 @@ public final class BlockingSocket: @unchecked Sendable {
         }
         Self.setTimeout(fd, SO_RCVTIMEO, timeout)
         Self.setTimeout(fd, SO_SNDTIMEO, timeout)
+        if let source, !isV6 {
+            var local = sockaddr_in()
+            local.sin_family = sa_family_t(AF_INET)
+            inet_pton(AF_INET, source, &local.sin_addr)
+            _ = withUnsafePointer(to: &local) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+        }
         let result: Int32
         if isV6 {
             var addr = sockaddr_in6()
@@ -66,6 +75,9 @@ public final class BlockingSocket: @unchecked Sendable {
     }
 
     public func setReadTimeout(_ seconds: Double) { Self.setTimeout(fd, SO_RCVTIMEO, seconds) }
+
+    /// A write that cannot go on for this long throws (a peer that stopped reading).
+    public func setWriteTimeout(_ seconds: Double) { Self.setTimeout(fd, SO_SNDTIMEO, seconds) }
 
     /// Sets the kernel receive buffer (a small one makes a slow reader slow quickly).
     public func setReceiveBuffer(_ bytes: Int32) {

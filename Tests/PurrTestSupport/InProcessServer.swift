@@ -57,7 +57,7 @@ extension BlockingSocket {
     public static func get(_ path: String, port: Int) throws -> String {
         let socket = try BlockingSocket(port: port)
         defer { socket.close() }
-        try socket.write("GET \(path) HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        try socket.write("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\n\r\n")
         return try socket.readResponse().body
     }
 }

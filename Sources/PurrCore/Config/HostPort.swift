@@ -1,3 +1,5 @@
+import NIOCore
+
 /// A `HOST:PORT` or `[IPv6]:PORT` address, as written in flags and config files.
 public struct HostPort: Sendable, Hashable, CustomStringConvertible {
     public var host: String
@@ -44,9 +46,12 @@ public struct HostPort: Sendable, Hashable, CustomStringConvertible {
         self.port = port
     }
 
-    /// Whether the host is a loopback address or name.
+    /// Whether the host is a loopback address (parsed, not compared as text: `127.1.2.3`, `::1`,
+    /// `::ffff:127.0.0.1`) or the name `localhost`. Any other name is not: what it resolves to can change.
     public var isLoopback: Bool {
-        host == "localhost" || host == "::1" || host.hasPrefix("127.")
+        if host.lowercased() == "localhost" { return true }
+        guard let address = try? SocketAddress(ipAddress: host, port: 0) else { return false }
+        return address.isLoopback
     }
 
     public var description: String {

@@ -7,7 +7,9 @@ import NIOWebSocket
 ///
 /// - binary and text messages become bytes, fragments in order (a message over `maxMessage` closes with
 ///   1009); bytes from the glue become binary frames, masked when we are the client;
-/// - ping is answered with pong; a client pings every `pingInterval` and ends the connection when the
+/// - ping is answered with pong, within backpressure: while the channel is not writable at most one pong
+///   waits (the latest ping's, as RFC 6455 5.5.3 allows) and reading stops until it is written, so a peer
+///   that pings and never reads cannot grow us; a client pings every `pingInterval` and ends the connection when the
 ///   pong does not come back within it;
 /// - a close frame is the end of input (`ChannelEvent.inputClosed`) for the glue, and the glue's
 ///   `close(mode: .output)` becomes our close frame; the connection closes once both have been sent;
@@ -59,6 +61,10 @@ public final class WebSocketFrameBridge {
     /// The glue asked to read and nothing has come since: a peer that says nothing now is silent, not
     /// merely held back by our own backpressure.
     private var readDemand = false
+    /// The latest ping's payload, waiting for the channel to become writable.
+    private var pendingPong: ByteBuffer?
+    /// A read asked for while a pong waits: passed on once it is written.
+    private var heldRead = false
     private var pingTask: Scheduled<Void>?
     private var lingerTask: Scheduled<Void>?
 
@@ -224,7 +230,11 @@ extension WebSocketFrameBridge: ChannelDuplexHandler {
         case .ping:
             guard !closeSent else { return }
             let payload = frame.maskKey == nil ? frame.data : frame.unmaskedData
-            context.writeAndFlush(Self.wrapOutboundOut(self.frame(.pong, payload)), promise: nil)
+            if context.channel.isWritable && pendingPong == nil {
+                context.writeAndFlush(Self.wrapOutboundOut(self.frame(.pong, payload)), promise: nil)
+            } else {
+                pendingPong = payload  // replaces an older one: only the latest ping needs its pong
+            }
         case .pong:
             awaitingPong = false
         case .connectionClose:
@@ -261,7 +271,24 @@ extension WebSocketFrameBridge: ChannelDuplexHandler {
 
     public func read(context: ChannelHandlerContext) {
         readDemand = true
+        // A pong waits for the peer to read: read nothing more from it meanwhile.
+        guard pendingPong == nil else {
+            heldRead = true
+            return
+        }
         context.read()
+    }
+
+    public func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable, let payload = pendingPong {
+            pendingPong = nil
+            if !closeSent { context.writeAndFlush(Self.wrapOutboundOut(frame(.pong, payload)), promise: nil) }
+            if heldRead {
+                heldRead = false
+                context.read()
+            }
+        }
+        context.fireChannelWritabilityChanged()
     }
 
     public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {

@@ -9,7 +9,9 @@ import NIOCore
 ///   until the decoder is gone and its leftovers have reached the `EarlyBytesHandler`; `release()` then
 ///   passes it on and leaves the pipeline;
 /// - a bound on the bytes behind an accepted head, which the decoder keeps until it leaves: past
-///   `EarlyBytesHandler.holdLimit`, reading stops (the relay turns it back on).
+///   `EarlyBytesHandler.holdLimit`, reading stops (the relay turns it back on);
+/// - after a refusal, every byte is dropped here: the decoder has taken the request as an upgrade and
+///   would buffer whatever follows for as long as we linger, so a refused client could fill memory.
 public final class HandshakeGate: ChannelInboundHandler, RemovableChannelHandler {
     public typealias InboundIn = ByteBuffer
     public typealias InboundOut = ByteBuffer
@@ -30,6 +32,8 @@ public final class HandshakeGate: ChannelInboundHandler, RemovableChannelHandler
         /// `behind`: bytes read after the accepted head, held by the decoder until it leaves.
         case holding(inputClosed: Bool, behind: Int)
         case released
+        /// Refused: read and dropped until the connection closes.
+        case discarding
     }
 
     private let limit: Int
@@ -46,6 +50,12 @@ public final class HandshakeGate: ChannelInboundHandler, RemovableChannelHandler
     public func headComplete(accepted: Bool) {
         guard case .counting = state else { return }
         state = accepted ? .holding(inputClosed: false, behind: 0) : .released
+    }
+
+    /// The request was refused: from now on nothing reaches the decoder. Reading goes on (and is dropped)
+    /// so the answer is not lost to a reset when the connection closes on unread input.
+    public func discard() {
+        state = .discarding
     }
 
     /// The decoder is gone: pass on a held end of input and leave.
@@ -67,6 +77,7 @@ public final class HandshakeGate: ChannelInboundHandler, RemovableChannelHandler
     }
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if case .discarding = state { return }
         if case .holding(let inputClosed, let behind) = state {
             let total = behind + Self.unwrapInboundIn(data).readableBytes
             state = .holding(inputClosed: inputClosed, behind: total)

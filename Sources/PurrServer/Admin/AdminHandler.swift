@@ -33,6 +33,14 @@ final class AdminHandler {
 
     private func route(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
         let (path, query) = Self.split(head.uri)
+        // Without a token, a page on another site could read us through DNS rebinding (its name, our
+        // address): only a request that names loopback as its Host is answered.
+        if config.token == nil, !Self.namesLoopback(head.headers.first(name: "host")) {
+            return respond(
+                context, .forbidden, "text/plain; charset=utf-8",
+                "this admin endpoint has no token and answers only requests for a loopback Host (localhost, 127.0.0.1, [::1])\n",
+                keepAlive: false)
+        }
         if path == "/healthz", head.method == .GET {
             return respond(context, .ok, "text/plain; charset=utf-8", "ok\n", keepAlive: head.isKeepAlive)
         }
@@ -148,6 +156,19 @@ final class AdminHandler {
         return parts[1].trimmingASCIIWhitespace()
     }
 
+    /// `localhost`, `127.0.0.1:9000`, `[::1]:9000`: a Host value that names a loopback address.
+    static func namesLoopback(_ host: String?) -> Bool {
+        guard var text = host?.trimmingASCIIWhitespace(), !text.isEmpty else { return false }
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]") else { return false }
+            text = String(text[text.index(after: text.startIndex)..<close])
+        } else if let colon = text.lastIndex(of: ":") {
+            text = String(text[..<colon])
+        }
+        if text.hasSuffix(".") { text.removeLast() }
+        return HostPort(host: text, port: 0).isLoopback
+    }
+
     static func split(_ uri: String) -> (path: String, query: [String: String]) {
         guard let mark = uri.firstIndex(of: "?") else { return (uri, [:]) }
         var query: [String: String] = [:]
@@ -178,6 +199,17 @@ extension AdminHandler: ChannelInboundHandler {
         }
         state = .closed
         context.fireChannelInactive()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        // Nothing asked within the idle timeout: a stream viewer is expected to be quiet, nobody else.
+        if event is IdleStateHandler.IdleStateEvent {
+            if case .streaming = state { return }
+            state = .closed
+            context.close(promise: nil)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {

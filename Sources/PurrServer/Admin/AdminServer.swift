@@ -28,9 +28,12 @@ public final class AdminServer: Sendable {
     public var config: AdminConfig { current.withLock { $0 } }
 
     /// Takes a reloaded `[admin]`: the token applies to new admin connections at once; an address or
-    /// TLS change waits for a restart (returned as notes for the log).
-    public func reload(to new: AdminConfig) -> [String] {
-        current.withLock { config in
+    /// TLS change waits for a restart (returned as notes for the log). A reload that would leave the
+    /// running listener without a token where it is not on loopback is refused, changing nothing: the
+    /// rule is judged against the address actually bound, not the new file's (which waits for a restart).
+    public func reload(to new: AdminConfig) throws(ConfigError) -> [String] {
+        try Self.checkToken(new.token, bound: listener.withLock { $0?.localAddress })
+        return current.withLock { config in
             var notes: [String] = []
             if new.listen != config.listen {
                 notes.append("admin address \(new.listen) takes effect at the next restart (still on \(config.listen))")
@@ -38,8 +41,23 @@ public final class AdminServer: Sendable {
             if new.tls != config.tls { notes.append("admin.tls takes effect at the next restart") }
             config.token = new.token
             config.viewerBacklogLimit = new.viewerBacklogLimit
+            config.idleTimeout = new.idleTimeout
+            config.maxConnections = new.maxConnections
             return notes
         }
+    }
+
+    /// Whether the reload of `new` would be taken (the same check as `reload`, changing nothing).
+    public func check(_ new: AdminConfig) throws(ConfigError) {
+        try Self.checkToken(new.token, bound: listener.withLock { $0?.localAddress })
+    }
+
+    /// An admin listener that is not on loopback needs a token: judged from the bound address's bytes.
+    static func checkToken(_ token: String?, bound: SocketAddress?) throws(ConfigError) {
+        guard token == nil, let bound, !bound.isLoopback else { return }
+        throw ConfigError(
+            "admin endpoint on non-loopback address \(bound.hostPortDescription) needs a token (--admin-token, admin.token or PURR_ADMIN_TOKEN)"
+        )
     }
 
     public var port: Int { listener.withLock { $0?.localAddress?.port ?? 0 } }
@@ -56,14 +74,28 @@ public final class AdminServer: Sendable {
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .serverChannelInitializer { AcceptPauseHandler.install(on: $0) }
             .childChannelInitializer { channel in
+                // Over the cap, closed at once: a flood of idle sockets holds nothing of ours.
+                let config = server.config
+                if viewers.count >= config.maxConnections {
+                    logger.debug("admin connection refused: too many open", metadata: ["limit": "\(config.maxConnections)"])
+                    return channel.close()
+                }
                 viewers.add(channel)
                 return channel.eventLoop.makeCompletedFuture {
                     if let tls { try channel.pipeline.syncOperations.addHandler(tls.makeHandler()) }
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-                    try channel.pipeline.syncOperations.addHandler(AdminHandler(registry: registry, config: server.config, logger: logger))
+                    try channel.pipeline.syncOperations.addHandler(
+                        IdleStateHandler(readTimeout: .nanoseconds(Int64(config.idleTimeout * 1e9))))
+                    try channel.pipeline.syncOperations.addHandler(AdminHandler(registry: registry, config: config, logger: logger))
                 }
             }
             .bind(host: config.listen.host, port: config.listen.port).get()
+        do {
+            try Self.checkToken(config.token, bound: channel.localAddress)
+        } catch {
+            try? await channel.close()
+            throw error
+        }
         listener.withLock { $0 = channel }
         let bound = channel.localAddress.flatMap { address in address.port.map { HostPort(host: address.ipAddress ?? "?", port: $0) } }
         logger.info("admin endpoint listening", metadata: ["address": "\(bound?.description ?? "?")"])

@@ -9,6 +9,8 @@ public enum FailureReason: String, Sendable, CaseIterable, Codable {
     /// Closed by the client before sending a byte (a warm pool replacing a connection, a port check).
     case unused
     case overLimit = "over_limit"
+    /// One peer address had `max_connections_per_peer` connections not relaying yet.
+    case peerLimit = "peer_limit"
     case notPurr = "not_purr"
     case noRoute = "no_route"
     case unauthorized

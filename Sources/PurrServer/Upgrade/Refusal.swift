@@ -28,6 +28,10 @@ struct Refusal: Equatable {
         Refusal(status: 503, reasonPhrase: "Service Unavailable", message: message, failure: .overLimit)
     }
 
+    static func peerLimit(_ message: String) -> Refusal {
+        Refusal(status: 503, reasonPhrase: "Service Unavailable", message: message, failure: .peerLimit)
+    }
+
     static func headerTimeout(seconds: Double) -> Refusal {
         Refusal(
             status: 408, reasonPhrase: "Request Timeout", message: "no complete request head within \(seconds.formatted()) s",

@@ -23,6 +23,8 @@ final class UpgradeHandler {
     private var lookup: (running: TargetLookup, deadline: Scheduled<Void>)?
     /// The client sent at least one byte (a pooled connection that never did is `unused` when it closes).
     private var spoke = false
+    /// The peer address this connection is counted under until it relays or closes (`PeerLimiter`).
+    private var countedPeer: String?
 
     init(env: ServerEnvironment, gate: HandshakeGate) {
         self.env = env
@@ -40,6 +42,13 @@ final class UpgradeHandler {
     }
 
     private var logger: Logger { Self.logger(env.logger, record: record) }
+
+    /// Relaying or closed: no longer counted against the peer's limit.
+    private func leavePeerCount() {
+        guard let peer = countedPeer else { return }
+        countedPeer = nil
+        env.peers.leave(peer)
+    }
 
     /// `base` with the connection's metadata, formatted only when a line of this handler's levels
     /// (notice and below) would be written: at `warning` a connection formats nothing.
@@ -162,6 +171,7 @@ final class UpgradeHandler {
     private func handOver(to target: any Channel, _ request: UpgradeRequest, context: ChannelHandlerContext) {
         let upgrade = AcceptedUpgrade(request)
         guard let record else { return }
+        leavePeerCount()
         let client = context.channel
         let registry = env.registry
         // Counted as relaying before the 101 leaves: a client that reads the 101 and then asks for stats
@@ -205,6 +215,11 @@ final class UpgradeHandler {
     private func refuse(_ refusal: Refusal, context: ChannelHandlerContext) {
         headerTimer?.cancel()
         gate.headComplete(accepted: false)
+        gate.discard()
+        // What is read now is dropped: small reads, so a flood does not grow the read buffer to the
+        // relay's 1 MiB on every refused connection.
+        try? context.channel.syncOptions?.setOption(
+            ChannelOptions.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 16 * 1024))
         try? context.channel.syncOptions?.setOption(ChannelOptions.autoRead, value: true)
         if let record {
             env.registry.finish(record, failure: refusal.failure, detail: "\(refusal.status) \(refusal.message)")
@@ -242,8 +257,13 @@ extension UpgradeHandler: ChannelInboundHandler, RemovableChannelHandler {
     func channelActive(context: ChannelHandlerContext) {
         // The channel: for a reload with --drop-removed.
         record = env.registry.open(peer: context.channel.remoteAddress?.hostPortDescription ?? "?", channel: context.channel)
+        let peer = context.channel.remoteAddress?.ipAddress ?? "?"
+        countedPeer = peer
+        let fromPeer = env.peers.enter(peer)
         if env.registry.activeCount > env.maxConnections {
             perform(machine.overLimit(env.maxConnections), context: context)
+        } else if env.maxConnectionsPerPeer > 0, fromPeer > env.maxConnectionsPerPeer {
+            perform(machine.overPeerLimit(env.maxConnectionsPerPeer), context: context)
         } else {
             // A connection that has sent nothing (a client's warm pool) waits up to the silent timeout;
             // the head must then be complete within the header timeout of its first byte.
@@ -288,6 +308,7 @@ extension UpgradeHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        leavePeerCount()
         headerTimer?.cancel()
         gate.onFirstBytes = nil  // it holds this handler
         perform(machine.channelInactive(), context: context)

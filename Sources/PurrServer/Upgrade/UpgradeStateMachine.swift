@@ -134,6 +134,13 @@ struct UpgradeStateMachine {
         return .refuse(.overLimit("server is at its limit of \(limit) connections"))
     }
 
+    /// This peer already has its limit of connections that are not relaying yet.
+    mutating func overPeerLimit(_ limit: Int) -> Action {
+        guard case .readingHead = state else { return .none }
+        state = .refusing
+        return .refuse(.peerLimit("too many connections from your address still handshaking (limit \(limit))"))
+    }
+
     mutating func inputClosed() -> Action {
         switch state {
         case .readingHead:

@@ -58,7 +58,8 @@ public struct JWTConfig: Sendable, Equatable {
 extension JWTConfig: CustomStringConvertible {
     /// Safe to log: no secret.
     /// The key's fingerprint tells keys apart (a reload that changes the key changes the route) and
-    /// reveals nothing of a secret.
+    /// reveals nothing of a secret: an HMAC under a key made at start, so it cannot be checked offline
+    /// against a guessed secret (a plain digest could), and it changes with every restart.
     public var description: String {
         switch key {
         case .hs256(let secret): "signed tokens (HS256, key \(Self.fingerprint(Array(secret.utf8))))"
@@ -68,8 +69,12 @@ extension JWTConfig: CustomStringConvertible {
     }
 
     static func fingerprint(_ bytes: [UInt8]) -> String {
-        "sha256:" + SHA256.hash(data: bytes).prefix(4).map { String(format: "%02x", $0) }.joined()
+        let mac = HMAC<SHA256>.authenticationCode(for: bytes, using: fingerprintKey)
+        return "id:" + mac.prefix(4).map { String(format: "%02x", $0) }.joined()
     }
+
+    /// Per process: fingerprints are comparable within one run (reloads), never across runs.
+    private static let fingerprintKey = SymmetricKey(size: .bits256)
 }
 
 extension JWTConfig {
