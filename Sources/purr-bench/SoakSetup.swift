@@ -25,7 +25,7 @@ final class SoakSetup: @unchecked Sendable {
                 try SoakSetup.write(
                     "purr-bench-soak-server.toml",
                     "[[routes]]\npath = \"/auth\"\ntarget = \"127.0.0.1:\(echoPort)\"\ntoken = \"soak-secret\"\n"),
-                "--log-level", "warning", "--drain-timeout", "0",
+                "--log-level", "warning", "--drain-timeout", "0", "--max-connections-per-peer", "0",
             ],
             logPath: "\(logDir)/purr-bench-soak-server.log")
         let serverPort: Int

@@ -17,8 +17,9 @@ final class TunnelStack {
             "\(binDir)/purr-server",
             [
                 "--listen", "127.0.0.1:0", "--route", "/t=127.0.0.1:\(targetPort)", "--log-level", logLevel, "--drain-timeout", "0",
-                // The bench measures holding many, not the default limit (4096) that answers 503 beyond it.
-                "--max-connections", "100000",
+                // The bench measures holding many, not the default limit (4096) that answers 503 beyond it;
+                // every connection comes from one address, so no per-peer limit either.
+                "--max-connections", "100000", "--max-connections-per-peer", "0",
             ],
             logPath: "\(logDir)/purr-bench-\(label)-server.log"
         )
