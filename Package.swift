@@ -140,6 +140,15 @@ let package = Package(
             ],
             swiftSettings: upcoming
         ),
+        // Seeded fuzzing of the parsers that take outside input (README: Development); bounded in CI.
+        .testTarget(
+            name: "PurrFuzzTests",
+            dependencies: [
+                "PurrCore", "PurrServer", "PurrClient", "PurrTestSupport", nioCore, nioWebSocket, crypto, jwtKit,
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
+            swiftSettings: upcoming
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

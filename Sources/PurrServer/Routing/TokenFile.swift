@@ -48,7 +48,8 @@ struct TokenFile: Sendable {
             entries.append(Entry(token: token, target: target, line: number, bytes: Array(token.utf8)))
         }
         self.entries = entries
-        self.problems = problems
+        // A line can hold anything (an escape sequence, a lone CR, a megabyte): each problem is one printable line.
+        self.problems = problems.map(PrintableProblem.line)
     }
 
     /// The target for a presented token. Every entry is compared, in constant time each, whatever

@@ -61,7 +61,8 @@ public final class JWTSource: Sendable {
         do {
             return try HostPort(parsing: text)
         } catch {
-            throw Self.refusal("jwt_invalid", "the token's 'target' claim: \(error.message)")
+            // The claim is the signer's text, whatever it holds: one printable line in the refusal and the log.
+            throw Self.refusal("jwt_invalid", PrintableProblem.line("the token's 'target' claim: \(error.message)"))
         }
     }
 

@@ -78,7 +78,8 @@ struct ResolverAnswer: Sendable, Equatable {
         return trimmed.count > maxMessage ? String(trimmed.prefix(maxMessage)) + "…" : trimmed
     }
 
+    /// The message quotes what the resolver sent (a target with CR LF in it, say): kept to one printable line.
     static func failed(_ message: String) -> TargetRefusal {
-        TargetRefusal(status: 502, message: message, reason: "resolver_failed")
+        TargetRefusal(status: 502, message: PrintableProblem.line(message), reason: "resolver_failed")
     }
 }
