@@ -29,6 +29,10 @@ if [ "$what" = test ]; then
     # The browser tests: a real Chromium (headless=new loads extensions; no X server needed) and chromedriver.
     command -v chromium >/dev/null 2>&1 || need+=(chromium)
     command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
+    # The proxy tests start real forward proxies (RealProxyTests): tinyproxy answers CONNECT with
+    # HTTP/1.0, squid with HTTP/1.1 (its basic_ncsa_auth helper comes with it).
+    command -v tinyproxy >/dev/null 2>&1 || [ -x /usr/bin/tinyproxy ] || need+=(tinyproxy)
+    [ -x /usr/sbin/squid ] || command -v squid >/dev/null 2>&1 || need+=(squid)
     # The WebSocket tests drive real Python peers (the websockets library, websockify) from a venv.
     python3 -c "import venv, ensurepip" >/dev/null 2>&1 || need+=(python3-venv)
 fi
@@ -62,4 +66,8 @@ fi
 echo "deps: installing ${need[*]}"
 $SUDO apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+# Where systemd runs, apt starts the proxies as services; the tests start their own (own ports, configs).
+for service in squid tinyproxy; do
+    case " ${need[*]} " in *" $service "*) $SUDO systemctl disable --now "$service" >/dev/null 2>&1 || true ;; esac
+done
 python_peers

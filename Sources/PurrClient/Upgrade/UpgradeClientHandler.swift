@@ -237,6 +237,7 @@ final class UpgradeClientHandler {
                 // TLS to the server starts inside the proxy's tunnel, in front of everything else.
                 let handler = try ClientTLS.makeHandler(context: tls.context, host: tls.host, port: target.port)
                 try context.pipeline.syncOperations.addHandler(handler, position: .first)
+                try context.pipeline.syncOperations.addHandler(ProxyHalfCloseHandler(), position: .first)
             } catch {
                 fail(context, "cannot start TLS with \(tls.host): \(error)")
                 return
