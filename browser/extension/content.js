@@ -6,6 +6,9 @@
 
 (() => {
   const api = globalThis.browser ?? globalThis.chrome;
+  // The most of a page's message we forward: Purr's own are a few hundred bytes, and the host
+  // refuses frames over 1 MiB anyway.
+  const MAX_MESSAGE = 64 * 1024;
   let port = null;
 
   function toPage(message) {
@@ -29,7 +32,15 @@
     let message;
     try {
       // A plain copy: nothing of the page's objects reaches the extension.
-      message = JSON.parse(JSON.stringify(event.detail));
+      const text = JSON.stringify(event.detail);
+      if (typeof text !== 'string') return;
+      if (text.length > MAX_MESSAGE) {
+        const seq = event.detail?.seq;
+        toPage({ dst: null, seq: typeof seq === 'number' || typeof seq === 'string' ? seq : null,
+          error: `message of ${text.length} characters is over the ${MAX_MESSAGE}-character limit` });
+        return;
+      }
+      message = JSON.parse(text);
     } catch {
       return;
     }
