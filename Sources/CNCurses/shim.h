@@ -48,19 +48,27 @@ static inline int purr_key_dc(void) { return KEY_DC; }
 static inline int purr_key_btab(void) { return KEY_BTAB; }
 static inline int purr_key_resize(void) { return KEY_RESIZE; }
 
-/// Mouse: presses and the wheel, reported at once (no click timing), in the terminal's SGR mode.
+/// Mouse: every report the terminal can send is asked for, and the app keeps only the ones it uses.
+/// A narrower mask is a trap: when a report is one the mask leaves out (a release, a drag, the right
+/// button), ncurses's wgetch goes back to read the next key with a plain blocking read that ignores
+/// timeout(), so the screen froze until the next key. mouseinterval(0): no waiting for click timing;
+/// reports that arrive in one read are still merged into a click, which is why clicks count as presses.
 static inline void purr_mouse_on(void) {
-    mousemask(BUTTON1_PRESSED | BUTTON4_PRESSED | BUTTON5_PRESSED, NULL);
+    mousemask(ALL_MOUSE_EVENTS | REPORT_MOUSE_POSITION, NULL);
     mouseinterval(0);
 }
 static inline int purr_key_mouse(void) { return KEY_MOUSE; }
-/// Reads the pending mouse event: *button is 1 (left press), 4 (wheel up), 5 (wheel down) or 0.
+/// Reads the pending mouse event: *button is 1 (left press), 4 (wheel up), 5 (wheel down) or 0 (any other
+/// report: a release, a drag (ncurses reports it as a position), another button).
 static inline int purr_get_mouse(int *x, int *y, int *button) {
     MEVENT event;
     if (getmouse(&event) != OK) return ERR;
     *x = event.x;
     *y = event.y;
-    *button = (event.bstate & BUTTON1_PRESSED) ? 1 : (event.bstate & BUTTON4_PRESSED) ? 4 : (event.bstate & BUTTON5_PRESSED) ? 5 : 0;
+    const mmask_t left = BUTTON1_PRESSED | BUTTON1_CLICKED | BUTTON1_DOUBLE_CLICKED | BUTTON1_TRIPLE_CLICKED;
+    const mmask_t up = BUTTON4_PRESSED | BUTTON4_CLICKED | BUTTON4_DOUBLE_CLICKED | BUTTON4_TRIPLE_CLICKED;
+    const mmask_t down = BUTTON5_PRESSED | BUTTON5_CLICKED | BUTTON5_DOUBLE_CLICKED | BUTTON5_TRIPLE_CLICKED;
+    *button = (event.bstate & left) ? 1 : (event.bstate & up) ? 4 : (event.bstate & down) ? 5 : 0;
     return OK;
 }
 

@@ -66,6 +66,11 @@ struct PurrTUICommand: AsyncParsableCommand {
         } catch {
             CommandLineSupport.usageError("purr-tui", error.message)
         }
+        // After the checks that need no screen (a bad flag or file is the better message), before anything
+        // starts: ncurses on a pipe waited silently for input that never came.
+        guard isatty(STDIN_FILENO) == 1, isatty(STDOUT_FILENO) == 1 else {
+            CommandLineSupport.usageError("purr-tui", "needs a terminal (stdin and stdout must be a tty)")
+        }
 
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
         let logger = Logger(label: "purr-tui")

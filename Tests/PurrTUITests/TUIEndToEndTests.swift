@@ -122,6 +122,100 @@ final class TUIEndToEndTests: XCTestCase {
         if kill(tui, 0) == 0 { kill(tui, SIGKILL) }
     }
 
+    /// A mouse report used to freeze the screen until the next key: ncurses read on, blocking, after a report
+    /// its mask left out (a release, a drag, another button). Each kind of input is followed by two ticks of
+    /// the header clock, with no key in between: a frozen screen never shows them.
+    func testTheScreenKeepsRefreshingAfterMouseInput() throws {
+        let home = FileManager.default.temporaryDirectory.appendingPathComponent("tui-mouse-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
+        let config = home.appendingPathComponent("tunnels.toml").path
+        // Closed tunnels: nothing listens and nothing connects.
+        try ["alpha", "beta", "gamma"].map { "[[tunnels]]\nname = \"\($0)\"\nurl = \"http://127.0.0.1:9/\($0)\"\n" }
+            .joined(separator: "\n").write(toFile: config, atomically: true, encoding: .utf8)
+        let binary = RunningProcess.productsDirectory.appendingPathComponent("purr-tui").path
+        let exitFile = home.appendingPathComponent("exit").path
+        let session = try TmuxSession(
+            command: "\(binary) --config \(config); echo $? > \(exitFile); sleep 30", width: 120, height: 30,
+            environment: ["XDG_CONFIG_HOME": home.path, "TERM": "xterm-256color"])
+        defer { session.stop() }
+        XCTAssertTrue(session.waitFor("Connections: alpha"), session.screen())
+        // Rows 3, 4, 5 (0-based) are alpha, beta, gamma; SGR reports count from 1.
+        func report(_ button: Int, x: Int, y: Int, release: Bool = false) throws {
+            try session.sendLiteral("\u{1B}[<\(button);\(x + 1);\(y + 1)\(release ? "m" : "M")")
+        }
+        func assertClockTicks(after input: String, line: UInt = #line) {
+            for tick in 1...2 {
+                let before = Self.clock(session.screen())
+                XCTAssertNotNil(before, "\(input): the header shows a clock: \(session.screen())", line: line)
+                // The clock shows seconds and the screen redraws every 100 ms: a live screen shows the next
+                // second within about a second; the bound only ends a frozen one's wait.
+                guard session.waitUntil(timeout: 5, { Self.clock($0) != before }) else {
+                    return XCTFail("\(input): tick \(tick): the clock stood still at \(before ?? "?"): \(session.screen())", line: line)
+                }
+            }
+        }
+
+        try report(0, x: 10, y: 4)
+        try report(0, x: 10, y: 4, release: true)
+        XCTAssertTrue(session.waitFor("Connections: beta"), "the click selected beta: \(session.screen())")
+        assertClockTicks(after: "a click (press, then release)")
+
+        try report(65, x: 10, y: 4)
+        XCTAssertTrue(session.waitFor("Connections: gamma"), "the wheel moved the selection down: \(session.screen())")
+        assertClockTicks(after: "wheel down")
+        try report(64, x: 10, y: 4)
+        XCTAssertTrue(session.waitFor("Connections: alpha"), "and up: \(session.screen())")
+        assertClockTicks(after: "wheel up")
+
+        try report(0, x: 10, y: 5)
+        XCTAssertTrue(session.waitFor("Connections: gamma"), session.screen())
+        try report(32, x: 11, y: 4)
+        try report(32, x: 12, y: 3)
+        try report(0, x: 12, y: 3, release: true)
+        assertClockTicks(after: "a drag from gamma to alpha")
+        XCTAssertTrue(session.screen().contains("Connections: gamma"), "a drag is not a click: \(session.screen())")
+
+        try report(2, x: 10, y: 4)
+        try report(2, x: 10, y: 4, release: true)
+        assertClockTicks(after: "a right click")
+
+        try session.send("q")
+        XCTAssertTrue(TestKit.poll { (try? String(contentsOfFile: exitFile, encoding: .utf8))?.hasSuffix("\n") == true }, session.screen())
+        XCTAssertEqual(try String(contentsOfFile: exitFile, encoding: .utf8), "0\n")
+    }
+
+    /// The clock at the end of the header line (HH:MM:SS).
+    static func clock(_ screen: String) -> String? {
+        guard let header = screen.split(separator: "\n").first else { return nil }
+        let text = header.trimmingCharacters(in: .whitespaces)
+        let clock = String(text.suffix(8))
+        guard clock.count == 8, clock.enumerated().allSatisfy({ [2, 5].contains($0.offset) ? $0.element == ":" : $0.element.isNumber })
+        else { return nil }
+        return clock
+    }
+
+    /// Without a terminal there is nothing to draw on: one line and exit 2, at once, instead of a silent wait.
+    /// Asking for help, the version or completions needs no terminal and still works.
+    func testWithoutATerminalItSaysSoAndExits() throws {
+        let home = FileManager.default.temporaryDirectory.appendingPathComponent("tui-notty-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
+        for arguments in [[], ["--demo"]] {
+            let result = try RunningProcess.run("purr-tui", arguments, environment: ["XDG_CONFIG_HOME": home.path], timeout: 20)
+            XCTAssertEqual(result.status, 2, "\(arguments): \(result.stderr)")
+            XCTAssertEqual(result.stderr, "purr-tui: error: needs a terminal (stdin and stdout must be a tty)\n", "\(arguments)")
+            XCTAssertEqual(result.stdout, "", "\(arguments): nothing drawn into the pipe")
+        }
+        let help = try RunningProcess.run("purr-tui", ["--help"], environment: ["XDG_CONFIG_HOME": home.path])
+        XCTAssertEqual(help.status, 0)
+        XCTAssertTrue(help.stdout.contains("--demo"), help.stdout)
+        let version = try RunningProcess.run("purr-tui", ["--version"])
+        XCTAssertEqual(version.status, 0)
+        XCTAssertEqual(version.stdout, PurrVersion.current + "\n")
+        let completions = try RunningProcess.run("purr-tui", ["--generate-completion-script", "bash"])
+        XCTAssertEqual(completions.status, 0)
+        XCTAssertTrue(completions.stdout.contains("purr-tui"), completions.stdout)
+    }
+
     func testBadThemeIsRefusedWithFileAndLine() throws {
         let home = FileManager.default.temporaryDirectory.appendingPathComponent("tui-theme-\(UUID().uuidString)")
         try FileManager.default.createDirectory(atPath: "\(home.path)/purr/themes", withIntermediateDirectories: true)
