@@ -18,15 +18,23 @@ public final class TCPSampler: Sendable {
         self.every = every
     }
 
-    /// The socket to watch (nil stops watching and lets the channel go).
+    /// The socket to watch (nil stops watching and lets the channel go). The first reading is asked for at
+    /// once: a reader that came first used to get nothing (the kernel was asked only then, and answers
+    /// later). Called on the channel's event loop, as the server and the client do, the reading is there
+    /// when this returns.
     public func watch(_ channel: (any Channel)?) {
-        shared.withLock { $0.channel = channel }
+        shared.withLock {
+            $0.channel = channel
+            $0.sampled = nil
+        }
+        if channel != nil { _ = latest }
     }
 
     /// The last reading, without asking for a new one.
     public var cached: TCPHealth? { shared.withLock { $0.latest } }
 
-    /// The last reading; asks for a new one when the last is older than `every`.
+    /// The last reading; asks for a new one when the last is older than `every`. On the socket's own event
+    /// loop the new reading is taken at once and returned.
     public var latest: TCPHealth? {
         let now = ContinuousClock.now
         let (latest, channel) = shared.withLock { state -> (TCPHealth?, (any Channel)?) in
@@ -37,15 +45,15 @@ public final class TCPSampler: Sendable {
             state.sampled = now
             return (state.latest, channel)
         }
-        if let channel {
-            TCPHealth.read(channel).whenComplete { result in
-                let health = (try? result.get()) ?? nil
-                self.shared.withLock { state in
-                    state.pending = false
-                    if let health { state.latest = health }
-                }
+        guard let channel else { return latest }
+        // On the channel's loop the future is already complete and this runs before `whenComplete` returns.
+        TCPHealth.read(channel).whenComplete { result in
+            let health = (try? result.get()) ?? nil
+            self.shared.withLock { state in
+                state.pending = false
+                if let health { state.latest = health }
             }
         }
-        return latest
+        return cached
     }
 }
