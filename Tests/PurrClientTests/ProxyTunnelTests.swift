@@ -142,6 +142,15 @@ final class ProxyTunnelTests: XCTestCase {
         _ = try? silent.channel.finish()
     }
 
+    func testASilentProxyIsReportedAsSuch() throws {
+        let dial = try Dial(self)
+        try dial.receive("HTTP/1.1 200 Connection")
+        dial.channel.embeddedEventLoop.advanceTime(by: .seconds(31))
+        XCTAssertEqual(dial.failure, "proxy proxy.corp:3128 did not answer CONNECT within 30 s")
+        XCTAssertFalse(dial.channel.isActive)
+        _ = try? dial.channel.finish()
+    }
+
     /// The credentials go to the proxy only: never into what is reported.
     func testCredentialsOnlyOnTheWire() throws {
         XCTAssertEqual(proxy.connectRequest(to: target), connectText)
