@@ -8,7 +8,10 @@ import PurrCore
 struct Connect: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Open one tunnel in the foreground until SIGINT or SIGTERM.",
-        discussion: "Prints 'listening on ADDRESS' once ready. Example: purr connect http://host:8080/ssh --listen 127.0.0.1:2222"
+        discussion: """
+            Prints 'listening on ADDRESS' once ready. Example: purr connect http://host:8080/ssh --listen 127.0.0.1:2222. \
+            A dynamic tunnel: purr connect --socks5 'https://host/t/{host}/{port}' --listen 127.0.0.1:1080
+            """
     )
 
     @OptionGroup var tunnel: TunnelOptions
@@ -19,6 +22,8 @@ struct Connect: AsyncParsableCommand {
     @Option(name: .long, help: "Close a connection idle (no bytes either way) for this many seconds.")
     var idleTimeout: Double?
 
+    @OptionGroup var dynamic: DynamicOptions
+
     @OptionGroup var log: LogOptions
 
     func run() async throws {
@@ -27,7 +32,7 @@ struct Connect: AsyncParsableCommand {
             let address: ListenAddress
             do { address = try ListenAddress(parsing: listen) } catch { throw error.located("--listen") }
             if let idleTimeout, !(idleTimeout > 0) { throw ConfigError("--idle-timeout: must be more than 0 seconds") }
-            config = try tunnel.tunnelConfig(name: "connect", listen: address, idleTimeout: idleTimeout)
+            config = try tunnel.tunnelConfig(name: "connect", listen: address, idleTimeout: idleTimeout, dynamic: dynamic)
             try log.bootstrap(default: .info)
         } catch {
             CommandLineSupport.usageError("purr", (error as? ConfigError)?.message ?? "\(error)")

@@ -49,9 +49,14 @@ struct TunnelOptions: ParsableArguments {
     var poolRefresh: Double?
 
     /// A tunnel config from these options; errors name the flag.
-    func tunnelConfig(name: String, listen: ListenAddress, idleTimeout: Double? = nil) throws(ConfigError) -> TunnelConfig {
+    /// A dynamic tunnel's (`dynamic`) URL is a template holding `{host}` and `{port}`.
+    func tunnelConfig(name: String, listen: ListenAddress, idleTimeout: Double? = nil, dynamic: DynamicOptions? = nil) throws(ConfigError)
+        -> TunnelConfig
+    {
         let serverURL: ServerURL
-        do { serverURL = try ServerURL(parsing: url) } catch { throw error.located("URL") }
+        do {
+            serverURL = dynamic?.mode.isDynamic == true ? try ServerURL(parsingTemplate: url) : try ServerURL(parsing: url)
+        } catch { throw error.located("URL") }
         var parsedHeaders: [TunnelConfig.Header] = []
         for header in headers {
             do { parsedHeaders.append(try TunnelConfig.Header(parsing: header)) } catch { throw error.located("-H") }
@@ -96,6 +101,7 @@ struct TunnelOptions: ParsableArguments {
             }
             config.poolRefresh = poolRefresh
         }
+        try dynamic?.apply(to: &config, environment: ProcessInfo.processInfo.environment)
         try config.validateHead()
         return config
     }

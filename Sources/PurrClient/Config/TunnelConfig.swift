@@ -42,6 +42,13 @@ public struct TunnelConfig: Sendable, Equatable {
     public static let poolRefreshRange = 1.0...3600
 
     var poolRefreshAmount: TimeAmount { .nanoseconds(Int64(poolRefresh * 1e9)) }
+    /// `fixed`: every connection goes to `url`. Otherwise a dynamic tunnel: the local port speaks SOCKS5,
+    /// an HTTP proxy or both, and each request's host and port fill `url`'s `{host}` and `{port}`.
+    public var mode: TunnelMode = .fixed
+    /// A dynamic tunnel: the targets its requests may name (the server's syntax); nil: any the server allows.
+    public var allow: AllowList?
+    /// A dynamic tunnel: the username and password its local port asks for; nil: none.
+    public var proxyCredentials: ProxyCredentials?
 
     public struct Header: Sendable, Equatable {
         public var name: String
@@ -97,7 +104,15 @@ public struct TunnelConfig: Sendable, Equatable {
     /// headers): a bad value is refused here, named, before anything is sent.
     public func validateHead() throws(ConfigError) {
         if let token, !HeadValidation.isToken68(token) { throw ConfigError("token: \(HeadValidation.notToken68)") }
-        do { try upgradeRequest.validate() } catch { throw ConfigError(error.description) }
+        var request = upgradeRequest
+        if mode.isDynamic {
+            guard url.path.contains("{host}"), url.path.contains("{port}") else {
+                throw ConfigError(
+                    "a \(mode.rawValue) tunnel's URL needs {host} and {port} in its path, like https://purr.example/t/{host}/{port}")
+            }
+            request.path = DynamicTarget(host: "example.net", port: 1)!.fill(url.path)
+        }
+        do { try request.validate() } catch { throw ConfigError(error.description) }
     }
 
     /// The upgrade request this tunnel sends for each connection.

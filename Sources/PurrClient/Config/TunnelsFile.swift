@@ -88,7 +88,7 @@ public struct TunnelsFile: Sendable, Equatable {
                 "name", "url", "listen", "token", "headers", "proxy", "autostart", "idle_timeout", "upgrade", "ca_file", "insecure",
                 "ping_interval",
 
-                "early_data", "pool", "pool_refresh",
+                "early_data", "pool", "pool_refresh", "mode", "allow", "proxy_user", "proxy_password",
             ])
             let name = try entry.requiredString("name")
             guard !name.isEmpty, name.count <= 100, !name.unicodeScalars.contains(where: { $0.value < 32 || $0.value == 127 }) else {
@@ -97,8 +97,12 @@ public struct TunnelsFile: Sendable, Equatable {
             guard names.insert(name).inserted else {
                 throw ConfigError("\(toml.file): \(entry.path).name: a tunnel named '\(name)' is already defined")
             }
+            let modeText = try entry.string("mode") ?? "fixed"
+            let mode = try entry.wrap("mode") { () throws(ConfigError) in try TunnelMode(parsing: modeText) }
             let urlText = try entry.requiredString("url")
-            let url = try entry.wrap("url") { () throws(ConfigError) in try ServerURL(parsing: urlText) }
+            let url = try entry.wrap("url") { () throws(ConfigError) in
+                mode.isDynamic ? try ServerURL(parsingTemplate: urlText) : try ServerURL(parsing: urlText)
+            }
             let listenText = try entry.string("listen") ?? "127.0.0.1:0"
             let listen = try entry.wrap("listen") { () throws(ConfigError) in try ListenAddress(parsing: listenText) }
             var headers: [TunnelConfig.Header] = []
@@ -146,6 +150,7 @@ public struct TunnelsFile: Sendable, Equatable {
             tunnel.earlyData = try entry.bool("early_data") ?? true
             tunnel.pool = try entry.int("pool", range: TunnelConfig.poolRange) ?? 0
             if let refresh = try entry.seconds("pool_refresh", range: TunnelConfig.poolRefreshRange) { tunnel.poolRefresh = refresh }
+            try Self.readDynamic(entry, into: &tunnel)
             result.tunnels.append(tunnel)
         }
         for entry in try toml.tables("servers") {
@@ -161,5 +166,33 @@ public struct TunnelsFile: Sendable, Equatable {
                     caFile: try entry.string("ca_file"), insecure: try entry.bool("insecure") ?? false))
         }
         return result
+    }
+
+    /// A dynamic tunnel's keys: `mode` was read with the URL; `allow`, `proxy_user`, `proxy_password`.
+    static func readDynamic(_ entry: TOMLReader, into tunnel: inout TunnelConfig) throws(ConfigError) {
+        tunnel.mode = try TunnelMode(parsing: try entry.string("mode") ?? "fixed")
+        let allow = try entry.stringArray("allow")
+        let user = try entry.string("proxy_user")
+        let password = try entry.string("proxy_password")
+        guard tunnel.mode.isDynamic else {
+            if !allow.isEmpty || user != nil || password != nil {
+                throw ConfigError(
+                    "\(entry.file): \(entry.path): allow, proxy_user and proxy_password are for mode = \"socks5\", \"http-proxy\" or \"proxy\""
+                )
+            }
+            return
+        }
+        if entry.has("allow") {
+            tunnel.allow = try entry.wrap("allow") { () throws(ConfigError) in try AllowList(allow) }
+        }
+        switch (user, password) {
+        case (nil, nil): break
+        case (let user?, let password?):
+            tunnel.proxyCredentials = try entry.wrap("proxy_user") { () throws(ConfigError) in
+                try ProxyCredentials(user: user, password: password)
+            }
+        default:
+            throw ConfigError("\(entry.file): \(entry.path): proxy_user and proxy_password go together")
+        }
     }
 }

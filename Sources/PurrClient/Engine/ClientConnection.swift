@@ -17,7 +17,11 @@ final class ClientConnection: Sendable {
     let serverTCP = TCPSampler()
     private let mutable = Mutex<(state: ClientConnectionState, server: (any Channel)?)>((.connecting, nil))
 
-    init(id: UInt64, peer: String, local: any Channel, tunnel: String = "") {
+    /// A dynamic tunnel's target for this connection (`host:port`); nil on a fixed tunnel.
+    let target: String?
+
+    init(id: UInt64, peer: String, local: any Channel, tunnel: String = "", target: String? = nil) {
+        self.target = target
         self.id = id
         self.peer = peer
         self.local = local
@@ -57,6 +61,7 @@ final class ClientConnection: Sendable {
             bytesDown: bytesDown.total,
             started: started,
             clientID: clientID,
+            target: target,
             tcp: state == .relaying ? serverTCP.latest : nil
         )
     }

@@ -194,34 +194,65 @@ public final class Tunnel: Sendable {
             .childChannelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
                     try SocketTuning.apply(to: channel, accepted: true)
+                    if config.mode.isDynamic {
+                        // The app names its target first; the bytes behind its request wait as any app's do.
+                        try channel.pipeline.syncOperations.addHandler(makeFront())
+                        try channel.pipeline.syncOperations.addHandler(EarlyBytesHandler())
+                        return
+                    }
                     try channel.pipeline.syncOperations.addHandler(EarlyBytesHandler())
                     try channel.pipeline.syncOperations.addHandler(ActiveHandler { self.accept($0) })
                 }
             }
     }
 
+    /// A dynamic tunnel's proxy protocol for one accepted connection.
+    private func makeFront() -> ProxyFrontHandler {
+        ProxyFrontHandler(
+            mode: config.mode, credentials: config.proxyCredentials,
+            onRequest: { local, request in
+                guard let front = try? local.pipeline.syncOperations.handler(type: ProxyFrontHandler.self) else { return }
+                self.accept(local, dynamic: (request.target, front))
+            },
+            onRefused: { reason in self.logger.notice("refused", metadata: ["reason": "\(reason)"]) })
+    }
+
     // MARK: Connections
 
-    private func accept(_ local: any Channel) {
+    /// One app connection: dials the tunnel's URL, or for a dynamic tunnel the URL its request filled
+    /// (with the front handler that answers the app once the server did).
+    private func accept(_ local: any Channel, dynamic: (target: DynamicTarget, front: ProxyFrontHandler)? = nil) {
         let peer = local.remoteAddress?.hostPortDescription ?? "?"
+        let target = dynamic?.target
         let (connection, proxy, tls, pool) = state.withLock { state -> (ClientConnection, ProxySettings?, NIOSSLContext?, WarmPool?) in
-            let connection = ClientConnection(id: state.nextID, peer: peer, local: local, tunnel: config.name)
+            let connection = ClientConnection(
+                id: state.nextID, peer: peer, local: local, tunnel: config.name, target: target?.description)
             state.nextID += 1
             state.total += 1
             state.connections[connection.id] = connection
             return (connection, state.proxy, state.tls, state.pool)
         }
         emit(connection)
+        if let target, let allow = config.allow, !allow.allows(target.hostPort) {
+            let words = "target \(target) is not in this tunnel's allow list"
+            dynamic?.front.answer(.notAllowed(words))
+            finish(connection, .failed(words))
+            return
+        }
         var dialer = ServerDialer(tunnel: config, proxy: proxy, tls: tls)
         dialer.request.connectionID = connection.clientID  // Purr-Connection, for the TUI's join
+        if let target { dialer.request.path = target.fill(config.url.path) }
         dialer.earlyData = earlyDataPlan(for: connection)
+        let front = dynamic.map { UncheckedFront($0.front) }
         let completion: @Sendable (Result<any Channel, HandshakeFailure>) -> Void = { result in
             switch result {
             case .success(let server):
+                // The app's reply first: the relay writes the server's bytes behind it.
+                front?.handler.answer(.connected)
                 self.startRelay(connection, server: server)
             case .failure(let failure):
                 self.finish(connection, .failed(failure.description))
-                local.close(promise: nil)
+                if let front { front.handler.answer(DialOutcome(failure)) } else { local.close(promise: nil) }
             }
         }
         if let pooled = pool?.take() {
@@ -258,7 +289,9 @@ public final class Tunnel: Sendable {
         let idle = config.idleTimeout.map { TimeAmount.nanoseconds(Int64($0 * 1e9)) }
         let session = RelaySession(local, server, aCounter: connection.bytesUp, bCounter: connection.bytesDown, idleTimeout: idle)
         if connection.transition(to: .relaying) { emit(connection) }
-        logger.info("open", metadata: ["conn": "\(connection.id)", "peer": "\(connection.peer)", "url": "\(config.url.redacted)"])
+        var opened: Logger.Metadata = ["conn": "\(connection.id)", "peer": "\(connection.peer)", "url": "\(config.url.redacted)"]
+        if let target = connection.target { opened["target"] = "\(target)" }
+        logger.info("open", metadata: opened)
         session.start().whenSuccess { reason in
             self.finish(connection, reason.isFailure ? .failed(reason.description) : .closed, reason: reason)
         }
@@ -279,10 +312,12 @@ public final class Tunnel: Sendable {
         }
         // Formatted only when the line is written (swift-log evaluates metadata lazily).
         let metadata = { (reason: String) -> Logger.Metadata in
-            [
+            var metadata: Logger.Metadata = [
                 "conn": "\(connection.id)", "peer": "\(connection.peer)", "up": "\(up)", "down": "\(down)",
                 "duration": "\(Date().timeIntervalSince(connection.started).threeDecimals)s", "reason": "\(reason)",
             ]
+            if let target = connection.target { metadata["target"] = "\(target)" }
+            return metadata
         }
         if case .failed(let failure) = final {
             logger.warning("failed", metadata: metadata(failure))
@@ -328,4 +363,10 @@ public final class Tunnel: Sendable {
         )
     }
 
+}
+
+/// The front handler, carried into the dial's completion, which runs on its channel's loop.
+private struct UncheckedFront: @unchecked Sendable {
+    let handler: ProxyFrontHandler
+    init(_ handler: ProxyFrontHandler) { self.handler = handler }
 }

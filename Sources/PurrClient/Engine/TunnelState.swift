@@ -56,14 +56,17 @@ public struct ConnectionSnapshot: Sendable, Equatable {
     public var started: Date
     /// The id sent as `Purr-Connection` (the server's `client_id` for the same connection).
     public var clientID: String?
+    /// A dynamic tunnel's target for this connection (`host:port`); nil on a fixed tunnel.
+    public var target: String?
     /// The kernel's view of the socket to the server (relaying connections, Linux).
     public var tcp: TCPHealth?
 
     public init(
         id: UInt64, peer: String, state: ClientConnectionState, bytesUp: Int, bytesDown: Int, started: Date, clientID: String? = nil,
-        tcp: TCPHealth? = nil
+        target: String? = nil, tcp: TCPHealth? = nil
     ) {
         self.clientID = clientID
+        self.target = target
         self.tcp = tcp
         self.id = id
         self.peer = peer

@@ -1,7 +1,6 @@
-import PurrCore
-
 /// The targets a dynamic route may reach: every target a template, token file, resolver, signed token
-/// or application picks is checked against it before anything connects (403 `forbidden_target`).
+/// or application picks is checked against it before anything connects (403 `forbidden_target`). A
+/// dynamic tunnel of the client (`mode = "socks5"`) checks its requests against one too, before it dials.
 ///
 /// Entries are `HOST:PORTS`: HOST is an IPv4 or IPv6 CIDR (`10.0.0.0/8`, `[fd00::/8]`), an exact IP
 /// (`127.0.0.1`, `[::1]`), an exact host name (`db.internal`), or `*.` and a domain (`*.vms.internal`:
@@ -131,7 +130,7 @@ public struct AllowList: Sendable, Equatable, CustomStringConvertible {
         throw ConfigError("allow entry '\(entry)': '\(text)' is not a port (1-65535), a range like 5900-5999, or *")
     }
 
-    static func port(_ text: Substring) -> Int? {
+    public static func port(_ text: Substring) -> Int? {
         guard (1...5).contains(text.count), text.allSatisfy({ $0.isASCII && $0.isNumber }), let port = Int(text), (1...65535).contains(port)
         else { return nil }
         return port

@@ -1,0 +1,347 @@
+import Foundation
+import NIOCore
+import PurrCore
+
+/// The local side of one dynamic tunnel connection, up to the target it names: SOCKS5 (RFC 1928, with
+/// RFC 1929 username/password when the tunnel has credentials), SOCKS4/4a, or an HTTP proxy request
+/// (`CONNECT host:port`, or a plain request in absolute form). Then, once the server answered, the one
+/// reply the protocol sends. Bytes are parsed where they lie and consumed only once a message is whole.
+struct ProxyFront {
+    enum Kind: Equatable, Sendable {
+        case socks5, socks4, http
+    }
+
+    typealias Credentials = ProxyCredentials
+
+    struct Request: Equatable {
+        var kind: Kind
+        var target: DynamicTarget
+        /// A plain HTTP request rewritten to origin form: the first bytes through the tunnel.
+        var firstBytes: ByteBuffer?
+    }
+
+    enum Action: Equatable {
+        case needMore
+        /// A reply that keeps the conversation going (SOCKS5's method and auth answers).
+        case write(ByteBuffer)
+        /// Write, then close; the reason is logged.
+        case refuse(ByteBuffer?, reason: String)
+        /// The target is known: dial it; what follows in the buffer is the app's first bytes.
+        case connect(Request)
+    }
+
+    enum State: Equatable {
+        case start
+        case socks5Greeting
+        case socks5Auth
+        case socks5Request
+        case socks4Request
+        case httpHead
+        case dialing(Kind, plain: Bool)
+        case done
+    }
+
+    /// The most a request (an HTTP head, a SOCKS4 user id and name) may take.
+    static let maxRequest = 16 * 1024
+
+    let mode: TunnelMode
+    let credentials: Credentials?
+    private(set) var state = State.start
+
+    init(mode: TunnelMode, credentials: Credentials?) {
+        self.mode = mode
+        self.credentials = credentials
+    }
+
+    /// Parses what `buffer` holds; call again after `.write` (the next message may be there already).
+    mutating func read(_ buffer: inout ByteBuffer) -> Action {
+        switch state {
+        case .start:
+            if let action = start(buffer) { return action }
+            return read(&buffer)
+        case .socks5Greeting: return socks5Greeting(&buffer)
+        case .socks5Auth: return socks5Auth(&buffer)
+        case .socks5Request: return socks5Request(&buffer)
+        case .socks4Request: return socks4Request(&buffer)
+        case .httpHead: return httpHead(&buffer)
+        case .dialing, .done: return .needMore
+        }
+    }
+
+    /// The first byte picks the protocol; nil once picked (the message is read on).
+    private mutating func start(_ buffer: ByteBuffer) -> Action? {
+        guard let first = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) else { return .needMore }
+        let kind: Kind
+        switch first {
+        case 5: kind = .socks5
+        case 4: kind = .socks4
+        case UInt8(ascii: "A")...UInt8(ascii: "Z"): kind = .http
+        default: return refuse(nil, "not a SOCKS or HTTP proxy request (first byte 0x\(String(first, radix: 16)))")
+        }
+        guard mode.serves(kind) else {
+            let asked = kind == .http ? "an HTTP proxy request" : "SOCKS"
+            let reply = kind == .http ? Self.httpError(400, "Bad Request", "this port speaks \(mode.rawValue), not HTTP") : nil
+            return refuse(reply, "\(asked) on a \(mode.rawValue) tunnel")
+        }
+        switch kind {
+        case .socks5: state = .socks5Greeting
+        case .socks4: state = .socks4Request
+        case .http: state = .httpHead
+        }
+        return nil
+    }
+
+    private mutating func refuse(_ reply: ByteBuffer?, _ reason: String) -> Action {
+        state = .done
+        return .refuse(reply, reason: reason)
+    }
+
+    // MARK: SOCKS5
+
+    private mutating func socks5Greeting(_ buffer: inout ByteBuffer) -> Action {
+        let start = buffer.readerIndex
+        guard let count = buffer.getInteger(at: start + 1, as: UInt8.self) else { return .needMore }
+        guard let methods = buffer.getBytes(at: start + 2, length: Int(count)) else { return .needMore }
+        buffer.moveReaderIndex(forwardBy: 2 + Int(count))
+        let wanted: UInt8 = credentials == nil ? 0x00 : 0x02
+        guard methods.contains(wanted) else {
+            let why = credentials == nil ? "no authentication" : "username/password authentication"
+            return refuse(ByteBuffer(bytes: [5, 0xFF]), "SOCKS5 client does not offer \(why)")
+        }
+        state = wanted == 0 ? .socks5Request : .socks5Auth
+        return .write(ByteBuffer(bytes: [5, wanted]))
+    }
+
+    private mutating func socks5Auth(_ buffer: inout ByteBuffer) -> Action {
+        let start = buffer.readerIndex
+        guard let version = buffer.getInteger(at: start, as: UInt8.self),
+            let userLength = buffer.getInteger(at: start + 1, as: UInt8.self),
+            let user = buffer.getString(at: start + 2, length: Int(userLength)),
+            let passwordLength = buffer.getInteger(at: start + 2 + Int(userLength), as: UInt8.self),
+            let password = buffer.getString(at: start + 3 + Int(userLength), length: Int(passwordLength))
+        else {
+            if let version = buffer.getInteger(at: start, as: UInt8.self), version != 1 {
+                return refuse(ByteBuffer(bytes: [1, 1]), "SOCKS5 authentication version \(version) (expected 1)")
+            }
+            return .needMore
+        }
+        buffer.moveReaderIndex(forwardBy: 3 + Int(userLength) + Int(passwordLength))
+        guard version == 1, let credentials else {
+            return refuse(ByteBuffer(bytes: [1, 1]), "SOCKS5 authentication version \(version) (expected 1)")
+        }
+        // Both compared, always: which one was wrong is not told.
+        let userMatches = ConstantTime.equals(user, credentials.user)
+        let passwordMatches = ConstantTime.equals(password, credentials.password)
+        guard userMatches && passwordMatches else {
+            return refuse(ByteBuffer(bytes: [1, 1]), "wrong SOCKS5 username or password (user '\(user.printableLine)')")
+        }
+        state = .socks5Request
+        return .write(ByteBuffer(bytes: [1, 0]))
+    }
+
+    private mutating func socks5Request(_ buffer: inout ByteBuffer) -> Action {
+        let start = buffer.readerIndex
+        guard let head = buffer.getBytes(at: start, length: 4) else { return .needMore }
+        guard head[0] == 5 else { return refuse(Self.socks5Reply(0x01), "SOCKS5 request with version \(head[0])") }
+        let host: String
+        let length: Int
+        switch head[3] {
+        case 1:
+            guard let bytes = buffer.getBytes(at: start + 4, length: 4) else { return .needMore }
+            host = bytes.map(String.init).joined(separator: ".")
+            length = 4 + 4 + 2
+        case 4:
+            guard let bytes = buffer.getBytes(at: start + 4, length: 16) else { return .needMore }
+            host = TargetHost.ipv6(bytes).description
+            length = 4 + 16 + 2
+        case 3:
+            guard let count = buffer.getInteger(at: start + 4, as: UInt8.self),
+                let name = buffer.getBytes(at: start + 5, length: Int(count))
+            else { return .needMore }
+            host = String(decoding: name, as: UTF8.self)
+            length = 4 + 1 + Int(count) + 2
+        default:
+            return refuse(Self.socks5Reply(0x08), "SOCKS5 address type \(head[3]) not supported")
+        }
+        guard let port = buffer.getInteger(at: start + length - 2, as: UInt16.self) else { return .needMore }
+        buffer.moveReaderIndex(forwardBy: length)
+        guard head[1] == 1 else {
+            let name = head[1] == 2 ? "BIND" : head[1] == 3 ? "UDP ASSOCIATE" : "command \(head[1])"
+            return refuse(Self.socks5Reply(0x07), "SOCKS5 \(name) to \(host.printableLine):\(port) not supported (CONNECT only)")
+        }
+        guard let target = DynamicTarget(host: host, port: Int(port)) else {
+            return refuse(Self.socks5Reply(0x01), "SOCKS5 CONNECT to '\(host.printableLine)':\(port) is not a target")
+        }
+        state = .dialing(.socks5, plain: false)
+        return .connect(Request(kind: .socks5, target: target))
+    }
+
+    /// A SOCKS5 reply: the code, and the bound address (zeros when there is none to tell).
+    static func socks5Reply(_ code: UInt8, bound: SocketAddress? = nil) -> ByteBuffer {
+        var out = ByteBuffer(bytes: [5, code, 0])
+        switch bound {
+        case .v6(let address):
+            out.writeInteger(UInt8(4))
+            withUnsafeBytes(of: address.address.sin6_addr) { out.writeBytes($0) }
+        case .v4(let address):
+            out.writeInteger(UInt8(1))
+            withUnsafeBytes(of: address.address.sin_addr) { out.writeBytes($0) }
+        default:
+            out.writeBytes([1, 0, 0, 0, 0])
+        }
+        out.writeInteger(UInt16(bound?.port ?? 0))
+        return out
+    }
+
+    // MARK: SOCKS4 and 4a
+
+    private mutating func socks4Request(_ buffer: inout ByteBuffer) -> Action {
+        let start = buffer.readerIndex
+        let readable = buffer.readableBytesView
+        guard readable.count >= 9 else { return .needMore }
+        guard let userEnd = readable.dropFirst(8).firstIndex(of: 0) else {
+            return readable.count > Self.maxRequest ? refuse(Self.socks4Reply(false), "SOCKS4 user id too long") : .needMore
+        }
+        let command = readable[readable.startIndex + 1]
+        let port = Int(buffer.getInteger(at: start + 2, as: UInt16.self) ?? 0)
+        let address = Array(readable[(readable.startIndex + 4)..<(readable.startIndex + 8)])
+        var host = address.map(String.init).joined(separator: ".")
+        var end = userEnd + 1
+        // SOCKS4a: 0.0.0.x (x not 0) means a name follows the user id.
+        if address[0] == 0 && address[1] == 0 && address[2] == 0 && address[3] != 0 {
+            guard let nameEnd = readable[(userEnd + 1)...].firstIndex(of: 0) else {
+                return readable.count > Self.maxRequest ? refuse(Self.socks4Reply(false), "SOCKS4a name too long") : .needMore
+            }
+            host = String(decoding: readable[(userEnd + 1)..<nameEnd], as: UTF8.self)
+            end = nameEnd + 1
+        }
+        buffer.moveReaderIndex(forwardBy: end - readable.startIndex)
+        guard credentials == nil else {
+            return refuse(
+                Self.socks4Reply(false), "SOCKS4 to \(host.printableLine):\(port) refused: this tunnel needs SOCKS5 with a password")
+        }
+        guard command == 1 else {
+            return refuse(
+                Self.socks4Reply(false), "SOCKS4 command \(command) to \(host.printableLine):\(port) not supported (CONNECT only)")
+        }
+        guard let target = DynamicTarget(host: host, port: port) else {
+            return refuse(Self.socks4Reply(false), "SOCKS4 CONNECT to '\(host.printableLine)':\(port) is not a target")
+        }
+        state = .dialing(.socks4, plain: false)
+        return .connect(Request(kind: .socks4, target: target))
+    }
+
+    static func socks4Reply(_ granted: Bool) -> ByteBuffer {
+        ByteBuffer(bytes: [0, granted ? 0x5A : 0x5B, 0, 0, 0, 0, 0, 0])
+    }
+
+    // MARK: HTTP proxy
+
+    private mutating func httpHead(_ buffer: inout ByteBuffer) -> Action {
+        let readable = buffer.readableBytesView
+        guard let end = Self.headEnd(readable) else {
+            if readable.count > Self.maxRequest {
+                return refuse(
+                    Self.httpError(431, "Request Header Fields Too Large", "request head over 16 KiB"), "HTTP proxy request head too large")
+            }
+            return .needMore
+        }
+        let headText = String(decoding: readable[readable.startIndex..<end], as: UTF8.self)
+        buffer.moveReaderIndex(forwardBy: end + 4 - readable.startIndex)
+        var lines = headText.components(separatedBy: "\r\n")
+        let requestLine = lines.removeFirst()
+        let parts = requestLine.split(separator: " ", omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[2] == "HTTP/1.1" || parts[2] == "HTTP/1.0" else {
+            return refuse(
+                Self.httpError(400, "Bad Request", "expected METHOD TARGET HTTP/1.1"),
+                "bad HTTP proxy request line '\(requestLine.printableLine)'")
+        }
+        let (method, uri, version) = (String(parts[0]), String(parts[1]), String(parts[2]))
+        if let credentials, !Self.authorizes(lines, credentials) {
+            var reply = ByteBuffer(string: "HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm=\"purr\"\r\n")
+            reply.writeString("Content-Length: 0\r\nConnection: close\r\n\r\n")
+            return refuse(reply, "HTTP proxy request for \(uri.printableLine) without the right Proxy-Authorization")
+        }
+        if method == "CONNECT" {
+            guard let target = DynamicTarget(authority: Substring(uri)) else {
+                return refuse(
+                    Self.httpError(400, "Bad Request", "CONNECT needs host:port"), "HTTP CONNECT to '\(uri.printableLine)': not host:port")
+            }
+            state = .dialing(.http, plain: false)
+            return .connect(Request(kind: .http, target: target))
+        }
+        guard uri.count > 7, uri.prefix(7).lowercased() == "http://" else {
+            return refuse(
+                Self.httpError(400, "Bad Request", "expected CONNECT host:port or an absolute http:// URL"),
+                "HTTP proxy request for '\(uri.printableLine)': not CONNECT and not an absolute http:// URL")
+        }
+        let rest = uri.dropFirst(7)
+        let authorityEnd = rest.firstIndex { $0 == "/" || $0 == "?" } ?? rest.endIndex
+        let authority = rest[..<authorityEnd]
+        var path = String(rest[authorityEnd...])
+        if path.isEmpty || path.hasPrefix("?") { path = "/" + path }
+        guard !authority.contains("@"), let target = DynamicTarget(authority: authority, defaultPort: 80) else {
+            return refuse(
+                Self.httpError(400, "Bad Request", "bad host in \(uri)"), "HTTP proxy request for '\(uri.printableLine)': bad host")
+        }
+        // Origin form, the hop-by-hop proxy fields gone, and one request per tunnel: the next request
+        // on this connection may name another host.
+        var head = "\(method) \(path) \(version)\r\n"
+        var hasHost = false
+        for line in lines {
+            let name = line.prefix { $0 != ":" }.lowercased()
+            if ["proxy-connection", "proxy-authorization", "connection", "keep-alive"].contains(name) { continue }
+            if name == "host" { hasHost = true }
+            head += line + "\r\n"
+        }
+        if !hasHost { head += "Host: \(authority)\r\n" }
+        head += "Connection: close\r\n\r\n"
+        state = .dialing(.http, plain: true)
+        return .connect(Request(kind: .http, target: target, firstBytes: ByteBuffer(string: head)))
+    }
+
+    /// Where the head ends (the index of its blank line's `\r\n\r\n`).
+    static func headEnd(_ bytes: ByteBufferView) -> Int? {
+        guard bytes.count >= 4 else { return nil }
+        var index = bytes.startIndex
+        while index + 3 < bytes.endIndex {
+            if bytes[index] == 13 && bytes[index + 1] == 10 && bytes[index + 2] == 13 && bytes[index + 3] == 10 { return index }
+            index += 1
+        }
+        return nil
+    }
+
+    static func authorizes(_ lines: [String], _ credentials: Credentials) -> Bool {
+        let expected = Data("\(credentials.user):\(credentials.password)".utf8).base64EncodedString()
+        for line in lines where line.prefix(20).lowercased() == "proxy-authorization:" {
+            let value = line.dropFirst(20).trimmingASCIIWhitespace()
+            guard value.prefix(6).lowercased() == "basic " else { return false }
+            return ConstantTime.equals(String(value.dropFirst(6)).trimmingASCIIWhitespace(), expected)
+        }
+        return false
+    }
+
+    static func httpError(_ code: Int, _ phrase: String, _ message: String) -> ByteBuffer {
+        ByteBuffer(string: UpgradeResponse.error(status: code, reason: phrase, message: message))
+    }
+
+    // MARK: The answer
+
+    /// The reply once the server answered (nil: none, a plain HTTP request's answer comes from the target).
+    mutating func answered(_ outcome: DialOutcome, bound: SocketAddress?) -> ByteBuffer? {
+        guard case .dialing(let kind, let plain) = state else { return nil }
+        state = .done
+        switch kind {
+        case .socks5:
+            return Self.socks5Reply(outcome.socks5Reply, bound: outcome == .connected ? bound : nil)
+        case .socks4:
+            return Self.socks4Reply(outcome == .connected)
+        case .http:
+            let (code, phrase) = outcome.httpStatus
+            guard let reason = outcome.reason else {
+                return plain ? nil : ByteBuffer(string: "HTTP/1.1 200 Connection established\r\n\r\n")
+            }
+            return Self.httpError(code, phrase, reason)
+        }
+    }
+}
