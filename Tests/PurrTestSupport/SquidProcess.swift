@@ -70,13 +70,14 @@ public final class SquidProcess: ForwardProxy, @unchecked Sendable {
 
     public var log: String { (try? String(contentsOfFile: "\(directory)/cache.log", encoding: .utf8)) ?? "" }
 
-    /// Stops squid and removes its shared memory segments (left behind if it had to be killed).
+    /// Stops squid; removes its shared memory segments (left behind if it had to be killed) and directory.
     public func stop() {
         process.stop()
         let shm = "/dev/shm"
         for file in (try? FileManager.default.contentsOfDirectory(atPath: shm)) ?? [] where file.hasPrefix(service + "-") {
             try? FileManager.default.removeItem(atPath: "\(shm)/\(file)")
         }
+        try? FileManager.default.removeItem(atPath: directory)
     }
 
     deinit { stop() }

@@ -37,6 +37,7 @@ public final class TinyproxyProcess: ForwardProxy, @unchecked Sendable {
 
     public func stop() {
         process.stop()
+        try? FileManager.default.removeItem(atPath: directory)
     }
 
     deinit { stop() }
