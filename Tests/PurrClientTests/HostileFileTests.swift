@@ -118,7 +118,8 @@ final class HostileFileTests: XCTestCase {
                 : TestKit.randomPayload(count: random.below(300), seed: random.next() | 1)
             try writer.write(contentsOf: Data(NativeMessageFramer.frame(payload)))
         }
-        try writer.write(contentsOf: Data(NativeMessageFramer.frame(Array(#"{"cmd":"exit"}"#.utf8))))
+        let exit = #"{"cmd":"exit","origin":"chrome-extension://\#(NativeHostManifest.chromeExtensionID)"}"#
+        try writer.write(contentsOf: Data(NativeMessageFramer.frame(Array(exit.utf8))))
         XCTAssertEqual(process.waitForExit(timeout: 30), 0, process.stderr)
         let output = Array((try? Data(contentsOf: process.stdoutURL)) ?? Data())
         var offset = 0

@@ -51,7 +51,7 @@ final class NativeHostTests: XCTestCase {
         let server = try await InProcessServer.start(routes: [
             try Route(path: "/t", target: HostPort(host: "127.0.0.1", port: target.port))
         ])
-        let host = try Host()
+        let host = try Host(environment: ["XDG_CONFIG_HOME": try Self.configHome(allowed: [], legacy: true)])
         try host.send(#"{"src":7,"seq":1,"cmd":"open","args":{"url":"http://127.0.0.1:\#(server.port)/t"}}"#)
         let opened = try host.receive()
         XCTAssertEqual(opened["dst"] as? Int, 7)
@@ -82,7 +82,7 @@ final class NativeHostTests: XCTestCase {
     }
 
     func testBadMessagesGetErrorsNotCrashes() throws {
-        let host = try Host()
+        let host = try Host(environment: ["XDG_CONFIG_HOME": try Self.configHome(allowed: [], legacy: true)])
         let cases: [(String, String)] = [
             ("not json", "message is not valid JSON"),
             ("[1,2]", "message must be a JSON object"),
@@ -105,12 +105,16 @@ final class NativeHostTests: XCTestCase {
         XCTAssertTrue(host.process.stderr.contains("input ended inside a message (2 of 10 bytes)"), host.process.stderr)
     }
 
-    func testTooLongAndNegativeLengths() throws {
+    func testLengthsOverTheLimitAreAnsweredAndSkipped() throws {
         for prefix: [UInt8] in [[0, 0, 0x20, 0], [0xff, 0xff, 0xff, 0xff]] {
-            let host = try Host()
+            let host = try Host(environment: ["XDG_CONFIG_HOME": try Self.configHome(allowed: [], legacy: true)])
             try host.sendRaw(prefix)
-            XCTAssertEqual(try host.receive()["error"] as? String, "message too long")
+            let length = Int(prefix[0]) | Int(prefix[1]) << 8 | Int(prefix[2]) << 16 | Int(prefix[3]) << 24
+            XCTAssertEqual(try host.receive()["error"] as? String, "message of \(length) bytes is over the 1048576-byte limit")
+            // The body is being skipped: input that ends inside it is the browser gone.
+            try host.process.stdinPipe.fileHandleForWriting.close()
             XCTAssertEqual(host.process.waitForExit(), 1)
+            XCTAssertTrue(host.process.stderr.contains("input ended inside a message (0 of \(length) bytes)"), host.process.stderr)
         }
     }
 
@@ -121,12 +125,17 @@ final class NativeHostTests: XCTestCase {
     }
 
     func testBrowserStyleLaunchAndManifest() throws {
-        let chrome = try Host(arguments: ["chrome-extension://abcdef/"])
-        try chrome.send(#"{"src":"tab","seq":"s","cmd":"status"}"#)
+        let chrome = try Host(
+            arguments: ["chrome-extension://abcdef/"], environment: ["XDG_CONFIG_HOME": try Self.configHome(allowed: [])])
+        try chrome.send(#"{"src":"tab","seq":"s","cmd":"status","origin":"chrome-extension://abcdef"}"#)
         let status = try chrome.receive()
         XCTAssertEqual(status["dst"] as? String, "tab")
         XCTAssertEqual(status["seq"] as? String, "s")
-        try chrome.send(#"{"cmd":"exit"}"#)
+        XCTAssertEqual(status["status"] as? String, "running", "the extension Chrome started us for is ours")
+        // Started for abcdef, only abcdef's pages are the extension: not even Purr's own id.
+        try chrome.send(#"{"cmd":"origins","origin":"chrome-extension://\#(NativeHostManifest.chromeExtensionID)"}"#)
+        XCTAssertEqual(try chrome.receive()["error"] as? String, "'origins' is only for the Purr extension's popup")
+        try chrome.send(#"{"cmd":"exit","origin":"chrome-extension://abcdef/"}"#)
         XCTAssertEqual(chrome.process.waitForExit(), 0)
 
         let manifest = try RunningProcess.run("purr", ["native-host", "--manifest", "firefox", "--extension-id", "purr@x"])
@@ -139,7 +148,7 @@ final class NativeHostTests: XCTestCase {
 
     /// The original host's replies, byte for byte (sorted keys, escaped slashes, nulls kept).
     func testRepliesAreByteCompatible() throws {
-        let host = try Host(environment: ["XDG_CONFIG_HOME": try Self.configHome(allowed: nil)])
+        let host = try Host(environment: ["XDG_CONFIG_HOME": try Self.configHome(allowed: [], legacy: true)])
         let cases: [(String, String)] = [
             ("not json", #"{"dst":null,"error":"message is not valid JSON","seq":null}"#),
             (
@@ -160,12 +169,13 @@ final class NativeHostTests: XCTestCase {
     }
 
     /// A config home whose tunnels.toml allows these origins (none: no file at all).
-    static func configHome(allowed: [String]?) throws -> String {
+    /// `legacy`: messages without an origin are served (`[browser] legacy_extension = true`).
+    static func configHome(allowed: [String]?, legacy: Bool = false) throws -> String {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("purr-host-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: "\(dir)/purr", withIntermediateDirectories: true)
         if let allowed {
             let list = allowed.map { "\"\($0)\"" }.joined(separator: ", ")
-            try "theme = \"dark\"\n\n[browser]\nallowed_origins = [\(list)]\n".write(
+            try "theme = \"dark\"\n\n[browser]\nallowed_origins = [\(list)]\n\(legacy ? "legacy_extension = true\n" : "")".write(
                 toFile: "\(dir)/purr/tunnels.toml", atomically: true, encoding: .utf8)
         }
         return dir
@@ -272,11 +282,17 @@ final class NativeHostTests: XCTestCase {
 
         // close-tab: the tab's tunnels close.
         try host.send(#"{"src":3,"seq":11,"origin":"chrome-extension://x","cmd":"close-tab"}"#)
+        XCTAssertEqual(try host.receive()["error"] as? String, "'close-tab' is only for the Purr extension's popup")
+        try host.send(#"{"src":3,"seq":11,"origin":"chrome-extension://\#(NativeHostManifest.chromeExtensionID)/","cmd":"close-tab"}"#)
         let closed = try host.receive()
         XCTAssertEqual(closed["status"] as? String, "closed")
         XCTAssertEqual(closed["args"] as? [Int], [port])
         XCTAssertTrue(TestKit.poll { (try? BlockingSocket(port: port)) == nil })
+        try host.send(#"{"cmd":"exit","origin":"https://console.example.com"}"#)
+        XCTAssertEqual(try host.receive()["error"] as? String, "'exit' is only for the Purr extension's popup")
         try host.send(#"{"cmd":"exit"}"#)
+        XCTAssertNotNil(try host.receive()["error"] as? String, "no origin, no legacy_extension: refused")
+        try host.send(#"{\#(popup),"cmd":"exit"}"#)
         XCTAssertEqual(host.process.waitForExit(), 0)
         await server.shutdown(drainTimeout: 0)
     }
@@ -334,7 +350,7 @@ final class NativeHostTests: XCTestCase {
         let server = try await InProcessServer.start(routes: [
             try Route(path: "/t", target: HostPort(host: "127.0.0.1", port: target.port), token: "s3cr/t")
         ])
-        let host = try Host(environment: ["XDG_CONFIG_HOME": try Self.configHome(allowed: nil)])
+        let host = try Host(environment: ["XDG_CONFIG_HOME": try Self.configHome(allowed: [], legacy: true)])
         let base = "http://127.0.0.1:\(server.port)/t"
         for (seq, extra) in [(1, ""), (2, #","upgrade":"websocket""#)] {
             try host.send(#"{"src":1,"seq":\#(seq),"cmd":"open","args":{"url":"\#(base)?a=1&token=s3cr%2Ft"\#(extra)}}"#)
