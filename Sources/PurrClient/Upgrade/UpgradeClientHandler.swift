@@ -181,10 +181,13 @@ final class UpgradeClientHandler {
             operations.removeHandler(encoder, promise: nil)
         }
         operations.removeHandler(context: context, promise: nil)
+        var bridge: WebSocketFrameBridge?
         if framed {
-            // Before the decoder leaves, so the bytes behind the 101 are decoded as frames.
+            // Before the decoder leaves, so the bytes behind the 101 are decoded as frames. Its own frames
+            // (a pong for a ping behind the 101) wait until the decoder, which traps on any write that is not
+            // an HTTP part, has left.
             do {
-                try WebSocketFrameBridge.install(on: context.channel, role: .client, options: webSocket)
+                bridge = try WebSocketFrameBridge.install(on: context.channel, role: .client, options: webSocket, holdingWrites: true)
             } catch {
                 context.close(promise: nil)
                 completion(.failure(HandshakeFailure("cannot start WebSocket framing: \(error)")))
@@ -195,6 +198,7 @@ final class UpgradeClientHandler {
         if let decoder { operations.removeHandler(decoder, promise: removed) } else { removed.succeed() }
         let gate = self.gate
         removed.futureResult.assumeIsolated().whenComplete { _ in
+            bridge?.startWriting()
             gate.release()
             completion(.success(()))
         }

@@ -2,11 +2,13 @@ import NIOCore
 import NIOSSL
 import NIOWebSocket
 
-/// Turns a WebSocket connection into the byte stream the relay's glue expects. NIOWebSocket's decoder and
-/// encoder do the framing; this handler keeps RFC 6455's rules:
+/// Turns a WebSocket connection into the byte stream the relay's glue expects, and back. Frames are read
+/// by `WebSocketFrameParser` as they stream (a payload is passed on piece by piece as it arrives, unmasked
+/// in the same pass, never gathered whole) and written by `WebSocketFrameWriter` (a client masks while it
+/// copies behind the header; a server sends the glue's buffer as it is). This handler keeps RFC 6455's rules:
 ///
 /// - binary and text messages become bytes, fragments in order (a message over `maxMessage` closes with
-///   1009); bytes from the glue become binary frames, masked when we are the client;
+///   1009); each buffer from the glue becomes one binary frame (a frame per read), masked when we are the client;
 /// - ping is answered with pong, within backpressure: while the channel is not writable at most one pong
 ///   waits (the latest ping's, as RFC 6455 5.5.3 allows) and reading stops until it is written, so a peer
 ///   that pings and never reads cannot grow us; a client pings every `pingInterval` and ends the connection when the
@@ -17,12 +19,12 @@ import NIOWebSocket
 ///
 /// `read()` passes through (noted for the ping check): backpressure stays the glue's.
 ///
-/// Pipeline: [TLS] WebSocketFrameDecoder, WebSocketFrameEncoder, this, EarlyBytesHandler or GlueHandler.
+/// Pipeline: [TLS] this, EarlyBytesHandler or GlueHandler.
 public final class WebSocketFrameBridge {
-    public typealias InboundIn = WebSocketFrame
+    public typealias InboundIn = ByteBuffer
     public typealias InboundOut = ByteBuffer
     public typealias OutboundIn = ByteBuffer
-    public typealias OutboundOut = WebSocketFrame
+    public typealias OutboundOut = ByteBuffer
 
     public enum Role: Sendable {
         case server
@@ -50,6 +52,7 @@ public final class WebSocketFrameBridge {
 
     private let role: Role
     private let options: Options
+    private var parser: WebSocketFrameParser
     private var inMessage = false
     private var messageBytes = 0
     private var closeReceived = false
@@ -67,33 +70,70 @@ public final class WebSocketFrameBridge {
     private var heldRead = false
     private var pingTask: Scheduled<Void>?
     private var lingerTask: Scheduled<Void>?
+    /// Our own frames (a pong, a close) wait here until the handshake's handlers have left: the client's
+    /// HTTP decoder watches every write that passes it and traps on one that is not an HTTP part, and the
+    /// bytes behind a 101 (a ping, say) are read while it is still leaving.
+    private var held: [(ByteBuffer, EventLoopPromise<Void>?)]?
 
     public init(role: Role, options: Options) {
         self.role = role
         self.options = options
+        self.parser = WebSocketFrameParser(maxFrame: options.maxMessage)
     }
 
-    /// Adds decoder, encoder and bridge to an upgraded channel, in front of its `EarlyBytesHandler` (so the
-    /// bytes that came behind the handshake are decoded too). Call on the channel's event loop.
-    public static func install(on channel: any Channel, role: Role, options: Options) throws {
+    /// Adds the bridge to an upgraded channel, in front of its `EarlyBytesHandler` (so the bytes that came
+    /// behind the handshake are read as frames too). Call on the channel's event loop. With `holdingWrites`,
+    /// frames wait until `startWriting()`, to be called once the handshake's handlers are gone.
+    @discardableResult
+    public static func install(
+        on channel: any Channel, role: Role, options: Options, holdingWrites: Bool = false
+    ) throws -> WebSocketFrameBridge {
         let operations = channel.pipeline.syncOperations
         let bridge = WebSocketFrameBridge(role: role, options: options)
-        var handlers: [any ChannelHandler] = [
-            ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: options.maxMessage)),
-            WebSocketFrameEncoder(),
-            bridge,
-        ]
-        // Bytes of a frame still arriving count as a live peer too (a large frame on a slow link).
-        if options.pingInterval != nil { handlers.insert(InboundTap { bridge.noteInbound() }, at: 0) }
+        if holdingWrites { bridge.held = [] }
         if let early = try? operations.handler(type: EarlyBytesHandler.self) {
-            try operations.addHandlers(handlers, position: .before(early))
+            try operations.addHandler(bridge, position: .before(early))
         } else {
-            try operations.addHandlers(handlers)
+            try operations.addHandler(bridge)
+        }
+        return bridge
+    }
+
+    /// The way to the socket is clear: frames held since `install` go out, in order.
+    public func startWriting() {
+        guard let frames = held, let context else { return }
+        held = nil
+        for (frame, promise) in frames { context.write(Self.wrapOutboundOut(frame), promise: promise) }
+        context.flush()
+        writePendingPong(context: context)
+    }
+
+    /// The latest ping's pong, once it may go; then the read it held back.
+    private func writePendingPong(context: ChannelHandlerContext) {
+        guard held == nil, context.channel.isWritable, let payload = pendingPong else { return }
+        pendingPong = nil
+        if !closeSent { send(frame(.pong, payload, context: context), promise: nil, context: context) }
+        if heldRead {
+            heldRead = false
+            context.read()
         }
     }
 
-    private func frame(_ opcode: WebSocketOpcode, _ data: ByteBuffer) -> WebSocketFrame {
-        WebSocketFrame(fin: true, opcode: opcode, maskKey: role == .client ? .random() : nil, data: data)
+    private var context: ChannelHandlerContext?
+
+    /// Writes and flushes one of our own frames, or holds it until `startWriting()`.
+    private func send(_ frame: ByteBuffer, promise: EventLoopPromise<Void>?, context: ChannelHandlerContext) {
+        if held != nil {
+            held!.append((frame, promise))
+        } else {
+            context.writeAndFlush(Self.wrapOutboundOut(frame), promise: promise)
+        }
+    }
+
+    /// A whole frame (control frames; data frames go through `write`).
+    private func frame(_ opcode: WebSocketOpcode, _ data: ByteBuffer, context: ChannelHandlerContext) -> ByteBuffer {
+        WebSocketFrameWriter.frame(
+            opcode: opcode, payload: data, maskKey: role == .client ? .random() : nil, allocator: context.channel.allocator)
     }
 
     private func sendClose(_ code: WebSocketErrorCode, _ words: String, context: ChannelHandlerContext) -> EventLoopFuture<Void> {
@@ -104,7 +144,7 @@ public final class WebSocketFrameBridge {
         // A control frame carries at most 125 bytes.
         data.writeString(String(words.utf8.prefix(100)) ?? "")
         let promise = context.eventLoop.makePromise(of: Void.self)
-        context.writeAndFlush(Self.wrapOutboundOut(frame(.connectionClose, data)), promise: promise)
+        send(frame(.connectionClose, data, context: context), promise: promise, context: context)
         return promise.futureResult
     }
 
@@ -124,15 +164,14 @@ public final class WebSocketFrameBridge {
         context.fireErrorCaught(failure)
     }
 
-    private func deliver(_ frame: WebSocketFrame, context: ChannelHandlerContext) {
-        messageBytes += frame.length
+    /// A data frame begins: its message may grow by its length.
+    private func begin(_ head: WebSocketFrameParser.Head, context: ChannelHandlerContext) {
+        messageBytes += head.length
         guard messageBytes <= options.maxMessage else {
             fail(.tooLarge("message larger than \(options.maxMessage) bytes"), context: context)
             return
         }
-        inMessage = !frame.fin
-        let data = frame.maskKey.map { WebSocketMasking.unmasked(frame.data, key: $0) } ?? frame.data
-        if data.readableBytes > 0 { context.fireChannelRead(Self.wrapInboundOut(data)) }
+        inMessage = !head.fin
     }
 
     /// The peer's close frame, or its end of input without one.
@@ -166,15 +205,15 @@ public final class WebSocketFrameBridge {
                 }
             } else {
                 self.awaitingPong = true
-                context.writeAndFlush(Self.wrapOutboundOut(self.frame(.ping, ByteBuffer(string: "purr"))), promise: nil)
+                self.send(self.frame(.ping, ByteBuffer(string: "purr"), context: context), promise: nil, context: context)
             }
             self.inboundSincePing = false
             self.schedulePing(in: interval, context: context)
         }
     }
 
-    /// Bytes came in (before the decoder has a whole frame).
-    func noteInbound() {
+    /// Bytes came in (a frame still arriving counts: a large frame on a slow link is a live peer).
+    private func noteInbound() {
         inboundSincePing = true
         readDemand = false
     }
@@ -187,12 +226,18 @@ public final class WebSocketFrameBridge {
 
 extension WebSocketFrameBridge: ChannelDuplexHandler {
     public func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
         if context.channel.isActive { startPinging(context: context) }
     }
 
     public func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
         stopPinging()
         lingerTask?.cancel()
+        if let frames = held {
+            held = nil
+            for (_, promise) in frames { promise?.fail(ChannelError.ioOnClosedChannel) }
+        }
     }
 
     public func channelActive(context: ChannelHandlerContext) {
@@ -208,30 +253,59 @@ extension WebSocketFrameBridge: ChannelDuplexHandler {
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         noteInbound()
-        let frame = Self.unwrapInboundIn(data)
+        var bytes = Self.unwrapInboundIn(data)
         // Nothing counts after a violation or the peer's close frame (RFC 6455 5.5.1).
-        guard !failed, !closeReceived else { return }
-        guard frame.reservedBits.isEmpty else {
+        while !failed, !closeReceived {
+            let event: WebSocketFrameParser.Event?
+            do {
+                event = try parser.next(from: &bytes)
+            } catch {
+                return fail(.decoding(error, limit: options.maxMessage), context: context)
+            }
+            guard let event else { return }
+            switch event {
+            case .head(let head):
+                check(head, context: context)
+            case .payload(let piece):
+                context.fireChannelRead(Self.wrapInboundOut(piece))
+            case .control(let head, let payload):
+                control(head, payload, context: context)
+            }
+        }
+    }
+
+    /// A frame's header: what may come here, from this peer.
+    private func check(_ head: WebSocketFrameParser.Head, context: ChannelHandlerContext) {
+        guard head.reserved == 0 else {
             return fail(.protocolError("reserved bit set without an extension"), context: context)
         }
-        switch (role, frame.maskKey) {
+        switch (role, head.maskKey) {
         case (.server, nil): return fail(.protocolError("unmasked client frame"), context: context)
         case (.client, .some): return fail(.protocolError("masked server frame"), context: context)
         default: break
         }
-        switch frame.opcode {
+        switch head.opcode {
         case .binary, .text:
             guard !inMessage else { return fail(.protocolError("new message before the last one ended"), context: context) }
             messageBytes = 0
-            deliver(frame, context: context)
+            begin(head, context: context)
         case .continuation:
             guard inMessage else { return fail(.protocolError("continuation frame outside a message"), context: context) }
-            deliver(frame, context: context)
+            begin(head, context: context)
+        case .ping, .pong, .connectionClose:
+            break
+        default:
+            fail(.protocolError("reserved opcode \(head.opcode)"), context: context)
+        }
+    }
+
+    /// A whole control frame (its header already checked).
+    private func control(_ head: WebSocketFrameParser.Head, _ payload: ByteBuffer, context: ChannelHandlerContext) {
+        switch head.opcode {
         case .ping:
             guard !closeSent else { return }
-            let payload = frame.maskKey == nil ? frame.data : frame.unmaskedData
-            if context.channel.isWritable && pendingPong == nil {
-                context.writeAndFlush(Self.wrapOutboundOut(self.frame(.pong, payload)), promise: nil)
+            if held == nil && context.channel.isWritable && pendingPong == nil {
+                send(frame(.pong, payload, context: context), promise: nil, context: context)
             } else {
                 pendingPong = payload  // replaces an older one: only the latest ping needs its pong
             }
@@ -240,7 +314,7 @@ extension WebSocketFrameBridge: ChannelDuplexHandler {
         case .connectionClose:
             peerClosed(context: context)
         default:
-            fail(.protocolError("reserved opcode \(frame.opcode)"), context: context)
+            break
         }
     }
 
@@ -262,10 +336,6 @@ extension WebSocketFrameBridge: ChannelDuplexHandler {
         // The peer's close frame already ended the stream; a TLS peer that then hangs up without
         // close_notify (common) cut nothing off.
         if closeReceived, let tls = error as? NIOSSLError, case .uncleanShutdown = tls { return }
-        if let decoding = error as? NIOWebSocketError {
-            fail(.decoding(decoding, limit: options.maxMessage), context: context)
-            return
-        }
         context.fireErrorCaught(error)
     }
 
@@ -280,14 +350,7 @@ extension WebSocketFrameBridge: ChannelDuplexHandler {
     }
 
     public func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable, let payload = pendingPong {
-            pendingPong = nil
-            if !closeSent { context.writeAndFlush(Self.wrapOutboundOut(frame(.pong, payload)), promise: nil) }
-            if heldRead {
-                heldRead = false
-                context.read()
-            }
-        }
+        writePendingPong(context: context)
         context.fireChannelWritabilityChanged()
     }
 
@@ -302,7 +365,22 @@ extension WebSocketFrameBridge: ChannelDuplexHandler {
             promise?.fail(ChannelError.outputClosed)
             return
         }
-        context.write(Self.wrapOutboundOut(frame(.binary, bytes)), promise: promise)
+        switch role {
+        case .client:
+            // Masked while copied behind the header: one pass over the payload, one buffer to send.
+            let masked = WebSocketFrameWriter.frame(
+                opcode: .binary, payload: bytes, maskKey: .random(), allocator: context.channel.allocator)
+            if held != nil { held!.append((masked, promise)) } else { context.write(Self.wrapOutboundOut(masked), promise: promise) }
+        case .server where held != nil:
+            held!.append(
+                (WebSocketFrameWriter.frame(opcode: .binary, payload: bytes, maskKey: nil, allocator: context.channel.allocator), promise))
+        case .server:
+            // The payload goes as it is, behind its own small header (one vectored write).
+            var header = context.channel.allocator.buffer(capacity: WebSocketFrameWriter.maxHeaderSize)
+            WebSocketFrameWriter.writeHeader(opcode: .binary, length: bytes.readableBytes, maskKey: nil, into: &header)
+            context.write(Self.wrapOutboundOut(header), promise: nil)
+            context.write(Self.wrapOutboundOut(bytes), promise: promise)
+        }
     }
 
     public func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
@@ -330,20 +408,5 @@ extension WebSocketFrameBridge: ChannelDuplexHandler {
         default:
             context.close(mode: mode, promise: promise)
         }
-    }
-}
-
-/// Tells the bridge that bytes arrived, in front of the frame decoder.
-final class InboundTap: ChannelInboundHandler {
-    typealias InboundIn = ByteBuffer
-    private let seen: () -> Void
-
-    init(_ seen: @escaping () -> Void) {
-        self.seen = seen
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        seen()
-        context.fireChannelRead(data)
     }
 }

@@ -171,6 +171,7 @@ final class UpgradeHandler {
     private func handOver(to target: any Channel, _ request: UpgradeRequest, context: ChannelHandlerContext) {
         let upgrade = AcceptedUpgrade(request)
         guard let record else { return }
+        var bridge: WebSocketFrameBridge?
         leavePeerCount()
         let client = context.channel
         let registry = env.registry
@@ -184,7 +185,7 @@ final class UpgradeHandler {
             // Frames from here on; the bytes behind the request head are decoded as frames too.
             let options = WebSocketFrameBridge.Options(maxMessage: env.webSocketMaxMessage)
             do {
-                try WebSocketFrameBridge.install(on: client, role: .server, options: options)
+                bridge = try WebSocketFrameBridge.install(on: client, role: .server, options: options, holdingWrites: true)
             } catch {
                 target.close(promise: nil)
                 context.close(promise: nil)
@@ -200,6 +201,7 @@ final class UpgradeHandler {
         let removed = client.eventLoop.makePromise(of: Void.self)
         if let decoder { operations.removeHandler(decoder, promise: removed) } else { removed.succeed() }
         removed.futureResult.assumeIsolated().whenComplete { _ in
+            bridge?.startWriting()
             gate.release()
             let logger = Self.logger(base, record: record)
             // `target` (the chosen HOST:PORT) is in the logger's metadata; the address only when it says more.
