@@ -124,6 +124,17 @@ final class ClientConfigTests: XCTestCase {
         XCTAssertEqual(try TunnelsFile.parse(TunnelsFileWriter.render(file), file: "again.toml"), file, "written back as read")
     }
 
+    /// `legacy_extension` is read and written back (the popup's Allow must not turn it off).
+    func testLegacyExtensionRoundTrip() throws {
+        let file = try TunnelsFile.parse("[browser]\nlegacy_extension = true\n", file: "t.toml")
+        XCTAssertTrue(file.browser.legacyExtension)
+        XCTAssertEqual(file.browser.allowedOrigins, [])
+        XCTAssertEqual(try TunnelsFile.parse(TunnelsFileWriter.render(file), file: "again.toml"), file)
+        XCTAssertFalse(try TunnelsFile.parse("[browser]\nallowed_origins = []\n", file: "t.toml").browser.legacyExtension)
+        XCTAssertTrue(try TunnelsFile.parse("[[tunnels]]\nname = \"a\"\nurl = \"http://h/\"\ntoken = \"t\"\n", file: "t").holdsSecrets)
+        XCTAssertFalse(try TunnelsFile.parse("[[tunnels]]\nname = \"a\"\nurl = \"http://h/\"\n", file: "t").holdsSecrets)
+    }
+
     func testTunnelsFileErrorsNameFileAndKey() {
         let cases: [(String, String)] = [
             ("[[tunnels]]\nname = \"a\"\nurl = \"http://x/\"\ncolor = 1", "tunnels.toml: unknown key 'tunnels[0].color'"),
@@ -135,7 +146,22 @@ final class ClientConfigTests: XCTestCase {
             ("[[servers]]\nname = \"s\"", "servers[0].admin_url: missing"),
             ("[[tunnels]\n", "tunnels.toml:1:"),
             ("tunnels = 3", "tunnels: expected an array of tables"),
-            ("[browser]\nallowed = []", "tunnels.toml: unknown key 'browser.allowed' (expected one of: allowed_origins)"),
+            ("[browser]\nallowed = []", "tunnels.toml: unknown key 'browser.allowed' (expected one of: allowed_origins, legacy_extension)"),
+            ("[browser]\nlegacy_extension = \"yes\"", "tunnels.toml: browser.legacy_extension: expected true or false"),
+            (
+                "[[tunnels]]\nname = \"x\"\nurl = \"http://h/\"\ntoken = \"abc\\r\\nX-Injected: yes\"",
+                "tunnels.toml: tunnel \"x\": token: not a valid token (token68)"
+            ),
+            ("[[tunnels]]\nname = \"x\"\nurl = \"http://h/\"\ntoken = \"a b\"", "tunnel \"x\": token: not a valid token (token68)"),
+            (
+                "[[tunnels]]\nname = \"x\"\nurl = \"http://h/\"\nheaders = { \"X-A\" = \"1\\nX-Injected: yes\" }",
+                "tunnels[0].headers: header 'X-A': the value has a line break"
+            ),
+            ("[[tunnels]]\nname = \"x\"\nurl = \"http://h/a{b}\"", "the path has spaces, control characters or characters"),
+            (
+                "[[servers]]\nname = \"s\"\nadmin_url = \"http://h:1\"\ntoken = \"a\\rb\"",
+                "tunnels.toml: servers[0].token: not a valid token (token68)"
+            ),
             ("[browser]\nallowed_origins = \"x\"", "tunnels.toml: browser.allowed_origins: expected an array of strings"),
             ("[browser]\nallowed_origins = [1]", "tunnels.toml: browser.allowed_origins[0]: expected a string"),
             ("[browser]\nallowed_origins = [\"http://a\", \"http://b:x\"]", "browser.allowed_origins[1]: 'http://b:x': 'x' is not a port"),
