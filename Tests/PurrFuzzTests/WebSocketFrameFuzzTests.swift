@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import NIOCore
 import NIOEmbedded
 import NIOWebSocket
@@ -145,7 +146,9 @@ final class WebSocketFrameFuzzTests: XCTestCase {
             let code = close?.closeCode
             outcomes[code.map(String.init) ?? "none", default: 0] += 1
             if let failure = model.failure {
-                guard code == failure, echoed.count <= model.delivered.count, echoed == Array(model.delivered.prefix(echoed.count)) else {
+                guard code == failure, echoed.count <= model.delivered.count,
+                    echoed == Array(model.delivered.prefix(echoed.count))
+                else {
                     XCTFail(
                         "\(run.label(index)): expected close \(failure), got \(code.map(String.init) ?? "none"), \(echoed.count) bytes echoed"
                     )
@@ -177,5 +180,113 @@ final class WebSocketFrameFuzzTests: XCTestCase {
         let payload = TestKit.randomPayload(count: 1 << 20, seed: 13)
         try beside.write(payload)
         XCTAssertEqual(TestKit.sha256(try beside.read(exactly: payload.count)), TestKit.sha256(payload), "the good tunnel at the end")
+    }
+
+    /// The client's side: a hostile WebSocket server (made by hand here) sends the streams to the built
+    /// `purr connect ws://`; the app gets exactly the data, a broken rule gets the client's close frame with
+    /// its code; the client goes on for the next connection, a good tunnel beside it byte-exact.
+    func testFramesFromAHostileServerToTheBuiltClient() async throws {
+        let target = try await TestTarget.start(.echo(banner: nil), group: group)
+        let goodServer = try await InProcessServer.start(routes: [
+            try Route(path: "/t", target: HostPort(host: "127.0.0.1", port: target.port))
+        ])
+        let (listener, hostilePort) = LoopbackListener.open()
+        defer { Glibc.close(listener) }
+        let client = try RunningProcess("purr", ["connect", "ws://127.0.0.1:\(hostilePort)/x", "--listen", "127.0.0.1:0"])
+        defer { client.stop() }
+        let good = try RunningProcess("purr", ["connect", "ws://127.0.0.1:\(goodServer.port)/t", "--listen", "127.0.0.1:0"])
+        defer { good.stop() }
+        func listening(_ process: RunningProcess) throws -> Int {
+            XCTAssertTrue(process.waitForOutput("listening on"), process.stderr)
+            let line = try XCTUnwrap(process.stdout.split(separator: "\n").first { $0.hasPrefix("listening on") })
+            return try XCTUnwrap(Int(line.split(separator: ":").last!.split(separator: ",").first!))
+        }
+        let appPort = try listening(client)
+        let beside = try BlockingSocket(port: try listening(good), timeout: 15)
+        let run = FuzzRun("websocket-client", iterations: 200)
+        var baseline: Int?
+        var peak = 0
+        var outcomes: [String: Int] = [:]
+        let maxMessage = WebSocketFrameBridge.Options.clientMaxMessage
+        try run.inputs { index, random in
+            var bytes = WebSocketFrameModel.stream(&random, role: .client, maxMessage: 4096, complete: true)
+            if random.below(8) == 0 { bytes += [0x82, 127, 0, 0, 1, 0, 0, 0, 0, 0] }  // a frame of 2^40 bytes announced
+            var model = WebSocketFrameModel(bytes, role: .client, maxMessage: maxMessage)
+            if model.failure == nil && !model.peerClosed {
+                bytes += [0x88, 0x02, 0x03, 0xE8]  // the server's close frame, 1000
+                model = WebSocketFrameModel(bytes, role: .client, maxMessage: maxMessage)
+            }
+            let app = try BlockingSocket(port: appPort, timeout: 15)
+            defer { app.close() }
+            // The client dials us for this connection: accept it (bounded), answer the upgrade, send the stream.
+            var ready = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
+            guard poll(&ready, 1, 15_000) == 1 else {
+                XCTFail("\(run.label(index)): the client did not dial; \(client.stderr.suffix(300))")
+                return false
+            }
+            let server = BlockingSocket(adopting: accept(listener, nil, nil), timeout: 15)
+            defer { server.close() }
+            let (head, _) = try server.readHead()
+            let key = head.split(separator: "\r\n").first { $0.lowercased().hasPrefix("sec-websocket-key:") }.map {
+                String($0.dropFirst("sec-websocket-key:".count)).trimmingCharacters(in: .whitespaces)
+            }
+            try server.write(
+                "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                    + "Sec-WebSocket-Accept: \(WebSocketHandshake.accept(for: key ?? ""))\r\n\r\n")
+            try server.write(bytes)
+            // A broken rule: the client's close frame comes at once, and once we hang up the app's end follows.
+            // Else the app's end comes first, and the client's close frame once the app is done too.
+            let ws = RawWebSocket(serving: server, head: head, rest: [])
+            var close: RawWebSocket.Frame?
+            func readClose() {
+                while close == nil, let frame = try? ws.readFrame() {
+                    if frame.opcode == 0x8 { close = frame }
+                }
+            }
+            if model.failure != nil {
+                readClose()
+                server.close()
+            }
+            let delivered = (try? app.readToEnd(limit: 1 << 20)) ?? []
+            app.shutdownWrite()
+            readClose()
+            let code = close?.closeCode
+            outcomes[code.map(String.init) ?? "none", default: 0] += 1
+            if let failure = model.failure {
+                guard code == failure, delivered == Array(model.delivered.prefix(delivered.count))
+                else {
+                    XCTFail(
+                        "\(run.label(index)): expected close \(failure), got \(code.map(String.init) ?? "none"), \(delivered.count) bytes")
+                    return false
+                }
+            } else {
+                guard delivered == model.delivered, code == 1000 else {
+                    XCTFail(
+                        "\(run.label(index)): expected \(model.delivered.count) bytes and 1000, got \(delivered.count) and \(code.map(String.init) ?? "none")"
+                    )
+                    return false
+                }
+            }
+            if index % 25 == 0 {
+                let payload = TestKit.randomPayload(count: 64 << 10, seed: UInt64(index + 1))
+                try beside.write(payload)
+                XCTAssertEqual(
+                    TestKit.sha256(try beside.read(exactly: payload.count)), TestKit.sha256(payload), "the good tunnel, \(run.label(index))"
+                )
+                let rss = TestKit.residentBytes(pid: client.pid) ?? 0
+                if baseline == nil { baseline = rss }
+                peak = max(peak, rss)
+            }
+            guard client.process.isRunning else {
+                XCTFail(
+                    "\(run.label(index)): the client died on \(bytes.count) bytes: \(bytes.map { String(format: "%02x", $0) }.joined())")
+                return false
+            }
+            return true
+        }
+        XCTAssertTrue(client.process.isRunning, client.stderr)
+        print("fuzz websocket-client: close codes \(outcomes), client RSS \((baseline ?? 0) >> 20) -> \(peak >> 20) MiB")
+        XCTAssertLessThan(peak - (baseline ?? peak), 32 << 20, "client RSS grew \((peak - (baseline ?? peak)) >> 20) MiB")
+        await goodServer.shutdown(drainTimeout: 0)
     }
 }

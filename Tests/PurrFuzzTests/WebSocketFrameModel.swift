@@ -45,7 +45,7 @@ struct WebSocketFrameModel {
                 }
                 length = quad.reduce(0) { $0 << 8 | UInt64($1) }
             }
-            // NIOWebSocket's decoder checks these as soon as the length is known, even after a close.
+            // Judged as soon as the length is known, before the key (as NIOWebSocket's decoder does).
             let fin = head[0] & 0x80 != 0
             let opcode = head[0] & 0x0f
             let control = opcode & 0x08 != 0
@@ -62,42 +62,50 @@ struct WebSocketFrameModel {
                 return
             }
             let masked = head[1] & 0x80 != 0
-            let key = masked ? take(4) : []
-            guard let key, var payload = take(Int(length)) else {
+            guard let key = masked ? take(4) : [] else {
                 incomplete = true
                 return
             }
-            for index in payload.indices where masked { payload[index] ^= key[index % 4] }
-            // After the peer's close frame nothing counts.
-            if peerClosed { continue }
-            if head[0] & 0x70 != 0 {
+            // The bridge judges the header before any of the payload.
+            if head[0] & 0x70 != 0 || masked != (role == .server) {
                 failure = 1002
                 return
             }
-            if masked != (role == .server) {
-                failure = 1002
-                return
-            }
+            let data = opcode <= 0x2
             switch opcode {
-            case 0x1, 0x2, 0x0:
+            case 0x0, 0x1, 0x2:
                 if (opcode == 0) != inMessage {
                     failure = 1002
                     return
                 }
                 if opcode != 0 { messageBytes = 0 }
-                messageBytes += payload.count
+                messageBytes += Int(length)
                 if messageBytes > maxMessage {
                     failure = 1009
                     return
                 }
                 inMessage = !fin
-                delivered += payload
-            case 0x8: peerClosed = true
-            case 0x9: pings.append(payload)
-            case 0xA: break
+            case 0x8, 0x9, 0xA: break
             default:
                 failure = 1002
                 return
+            }
+            // A data frame's payload is passed on as it arrives, a control frame's once it is whole.
+            var payload = Array(bytes[at..<min(bytes.count, at + Int(length))])
+            at += payload.count
+            for index in payload.indices where masked { payload[index] ^= key[index % 4] }
+            if data { delivered += payload }
+            if payload.count < Int(length) {
+                incomplete = true
+                return
+            }
+            switch opcode {
+            case 0x8:
+                // Nothing counts after the peer's close frame.
+                peerClosed = true
+                return
+            case 0x9: pings.append(payload)
+            default: break
             }
         }
     }

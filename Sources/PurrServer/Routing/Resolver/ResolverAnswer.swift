@@ -72,7 +72,8 @@ struct ResolverAnswer: Sendable, Equatable {
             return nil
         }
         let line = text.split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
-        let printable = String(line.unicodeScalars.filter { $0.value >= 0x20 && $0.value != 0x7F }.map(Character.init))
+        // C0 and C1 controls and DEL (a C1 is valid UTF-8 and a terminal still acts on some).
+        let printable = String(line.unicodeScalars.filter { $0.value >= 0x20 && !(0x7F..<0xA0).contains($0.value) }.map(Character.init))
         let trimmed = printable.trimmingCharacters(in: .whitespaces)
         guard !trimmed.isEmpty else { return nil }
         return trimmed.count > maxMessage ? String(trimmed.prefix(maxMessage)) + "…" : trimmed
