@@ -31,7 +31,7 @@ public enum WebSocketFrameWriter {
     public static func frame(
         opcode: WebSocketOpcode, fin: Bool = true, payload: ByteBuffer, maskKey: WebSocketMaskingKey?, allocator: ByteBufferAllocator
     ) -> ByteBuffer {
-        var buffer = allocator.buffer(capacity: maxHeaderSize + payload.readableBytes)
+        var buffer = FrameBufferCache.take(capacity: maxHeaderSize + payload.readableBytes, allocator: allocator)
         writeHeader(opcode: opcode, fin: fin, length: payload.readableBytes, maskKey: maskKey, into: &buffer)
         if let maskKey {
             WebSocketMasking.append(payload, masked: maskKey, to: &buffer)
@@ -39,6 +39,7 @@ public enum WebSocketFrameWriter {
             var payload = payload
             buffer.writeBuffer(&payload)
         }
+        FrameBufferCache.keep(buffer)
         return buffer
     }
 }

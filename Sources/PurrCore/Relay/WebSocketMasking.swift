@@ -63,8 +63,9 @@ public enum WebSocketMasking {
             }
         }
         if done != nil { return bytes }
-        var copy = ByteBufferAllocator().buffer(capacity: bytes.readableBytes)
+        var copy = FrameBufferCache.take(capacity: bytes.readableBytes, allocator: ByteBufferAllocator())
         append(bytes, masked: key, phase: phase, to: &copy)
+        FrameBufferCache.keep(copy)
         return copy
     }
 }
