@@ -121,7 +121,7 @@ final class NativeMessageFuzzTests: XCTestCase {
         let host = NativeHost(engine: engine, tunnelsFile: tunnels) { frame in written.withLock { $0.append(frame) } }
         let run = FuzzRun("native-messages", iterations: 1500)
         var errors = 0
-        try await run.inputsAsync { index, random in
+        await run.inputsAsync { index, random in
             let message = Self.message(&random, server: server.port)
             if Self.mayExit(message) { return true }
             written.withLock { $0 = [] }
