@@ -87,7 +87,8 @@ final class EventInbox: Sendable {
         case .connecting, .upgrading: return nil
         }
         return EventLog.Entry(
-            time: time, origin: .client(tunnel: tunnel), kind: kind, peer: connection.peer, up: connection.bytesUp,
+            time: time, origin: .client(tunnel: tunnel), kind: kind,
+            peer: connection.target.map { "\(connection.peer) → \($0)" } ?? connection.peer, up: connection.bytesUp,
             down: connection.bytesDown, reason: reason, clientID: connection.clientID)
     }
 

@@ -98,7 +98,8 @@ enum ConnectionsView {
         let client = joined.client
         let server = joined.server
         switch title {
-        case "PEER": return (client.peer, .normal)
+        // A dynamic tunnel's connection shows the target its request named.
+        case "PEER": return (client.target.map { "\(client.peer) → \($0)" } ?? client.peer, .normal)
         case "STATE": return ("\(client.state)", .normal)
         case "AGE": return (Format.age(now.timeIntervalSince(client.started)), .normal)
         case "↑ SENT": return (Format.bytes(client.bytesUp), .up)

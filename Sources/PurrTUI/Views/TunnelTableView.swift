@@ -75,7 +75,12 @@ enum TunnelTableView {
             let local = snapshot.boundAddresses.first ?? snapshot.config.listen.description
             let extra = snapshot.boundAddresses.count > 1 ? " +\(snapshot.boundAddresses.count - 1)" : ""
             return (local + extra, .normal)
-        case "REMOTE": return (RemoteText.shorten(snapshot.config.url, width: width), .dim)
+        case "REMOTE":
+            // A dynamic tunnel's row says what its port speaks before the URL template.
+            let mode = snapshot.config.mode
+            guard mode.isDynamic else { return (RemoteText.shorten(snapshot.config.url, width: width), .dim) }
+            let prefix = "\(mode.rawValue) "
+            return (prefix + RemoteText.shorten(snapshot.config.url, width: max(0, width - prefix.count)), .dim)
         case "STATE": return ("  " + row.stateWord, row.isFailing ? .error : StateSymbol.role(snapshot.state))
         case "CONN": return ("\(snapshot.active)/\(snapshot.total)", snapshot.failed > 0 ? .warning : .normal)
         case "↑ BYTES": return (Format.bytes(snapshot.bytesUp), .up)
