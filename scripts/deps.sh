@@ -35,6 +35,8 @@ if [ "$what" = test ]; then
     [ -x /usr/sbin/squid ] || command -v squid >/dev/null 2>&1 || need+=(squid)
     # The WebSocket tests drive real Python peers (the websockets library, websockify) from a venv.
     python3 -c "import venv, ensurepip" >/dev/null 2>&1 || need+=(python3-venv)
+    # Dynamic tunnels (DynamicTunnelTests): curl as SOCKS4a, SOCKS5 and HTTP proxy client.
+    command -v curl >/dev/null 2>&1 || need+=(curl)
 fi
 
 # Python peers for the WebSocket tests, pinned (.ci/requirements.txt), in .ci/venv where the tests look.
