@@ -193,12 +193,13 @@ struct PurrServerCommand: AsyncParsableCommand {
         let signals = SignalWatcher()
         var tls: ServerTLS?
         if let certificate = config.tlsCertificate, let key = config.tlsKey {
-            SecretFileCheck.warn(key, program: "purr-server")
             do {
                 tls = try ServerTLS(certificatePath: certificate, keyPath: key)
             } catch {
                 CommandLineSupport.usageError("purr-server", error.message)
             }
+            // After the key loaded: a file that is no key at all gets its one error line, not a warning too.
+            SecretFileCheck.warn(key, program: "purr-server")
         }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
         let server = PurrServer(config: config, group: group, logger: logger, tls: tls)

@@ -3,7 +3,7 @@ import Foundation
 import NIOHTTP1
 
 /// RFC 6455's opening handshake: the key a client sends, the accept value a server answers, the server's
-/// 101 and the client's check of it. Framing itself is NIOWebSocket's (see `WebSocketFrameBridge`).
+/// 101 and the client's check of it. Framing is `WebSocketFrameBridge`'s (its parser and writer).
 public enum WebSocketHandshake {
     public static let version = "13"
     /// RFC 6455 section 1.3: appended to the key before hashing.
