@@ -47,12 +47,16 @@ public final class WebSocketFrameBridge {
         }
     }
 
+    /// A server's payload up to this size is copied behind its header rather than sent beside it.
+    static let copiedPayload = 4096
+
     /// How long a peer that broke the rules may take to read our close frame and go, before we hang up.
     static let linger = TimeAmount.seconds(2)
 
     private let role: Role
     private let options: Options
     private var parser: WebSocketFrameParser
+    private var keys = MaskKeySource()
     private var inMessage = false
     private var messageBytes = 0
     private var closeReceived = false
@@ -133,7 +137,7 @@ public final class WebSocketFrameBridge {
     /// A whole frame (control frames; data frames go through `write`).
     private func frame(_ opcode: WebSocketOpcode, _ data: ByteBuffer, context: ChannelHandlerContext) -> ByteBuffer {
         WebSocketFrameWriter.frame(
-            opcode: opcode, payload: data, maskKey: role == .client ? .random() : nil, allocator: context.channel.allocator)
+            opcode: opcode, payload: data, maskKey: role == .client ? keys.key() : nil, allocator: context.channel.allocator)
     }
 
     private func sendClose(_ code: WebSocketErrorCode, _ words: String, context: ChannelHandlerContext) -> EventLoopFuture<Void> {
@@ -369,11 +373,15 @@ extension WebSocketFrameBridge: ChannelDuplexHandler {
         case .client:
             // Masked while copied behind the header: one pass over the payload, one buffer to send.
             let masked = WebSocketFrameWriter.frame(
-                opcode: .binary, payload: bytes, maskKey: .random(), allocator: context.channel.allocator)
+                opcode: .binary, payload: bytes, maskKey: keys.key(), allocator: context.channel.allocator)
             if held != nil { held!.append((masked, promise)) } else { context.write(Self.wrapOutboundOut(masked), promise: promise) }
         case .server where held != nil:
             held!.append(
                 (WebSocketFrameWriter.frame(opcode: .binary, payload: bytes, maskKey: nil, allocator: context.channel.allocator), promise))
+        case .server where bytes.readableBytes <= Self.copiedPayload:
+            // Small: one buffer, header and payload (a copy this size costs less than a second buffer).
+            let frame = WebSocketFrameWriter.frame(opcode: .binary, payload: bytes, maskKey: nil, allocator: context.channel.allocator)
+            context.write(Self.wrapOutboundOut(frame), promise: promise)
         case .server:
             // The payload goes as it is, behind its own small header (one vectored write).
             var header = context.channel.allocator.buffer(capacity: WebSocketFrameWriter.maxHeaderSize)
