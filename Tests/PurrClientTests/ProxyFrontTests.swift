@@ -207,7 +207,11 @@ final class ProxyFrontTests: XCTestCase {
         XCTAssertEqual(template.path, "/t/{host}/{port}?x=1")
         XCTAssertEqual(DynamicTarget(host: "DB.internal", port: 5432)!.fill(template.path), "/t/DB.internal/5432?x=1")
         XCTAssertEqual(DynamicTarget(host: "0:0::1", port: 22)!.fill(template.path), "/t/::1/22?x=1", "IPv6 as a canonical literal")
-        XCTAssertEqual(DynamicTarget(host: "a b/../c", port: 1)!.fill("/t/{host}/{port}"), "/t/a%20b%2F..%2Fc/1")
+        // What is no name or address never reaches a path (or a log): `..`, spaces, slashes, controls.
+        for bad in ["a b/../c", "..", ".", "a\r\nX: y", "x\u{1B}[2J", "-x.example"] {
+            XCTAssertNil(DynamicTarget(host: bad, port: 1), bad)
+        }
+        XCTAssertEqual(DynamicTarget(host: "db.internal.", port: 1)!.fill("/t/{host}/{port}"), "/t/db.internal./1", "a rooted name")
         XCTAssertNil(DynamicTarget(host: "x", port: 0))
         XCTAssertThrowsError(try ServerURL(parsingTemplate: "https://purr.example/t/{host}")) { XCTAssertTrue("\($0)".contains("{port}")) }
         XCTAssertThrowsError(try ServerURL(parsingTemplate: "https://{host}:{port}/t")) { _ in }

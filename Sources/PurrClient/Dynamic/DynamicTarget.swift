@@ -5,15 +5,17 @@ public struct DynamicTarget: Sendable, Equatable, CustomStringConvertible {
     /// As the client sent it for names (the server resolves them); the canonical text for addresses.
     public let host: String
     public let port: Int
-    /// nil when the name is not a valid host name (the allow list refuses it, the server would too).
     public let parsed: TargetHost?
 
+    /// nil unless `host` is an IPv4 or IPv6 literal or an RFC 1123 name: whatever a client names reaches
+    /// logs and a URL path, so `..`, controls or spaces never get that far.
     public init?(host: String, port: Int) {
-        guard !host.isEmpty, host.utf8.count <= 255, (1...65535).contains(port) else { return nil }
-        let parsed = TargetHost(host)
+        // A rooted name (`db.internal.`) is a name: its last dot is not a label of its own.
+        let name = host.hasSuffix(".") && host.count > 1 ? host.dropLast() : host[...]
+        guard !host.isEmpty, host.utf8.count <= 255, (1...65535).contains(port), let parsed = TargetHost(name) else { return nil }
         switch parsed {
-        case .ipv4, .ipv6: self.host = parsed!.description
-        case .name, nil: self.host = host
+        case .ipv4, .ipv6: self.host = parsed.description
+        case .name: self.host = host
         }
         self.port = port
         self.parsed = parsed
