@@ -186,8 +186,7 @@ final class JWTFuzzTests: XCTestCase {
         let beside = try BlockingSocket(port: port, timeout: 15)
         XCTAssertTrue(try beside.upgrade(path: "/j", port: port, token: good.text).head.hasPrefix("HTTP/1.1 101"))
         let run = FuzzRun("jwt-server", iterations: 250)
-        var baseline: Int?
-        var peak = 0
+        let watch = BesideWatch(beside: beside, pid: server.pid)
         var answers: [Int: Int] = [:]
         let unreserved = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~")
         let count = try run.inputs { index, random in
@@ -218,25 +217,13 @@ final class JWTFuzzTests: XCTestCase {
                 XCTFail("\(run.label(index)): \(token.clean ? "a clean token" : "a token") got \(head.prefix(12)) \(rest.debugDescription)")
                 return false
             }
-            if index % 25 == 0 {
-                let payload = TestKit.randomPayload(count: 64 << 10, seed: UInt64(index + 1))
-                try beside.write(payload)
-                XCTAssertEqual(
-                    TestKit.sha256(try beside.read(exactly: payload.count)), TestKit.sha256(payload), "the good tunnel, \(run.label(index))"
-                )
-                let rss = TestKit.residentBytes(pid: server.pid) ?? 0
-                if baseline == nil { baseline = rss }
-                peak = max(peak, rss)
-            }
+            try watch.sample(index, run.label(index))
             return server.process.isRunning
         }
         XCTAssertTrue(server.process.isRunning, server.stderr)
         run.expect(answers[101, default: 0], atLeast: 0.03, of: count, "101s: \(answers)")
         run.expect(answers[401, default: 0], atLeast: 0.3, of: count, "401s: \(answers)")
-        print("fuzz jwt-server: answers \(answers), server RSS \((baseline ?? 0) >> 20) -> \(peak >> 20) MiB")
-        XCTAssertLessThan(peak - (baseline ?? peak), 32 << 20, "server RSS grew \((peak - (baseline ?? peak)) >> 20) MiB")
-        let payload = TestKit.randomPayload(count: 1 << 20, seed: 11)
-        try beside.write(payload)
-        XCTAssertEqual(TestKit.sha256(try beside.read(exactly: payload.count)), TestKit.sha256(payload), "the good tunnel at the end")
+        print("fuzz jwt-server: answers \(answers), \(watch.memory("server"))")
+        try watch.finish(seed: 11)
     }
 }

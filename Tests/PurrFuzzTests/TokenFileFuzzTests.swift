@@ -120,8 +120,7 @@ final class TokenFileFuzzTests: XCTestCase {
         let beside = try BlockingSocket(port: port, timeout: 15)
         XCTAssertTrue(try beside.upgrade(path: "/t", port: port, token: good).head.hasPrefix("HTTP/1.1 101"))
         let run = FuzzRun("token-file-server", iterations: 120)
-        var baseline: Int?
-        var peak = 0
+        let watch = BesideWatch(beside: beside, pid: server.pid)
         var answers: [Int: Int] = [:]
         let count = try run.inputs { index, random in
             var presented: [String] = []
@@ -156,27 +155,14 @@ final class TokenFileFuzzTests: XCTestCase {
                     return false
                 }
             }
-            if index % 20 == 0 {
-                let payload = TestKit.randomPayload(count: 64 << 10, seed: UInt64(index + 1))
-                try beside.write(payload)
-                XCTAssertEqual(
-                    TestKit.sha256(try beside.read(exactly: payload.count)), TestKit.sha256(payload), "the good tunnel, \(run.label(index))"
-                )
-                let rss = TestKit.residentBytes(pid: server.pid) ?? 0
-                if baseline == nil { baseline = rss }
-                peak = max(peak, rss)
-            }
+            try watch.sample(index, run.label(index))
             return server.process.isRunning
         }
         XCTAssertTrue(server.process.isRunning, server.stderr)
         XCTAssertFalse(server.stderr.contains("\u{1b}"), "an escape sequence from a token file reached the log")
         run.expect(answers[101, default: 0], atLeast: 0.3, of: count, "101s: \(answers)")
         run.expect(answers[403, default: 0], atLeast: 0.3, of: count, "403s: \(answers)")
-        let growth = peak - (baseline ?? peak)
-        print("fuzz token-file-server: answers \(answers), server RSS \((baseline ?? 0) >> 20) -> \(peak >> 20) MiB")
-        XCTAssertLessThan(growth, 32 << 20, "server RSS grew \(growth >> 20) MiB over the fuzzed token files")
-        let payload = TestKit.randomPayload(count: 1 << 20, seed: 7)
-        try beside.write(payload)
-        XCTAssertEqual(TestKit.sha256(try beside.read(exactly: payload.count)), TestKit.sha256(payload), "the good tunnel at the end")
+        print("fuzz token-file-server: answers \(answers), \(watch.memory("server"))")
+        try watch.finish(seed: 7)
     }
 }

@@ -121,8 +121,7 @@ final class WebSocketFrameFuzzTests: XCTestCase {
         let beside = try BlockingSocket(port: port, timeout: 15)
         XCTAssertTrue(try beside.upgrade(path: "/echo", port: port).head.hasPrefix("HTTP/1.1 101"))
         let run = FuzzRun("websocket-server", iterations: 250)
-        var baseline: Int?
-        var peak = 0
+        let watch = BesideWatch(beside: beside, pid: server.pid)
         var outcomes: [String: Int] = [:]
         try run.inputs { index, random in
             var bytes = WebSocketFrameModel.stream(&random, role: .server, maxMessage: maxMessage, complete: true)
@@ -162,24 +161,12 @@ final class WebSocketFrameFuzzTests: XCTestCase {
                     return false
                 }
             }
-            if index % 25 == 0 {
-                let payload = TestKit.randomPayload(count: 64 << 10, seed: UInt64(index + 1))
-                try beside.write(payload)
-                XCTAssertEqual(
-                    TestKit.sha256(try beside.read(exactly: payload.count)), TestKit.sha256(payload), "the good tunnel, \(run.label(index))"
-                )
-                let rss = TestKit.residentBytes(pid: server.pid) ?? 0
-                if baseline == nil { baseline = rss }
-                peak = max(peak, rss)
-            }
+            try watch.sample(index, run.label(index))
             return server.process.isRunning
         }
         XCTAssertTrue(server.process.isRunning, server.stderr)
-        print("fuzz websocket-server: close codes \(outcomes), server RSS \((baseline ?? 0) >> 20) -> \(peak >> 20) MiB")
-        XCTAssertLessThan(peak - (baseline ?? peak), 32 << 20, "server RSS grew \((peak - (baseline ?? peak)) >> 20) MiB")
-        let payload = TestKit.randomPayload(count: 1 << 20, seed: 13)
-        try beside.write(payload)
-        XCTAssertEqual(TestKit.sha256(try beside.read(exactly: payload.count)), TestKit.sha256(payload), "the good tunnel at the end")
+        print("fuzz websocket-server: close codes \(outcomes), \(watch.memory("server"))")
+        try watch.finish(seed: 13)
     }
 
     /// The client's side: a hostile WebSocket server (made by hand here) sends the streams to the built
@@ -204,8 +191,7 @@ final class WebSocketFrameFuzzTests: XCTestCase {
         let appPort = try listening(client)
         let beside = try BlockingSocket(port: try listening(good), timeout: 15)
         let run = FuzzRun("websocket-client", iterations: 200)
-        var baseline: Int?
-        var peak = 0
+        let watch = BesideWatch(beside: beside, pid: client.pid)
         var outcomes: [String: Int] = [:]
         let maxMessage = WebSocketFrameBridge.Options.clientMaxMessage
         try run.inputs { index, random in
@@ -267,16 +253,7 @@ final class WebSocketFrameFuzzTests: XCTestCase {
                     return false
                 }
             }
-            if index % 25 == 0 {
-                let payload = TestKit.randomPayload(count: 64 << 10, seed: UInt64(index + 1))
-                try beside.write(payload)
-                XCTAssertEqual(
-                    TestKit.sha256(try beside.read(exactly: payload.count)), TestKit.sha256(payload), "the good tunnel, \(run.label(index))"
-                )
-                let rss = TestKit.residentBytes(pid: client.pid) ?? 0
-                if baseline == nil { baseline = rss }
-                peak = max(peak, rss)
-            }
+            try watch.sample(index, run.label(index))
             guard client.process.isRunning else {
                 XCTFail(
                     "\(run.label(index)): the client died on \(bytes.count) bytes: \(bytes.map { String(format: "%02x", $0) }.joined())")
@@ -285,8 +262,7 @@ final class WebSocketFrameFuzzTests: XCTestCase {
             return true
         }
         XCTAssertTrue(client.process.isRunning, client.stderr)
-        print("fuzz websocket-client: close codes \(outcomes), client RSS \((baseline ?? 0) >> 20) -> \(peak >> 20) MiB")
-        XCTAssertLessThan(peak - (baseline ?? peak), 32 << 20, "client RSS grew \((peak - (baseline ?? peak)) >> 20) MiB")
+        print("fuzz websocket-client: close codes \(outcomes), \(watch.memory("client"))")
         await goodServer.shutdown(drainTimeout: 0)
     }
 }
