@@ -148,4 +148,50 @@ final class WebSocketFramingTests: XCTestCase {
             }
         }
     }
+
+    /// One read full of empty frames is worked through a batch per turn of the event loop, so other
+    /// connections on it get theirs; what comes behind waits in order, and reading stops meanwhile.
+    func testAFloodOfTinyFramesIsReadABatchPerTurn() throws {
+        final class Sink: ChannelInboundHandler {
+            typealias InboundIn = ByteBuffer
+            var data: [UInt8] = []
+            func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+                self.data += Self.unwrapInboundIn(data).readableBytesView
+            }
+        }
+        final class ReadCounter: ChannelOutboundHandler {
+            typealias OutboundIn = Never
+            var reads = 0
+            func read(context: ChannelHandlerContext) {
+                reads += 1
+                context.read()
+            }
+        }
+        let channel = EmbeddedChannel()
+        let counter = ReadCounter()
+        try channel.pipeline.syncOperations.addHandler(counter)
+        try WebSocketFrameBridge.install(on: channel, role: .server, options: .init())
+        let sink = Sink()
+        try channel.pipeline.syncOperations.addHandler(sink)
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+        func frame(_ text: String) -> [UInt8] {
+            Array(
+                WebSocketFrameWriter.frame(
+                    opcode: .binary, payload: ByteBuffer(string: text), maskKey: [1, 2, 3, 4], allocator: ByteBufferAllocator()
+                ).readableBytesView)
+        }
+        var flood: [UInt8] = []
+        for _ in 0..<(3 * WebSocketFrameBridge.framesPerTurn) { flood += frame("") }
+        flood += frame("hello")
+        try channel.writeInbound(ByteBuffer(bytes: flood))
+        XCTAssertEqual(sink.data, [], "everything was read in one turn")
+        try channel.writeInbound(ByteBuffer(bytes: frame(" world")))
+        let readsBefore = counter.reads
+        channel.read()
+        XCTAssertEqual(counter.reads, readsBefore, "read on while frames wait their turn")
+        channel.embeddedEventLoop.run()
+        XCTAssertEqual(String(decoding: sink.data, as: UTF8.self), "hello world")
+        XCTAssertEqual(counter.reads, readsBefore + 1, "the held read once the backlog is done")
+        _ = try? channel.finish()
+    }
 }

@@ -50,6 +50,9 @@ public final class WebSocketFrameBridge {
     /// A server's payload up to this size is copied behind its header rather than sent beside it.
     static let copiedPayload = 4096
 
+    /// Frames read in one go before the event loop's other connections get their turn.
+    public static let framesPerTurn = 1024
+
     /// How long a peer that broke the rules may take to read our close frame and go, before we hang up.
     static let linger = TimeAmount.seconds(2)
 
@@ -70,8 +73,12 @@ public final class WebSocketFrameBridge {
     private var readDemand = false
     /// The latest ping's payload, waiting for the channel to become writable.
     private var pendingPong: ByteBuffer?
-    /// A read asked for while a pong waits: passed on once it is written.
+    /// A read asked for while a pong waits (or frames wait their turn): passed on once it is written.
     private var heldRead = false
+    /// Bytes read but not yet parsed: they wait for the next turn of the event loop (`framesPerTurn`).
+    private var backlog: ByteBuffer?
+    /// The end of input came while bytes waited in the backlog.
+    private var backlogInputClosed = false
     private var pingTask: Scheduled<Void>?
     private var lingerTask: Scheduled<Void>?
     /// Our own frames (a pong, a close) wait here until the handshake's handlers have left: the client's
@@ -117,7 +124,7 @@ public final class WebSocketFrameBridge {
         guard held == nil, context.channel.isWritable, let payload = pendingPong else { return }
         pendingPong = nil
         if !closeSent { send(frame(.pong, payload, context: context), promise: nil, context: context) }
-        if heldRead {
+        if heldRead, backlog == nil {
             heldRead = false
             context.read()
         }
@@ -258,8 +265,28 @@ extension WebSocketFrameBridge: ChannelDuplexHandler {
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         noteInbound()
         var bytes = Self.unwrapInboundIn(data)
+        if var waiting = backlog {
+            // Behind frames still waiting their turn: in order, after them.
+            waiting.writeBuffer(&bytes)
+            backlog = waiting
+            return
+        }
+        process(bytes, context: context)
+    }
+
+    /// Reads frames from `bytes`, at most `framesPerTurn` of them: one read of 1 MiB can hold 170,000 empty
+    /// frames, and working through them at once would hold every other connection on this event loop.
+    /// What is left waits for the next turn of the loop, with reading stopped meanwhile.
+    private func process(_ bytes: ByteBuffer, context: ChannelHandlerContext) {
+        var bytes = bytes
+        var frames = 0
         // Nothing counts after a violation or the peer's close frame (RFC 6455 5.5.1).
         while !failed, !closeReceived {
+            if frames == Self.framesPerTurn, bytes.readableBytes > 0 {
+                backlog = bytes
+                context.eventLoop.assumeIsolated().execute { self.nextTurn(context: context) }
+                return
+            }
             let event: WebSocketFrameParser.Event?
             do {
                 event = try parser.next(from: &bytes)
@@ -269,12 +296,31 @@ extension WebSocketFrameBridge: ChannelDuplexHandler {
             guard let event else { return }
             switch event {
             case .head(let head):
+                frames += 1
                 check(head, context: context)
             case .payload(let piece):
                 context.fireChannelRead(Self.wrapInboundOut(piece))
             case .control(let head, let payload):
                 control(head, payload, context: context)
             }
+        }
+    }
+
+    /// The frames that waited: the next batch, then what waited behind them (the end of input, a read).
+    private func nextTurn(context: ChannelHandlerContext) {
+        guard let waiting = backlog, self.context != nil else { return }
+        backlog = nil
+        noteInbound()  // frames of the peer's, read now: it is not silent
+        process(waiting, context: context)
+        context.fireChannelReadComplete()
+        guard backlog == nil else { return }
+        if backlogInputClosed {
+            backlogInputClosed = false
+            inputClosed(context: context)
+        }
+        if heldRead, pendingPong == nil {
+            heldRead = false
+            context.read()
         }
     }
 
@@ -324,14 +370,23 @@ extension WebSocketFrameBridge: ChannelDuplexHandler {
 
     public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let event = event as? ChannelEvent, case .inputClosed = event {
-            if failed {
-                context.close(promise: nil)
+            // After the frames still waiting, if any.
+            if backlog != nil {
+                backlogInputClosed = true
             } else {
-                peerClosed(context: context)
+                inputClosed(context: context)
             }
             return
         }
         context.fireUserInboundEventTriggered(event)
+    }
+
+    private func inputClosed(context: ChannelHandlerContext) {
+        if failed {
+            context.close(promise: nil)
+        } else {
+            peerClosed(context: context)
+        }
     }
 
     public func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -344,12 +399,12 @@ extension WebSocketFrameBridge: ChannelDuplexHandler {
     }
 
     public func read(context: ChannelHandlerContext) {
-        readDemand = true
-        // A pong waits for the peer to read: read nothing more from it meanwhile.
-        guard pendingPong == nil else {
+        // A pong waits for the peer to read, or frames already read wait their turn: read nothing meanwhile.
+        guard pendingPong == nil, backlog == nil else {
             heldRead = true
             return
         }
+        readDemand = true
         context.read()
     }
 
