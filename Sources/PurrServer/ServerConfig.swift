@@ -83,6 +83,8 @@ public struct AdminConfig: Sendable {
                 "admin endpoint on non-loopback address \(listen.host) needs a token (--admin-token, admin.token or PURR_ADMIN_TOKEN)")
         }
         if let token, token.isEmpty { throw ConfigError("the admin token is empty") }
+        // A token no client can send (a space, a control) would lock every viewer out.
+        if let token, !HeadValidation.isToken68(token) { throw ConfigError("the admin token is not a valid token (token68)") }
     }
 }
 

@@ -41,6 +41,7 @@ final class AdminHardeningTests: XCTestCase {
             XCTAssertTrue(answer.body.contains("loopback Host"), answer.body)
         }
         XCTAssertEqual(try request(admin, "/healthz", host: nil).status, 403, "no Host at all")
+        XCTAssertEqual(try request(admin, "/stats", host: "127.0.0.1\r\nHost: evil.example").status, 400, "two Host headers")
 
         let (locked, _, lockedAdmin) = try startServer("log_level = \"warning\"\n[admin]\ntoken = \"adm-token\"")
         defer { locked.stop() }
@@ -114,6 +115,15 @@ final class AdminHardeningTests: XCTestCase {
             })
         let again = try BlockingSocket(port: port, timeout: 10)
         _ = try again.upgrade(path: "/t", port: port)
+    }
+
+    /// An admin token no client could send is refused where it is written.
+    func testAnAdminTokenNoClientCanSendIsRefused() throws {
+        let result = try RunningProcess.run(
+            "purr-server", ["--listen", "127.0.0.1:0", "--admin-port", "0", "--admin-token", "two words"])
+        XCTAssertEqual(result.status, 2, result.stderr)
+        XCTAssertTrue(result.stderr.contains("admin token is not a valid token (token68)"), result.stderr)
+        XCTAssertFalse(result.stderr.contains("two words"), "the token in the error line")
     }
 
     /// Loopback is decided from the parsed address, not its spelling.

@@ -33,6 +33,11 @@ final class AdminHandler {
 
     private func route(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
         let (path, query) = Self.split(head.uri)
+        // Two Host headers are a malformed request (RFC 9112 3.2); answering by the first would let a
+        // second one slip past the loopback rule below in some other reader's view.
+        guard head.headers["host"].count <= 1 else {
+            return respond(context, .badRequest, "text/plain; charset=utf-8", "more than one Host header\n", keepAlive: false)
+        }
         // Without a token, a page on another site could read us through DNS rebinding (its name, our
         // address): only a request that names loopback as its Host is answered.
         if config.token == nil, !Self.namesLoopback(head.headers.first(name: "host")) {
