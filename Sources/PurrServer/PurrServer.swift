@@ -64,6 +64,7 @@ public final class PurrServer: Sendable {
                 }
         }
         let config = self.config
+        UpgradeHandler.prepareTypes()
         let bound = try await LoopListeners.bind(
             group: group, host: config.listen.host, port: config.listen.port,
             setUpListener: { try $0.pipeline.syncOperations.addHandler(AcceptErrorHandler(logger: settings.current.logger)) },

@@ -31,6 +31,14 @@ final class UpgradeHandler {
         self.gate = gate
     }
 
+    /// Builds the generic handler types once, on one thread, before any connection does: the first
+    /// burst of connections otherwise instantiates their metadata on every event loop at once, and the
+    /// Swift runtime crashed doing so once (a null dereference in `swift_checkMetadataState`, seen in
+    /// `testServerOutOfFileDescriptorsDuringABurst`).
+    static func prepareTypes() {
+        _ = ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes))
+    }
+
     /// The handlers one accepted connection starts with, in order.
     static func install(on channel: any Channel, env: ServerEnvironment) throws {
         let gate = HandshakeGate(limit: env.maxHeadSize)
