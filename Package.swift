@@ -55,9 +55,15 @@ let package = Package(
             dependencies: [
                 "PurrCore", nioCore, nioPosix, nioHTTP1, nioWebSocket, nioSSL, logging,
                 .product(name: "NIOTLS", package: "swift-nio"),
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"), "CGSSAPI",
             ],
             swiftSettings: upcoming
+        ),
+        // MIT krb5's GSSAPI: Negotiate (Kerberos) and NTLM (gss-ntlmssp) proxy authentication.
+        .systemLibrary(
+            name: "CGSSAPI",
+            path: "Sources/CGSSAPI",
+            providers: [.apt(["libkrb5-dev"])]
         ),
         .systemLibrary(
             name: "CNCurses",
@@ -136,7 +142,7 @@ let package = Package(
             name: "PurrClientTests",
             dependencies: [
                 "PurrCore", "PurrClient", "PurrServer", "PurrTUI", "PurrTestSupport", nioCore, nioPosix, nioHTTP1, nioWebSocket,
-                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"), "CGSSAPI",
             ],
             swiftSettings: upcoming
         ),

@@ -9,6 +9,8 @@ what="${1:-build}"
 need=()
 # Building: the Swift toolchain comes from swift.org, not apt; ncursesw for the TUI.
 [ -e /usr/include/ncursesw/ncurses.h ] || [ -e /usr/include/ncurses.h ] || need+=(libncurses-dev)
+# MIT krb5's GSSAPI headers: Negotiate (Kerberos) and NTLM proxy authentication.
+[ -e /usr/include/gssapi/gssapi_krb5.h ] || need+=(libkrb5-dev)
 if [ "$what" = test ]; then
     # The tests use the real programs (no mocks).
     command -v tmux >/dev/null 2>&1 || need+=(tmux)
@@ -33,6 +35,12 @@ if [ "$what" = test ]; then
     # HTTP/1.0, squid with HTTP/1.1 (its basic_ncsa_auth helper comes with it).
     command -v tinyproxy >/dev/null 2>&1 || [ -x /usr/bin/tinyproxy ] || need+=(tinyproxy)
     [ -x /usr/sbin/squid ] || command -v squid >/dev/null 2>&1 || need+=(squid)
+    # Proxy authentication (ProxyAuthTests): a private Kerberos realm (krb5kdc, kdb5_util, kadmin.local,
+    # kinit) for squid's negotiate_kerberos_auth, and gss-ntlmssp for NTLM.
+    [ -x /usr/sbin/krb5kdc ] || need+=(krb5-kdc)
+    [ -x /usr/sbin/kadmin.local ] || need+=(krb5-admin-server)
+    command -v kinit >/dev/null 2>&1 || need+=(krb5-user)
+    [ -e /etc/gss/mech.d/mech.ntlmssp.conf ] || need+=(gss-ntlmssp)
     # The WebSocket tests drive real Python peers (the websockets library, websockify) from a venv.
     python3 -c "import venv, ensurepip" >/dev/null 2>&1 || need+=(python3-venv)
     # Dynamic tunnels (DynamicTunnelTests): curl as SOCKS4a, SOCKS5 and HTTP proxy client.
@@ -69,7 +77,7 @@ echo "deps: installing ${need[*]}"
 $SUDO apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
 # Where systemd runs, apt starts the proxies as services; the tests start their own (own ports, configs).
-for service in squid tinyproxy; do
+for service in squid tinyproxy krb5-kdc krb5-admin-server; do
     case " ${need[*]} " in *" $service "*) $SUDO systemctl disable --now "$service" >/dev/null 2>&1 || true ;; esac
 done
 python_peers
