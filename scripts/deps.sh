@@ -45,6 +45,10 @@ if [ "$what" = test ]; then
     python3 -c "import venv, ensurepip" >/dev/null 2>&1 || need+=(python3-venv)
     # Dynamic tunnels (DynamicTunnelTests): curl as SOCKS4a, SOCKS5 and HTTP proxy client.
     command -v curl >/dev/null 2>&1 || need+=(curl)
+    # ... and OpenSSH through `ProxyCommand nc -X 5 -x ...` (OpenBSD's netcat) to a real sshd.
+    [ -x /usr/sbin/sshd ] || need+=(openssh-server)
+    command -v ssh >/dev/null 2>&1 || need+=(openssh-client)
+    [ -x /bin/nc.openbsd ] || [ -x /usr/bin/nc.openbsd ] || need+=(netcat-openbsd)
 fi
 
 # Python peers for the WebSocket tests, pinned (.ci/requirements.txt), in .ci/venv where the tests look.
