@@ -8,7 +8,7 @@ import Synchronization
 public final class PurrServer: Sendable {
     public let registry: StatsRegistry
     /// The swappable settings: each new connection takes the current snapshot once, at accept.
-    let settings: EnvironmentHolder
+    let settings: SettingsHolder
     let group: any EventLoopGroup
     let logger: Logger
     private let channels = ChannelTracker()
@@ -23,8 +23,8 @@ public final class PurrServer: Sendable {
         self.group = group
         self.logger = logger
         self.registry = StatsRegistry(routes: config.routes, listen: config.listen.description)
-        let env = ServerEnvironment(routes: RouteTable(config.routes), registry: registry, peers: peers, logger: logger, config: config)
-        self.settings = EnvironmentHolder(env, config: config)
+        let env = ServerSettings(routes: RouteTable(config.routes), registry: registry, peers: peers, logger: logger, config: config)
+        self.settings = SettingsHolder(env, config: config)
         Self.activateSources(of: config.routes, logger: logger)
     }
 
@@ -39,7 +39,7 @@ public final class PurrServer: Sendable {
     public var config: ServerConfig { settings.config }
 
     /// The settings snapshot new connections get now.
-    var env: ServerEnvironment { settings.current }
+    var env: ServerSettings { settings.current }
 
     /// The address actually bound (useful with port 0).
     public var localAddress: SocketAddress? { listeners.withLock { $0.first?.localAddress } }
@@ -134,11 +134,11 @@ extension PurrServer {
         registry.updateRoutes(applied.routes)
         Self.activateSources(of: applied.routes, logger: logger)
         let generation = settings.current.generation + 1
-        let environment = ServerEnvironment(
+        let snapshot = ServerSettings(
             routes: RouteTable(applied.routes), registry: registry, peers: peers, logger: logger, config: applied, generation: generation)
-        settings.replace(with: environment, config: applied)
+        settings.replace(with: snapshot, config: applied)
         registry.configLoaded(generation: generation)
-        let dropped = applied.dropRemoved ? registry.closeRelays(lostIn: environment.routes) : 0
+        let dropped = applied.dropRemoved ? registry.closeRelays(lostIn: snapshot.routes) : 0
         return ReloadOutcome(
             generation: generation, routes: applied.routes.count, droppedRelays: dropped, certificate: tls?.certificatePath, notes: notes)
     }

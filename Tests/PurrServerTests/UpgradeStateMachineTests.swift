@@ -110,24 +110,24 @@ final class UpgradeStateMachineTests: XCTestCase {
 
     // MARK: The pipeline in an EmbeddedChannel
 
-    func makeEnvironment(maxHeadSize: Int = 1024, perPeer: Int = 64) throws -> ServerEnvironment {
+    func makeSettings(maxHeadSize: Int = 1024, perPeer: Int = 64) throws -> ServerSettings {
         var config = ServerConfig()
         config.routes = [try Route(path: "/t", target: HostPort(host: "127.0.0.1", port: 1))]
         config.maxHeadSize = maxHeadSize
         config.headerTimeout = 2
         config.maxConnectionsPerPeer = perPeer
         let registry = StatsRegistry(routes: config.routes, listen: "embedded")
-        return ServerEnvironment(
+        return ServerSettings(
             routes: RouteTable(config.routes), registry: registry, peers: PeerLimiter(), logger: InProcessServer.quietLogger,
             config: config)
     }
 
     func makeChannel(maxHeadSize: Int = 1024) throws -> (EmbeddedChannel, StatsRegistry) {
-        let env = try makeEnvironment(maxHeadSize: maxHeadSize)
+        let env = try makeSettings(maxHeadSize: maxHeadSize)
         return (try makeChannel(env), env.registry)
     }
 
-    func makeChannel(_ env: ServerEnvironment, peer: String = "127.0.0.1") throws -> EmbeddedChannel {
+    func makeChannel(_ env: ServerSettings, peer: String = "127.0.0.1") throws -> EmbeddedChannel {
         let channel = EmbeddedChannel()
         try UpgradeHandler.install(on: channel, env: env)
         try channel.connect(to: SocketAddress(ipAddress: peer, port: 9)).wait()
@@ -137,7 +137,7 @@ final class UpgradeStateMachineTests: XCTestCase {
     /// Silent and handshaking connections count against their address; one more is 503 `peer_limit`,
     /// another address is not affected, and a closed one frees its slot.
     func testPeerLimitCountsSilentConnectionsPerAddress() throws {
-        let env = try makeEnvironment(perPeer: 2)
+        let env = try makeSettings(perPeer: 2)
         let first = try makeChannel(env)
         let second = try makeChannel(env)
         XCTAssertEqual(try answer(first), "")

@@ -2,7 +2,7 @@ import NIOCore
 import NIOHTTP1
 import PurrCore
 
-extension ServerEnvironment {
+extension ServerSettings {
     /// What a request head gets: the original protocol's checks, then the route, its limit, its token,
     /// and how its target is chosen.
     func decide(_ head: HTTPRequestHead, record: ConnectionRecord?, peer: SocketAddress? = nil) -> UpgradeStateMachine.Decision {

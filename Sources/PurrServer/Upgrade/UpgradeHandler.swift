@@ -15,7 +15,7 @@ final class UpgradeHandler {
     typealias OutboundOut = ByteBuffer
 
     private var machine = UpgradeStateMachine()
-    private let env: ServerEnvironment
+    private let env: ServerSettings
     private let gate: HandshakeGate
     private var record: ConnectionRecord?
     private var headerTimer: Scheduled<Void>?
@@ -26,7 +26,7 @@ final class UpgradeHandler {
     /// The peer address this connection is counted under until it relays or closes (`PeerLimiter`).
     private var countedPeer: String?
 
-    init(env: ServerEnvironment, gate: HandshakeGate) {
+    init(env: ServerSettings, gate: HandshakeGate) {
         self.env = env
         self.gate = gate
     }
@@ -40,7 +40,7 @@ final class UpgradeHandler {
     }
 
     /// The handlers one accepted connection starts with, in order.
-    static func install(on channel: any Channel, env: ServerEnvironment) throws {
+    static func install(on channel: any Channel, env: ServerSettings) throws {
         let gate = HandshakeGate(limit: env.maxHeadSize)
         let operations = channel.pipeline.syncOperations
         try operations.addHandler(gate)

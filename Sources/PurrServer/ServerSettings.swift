@@ -4,8 +4,8 @@ import PurrCore
 
 /// What every connection handler of one server shares: an immutable snapshot of the settings of one
 /// configuration generation. A reload makes a new one; each connection takes the current one once,
-/// at accept (`EnvironmentHolder`), and keeps it for its whole life.
-final class ServerEnvironment: Sendable {
+/// at accept (`SettingsHolder`), and keeps it for its whole life.
+final class ServerSettings: Sendable {
     let routes: RouteTable
     let registry: StatsRegistry
     let logger: Logger
