@@ -12,8 +12,11 @@ let logging = Target.Dependency.product(name: "Logging", package: "swift-log")
 let argumentParser = Target.Dependency.product(name: "ArgumentParser", package: "swift-argument-parser")
 let asyncHTTPClient = Target.Dependency.product(name: "AsyncHTTPClient", package: "async-http-client")
 let jwtKit = Target.Dependency.product(name: "JWTKit", package: "jwt-kit")
+let serviceLifecycle = Target.Dependency.product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
 let upcoming: [SwiftSetting] = [.enableUpcomingFeature("ExistentialAny"), .enableUpcomingFeature("MemberImportVisibility")]
 
+// Built and tested on Linux (glibc) only. The macOS minimum below lets a Darwin build start; the
+// Linux-only calls stop it with a clear #error instead of failing inside a system header.
 let package = Package(
     name: "Purr",
     platforms: [.macOS(.v15)],
@@ -36,12 +39,14 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.7.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
         .target(
             name: "PurrCore",
             dependencies: [
                 nioCore, nioPosix, nioHTTP1, nioWebSocket, nioSSL, logging, crypto, .product(name: "TOMLKit", package: "TOMLKit"),
+                serviceLifecycle,
             ],
             swiftSettings: upcoming
         ),
@@ -84,17 +89,17 @@ let package = Package(
         ),
         .executableTarget(
             name: "purr-tui",
-            dependencies: ["PurrCore", "PurrTUI", "PurrDemo", "PurrClient", nioPosix, logging, argumentParser],
+            dependencies: ["PurrCore", "PurrTUI", "PurrDemo", "PurrClient", nioPosix, logging, argumentParser, serviceLifecycle],
             swiftSettings: upcoming
         ),
         .executableTarget(
             name: "purr-server",
-            dependencies: ["PurrCore", "PurrServer", nioCore, nioPosix, logging, argumentParser],
+            dependencies: ["PurrCore", "PurrServer", nioCore, nioPosix, logging, argumentParser, serviceLifecycle],
             swiftSettings: upcoming
         ),
         .executableTarget(
             name: "purr",
-            dependencies: ["PurrCore", "PurrClient", nioCore, nioPosix, nioSSL, logging, argumentParser],
+            dependencies: ["PurrCore", "PurrClient", nioCore, nioPosix, nioSSL, logging, argumentParser, serviceLifecycle],
             swiftSettings: upcoming
         ),
         .executableTarget(
