@@ -46,7 +46,7 @@ let package = Package(
             name: "PurrCore",
             dependencies: [
                 nioCore, nioPosix, nioHTTP1, nioWebSocket, nioSSL, logging, crypto, .product(name: "TOMLKit", package: "TOMLKit"),
-                serviceLifecycle,
+                serviceLifecycle, .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             swiftSettings: upcoming
         ),

@@ -36,9 +36,10 @@ let consoles = try Route(path: "/console/{machine}", allow: AllowList(options.al
 let purr = PurrServer(listen: options.purr, routes: [consoles], group: group)
 try await purr.start()
 
-CommandLineSupport.printLine("http on \(http.localAddress?.hostPortDescription ?? "?")")
-CommandLineSupport.printLine("purr on \(purr.localAddress?.hostPortDescription ?? "?")")
-_ = await SignalWatcher().wait()
-await purr.shutdown(drainTimeout: 2)
+// Until SIGTERM or SIGINT (through swift-service-lifecycle); the lines go out once those are trapped.
+let addresses = ["http on \(http.localAddress?.hostPortDescription ?? "?")", "purr on \(purr.localAddress?.hostPortDescription ?? "?")"]
+try await ProcessLifecycle.run(
+    start: { for line in addresses { CommandLineSupport.printLine(line) } },
+    stop: { await purr.shutdown(drainTimeout: 2) })
 try await http.close().get()
 try await group.shutdownGracefully()

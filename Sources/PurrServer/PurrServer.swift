@@ -87,17 +87,12 @@ public final class PurrServer: Sendable {
         if active > 0 {
             logger.info("draining", metadata: ["active": "\(active)", "timeout": "\(drainTimeout)s"])
         }
-        let deadline = ContinuousClock.now + .milliseconds(Int(drainTimeout * 1000))
-        while channels.count > 0 && ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(20))
-        }
-        let left = channels.closeAll()
+        // Woken by the last close, not by looking again and again.
+        let drained = await channels.waitUntilEmpty(timeout: .milliseconds(Int(drainTimeout * 1000)))
+        let left = drained ? 0 : channels.closeAll()
         if left > 0 { logger.notice("closed relays still open after the drain timeout", metadata: ["count": "\(left)"]) }
         // Closing is asynchronous: wait (bounded) until the closes have been counted.
-        let closeDeadline = ContinuousClock.now + .seconds(2)
-        while registry.activeCount > 0 && ContinuousClock.now < closeDeadline {
-            try? await Task.sleep(for: .milliseconds(10))
-        }
+        _ = await registry.waitUntilIdle(timeout: .seconds(2))
         // A resolver's HTTP client keeps connections of its own: closed now, not when the server object goes.
         for route in config.routes {
             if case .source(let resolver as ResolverSource, _) = route.target { await resolver.shutdown() }

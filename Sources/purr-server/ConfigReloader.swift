@@ -1,5 +1,3 @@
-import Dispatch
-import Foundation
 import Logging
 import PurrCore
 import PurrServer
@@ -7,33 +5,15 @@ import PurrServer
 /// SIGHUP: re-reads `server.toml` (with the same flags on top) and applies it to new connections;
 /// relays already up keep going. A file that does not load keeps the old configuration, logs one
 /// line naming the file, key and problem, and is counted in `/metrics` and `/stats`.
-final class ConfigReloader: @unchecked Sendable {
-    /// Unchecked: set once in init, only kept alive afterwards. Reloads run one at a time on `queue`.
-    private let source: any DispatchSourceSignal
-    private let queue = DispatchQueue(label: "purr-server.reload")
+struct ConfigReloader: Sendable {
+    let resolve: @Sendable () throws(ConfigError) -> ServerConfig
+    let server: PurrServer
+    let admin: AdminServer?
+    let levelSwitch: LogLevelSwitch
+    let logger: Logger
 
-    init(
-        resolve: @escaping @Sendable () throws(ConfigError) -> ServerConfig,
-        server: PurrServer,
-        admin: AdminServer?,
-        levelSwitch: LogLevelSwitch,
-        logger: Logger
-    ) {
-        signal(SIGHUP, SIG_IGN)
-        source = DispatchSource.makeSignalSource(signal: SIGHUP, queue: queue)
-        source.setEventHandler {
-            Self.reload(resolve: resolve, server: server, admin: admin, levelSwitch: levelSwitch, logger: logger)
-        }
-        source.resume()
-    }
-
-    static func reload(
-        resolve: () throws(ConfigError) -> ServerConfig,
-        server: PurrServer,
-        admin: AdminServer?,
-        levelSwitch: LogLevelSwitch,
-        logger: Logger
-    ) {
+    /// One reload; the lifecycle's reload service runs them one at a time.
+    func reload() {
         let outcome: ReloadOutcome
         let fresh: ServerConfig
         do {

@@ -93,7 +93,7 @@ struct PurrServerCommand: AsyncParsableCommand {
         } catch {
             if exitCode(for: error) == .success {
                 print(fullMessage(for: error))
-                Foundation.exit(0)
+                ProcessExit.success.exit()
             }
             CommandLineSupport.usageError("purr-server", CommandLineSupport.firstLine(message(for: error)))
         }
@@ -186,11 +186,10 @@ struct PurrServerCommand: AsyncParsableCommand {
 
     func serve(_ config: ServerConfig) async {
         // SIGHUP means reload, never the default action (which ends the process): ignored until the
-        // reloader takes it over below.
-        signal(SIGHUP, SIG_IGN)
+        // lifecycle's reload service traps it.
+        ProcessLifecycle.ignoreUntilTrapped([.hangUp])
         let levelSwitch = CommandLineSupport.bootstrapLogging(level: config.logLevel)
         let logger = Logger(label: "purr-server")
-        let signals = SignalWatcher()
         var tls: ServerTLS?
         if let certificate = config.tlsCertificate, let key = config.tlsKey {
             do {
@@ -203,38 +202,52 @@ struct PurrServerCommand: AsyncParsableCommand {
         }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
         let server = PurrServer(config: config, group: group, logger: logger, tls: tls)
-        do {
-            try await server.start()
-        } catch {
-            let reason = (error as? IOError).map { ConnectFailure.describe(errno: $0.errnoCode) } ?? "\(error)"
-            CommandLineSupport.usageError("purr-server", "cannot listen on \(config.listen): \(reason)")
-        }
-        var admin: AdminServer?
-        if let adminConfig = config.admin {
-            let adminServer = AdminServer(
-                config: adminConfig, registry: server.registry, group: group, logger: logger, tls: adminConfig.tls ? tls : nil)
-            do {
-                try await adminServer.start()
-            } catch {
-                let reason = (error as? IOError).map { ConnectFailure.describe(errno: $0.errnoCode) } ?? "\(error)"
-                CommandLineSupport.usageError("purr-server", "cannot listen on admin address \(adminConfig.listen): \(reason)")
-            }
-            admin = adminServer
+        let admin = config.admin.map {
+            AdminServer(config: $0, registry: server.registry, group: group, logger: logger, tls: $0.tls ? tls : nil)
         }
         let command = self
         let reloader = ConfigReloader(
             resolve: { () throws(ConfigError) in try command.resolveConfig() }, server: server, admin: admin, levelSwitch: levelSwitch,
             logger: logger)
-        // One line on standard output once ready, for scripts (and --listen with port 0).
-        CommandLineSupport.printLine("listening on \(server.registry.snapshot().server.listen)")
-        if let admin { CommandLineSupport.printLine("admin on \(HostPort(host: admin.config.listen.host, port: admin.port))") }
-        let signal = await signals.wait()
-        logger.info("signal received, shutting down", metadata: ["signal": "\(signal == SIGINT ? "SIGINT" : "SIGTERM")"])
-        _ = reloader
-        await admin?.shutdown()
-        await server.shutdown(drainTimeout: config.drainTimeout)
+        do {
+            try await ProcessLifecycle.run(
+                reload: { reloader.reload() }, logger: logger,
+                start: { await Self.start(server, admin: admin, listen: config.listen) },
+                stop: {
+                    logger.info("shutting down")
+                    await admin?.shutdown()
+                    await server.shutdown(drainTimeout: config.drainTimeout)
+                })
+        } catch {
+            logger.error("stopped by a failure", metadata: ["reason": "\(error)"])
+            ProcessExit.failure.exit()
+        }
         try? await group.shutdownGracefully()
         logger.info("stopped")
-        Foundation.exit(0)
+        ProcessExit.success.exit()
+    }
+
+    /// Binds the server and the admin endpoint; an address either cannot listen on is a usage error. Then
+    /// one line each on standard output, for scripts (and --listen with port 0).
+    static func start(_ server: PurrServer, admin: AdminServer?, listen: HostPort) async {
+        do {
+            try await server.start()
+        } catch {
+            CommandLineSupport.usageError("purr-server", "cannot listen on \(listen): \(Self.reason(error))")
+        }
+        if let admin {
+            do {
+                try await admin.start()
+            } catch {
+                CommandLineSupport.usageError(
+                    "purr-server", "cannot listen on admin address \(admin.config.listen): \(Self.reason(error))")
+            }
+        }
+        CommandLineSupport.printLine("listening on \(server.registry.snapshot().server.listen)")
+        if let admin { CommandLineSupport.printLine("admin on \(HostPort(host: admin.config.listen.host, port: admin.port))") }
+    }
+
+    static func reason(_ error: any Error) -> String {
+        (error as? IOError).map { ConnectFailure.describe(errno: $0.errnoCode) } ?? "\(error)"
     }
 }

@@ -7,7 +7,6 @@ import PurrClient
 import PurrCore
 import PurrDemo
 import PurrTUI
-import Synchronization
 
 @main
 struct PurrTUICommand: AsyncParsableCommand {
@@ -37,7 +36,7 @@ struct PurrTUICommand: AsyncParsableCommand {
         } catch {
             if exitCode(for: error) == .success {
                 CommandLineSupport.printLine(fullMessage(for: error))
-                Foundation.exit(0)
+                ProcessExit.success.exit()
             }
             CommandLineSupport.usageError("purr-tui", CommandLineSupport.firstLine(message(for: error)))
         }
@@ -102,27 +101,25 @@ struct PurrTUICommand: AsyncParsableCommand {
         }
         for stream in streams { stream.start() }
 
-        let signals = SignalWatcher(signals: [SIGINT, SIGTERM, SIGHUP])
+        // Before the screen starts: ncurses takes over these signals unless they are ignored; the group traps them.
+        let stopSignals: [ProcessLifecycle.StopSignal] = [.interrupt, .terminate, .hangUp]
+        ProcessLifecycle.ignoreUntilTrapped(stopSignals)
         let terminal = NCursesTerminal(colorsAllowed: colorsAllowed)
         let controller = TUIController(
             engine: engine, file: file, configPath: demo ? nil : path, streams: streams, themes: themes, theme: chosenTheme,
             colorsAvailable: terminal.hasColors)
         let app = TUIApp(controller: controller, terminal: terminal)
-        Task {
-            _ = await signals.wait()
-            app.quitRequested.store(true, ordering: .relaxed)
-        }
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            Thread {
-                app.run()
-                continuation.resume()
-            }.start()
+        // The user quitting ends the screen's service, and with it the group; a signal ends both the same way.
+        do {
+            try await ProcessLifecycle.run(stopOn: stopSignals, services: [TUIService(app: app)], logger: logger)
+        } catch {
+            logger.error("stopped by a failure", metadata: ["reason": "\(error)"])
         }
         for stream in streams { await stream.stop() }
         await engine.shutdown()
         await demoEnvironment?.stop()
         try? await group.shutdownGracefully()
-        Foundation.exit(0)
+        ProcessExit.success.exit()
     }
 
     func bootstrapLogging() throws(ConfigError) {

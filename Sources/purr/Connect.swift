@@ -37,17 +37,25 @@ struct Connect: AsyncParsableCommand {
         } catch {
             CommandLineSupport.usageError("purr", (error as? ConfigError)?.message ?? "\(error)")
         }
-        let signals = SignalWatcher()
-        let engine = TunnelEngine(logger: Logger(label: "purr"))
+        let logger = Logger(label: "purr")
+        let engine = TunnelEngine(logger: logger)
         let opened = try engine.add(config)
-        let state = await opened.open()
-        guard state == .listening else {
+        do {
+            try await ProcessLifecycle.run(
+                logger: logger,
+                start: {
+                    let state = await opened.open()
+                    guard state == .listening else {
+                        await engine.shutdown()
+                        CommandLineSupport.runtimeError("purr", "\(state)")
+                    }
+                    CommandLineSupport.printLine("listening on \(opened.snapshot.boundAddresses.joined(separator: ", "))")
+                },
+                stop: { await engine.shutdown() })
+        } catch {
             await engine.shutdown()
-            CommandLineSupport.runtimeError("purr", "\(state)")
+            CommandLineSupport.runtimeError("purr", "\(error)")
         }
-        CommandLineSupport.printLine("listening on \(opened.snapshot.boundAddresses.joined(separator: ", "))")
-        _ = await signals.wait()
-        await engine.shutdown()
-        Foundation.exit(0)
+        ProcessExit.success.exit()
     }
 }

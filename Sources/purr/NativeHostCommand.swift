@@ -48,7 +48,7 @@ struct NativeHostCommand: AsyncParsableCommand {
             } catch {
                 CommandLineSupport.usageError("purr", error.message)
             }
-            Foundation.exit(0)
+            ProcessExit.success.exit()
         }
         do { try log.bootstrap(default: .warning) } catch { CommandLineSupport.usageError("purr", error.message) }
         let engine = TunnelEngine(logger: Logger(label: "purr-native-host"))
@@ -60,15 +60,15 @@ struct NativeHostCommand: AsyncParsableCommand {
             defer { done() }
             switch frame {
             case .message(let bytes):
-                if await host.handle(bytes) == .exit { Foundation.exit(0) }
+                if await host.handle(bytes) == .exit { ProcessExit.success.exit() }
             case .end:
                 await engine.shutdown()
-                Foundation.exit(0)
+                ProcessExit.success.exit()
             case .truncated(let expected, let got):
                 // The browser closed our input: nobody is left to talk to.
                 CommandLineSupport.printError("purr: native-host: input ended inside a message (\(got) of \(expected) bytes)")
                 await engine.shutdown()
-                Foundation.exit(1)
+                ProcessExit.failure.exit()
             case .tooLong(let length):
                 // Answered, then its body is read and dropped (by `frames`): the next frame is served as usual.
                 let words = "message of \(length) bytes is over the \(NativeMessageFramer.maxMessageSize)-byte limit"

@@ -31,7 +31,7 @@ struct Purr: AsyncParsableCommand {
         } catch {
             if exitCode(for: error) == .success {
                 CommandLineSupport.printLine(fullMessage(for: error))
-                Foundation.exit(0)
+                ProcessExit.success.exit()
             }
             CommandLineSupport.usageError("purr", CommandLineSupport.firstLine(message(for: error)))
         }

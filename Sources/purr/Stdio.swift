@@ -41,6 +41,6 @@ struct Stdio: AsyncParsableCommand {
             CommandLineSupport.runtimeError("purr", "\(config.url.redacted): \(error)")
         }
         try? await group.shutdownGracefully()
-        Foundation.exit(0)
+        ProcessExit.success.exit()
     }
 }

@@ -20,7 +20,7 @@ struct Up: AsyncParsableCommand {
 
     func run() async throws {
         // SIGHUP reloads the file; from here on it never ends the process.
-        let hangups = SignalStream(SIGHUP)
+        ProcessLifecycle.ignoreUntilTrapped([.hangUp])
         let file = config ?? TunnelsFile.defaultPath()
         let chosen: [TunnelConfig]
         do {
@@ -29,31 +29,41 @@ struct Up: AsyncParsableCommand {
         } catch {
             CommandLineSupport.usageError("purr", error.message)
         }
-        let signals = SignalWatcher()
-        let engine = TunnelEngine(logger: Logger(label: "purr"))
+        let logger = Logger(label: "purr")
+        let engine = TunnelEngine(logger: logger)
+        var tunnels: [Tunnel] = []
+        for tunnel in chosen { tunnels.append(try engine.add(tunnel)) }
+        let opening = tunnels
+        let command = self
+        do {
+            try await ProcessLifecycle.run(
+                reload: { await command.reload(file: file, engine: engine) }, logger: logger,
+                start: { await Self.open(opening, engine: engine) },
+                stop: { await engine.shutdown() })
+        } catch {
+            await engine.shutdown()
+            CommandLineSupport.runtimeError("purr", "\(error)")
+        }
+        ProcessExit.success.exit()
+    }
+
+    /// Opens the chosen tunnels, a line for each; when none opens there is nothing to run.
+    static func open(_ tunnels: [Tunnel], engine: TunnelEngine) async {
         var failures = 0
-        for tunnel in chosen {
-            let opened = try engine.add(tunnel)
-            let state = await opened.open()
+        for tunnel in tunnels {
+            let state = await tunnel.open()
             if state == .listening {
-                CommandLineSupport.printLine("\(tunnel.name): listening on \(opened.snapshot.boundAddresses.joined(separator: ", "))")
+                CommandLineSupport.printLine(
+                    "\(tunnel.config.name): listening on \(tunnel.snapshot.boundAddresses.joined(separator: ", "))")
             } else {
                 failures += 1
-                CommandLineSupport.printError("purr: \(tunnel.name): \(state)")
+                CommandLineSupport.printError("purr: \(tunnel.config.name): \(state)")
             }
         }
-        if failures == chosen.count {
+        if failures == tunnels.count {
             await engine.shutdown()
-            Foundation.exit(1)
+            ProcessExit.failure.exit()
         }
-        let command = self
-        let reloads = Task {
-            for await _ in hangups.signals { await command.reload(file: file, engine: engine) }
-        }
-        _ = await signals.wait()
-        reloads.cancel()
-        await engine.shutdown()
-        Foundation.exit(0)
     }
 
     /// The tunnels to open: the named ones, or every autostart one.

@@ -1,7 +1,7 @@
 import Foundation
 import Logging
 
-/// What every Purr executable does the same way: one-line errors with exit code 2, stderr logging.
+/// What every Purr executable does the same way: one-line errors (`ProcessExit`), stderr logging.
 public enum CommandLineSupport {
     /// Writes one line to standard error.
     public static func printError(_ line: String) {
@@ -13,18 +13,18 @@ public enum CommandLineSupport {
         FileHandle.standardOutput.write(Data((line + "\n").utf8))
     }
 
-    /// A usage or configuration error: one line, exit 2.
+    /// A usage or configuration error: one line, `ProcessExit.usage`.
     public static func usageError(_ tool: String, _ message: String) -> Never {
         LogQueue.standardError.flush()
         printError("\(tool): error: \(message)")
-        exit(2)
+        ProcessExit.usage.exit()
     }
 
-    /// A failure while running: one line, exit 1.
+    /// A failure while running: one line, `ProcessExit.failure`.
     public static func runtimeError(_ tool: String, _ message: String) -> Never {
         LogQueue.standardError.flush()
         printError("\(tool): \(message)")
-        exit(1)
+        ProcessExit.failure.exit()
     }
 
     /// Sends all logs to standard error, one line per event, at `level`, through the process's

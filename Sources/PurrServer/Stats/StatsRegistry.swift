@@ -11,6 +11,8 @@ public final class StatsRegistry: Sendable {
     public let started = Date()
     private let startedClock = ContinuousClock.now
     private let state: Mutex<State>
+    /// Who waits for the last live connection to end (a shutdown).
+    private let idleWaiters = EmptyWaiters()
 
     struct RouteCounters {
         var path: String
@@ -62,6 +64,11 @@ public final class StatsRegistry: Sendable {
 
     /// Live connections, in any state.
     public var activeCount: Int { state.withLock { $0.live.count } }
+
+    /// True once no connection is live, false when `timeout` passes first.
+    func waitUntilIdle(timeout: Duration) async -> Bool {
+        await idleWaiters.wait(timeout: timeout) { self.activeCount == 0 }
+    }
 
     // MARK: Connection lifecycle (called by the upgrade handler)
 
@@ -140,8 +147,8 @@ public final class StatsRegistry: Sendable {
         let bytesOut = record.bytesOut.total
         record.clientTCP.watch(nil)
         record.targetTCP.watch(nil)
-        let removed: Bool = state.withLock { state in
-            guard state.live.removeValue(forKey: record.id) != nil else { return false }
+        let (removed, idle): (Bool, Bool) = state.withLock { state in
+            guard state.live.removeValue(forKey: record.id) != nil else { return (false, false) }
             state.closedIn += bytesIn
             state.closedOut += bytesOut
             if let failure { state.failures[failure.rawValue, default: 0] += 1 }
@@ -152,9 +159,10 @@ public final class StatsRegistry: Sendable {
                 if let failure { counters.failures[failure.rawValue, default: 0] += 1 }
                 state.routes[route] = counters
             }
-            return true
+            return (true, state.live.isEmpty)
         }
         if removed { notify(ConnectionEvent(event: .closed, connection: Self.view(of: record, sampling: false))) }
+        if idle { idleWaiters.emptied() }
     }
 
     // MARK: Reading
