@@ -27,6 +27,15 @@ struct TunnelOptions: ParsableArguments {
     @Option(name: .long, help: "HTTP proxy URL (http://user:pass@host:port), or 'none' to ignore HTTP(S)_PROXY.")
     var proxy: String?
 
+    @Option(
+        name: .long,
+        help: """
+            How to authenticate to the proxy: auto (the strongest it offers: Negotiate with your Kerberos ticket, \
+            NTLM, Basic), negotiate, ntlm or basic. Passwords go in the proxy URL of tunnels.toml, never in a flag.
+            """
+    )
+    var proxyAuth: String?
+
     @Option(name: .long, help: "For https:// URLs: PEM CA certificates to trust besides the system's.")
     var caFile: String?
 
@@ -81,6 +90,9 @@ struct TunnelOptions: ParsableArguments {
             noProxy: noProxy,
             idleTimeout: idleTimeout
         )
+        if let proxyAuth {
+            do { config.proxyAuth = try ProxyAuthMode(parsing: proxyAuth) } catch { throw error.located("--proxy-auth") }
+        }
         if websocket { config.upgrade = .websocket }
         if let pingInterval {
             guard pingInterval.isFinite, (0...86_400).contains(pingInterval) else {

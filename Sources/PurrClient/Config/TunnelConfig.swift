@@ -14,6 +14,8 @@ public struct TunnelConfig: Sendable, Equatable {
     public var proxy: ProxySettings?
     /// Ignore the proxy environment even if set (`proxy = "none"`).
     public var noProxy: Bool
+    /// How to authenticate to the proxy (`proxy_auth`): the strongest scheme it offers, or a named one.
+    public var proxyAuth: ProxyAuthMode = .auto
     public var autostart: Bool
     /// Close a connection with no traffic either way for this many seconds; nil: never.
     public var idleTimeout: Double?

@@ -88,7 +88,7 @@ public struct TunnelsFile: Sendable, Equatable {
                 "name", "url", "listen", "token", "headers", "proxy", "autostart", "idle_timeout", "upgrade", "ca_file", "insecure",
                 "ping_interval",
 
-                "early_data", "pool", "pool_refresh", "mode", "allow", "proxy_user", "proxy_password",
+                "early_data", "pool", "pool_refresh", "mode", "allow", "proxy_user", "proxy_password", "proxy_auth",
             ])
             let name = try entry.requiredString("name")
             guard !name.isEmpty, name.count <= 100, !name.unicodeScalars.contains(where: { $0.value < 32 || $0.value == 127 }) else {
@@ -144,6 +144,9 @@ public struct TunnelsFile: Sendable, Equatable {
                     idleTimeout: try entry.seconds("idle_timeout", range: 1...604_800)
                 )
             tunnel.upgrade = upgrade
+            if let authText = try entry.string("proxy_auth") {
+                tunnel.proxyAuth = try entry.wrap("proxy_auth") { () throws(ConfigError) in try ProxyAuthMode(parsing: authText) }
+            }
             if let ping = try entry.seconds("ping_interval", range: 0...86_400) { tunnel.pingInterval = ping }
             tunnel.caFile = try entry.string("ca_file")
             tunnel.insecure = try entry.bool("insecure") ?? false
