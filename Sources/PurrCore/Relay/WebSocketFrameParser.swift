@@ -30,7 +30,6 @@ public struct WebSocketFrameParser {
     }
 
     private enum State {
-        /// Header bytes so far (the array keeps its capacity from frame to frame).
         case header
         case data(key: WebSocketMaskingKey?, remaining: Int, phase: Int)
         case control(Head, ByteBuffer)
@@ -38,11 +37,11 @@ public struct WebSocketFrameParser {
 
     public let maxFrame: Int
     private var state = State.header
-    private var headerBytes: [UInt8] = []
+    /// Header bytes gathered across reads, when a header arrives split (at most 14; kept from frame to frame).
+    private var partial = ByteBuffer()
 
     public init(maxFrame: Int) {
         self.maxFrame = maxFrame
-        headerBytes.reserveCapacity(WebSocketFrameWriter.maxHeaderSize)
     }
 
     /// The next event from `buffer` (consuming what it reads), or nil when more bytes are needed.
@@ -69,58 +68,84 @@ public struct WebSocketFrameParser {
         }
     }
 
-    /// The header size `bytes` (at least two) announce.
-    private static func headerSize(_ bytes: [UInt8]) -> Int {
-        let extra = [0, 2, 8][bytes[1] & 0x7F == 126 ? 1 : bytes[1] & 0x7F == 127 ? 2 : 0]
-        return 2 + extra + (bytes[1] & 0x80 != 0 ? 4 : 0)
+    /// A header judged: whole, or still missing bytes (a violation throws as soon as the bytes show it).
+    private enum Judgement {
+        case whole(Head, size: Int)
+        case partial
     }
 
     private mutating func readHeader(from buffer: inout ByteBuffer) throws(NIOWebSocketError) -> Event? {
-        // The usual case, a whole header in this read: taken without the byte-by-byte gathering below.
-        if headerBytes.isEmpty, buffer.readableBytes >= 2, let second = buffer.getInteger(at: buffer.readerIndex + 1, as: UInt8.self) {
-            let size = Self.headerSize([0, second])
-            if buffer.readableBytes >= size {
-                headerBytes.append(contentsOf: buffer.readBytes(length: size)!)
+        // The usual case, a whole header in this read: judged where it lies, nothing copied or allocated.
+        if partial.readableBytes == 0, case .whole(let head, let size) = try judge(buffer) {
+            buffer.moveReaderIndex(forwardBy: size)
+            return begin(head)
+        }
+        // Split across reads: gathered a byte at a time, judged after each.
+        while let byte = buffer.readInteger(as: UInt8.self) {
+            partial.writeInteger(byte)
+            if case .whole(let head, _) = try judge(partial) {
+                partial.clear()
+                return begin(head)
             }
         }
-        while buffer.readableBytes > 0 && (headerBytes.count < 2 || headerBytes.count < Self.headerSize(headerBytes)) {
-            headerBytes.append(buffer.readInteger(as: UInt8.self)!)
+        return nil
+    }
+
+    private mutating func begin(_ head: Head) -> Event {
+        if head.isControl {
+            state = .control(head, ByteBuffer())
+        } else {
+            state = head.length > 0 ? .data(key: head.maskKey, remaining: head.length, phase: 0) : .header
         }
-        guard headerBytes.count >= 2 else { return nil }
-        let bytes = headerBytes
-        let isControl = bytes[0] & 0x08 != 0
-        var length = Int(bytes[1] & 0x7F)
+        return .head(head)
+    }
+
+    /// The header at the front of `bytes`, judged in the order NIO's decoder judges: the length (before the
+    /// key has arrived), then a control frame's rules.
+    private func judge(_ bytes: ByteBuffer) throws(NIOWebSocketError) -> Judgement {
+        let start = bytes.readerIndex
+        guard let first = bytes.getInteger(at: start, as: UInt8.self), let second = bytes.getInteger(at: start + 1, as: UInt8.self)
+        else { return .partial }
+        let isControl = first & 0x08 != 0
+        var length = Int(second & 0x7F)
         var at = 2
         if length == 126 {
-            guard bytes.count >= 4 else { return nil }
-            length = Int(bytes[2]) << 8 | Int(bytes[3])
+            guard let short = bytes.getInteger(at: start + 2, as: UInt16.self) else { return .partial }
+            length = Int(short)
             at = 4
         } else if length == 127 {
-            guard bytes.count >= 10 else { return nil }
-            var wide: UInt64 = 0
-            for byte in bytes[2..<10] { wide = wide << 8 | UInt64(byte) }
+            guard let wide = bytes.getInteger(at: start + 2, as: UInt64.self) else { return .partial }
             // The top bit must be zero (RFC 6455 5.2); anything past our limit is refused anyway.
             guard wide <= UInt64(maxFrame) else { throw .invalidFrameLength }
             length = Int(wide)
             at = 10
         }
-        // Judged once the length is known, before the key, in the order NIO's decoder judges.
         guard length <= maxFrame else { throw .invalidFrameLength }
         if isControl {
-            guard bytes[0] & 0x80 != 0 else { throw .fragmentedControlFrame }
+            guard first & 0x80 != 0 else { throw .fragmentedControlFrame }
             guard length <= 125 else { throw .multiByteControlFrameLength }
         }
-        guard bytes.count == Self.headerSize(bytes) else { return nil }
-        headerBytes.removeAll(keepingCapacity: true)
-        // Every opcode has a value; which are allowed is the bridge's call.
-        let opcode = WebSocketOpcode(encodedWebSocketOpcode: bytes[0] & 0x0F)!
-        let key = bytes[1] & 0x80 != 0 ? WebSocketMaskingKey(Array(bytes[at..<at + 4])) : nil
-        let head = Head(fin: bytes[0] & 0x80 != 0, reserved: (bytes[0] >> 4) & 0x07, opcode: opcode, maskKey: key, length: length)
-        if isControl {
-            state = .control(head, ByteBuffer())
-        } else {
-            state = length > 0 ? .data(key: key, remaining: length, phase: 0) : .header
+        var key: WebSocketMaskingKey?
+        if second & 0x80 != 0 {
+            guard let word = bytes.getInteger(at: start + at, as: UInt32.self) else { return .partial }
+            key = WebSocketMaskingKey(word: word)
+            at += 4
         }
-        return .head(head)
+        // Every opcode has a value; which are allowed is the bridge's call.
+        let opcode = WebSocketOpcode(encodedWebSocketOpcode: first & 0x0F)!
+        return .whole(Head(fin: first & 0x80 != 0, reserved: (first >> 4) & 0x07, opcode: opcode, maskKey: key, length: length), size: at)
+    }
+}
+
+extension WebSocketMaskingKey {
+    /// A key from its four bytes in network order, without an array: NIO's inlinable `random(using:)` is the
+    /// public way to its word initializer, here fed a "generator" that returns the word itself.
+    init(word: UInt32) {
+        struct Word: RandomNumberGenerator {
+            let value: UInt64
+            mutating func next() -> UInt64 { value }
+        }
+        var source = Word(value: UInt64(word))
+        self = .random(using: &source)
     }
 }
