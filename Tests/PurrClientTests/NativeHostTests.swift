@@ -271,8 +271,8 @@ final class NativeHostTests: XCTestCase {
                 return tunnel["bytesDown"] as? Int == 5
             }, "\(tunnel)")
         XCTAssertEqual(tunnel["port"] as? Int, port)
-        // The token went in a header; other query values are hidden.
-        XCTAssertEqual(tunnel["url"] as? String, "http://127.0.0.1:\(server.port)/t?v=…")
+        // The token went in a header; other query values are hidden (TargetRedaction).
+        XCTAssertEqual(tunnel["url"] as? String, "http://127.0.0.1:\(server.port)/t?v=REDACTED")
         XCTAssertEqual(tunnel["bytesUp"] as? Int, 5)
         XCTAssertEqual(tunnel["active"] as? Int, 1)
         XCTAssertEqual((tunnel["connections"] as? [[String: Any]])?.first?["state"] as? String, "relaying")

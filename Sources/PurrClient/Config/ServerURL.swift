@@ -68,6 +68,6 @@ public struct ServerURL: Sendable, Equatable, CustomStringConvertible {
 
     public var description: String { "\(scheme.rawValue)://\(hostHeader)\(path)" }
 
-    /// For logs and screens: any `?token=` hidden.
-    public var redacted: String { description.redactingQueryToken }
+    /// For logs and screens: every query value hidden (`TargetRedaction`).
+    public var redacted: String { description.redactingQuery }
 }

@@ -54,19 +54,11 @@ struct OpenArguments: Decodable {
     func tunnelConfig(name: String) throws(ConfigError) -> TunnelConfig {
         var serverURL = try ServerURL(parsing: url)
         var token: String?
-        if let mark = serverURL.path.firstIndex(of: "?") {
-            var kept: [Substring] = []
-            for pair in serverURL.path[serverURL.path.index(after: mark)...].split(separator: "&") {
-                if pair.hasPrefix("token=") {
-                    token = String(pair.dropFirst("token=".count)).removingPercentEncoding
-                } else {
-                    kept.append(pair)
-                }
-            }
-            let path = serverURL.path[..<mark]
-            serverURL.path = kept.isEmpty ? String(path) : "\(path)?\(kept.joined(separator: "&"))"
+        if let target = RequestTarget(serverURL.path), let found = target.value(of: PresentedToken.queryName) {
+            token = found
+            serverURL.path = target.removing(PresentedToken.queryName)
         }
-        if let token, token.isEmpty { throw ConfigError("'\(url.redactingQueryToken.printableLine)': the token is empty") }
+        if let token, token.isEmpty { throw ConfigError("'\(url.redactingQuery.printableLine)': the token is empty") }
         // Percent-decoded, it could hold CR LF: nothing but token68 may reach `Authorization: Bearer`.
         if let token, !HeadValidation.isToken68(token) { throw ConfigError("args.url: token: \(HeadValidation.notToken68)") }
         var config = TunnelConfig(name: name, url: serverURL, listen: ListenAddress(host: "localhost", port: 0), token: token)

@@ -3,7 +3,7 @@ import Foundation
 /// One tunnel as the `tunnels` command reports it (the popup's rows, `Purr.tunnels()`).
 struct TunnelDetails: Sendable, Equatable, Encodable {
     var port: Int
-    /// The server URL with any token in its query hidden.
+    /// The server URL with every query value hidden (`TargetRedaction`).
     var url: String
     /// `listening`, `closed`, or `error: …`.
     var state: String
@@ -27,7 +27,7 @@ struct TunnelDetails: Sendable, Equatable, Encodable {
 
     init(port: Int, snapshot: TunnelSnapshot) {
         self.port = port
-        url = Self.redacted(snapshot.config.url.description)
+        url = snapshot.config.url.redacted
         state = snapshot.state.description
         active = snapshot.active
         total = snapshot.total
@@ -38,14 +38,5 @@ struct TunnelDetails: Sendable, Equatable, Encodable {
         connections = snapshot.connections.map {
             Connection(id: $0.id, peer: $0.peer, state: $0.state.description, bytesUp: $0.bytesUp, bytesDown: $0.bytesDown)
         }
-    }
-
-    /// Hides every query value (tokens travel there), keeping the names: `?token=…`.
-    static func redacted(_ url: String) -> String {
-        guard let mark = url.firstIndex(of: "?") else { return url }
-        let query = url[url.index(after: mark)...].split(separator: "&", omittingEmptySubsequences: false).map { pair in
-            pair.split(separator: "=", maxSplits: 1).first.map { "\($0)=…" } ?? ""
-        }
-        return url[..<mark] + "?" + query.joined(separator: "&")
     }
 }

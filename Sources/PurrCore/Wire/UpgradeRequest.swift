@@ -143,7 +143,7 @@ extension UpgradeRequest {
             host: head.value(of: PurrWire.Header.host) ?? "",
             upgrade: upgrade,
             version: version,
-            token: Self.presentedToken(in: head),
+            token: PresentedToken.find(in: head),
             extraHeaders: []
         )
         offersEarlyData = head.value(of: PurrWire.Header.earlyData) == "1"
@@ -166,7 +166,7 @@ extension UpgradeRequest {
             host: head.value(of: PurrWire.Header.host) ?? "",
             upgrade: .websocket,
             version: head.value(of: PurrWire.Header.purrVersion) ?? "",
-            token: Self.presentedToken(in: head),
+            token: PresentedToken.find(in: head),
             extraHeaders: []
         )
         webSocketKey = trimmedKey
@@ -179,7 +179,7 @@ extension UpgradeRequest {
             throw .malformed("unsupported HTTP version HTTP/\(head.version.major).\(head.version.minor)")
         }
         guard head.uri.hasPrefix("/") else {
-            throw .malformed("request target must be a path: \(head.uri.redactingQueryToken.printableLine)")
+            throw .malformed("request target must be a path: \(head.uri.redactingQuery.printableLine)")
         }
         if head.headers.contains(name: "Transfer-Encoding")
             || head.headers["Content-Length"].contains(where: { $0.trimmingASCIIWhitespace() != "0" })
@@ -200,18 +200,6 @@ extension UpgradeRequest {
             throw .wrongHeader(PurrWire.Header.connection, head.combinedValue(of: PurrWire.Header.connection) ?? "")
         }
         return upgrade
-    }
-
-    /// The token from `Authorization: Bearer T`, `Purr-Token: T`, or `?token=T` in the URL (for WebSocket
-    /// clients such as browsers, which cannot set headers).
-    static func presentedToken(in head: HTTPRequestHead) -> String? {
-        if let auth = head.value(of: PurrWire.Header.authorization) {
-            let parts = auth.split(separator: " ", maxSplits: 1)
-            if parts.count == 2, parts[0].lowercased() == "bearer" {
-                return parts[1].trimmingASCIIWhitespace()
-            }
-        }
-        return head.value(of: PurrWire.Header.purrToken) ?? QueryToken.value(in: head.uri)
     }
 
     /// The path without its query string.

@@ -32,7 +32,10 @@ final class AdminHandler {
     }
 
     private func route(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
-        let (path, query) = Self.split(head.uri)
+        guard let target = RequestTarget(head.uri) else {
+            return respond(context, .badRequest, "text/plain; charset=utf-8", "the request target is not a URL path\n", keepAlive: false)
+        }
+        let path = target.path
         // Two Host headers are a malformed request (RFC 9112 3.2); answering by the first would let a
         // second one slip past the loopback rule below in some other reader's view.
         guard head.headers["host"].count <= 1 else {
@@ -50,7 +53,7 @@ final class AdminHandler {
             return respond(context, .ok, "text/plain; charset=utf-8", "ok\n", keepAlive: head.isKeepAlive)
         }
         if let token = config.token {
-            let presented = head.headers.first(name: "authorization").flatMap(Self.bearer)
+            let presented = PresentedToken.find(in: head)
             guard let presented, ConstantTime.equals(presented, token) else {
                 var extra = HTTPHeaders()
                 extra.add(name: "WWW-Authenticate", value: "Bearer")
@@ -70,7 +73,7 @@ final class AdminHandler {
                 keepAlive: head.isKeepAlive)
         case "/stats/stream":
             var interval = 1000
-            if let text = query["interval_ms"] {
+            if let text = target.value(of: "interval_ms") {
                 guard let value = Int(text), (100...60000).contains(value) else {
                     return respond(
                         context, .badRequest, "text/plain; charset=utf-8", "interval_ms must be a whole number from 100 to 60000\n",
@@ -155,12 +158,6 @@ final class AdminHandler {
         (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
     }
 
-    static func bearer(_ header: String) -> String? {
-        let parts = header.split(separator: " ", maxSplits: 1)
-        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
-        return parts[1].trimmingASCIIWhitespace()
-    }
-
     /// `localhost`, `127.0.0.1:9000`, `[::1]:9000`: a Host value that names a loopback address.
     static func namesLoopback(_ host: String?) -> Bool {
         guard var text = host?.trimmingASCIIWhitespace(), !text.isEmpty else { return false }
@@ -172,16 +169,6 @@ final class AdminHandler {
         }
         if text.hasSuffix(".") { text.removeLast() }
         return HostPort(host: text, port: 0).isLoopback
-    }
-
-    static func split(_ uri: String) -> (path: String, query: [String: String]) {
-        guard let mark = uri.firstIndex(of: "?") else { return (uri, [:]) }
-        var query: [String: String] = [:]
-        for pair in uri[uri.index(after: mark)...].split(separator: "&") {
-            let parts = pair.split(separator: "=", maxSplits: 1)
-            query[String(parts[0])] = parts.count > 1 ? String(parts[1]) : ""
-        }
-        return (String(uri[..<mark]), query)
     }
 }
 

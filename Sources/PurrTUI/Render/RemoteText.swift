@@ -7,7 +7,7 @@ public enum RemoteText {
     public static func shorten(_ url: ServerURL, width: Int) -> String {
         guard width > 0 else { return "" }
         let host = url.host.contains(":") ? "[\(url.host)]" : url.host
-        let tail = ":\(url.port)\(url.path.redactingQueryToken)"  // never a token on the screen
+        let tail = ":\(url.port)\(url.path.redactingQuery)"  // never a token on the screen
         let full = (url.scheme == .https ? "https " : "") + host + tail
         if full.unicodeScalars.count <= width { return full }
         if (host + tail).unicodeScalars.count <= width { return host + tail }
