@@ -57,9 +57,10 @@ public struct TunnelsFile: Sendable, Equatable {
         "\(configDirectory(environment: environment))/tunnels.toml"
     }
 
-    /// Whether the file holds credentials (a token, or headers for an auth proxy): then it should be private.
+    /// Whether the file holds credentials (a token, headers for an auth proxy, a proxy password): then it
+    /// should be private.
     public var holdsSecrets: Bool {
-        tunnels.contains { $0.token != nil || !$0.headers.isEmpty } || servers.contains { $0.token != nil }
+        tunnels.contains { $0.token != nil || !$0.headers.isEmpty || $0.proxy?.password != nil } || servers.contains { $0.token != nil }
     }
 
     public static func load(file: String) throws(ConfigError) -> TunnelsFile {

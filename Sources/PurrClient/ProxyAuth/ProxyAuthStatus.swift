@@ -15,6 +15,8 @@ public struct ProxyAuthState: Sendable, Equatable {
         case failed(String)
     }
 
+    /// The proxy's host and port.
+    public var proxy: HostPort
     /// "Negotiate", "NTLM", "Basic"; nil before one was chosen.
     public var scheme: String?
     public var phase: Phase = .waiting
@@ -33,11 +35,12 @@ public struct ProxyAuthState: Sendable, Equatable {
 /// One tunnel's proxy authentication state, shared by its connections (each has its own authenticator):
 /// a line is logged only when the choice or the outcome changes, not for every connection.
 public final class ProxyAuthStatus: Sendable {
-    private let state = Mutex(ProxyAuthState())
+    private let state: Mutex<ProxyAuthState>
     private let logger: Logger
 
-    init(logger: Logger) {
+    init(proxy: HostPort, logger: Logger) {
         self.logger = logger
+        state = Mutex(ProxyAuthState(proxy: proxy))
     }
 
     public var snapshot: ProxyAuthState { state.withLock { $0 } }
@@ -82,7 +85,7 @@ public final class ProxyAuthBoard: Sendable {
             var logger = Logger(label: "purr")
             logger[metadataKey: "tunnel"] = "\(name)"
             logger[metadataKey: "proxy"] = "\(proxy.endpoint)"
-            let status = ProxyAuthStatus(logger: logger)
+            let status = ProxyAuthStatus(proxy: proxy.endpoint, logger: logger)
             statuses[name] = (proxy.endpoint, status)
             return status
         }
@@ -91,6 +94,13 @@ public final class ProxyAuthBoard: Sendable {
     /// What the TUI shows for tunnel `name`; nil: no connection through a proxy yet.
     public func state(tunnel name: String) -> ProxyAuthState? {
         statuses.withLock { $0[name]?.status }?.snapshot
+    }
+
+    /// The TUI's words for tunnel `config`'s proxy: "proxy localhost:3128 · Negotiate ok (mutual)"; the
+    /// configured proxy alone before a connection went through it; nil without a proxy.
+    public func line(for config: TunnelConfig) -> String? {
+        if let state = state(tunnel: config.name) { return "proxy \(state.proxy) · \(state.summary)" }
+        return config.proxy.map { "proxy \($0.endpoint)" }
     }
 
     /// Forgets tunnel `name` (removed or reconfigured).
