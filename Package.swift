@@ -126,7 +126,8 @@ let package = Package(
         .testTarget(
             name: "PurrCoreTests",
             dependencies: [
-                "PurrCore", "PurrTestSupport", nioCore, nioPosix, nioHTTP1, nioWebSocket, .product(name: "NIOEmbedded", package: "swift-nio"),
+                "PurrCore", "PurrTestSupport", nioCore, nioPosix, nioHTTP1, nioWebSocket, nioSSL, logging,
+                .product(name: "NIOEmbedded", package: "swift-nio"),
             ],
             swiftSettings: upcoming
         ),

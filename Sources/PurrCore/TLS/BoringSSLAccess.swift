@@ -1,12 +1,32 @@
+internal import CNIOBoringSSL
 import NIOSSL
 
 /// BoringSSL's objects inside swift-nio-ssl's types, found by reflection.
 ///
-/// swift-nio-ssl 2.37 (the pinned version) has no public API for a client's sessions, so TLS
+/// swift-nio-ssl (2.37.6, the newest there is) has no public API for a client's sessions, so TLS
 /// resumption reads the pointers from stored properties: `NIOSSLContext.sslContext` (the `SSL_CTX*`)
-/// and `NIOSSLHandler.connection.ssl` (the `SSL*`). Should a later version rename them, these return
-/// nil and resumption is off (`TLSSessionCache` says so once); nothing else depends on them.
+/// and `NIOSSLHandler.connection.ssl` (the `SSL*`). Should a later version rename or retype them,
+/// `layoutProblem` says what moved: resumption is off with one warning line when a tunnel first
+/// attaches (`TLSSessionCache`), and `TLSResumptionLayoutTests` fails, naming it. Nothing else depends
+/// on them.
 enum BoringSSLAccess {
+    /// What is not where resumption looks for it, checked once on a throwaway client context and
+    /// handler (no socket); nil when both pointers are there and belong together.
+    static let layoutProblem: String? = {
+        let context: NIOSSLContext
+        let handler: NIOSSLClientHandler
+        do {
+            context = try NIOSSLContext(configuration: .makeClientConfiguration())
+            handler = try NIOSSLClientHandler(context: context, serverHostname: "localhost")
+        } catch {
+            return "cannot make a client context to look at (\(error))"
+        }
+        guard let sslContext = Self.context(of: context) else { return "NIOSSLContext has no SSL_CTX in 'sslContext'" }
+        guard let ssl = connection(of: handler) else { return "NIOSSLHandler has no SSL in 'connection.ssl'" }
+        guard SSL_get_SSL_CTX(ssl) == sslContext else { return "the SSL found does not belong to the SSL_CTX found" }
+        return nil
+    }()
+
     /// The context's `SSL_CTX*`.
     static func context(of context: NIOSSLContext) -> OpaquePointer? {
         value(named: "sslContext", in: context) as? OpaquePointer

@@ -33,7 +33,8 @@ public final class TLSSessionCache: Sendable {
     static let serverLimit = 16
 
     private let state = Mutex(State())
-    private let offNoted = Atomic<Bool>(false)
+    /// Whether the process has said resumption is off: one line for all tunnels.
+    private static let offNoted = Atomic<Bool>(false)
     let logger: Logger
 
     public init(logger: Logger) {
@@ -45,10 +46,15 @@ public final class TLSSessionCache: Sendable {
     public var counts: Counts { state.withLock { $0.counts } }
 
     /// Turns resumption on for `context` (a client's, not yet used), the cache's current context from
-    /// now on. False, after one notice in the log, when this build of swift-nio-ssl does not show its
-    /// internals or has callbacks of its own there; false too when another cache has `context`.
+    /// now on. False, after one warning line for the whole process (the first tunnel to attach, at its
+    /// start), when this build of swift-nio-ssl does not show its internals or has callbacks of its own
+    /// there; false too when another cache has `context`.
     @discardableResult
     public func attach(to context: NIOSSLContext) -> Bool {
+        if let problem = BoringSSLAccess.layoutProblem {
+            noteOff(problem)
+            return false
+        }
         guard contextSlot >= 0, connectionSlot >= 0, let sslContext = BoringSSLAccess.context(of: context) else {
             noteOff("swift-nio-ssl's context does not show its SSL_CTX")
             return false
@@ -169,8 +175,8 @@ public final class TLSSessionCache: Sendable {
     }
 
     private func noteOff(_ why: String) {
-        guard !offNoted.exchange(true, ordering: .relaxed) else { return }
-        logger.notice("TLS session resumption is off: \(why)")
+        guard !Self.offNoted.exchange(true, ordering: .relaxed) else { return }
+        logger.warning("TLS session resumption is off, every connection makes a full handshake: \(why) (swift-nio-ssl changed)")
     }
 
     private static func usable(_ session: OpaquePointer, now: UInt64) -> Bool {
