@@ -3,8 +3,8 @@ import PurrTestSupport
 import XCTest
 
 /// Keeps the user docs (README.md, docs/*.md) honest against the built programs: every `--flag` the
-/// docs name exists in some command, every option a command shows is documented, and every key in a
-/// TOML example is one the code reads.
+/// docs name exists in some command, every option a command shows is documented, every key in a
+/// TOML example is one the code reads, and every link between the pages leads to a page and heading.
 final class DocsFlagsTests: XCTestCase {
     /// The programs whose options the docs describe (their argument parsers, through ArgumentParser's
     /// `--experimental-dump-help`, which lists every subcommand too).
@@ -17,7 +17,8 @@ final class DocsFlagsTests: XCTestCase {
         "--show-bin-path": "swift build", "--strict": "swift format lint",
         "--generate-completion-script": "ArgumentParser (every program)",
         "--experimental-dump-help": "ArgumentParser (every program)",
-        "--socks5-hostname": "curl", "--proxy-server": "chromium", "--load-extension": "chromium",
+        "--socks5-hostname": "curl", "--proxy-negotiate": "curl", "--proxy-ntlm": "curl", "--proxy-basic": "curl",
+        "--proxy-server": "chromium", "--load-extension": "chromium",
         "--now": "systemctl", "--user": "systemctl", "--system": "useradd", "--no-create-home": "useradd",
         "--net": "unshare",
         "--http": "purr-embed-example (reads its own arguments)", "--purr": "purr-embed-example (reads its own arguments)",
@@ -139,5 +140,67 @@ final class DocsFlagsTests: XCTestCase {
         }
         XCTAssertGreaterThan(seen, 30, "the docs' TOML examples were not found")
         XCTAssertEqual(unread, [], "keys in the docs' TOML examples that no source file reads")
+    }
+
+    /// GitHub's anchor for a heading: lower case, punctuation dropped, spaces as hyphens.
+    static func anchor(_ heading: String) -> String {
+        String(
+            heading.lowercased().unicodeScalars.compactMap { scalar -> Character? in
+                if scalar == " " { return "-" }
+                if scalar == "-" || scalar == "_" || CharacterSet.alphanumerics.contains(scalar) { return Character(scalar) }
+                return nil
+            })
+    }
+
+    /// The anchors of a page: its headings (outside code blocks) and `<a id="...">` marks.
+    static func anchors(in text: String) -> Set<String> {
+        var result = Set<String>()
+        var inCode = false
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.hasPrefix("```") { inCode.toggle() }
+            if inCode { continue }
+            if line.hasPrefix("#"), let space = line.firstIndex(of: " ") {
+                result.insert(anchor(String(line[line.index(after: space)...]).trimmingCharacters(in: .whitespaces)))
+            }
+            var rest = line[...]
+            while let mark = rest.range(of: "<a id=\""), let end = rest[mark.upperBound...].firstIndex(of: "\"") {
+                result.insert(String(rest[mark.upperBound..<end]))
+                rest = rest[end...].dropFirst()
+            }
+        }
+        return result
+    }
+
+    func testEveryLinkBetweenThePagesResolves() throws {
+        let documents = try Self.documents()
+        let pattern = try NSRegularExpression(pattern: "\\]\\(([^)\\s]+)\\)")
+        var broken: [String] = []
+        var checked = 0
+        for document in documents {
+            // Links inside code blocks are code, not links.
+            let pieces = document.text.components(separatedBy: "```")
+            let prose = pieces.enumerated().filter { $0.offset % 2 == 0 }.map(\.element).joined()
+            let directory = (document.name as NSString).deletingLastPathComponent
+            for match in pattern.matches(in: prose, range: NSRange(prose.startIndex..., in: prose)) {
+                guard let range = Range(match.range(at: 1), in: prose) else { continue }
+                let link = String(prose[range])
+                if link.hasPrefix("http://") || link.hasPrefix("https://") { continue }
+                checked += 1
+                let parts = link.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+                let file =
+                    parts[0].isEmpty
+                    ? Self.repositoryRoot.appendingPathComponent(document.name)
+                    : Self.repositoryRoot.appendingPathComponent(directory).appendingPathComponent(parts[0]).standardized
+                guard FileManager.default.fileExists(atPath: file.path) else {
+                    broken.append("\(document.name): \(link): no such file")
+                    continue
+                }
+                guard parts.count == 2, file.pathExtension == "md" else { continue }
+                let target = try String(contentsOf: file, encoding: .utf8)
+                if !Self.anchors(in: target).contains(parts[1]) { broken.append("\(document.name): \(link): no such heading") }
+            }
+        }
+        XCTAssertGreaterThan(checked, 20, "the pages' links were not found")
+        XCTAssertEqual(broken, [], "links between README.md and docs/ that lead nowhere")
     }
 }
