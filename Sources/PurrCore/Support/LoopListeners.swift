@@ -1,8 +1,12 @@
 import NIOCore
 import NIOPosix
 
+// Purr is built and tested on Linux only (Package.swift). The probe below uses glibc's socket API
+// (SOCK_CLOEXEC in the type, Glibc.bind); a Darwin build stops here rather than inside a system header.
 #if canImport(Glibc)
     import Glibc
+#else
+    #error("LoopListeners uses glibc's socket API: Purr is built and tested on Linux only")
 #endif
 
 /// One listening socket per event loop, sharing the address with `SO_REUSEPORT`: the kernel spreads new
