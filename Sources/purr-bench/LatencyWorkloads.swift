@@ -4,6 +4,10 @@ enum LatencyWorkloads {
         let paths = try PathSet(context, target: echo.port, label: "connect")
         defer { paths.stop() }
         let plan = context.plan
+        // `--socks5`: the same target through a dynamic tunnel's SOCKS5 port, judged against the fixed tunnel.
+        let socks = plan.socks5 ? try SocksStack(binDir: context.binDir, label: "connect-socks5", logLevel: plan.tunnelLogLevel) : nil
+        defer { socks?.stop() }
+        var socksSamples: [UInt64] = []
         let deadline = Clock.seconds() + plan.loopTimeout
         // Alternate the paths sample by sample: on this VM a sleeping vCPU's wake-up costs tens of µs,
         // so every path must see the same machine state for their ratios to mean anything.
@@ -13,6 +17,10 @@ enum LatencyWorkloads {
             for (slot, path) in paths.paths.enumerated() {
                 let nanos = try connectOnce(port: path.port)
                 if index >= warmUp { samples[slot].append(nanos) }
+            }
+            if let socks {
+                let nanos = try SocksStack.connectOnce(port: socks.port, target: echo.port)
+                if index >= warmUp { socksSamples.append(nanos) }
             }
             if Clock.seconds() > deadline { throw BenchError("connect loop took longer than \(Int(plan.loopTimeout)) s") }
         }
@@ -26,6 +34,15 @@ enum LatencyWorkloads {
         let label = "\(plan.connectCount)× connect, 1 B echo, close"
         var rows = PathSet.rows("connect", "\(label) p50", unit: "µs", figures: p50, target: "≤ 1.2× 2-hop", note: paths.note)
         rows += PathSet.rows("connect", "\(label) p99", unit: "µs", figures: p99)
+        if socks != nil {
+            let percentiles = Percentiles(nanos: socksSamples)
+            rows.append(
+                Row(
+                    "connect", "\(label) p50: purr → purr socks5", unit: "µs", direct: p50[.purr], tunnel: percentiles.p50,
+                    target: "≤ 1.1×", note: "direct is the fixed tunnel; tunnel: SOCKS5 greeting, CONNECT, reply, then the echo"))
+            rows.append(
+                Row("connect", "\(label) p99: purr → purr socks5", unit: "µs", direct: p99[.purr], tunnel: percentiles.p99))
+        }
         return rows
     }
 

@@ -36,6 +36,8 @@ struct Plan: Sendable {
     var rateRequestSize = 16
     /// `pool = N` for the tunnel under test (0: no warm pool).
     var pool = 0
+    /// `connect --socks5`: a dynamic tunnel's SOCKS5 port as one more path, against the fixed tunnel.
+    var socks5 = false
     /// `--log-level` of the tunnel's programs (`info` adds an open and a close line per connection on each side).
     var tunnelLogLevel = "warning"
     /// Upper bound on any one timed loop, so a stuck relay cannot hang the bench.

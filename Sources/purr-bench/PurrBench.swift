@@ -56,6 +56,9 @@ struct PurrBench: ParsableCommand {
     @Option(name: .long, help: "Warm pool of the tunnel under test: `pool = N` in its tunnel config (default 0: none).")
     var pool: Int?
 
+    @Flag(name: .long, help: "connect: also through a dynamic tunnel's SOCKS5 port (purr connect --socks5), ÷ the fixed tunnel.")
+    var socks5 = false
+
     @Option(
         name: .customLong("tunnel-log-level"), help: "--log-level of purr-server and purr (default warning; info logs every connection).")
     var tunnelLogLevel: String?
@@ -104,6 +107,7 @@ struct PurrBench: ParsableCommand {
         if let rateSeconds { plan.rateSeconds = rateSeconds }
         if let pool { plan.pool = pool }
         if let tunnelLogLevel { plan.tunnelLogLevel = tunnelLogLevel }
+        plan.socks5 = socks5
         signal(SIGPIPE, SIG_IGN)
         let context = BenchContext(plan: plan, binDir: binDir ?? Self.ownDirectory())
         for tool in ["purr-server", "purr"] where !FileManager.default.isExecutableFile(atPath: "\(context.binDir)/\(tool)") {

@@ -41,6 +41,21 @@ final class BenchSmokeTests: XCTestCase {
         XCTAssertGreaterThan(purr?.tunnel ?? 0, 0)
     }
 
+    /// `connect --socks5`: the dynamic tunnel's SOCKS5 port is one more path, its p50 ÷ the fixed tunnel's.
+    func testConnectSocks5IsMeasuredAgainstTheFixedTunnel() throws {
+        let (report, stderr) = try runBench(["connect", "--socks5", "--connect-count", "20"])
+        XCTAssertEqual(report.notes, [], stderr)
+        let fixed = report.rows.first { $0.workload == "connect" && $0.metric.hasSuffix("p50, purr") }
+        let socks = report.rows.first { $0.workload == "connect" && $0.metric.hasSuffix("p50: purr → purr socks5") }
+        XCTAssertNotNil(socks, "no SOCKS5 row in \(report.rows.map(\.metric)) \(stderr)")
+        XCTAssertGreaterThan(socks?.tunnel ?? 0, 0)
+        XCTAssertEqual(socks?.direct, fixed?.tunnel, "the SOCKS5 row is judged against the fixed tunnel of the same run")
+        XCTAssertNotNil(socks?.ratio)
+        // Without the flag there is no such row.
+        let (plain, _) = try runBench(["connect", "--connect-count", "5"])
+        XCTAssertFalse(plain.rows.contains { $0.metric.contains("socks5") })
+    }
+
     func testBadOptionsAreRefusedInOneLine() throws {
         for (arguments, flag) in [
             (["rate", "--pool", "99"], "--pool"), (["rate", "--rate-seconds", "0"], "--rate-seconds"),
@@ -60,6 +75,7 @@ final class BenchSmokeTests: XCTestCase {
             let metric: String
             let direct: Double?
             let tunnel: Double?
+            let ratio: Double?
             let vsRelay: Double?
             let vsNginx: Double?
             let note: String?

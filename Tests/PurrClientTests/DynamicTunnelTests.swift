@@ -176,6 +176,29 @@ final class DynamicTunnelTests: XCTestCase {
         XCTAssertTrue(stack.processes[4].stderr.contains("not in this tunnel's allow list"), stack.processes[4].stderr)
     }
 
+    /// OpenSSH through `ProxyCommand nc -X 5 -x ...` to a real sshd reached through the dynamic tunnel:
+    /// `ssh ... cat` returns 8 MiB byte for byte, the name passed on as a name.
+    func testOpenSSHThroughNetcatSocks5IsByteExact() throws {
+        var stack = try startServer()
+        defer { stack.stop() }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("purr-dyn-ssh-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let (sshd, sshPort, key) = try DynamicPeers.sshd(in: directory)
+        defer { sshd.stop() }
+        let port = try connect(&stack, path: "/t/{host}/{port}", ["--socks5"])
+        let payload = TestKit.randomPayload(count: 8 << 20, seed: 2225)
+        let input = directory.appendingPathComponent("in.bin")
+        let output = directory.appendingPathComponent("out.bin")
+        try Data(payload).write(to: input)
+        let result = try DynamicPeers.sshCat(socksPort: port, host: "localhost", port: sshPort, key: key, input: input, output: output)
+        XCTAssertEqual(result.status, 0, "\(result.stderr) sshd: \(sshd.stderr)")
+        let echoed = try [UInt8](Data(contentsOf: output))
+        XCTAssertEqual(echoed.count, payload.count)
+        XCTAssertEqual(TestKit.sha256(echoed), TestKit.sha256(payload))
+        XCTAssertTrue(stack.processes[0].stderr.contains("target=localhost:\(sshPort)"), stack.processes[0].stderr)
+    }
+
     func testHeadlessChromiumLoadsAPageThroughSocks5() throws {
         var stack = try startServer()
         defer { stack.stop() }

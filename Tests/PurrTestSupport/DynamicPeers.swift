@@ -56,8 +56,40 @@ public enum DynamicPeers {
         """.write(to: config, atomically: true, encoding: .utf8)
         // sshd wants its privilege separation directory, as the package's service makes it.
         try? FileManager.default.createDirectory(atPath: "/run/sshd", withIntermediateDirectories: true)
-        let process = try RunningProcess(absolute: sshd, ["-D", "-e", "-f", config.path])
+        // Under a shell that stays: sshd closes every descriptor it inherits as it starts, and Foundation's
+        // Process takes a descriptor of its child closing as the child's end, then waits for it with a
+        // blocking waitpid on its one manager thread; sshd's close made that thread wait on sshd for good,
+        // and no other child's end was ever seen again (the ssh run "never exited"). The shell keeps the
+        // descriptor and hands SIGTERM on to sshd.
+        let script = "trap 'kill $p; wait $p; exit 0' TERM; \(sshd) -D -e -f '\(config.path)' & p=$!; wait $p"
+        let process = try RunningProcess(absolute: "/bin/sh", ["-c", script])
         XCTAssertTrue(process.waitForOutput("Server listening", timeout: 15) || process.stderr.contains("Server listening"), process.stderr)
         return (process, port, userKey)
+    }
+
+    /// `ssh -p PORT HOST cat` through `ProxyCommand nc -X 5 -x 127.0.0.1:SOCKS %h %p` (OpenBSD's netcat),
+    /// `input` as its standard input and its standard output written to `output`; no terminal, no
+    /// prompts, no user config or known hosts. The shell does the redirections: a pipe from the test
+    /// would hold `cat` open (its end never closed) and the run would never end.
+    public static func sshCat(
+        socksPort: Int, host: String, port: Int, key: String, input: URL, output: URL, timeout: Double = 60
+    ) throws -> (status: Int32, stderr: String) {
+        let netcat = ["/bin/nc.openbsd", "/usr/bin/nc.openbsd"].first { FileManager.default.isExecutableFile(atPath: $0) }
+        guard let netcat, FileManager.default.isExecutableFile(atPath: "/usr/bin/ssh") else {
+            throw PythonPeers.Missing(
+                description: "ssh or nc.openbsd is missing: scripts/deps.sh test installs openssh-client, netcat-openbsd")
+        }
+        let ssh = [
+            "/usr/bin/ssh", "-F", "/dev/null", "-T", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
+            "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "IdentitiesOnly=yes", "-i", key, "-p", String(port),
+            "-o", "ProxyCommand=\(netcat) -X 5 -x 127.0.0.1:\(socksPort) %h %p", host, "cat",
+        ]
+        let line = ssh.map(quoted).joined(separator: " ") + " < \(quoted(input.path)) > \(quoted(output.path))"
+        let result = try RunningProcess.run(absolute: "/bin/sh", ["-c", line], timeout: timeout)
+        return (result.status, result.stderr)
+    }
+
+    private static func quoted(_ word: String) -> String {
+        "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
     }
 }
