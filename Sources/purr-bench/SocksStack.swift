@@ -45,17 +45,20 @@ final class SocksStack {
     }
 
     /// Connect to the SOCKS5 port, greeting (no authentication) and its answer, CONNECT 127.0.0.1:`target`
-    /// and its reply, then one byte echoed, close: nanoseconds.
-    static func connectOnce(port: Int, target: Int) throws -> UInt64 {
+    /// and its reply, then one byte echoed, close: nanoseconds. `pipelined`: greeting, CONNECT and the
+    /// byte in one write, the answers read after (what the protocol itself costs beyond its round trips).
+    static func connectOnce(port: Int, target: Int, pipelined: Bool = false) throws -> UInt64 {
         let start = Clock.nanos()
         let socket = try Socket.connect(port: port, timeout: 5)
         defer { socket.close() }
-        try send(socket, [5, 1, 0])
+        let greeting: [UInt8] = [5, 1, 0]
+        let request: [UInt8] = [5, 1, 0, 1, 127, 0, 0, 1, UInt8(target >> 8), UInt8(target & 0xFF)]
+        if pipelined { try send(socket, greeting + request + [0x2a]) } else { try send(socket, greeting) }
         guard try receive(socket, count: 2) == [5, 0] else { throw BenchError("SOCKS5 greeting refused") }
-        try send(socket, [5, 1, 0, 1, 127, 0, 0, 1, UInt8(target >> 8), UInt8(target & 0xFF)])
+        if !pipelined { try send(socket, request) }
         let reply = try receive(socket, count: 10)
         guard reply[1] == 0 else { throw BenchError("SOCKS5 CONNECT refused with code \(reply[1])") }
-        try socket.sendByte(0x2a)
+        if !pipelined { try socket.sendByte(0x2a) }
         guard try socket.receiveByte() == 0x2a else { throw BenchError("echo lost or changed its byte") }
         return Clock.nanos() - start
     }
