@@ -62,11 +62,11 @@ final class EarlyDataTests: XCTestCase {
             var request = UpgradeRequest(path: "/t", host: "x")
             request.offersEarlyData = true
             let done = Mutex<Bool?>(nil)
-            try UpgradeClientHandler.install(on: channel) { gate in
-                UpgradeClientHandler(
-                    request: request, proxy: nil, target: HostPort(host: "x", port: 1), tls: nil, gate: gate, timeout: .seconds(5),
-                    earlyData: plan
-                ) { result in done.withLock { $0 = (try? result.get()) != nil } }
+            let route = ClientHandshakeHandler.Route(proxy: nil, target: HostPort(host: "x", port: 1), tls: nil, timeout: .seconds(5))
+            try ClientHandshakeHandler.install(on: channel) { handOver in
+                ClientHandshakeHandler(route: route, request: request, handOver: handOver, earlyData: plan) { outcome in
+                    if case .upgraded = outcome { done.withLock { $0 = true } } else { done.withLock { $0 = false } }
+                }
             }
             func sent() throws -> String {
                 var text = ""

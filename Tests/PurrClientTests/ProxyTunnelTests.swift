@@ -21,9 +21,16 @@ final class ProxyTunnelTests: XCTestCase {
 
         init(_ test: ProxyTunnelTests) throws {
             let (proxy, target, request) = (test.proxy, test.target, test.request)
-            try UpgradeClientHandler.install(on: channel, proxyTunnel: ProxyTunnelHandler(proxy: proxy, target: target)) { gate in
-                UpgradeClientHandler(request: request, proxy: proxy, target: target, tls: nil, gate: gate, timeout: .seconds(30)) {
-                    [unowned self] result in self.result = result  // EmbeddedChannel: all on this thread
+            let route = ClientHandshakeHandler.Route(
+                proxy: proxy, target: target, tls: nil, timeout: .seconds(30), authenticator: BasicProxyAuthenticator(proxy: proxy))
+            try ClientHandshakeHandler.install(on: channel) { handOver in
+                ClientHandshakeHandler(route: route, request: request, handOver: handOver) { [unowned self] outcome in
+                    // EmbeddedChannel: all on this thread
+                    switch outcome {
+                    case .upgraded: self.result = .success(())
+                    case .failed(let failure): self.result = .failure(failure)
+                    case .reconnect: self.result = .failure(HandshakeFailure("reconnect"))
+                    }
                 }
             }
             try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 3128)).wait()
@@ -89,7 +96,7 @@ final class ProxyTunnelTests: XCTestCase {
                 if !together { try dial.receive(switching) }
                 XCTAssertNotNil(try dial.result?.get(), label)
                 XCTAssertEqual(try dial.held(), Self.banner, label)
-                XCTAssertNil(try? dial.channel.pipeline.syncOperations.handler(type: ProxyTunnelHandler.self), label)
+                XCTAssertNil(try? dial.channel.pipeline.syncOperations.handler(type: ClientHandshakeHandler.self), label)
                 _ = try? dial.channel.finish()
             }
         }

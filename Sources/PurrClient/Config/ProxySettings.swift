@@ -40,20 +40,31 @@ public struct ProxySettings: Sendable, Equatable, CustomStringConvertible {
         return "Basic " + Data(credentials.utf8).base64EncodedString()
     }
 
-    /// The CONNECT request for `target`.
+    /// The CONNECT request for `target`, with the URL's Basic credentials if any.
     public func connectHead(to target: HostPort) -> HTTPRequestHead {
+        connectHead(to: target, authorization: authorization)
+    }
+
+    /// The CONNECT request for `target` with a `Proxy-Authorization` value (nil: none).
+    public func connectHead(to target: HostPort, authorization: String?) -> HTTPRequestHead {
         var headers = HTTPHeaders([("Host", target.description)])
         if let authorization { headers.add(name: "Proxy-Authorization", value: authorization) }
         return HTTPRequestHead(version: .http1_1, method: .CONNECT, uri: target.description, headers: headers)
     }
 
-    /// The CONNECT request for `target` as it goes on the wire. It is written past NIOHTTP1's encoder:
-    /// the proxy's answer is not the upgrade's HTTP (see `ProxyTunnelHandler`). Every byte is safe by
-    /// construction: the target is a parsed host and port, the credentials are base64.
-    public func connectRequest(to target: HostPort) -> String {
-        let head = connectHead(to: target)
+    /// The CONNECT request for `target` as it goes on the wire: the proxy's answer is read raw (see
+    /// `ClientHandshakeStateMachine`). The target is a parsed host and port; an authorization value that
+    /// could end the line (an authenticator's bug) is not sent: nil is returned.
+    public func connectRequest(to target: HostPort, authorization: String?) -> String? {
+        if let authorization, authorization.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) { return nil }
+        let head = connectHead(to: target, authorization: authorization)
         let fields = head.headers.map { "\($0.name): \($0.value)\r\n" }.joined()
         return "CONNECT \(head.uri) HTTP/1.1\r\n\(fields)\r\n"
+    }
+
+    /// The CONNECT request for `target` with the URL's Basic credentials, as it goes on the wire.
+    public func connectRequest(to target: HostPort) -> String {
+        connectRequest(to: target, authorization: authorization) ?? ""
     }
 
     /// The full URL, password included: only for writing the config file back.

@@ -14,24 +14,38 @@ public enum DialOutcome: Sendable, Equatable {
     /// Anything else: the server could not be reached, or answered something else.
     case failed(String)
 
-    /// Sorts a failed dial by the server's status and reason (the words `HandshakeFailure` carries).
+    /// Sorts a failed dial by its kind and the status the server answered with. A failure known only in
+    /// words (kind `local`) is sorted by the status its words name, as `description` spells it.
     public init(_ failure: HandshakeFailure) {
         let words = failure.description
-        switch Self.status(in: words) {
-        case .some(400..<500):
-            self = .notAllowed(words)
-        case 502:
-            self = words.contains("refused") ? .connectionRefused(words) : .hostUnreachable(words)
-        case 504:
+        switch failure.kind {
+        case .refused:
+            self = Self.sorted(status: failure.status, words: words, refusedTarget: failure.detail?.contains("refused") ?? false)
+        case .timeout:
             self = .timedOut(words)
-        case .some:
+        case .connect, .tls, .proxy, .badAnswer, .closed:
             self = .failed(words)
-        case nil:
-            self = words.contains("did not answer within") || words.contains("timed out") ? .timedOut(words) : .failed(words)
+        case .local:
+            let status = Self.status(in: words)
+            if status == nil, words.contains("did not answer within") || words.contains("timed out") {
+                self = .timedOut(words)
+            } else {
+                self = Self.sorted(status: status, words: words, refusedTarget: words.contains("refused"))
+            }
         }
     }
 
-    /// The status in `server answered 403 Forbidden: ...`, nil for failures without an answer.
+    /// 4xx: not allowed; 502: the target refused (`refusedTarget`) or could not be reached; 504: timed out.
+    private static func sorted(status: Int?, words: String, refusedTarget: Bool) -> DialOutcome {
+        switch status {
+        case .some(400..<500): return .notAllowed(words)
+        case 502: return refusedTarget ? .connectionRefused(words) : .hostUnreachable(words)
+        case 504: return .timedOut(words)
+        default: return .failed(words)
+        }
+    }
+
+    /// The status in `server answered 403 Forbidden: ...` (a failure built from words only).
     static func status(in words: String) -> Int? {
         let prefix = "server answered "
         guard words.hasPrefix(prefix) else { return nil }

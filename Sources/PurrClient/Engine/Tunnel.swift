@@ -190,17 +190,17 @@ public final class Tunnel: Sendable {
         ServerBootstrap(group: loop, childGroup: loop)
             // Reading on from the start: bytes the app sends with its connect are read while the server
             // connection opens and leave in the same write as the request head (early data). Its
-            // `EarlyBytesHandler` holds them meanwhile, and stops reading past its limit.
+            // tail holds them meanwhile (`RelayHandOver`), and stops reading past its limit.
             .childChannelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
                     try SocketTuning.apply(to: channel, accepted: true)
                     if config.mode.isDynamic {
                         // The app names its target first; the bytes behind its request wait as any app's do.
                         try channel.pipeline.syncOperations.addHandler(makeFront())
-                        try channel.pipeline.syncOperations.addHandler(EarlyBytesHandler())
+                        try RelayHandOver.holdEarlyBytes(on: channel)
                         return
                     }
-                    try channel.pipeline.syncOperations.addHandler(EarlyBytesHandler())
+                    try RelayHandOver.holdEarlyBytes(on: channel)
                     try channel.pipeline.syncOperations.addHandler(ActiveHandler { self.accept($0) })
                 }
             }

@@ -3,7 +3,7 @@ import PurrCore
 
 /// Early data for one dial: whether the server said before that it keeps bytes sent behind the request
 /// head, the app's connection they come from (its `EarlyBytesHandler`), the counter they count in, and
-/// where this 101's answer goes. Without a plan the request does not offer early data (`purr stdio`).
+/// where this 101's answer goes. The bytes come from the app connection's tail (`RelayHandOver.forwardEarlyBytes`). Without a plan the request does not offer early data (`purr stdio`).
 public struct EarlyDataPlan: Sendable {
     /// The most sent before the 101; past it, the app's connection waits for the relay.
     public static let limit = 64 * 1024
@@ -22,12 +22,5 @@ public struct EarlyDataPlan: Sendable {
         self.local = local
         self.counter = counter
         self.learned = learned
-    }
-
-    /// The app connection's holder of early bytes, when the plan says to send them.
-    var source: EarlyBytesHandler? {
-        guard send else { return nil }
-        local.eventLoop.preconditionInEventLoop()
-        return try? local.pipeline.syncOperations.handler(type: EarlyBytesHandler.self)
     }
 }

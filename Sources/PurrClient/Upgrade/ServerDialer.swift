@@ -8,6 +8,8 @@ public struct ServerDialer: Sendable {
     public var request: UpgradeRequest
     public var server: HostPort
     public var proxy: ProxySettings?
+    /// Makes each proxy connection's authenticator; nil: Basic from the proxy URL's credentials.
+    public var proxyAuthenticatorFactory: (any ProxyAuthenticatorFactory)?
     /// TLS to the server (https:// URLs): the context and the host for SNI and verification.
     public var tls: (context: NIOSSLContext, host: String)?
     public var connectTimeout: TimeAmount = .seconds(10)
@@ -33,23 +35,36 @@ public struct ServerDialer: Sendable {
 
     /// Connects on `eventLoop` (so the relay can share it with the local side). `connected` is called
     /// once TCP is up; `completion` once with the upgraded channel, on the loop. The bytes that came behind
-    /// the 101 wait in the channel's `EarlyBytesHandler` for the relay.
+    /// the 101 wait at the channel's tail for the relay (`RelayHandOver`).
     public func dial(
         on eventLoop: any EventLoop,
         connected: @escaping @Sendable () -> Void = {},
         completion: @escaping @Sendable (Result<any Channel, HandshakeFailure>) -> Void
     ) {
+        attempt(on: eventLoop, request: keyedRequest, connected: connected, completion: completion)
+    }
+
+    /// One connection; after a 407 that closed it, one more with the same authenticator.
+    private func attempt(
+        on eventLoop: any EventLoop, request: UpgradeRequest, authenticator: Authenticator? = nil, resumeWith: String? = nil,
+        connected: @escaping @Sendable () -> Void, completion: @escaping @Sendable (Result<any Channel, HandshakeFailure>) -> Void
+    ) {
+        let earlyData = self.earlyData
+        let authenticator = authenticator ?? makeAuthenticator(on: eventLoop)
         let hop = proxy?.endpoint ?? server
-        let request = keyedRequest
-        let (proxy, server, tls, webSocket, timeout, earlyData) = (
-            self.proxy, self.server, self.tls, self.webSocket, handshakeTimeout, self.earlyData
-        )
-        bootstrap(on: eventLoop) { channel, gate in
-            UpgradeClientHandler(
-                request: request, proxy: proxy, target: server, tls: tls, gate: gate, timeout: timeout, webSocket: webSocket,
-                earlyData: earlyData
-            ) { result in
-                completion(result.map { channel })
+        bootstrap(on: eventLoop) { channel, handOver in
+            let route = self.route(authenticator: authenticator, resumeWith: resumeWith)
+            return ClientHandshakeHandler(route: route, request: request, handOver: handOver, earlyData: earlyData) { outcome in
+                switch outcome {
+                case .upgraded:
+                    completion(.success(channel))
+                case .failed(let failure):
+                    completion(.failure(failure))
+                case .reconnect(let authorization):
+                    self.attempt(
+                        on: eventLoop, request: request, authenticator: authenticator, resumeWith: authorization, connected: {},
+                        completion: completion)
+                }
             }
         }
         .connect(to: hop)
@@ -63,10 +78,27 @@ public struct ServerDialer: Sendable {
         }
     }
 
+    /// One proxy connection's authenticator, kept for a reconnect (used on its loop only).
+    private struct Authenticator: @unchecked Sendable {
+        let value: any ProxyAuthenticator
+    }
+
+    private func makeAuthenticator(on eventLoop: any EventLoop) -> Authenticator? {
+        guard let proxy else { return nil }
+        let factory = proxyAuthenticatorFactory ?? BasicProxyAuthenticatorFactory(proxy: proxy)
+        return Authenticator(value: factory.makeAuthenticator(proxyHost: proxy.endpoint.host))
+    }
+
+    private func route(authenticator: Authenticator?, resumeWith: String?) -> ClientHandshakeHandler.Route {
+        ClientHandshakeHandler.Route(
+            proxy: proxy, target: server, tls: tls, timeout: handshakeTimeout, webSocket: webSocket, authenticator: authenticator?.value,
+            resumeWith: resumeWith)
+    }
+
     /// A connection to the server (or its proxy) with the handshake handlers; `makeHandler` makes the
-    /// `UpgradeClientHandler` for the channel.
+    /// `ClientHandshakeHandler` for the channel.
     private func bootstrap(
-        on eventLoop: any EventLoop, makeHandler: @escaping @Sendable (any Channel, HandshakeGate) -> UpgradeClientHandler
+        on eventLoop: any EventLoop, makeHandler: @escaping @Sendable (any Channel, RelayHandOver) -> ClientHandshakeHandler
     ) -> ClientBootstrap {
         let (proxy, tls, server) = (self.proxy, self.tls, self.server)  // server.port: TLS resumption's key
         return ClientBootstrap(group: eventLoop)
@@ -79,8 +111,7 @@ public struct ServerDialer: Sendable {
                         try channel.pipeline.syncOperations.addHandler(
                             ClientTLS.makeHandler(context: tls.context, host: tls.host, port: server.port))
                     }
-                    let proxyTunnel = proxy.map { ProxyTunnelHandler(proxy: $0, target: server) }
-                    try UpgradeClientHandler.install(on: channel, proxyTunnel: proxyTunnel) { gate in makeHandler(channel, gate) }
+                    try ClientHandshakeHandler.install(on: channel) { handOver in makeHandler(channel, handOver) }
                 }
             }
     }
@@ -97,33 +128,47 @@ public struct ServerDialer: Sendable {
 
     static func connectFailure(_ error: any Error, hop: HostPort, viaProxy: Bool) -> HandshakeFailure {
         let reason = ConnectFailure.describe(error)
-        if viaProxy { return HandshakeFailure("proxy \(hop): \(reason)") }
-        return HandshakeFailure(reason == "connection refused" ? "connection refused by \(hop)" : "cannot reach \(hop): \(reason)")
+        if viaProxy { return HandshakeFailure(kind: .connect, "proxy \(hop): \(reason)") }
+        return HandshakeFailure(
+            kind: .connect, reason == "connection refused" ? "connection refused by \(hop)" : "cannot reach \(hop): \(reason)")
     }
 
     /// A warm pool's connection on `eventLoop`: connected, through the proxy and TLS, and sending nothing
     /// until `send(on:)` gives it a request. `lost` is called if the server closes it while it waits.
     func prepare(on eventLoop: any EventLoop, lost: @escaping @Sendable (String) -> Void) -> EventLoopFuture<PooledConnection> {
+        let ready = eventLoop.makePromise(of: PooledConnection.self)
+        prepare(on: eventLoop, authenticator: nil, resumeWith: nil, lost: lost, ready: ready)
+        return ready.futureResult
+    }
+
+    private func prepare(
+        on eventLoop: any EventLoop, authenticator: Authenticator?, resumeWith: String?, lost: @escaping @Sendable (String) -> Void,
+        ready: EventLoopPromise<PooledConnection>
+    ) {
         let hop = proxy?.endpoint ?? server
-        let ready = eventLoop.makePromise(of: Void.self)
-        let template = request
-        let (proxy, server, tls, webSocket, timeout) = (self.proxy, self.server, self.tls, self.webSocket, handshakeTimeout)
-        return bootstrap(on: eventLoop) { _, gate in
-            UpgradeClientHandler(
-                pooledWith: template, proxy: proxy, target: server, tls: tls, gate: gate, timeout: timeout, webSocket: webSocket,
-                ready: { ready.completeWith($0.mapError { $0 }) }, lost: lost)
+        let authenticator = authenticator ?? makeAuthenticator(on: eventLoop)
+        bootstrap(on: eventLoop) { channel, handOver in
+            let route = self.route(authenticator: authenticator, resumeWith: resumeWith)
+            let handler = ClientHandshakeHandler(route: route, request: nil, handOver: handOver, lost: { lost($0) }) { outcome in
+                switch outcome {
+                case .upgraded:
+                    guard let handler = try? channel.pipeline.syncOperations.handler(type: ClientHandshakeHandler.self) else {
+                        ready.fail(HandshakeFailure(kind: .closed, "the pooled connection to the server closed"))
+                        return
+                    }
+                    ready.succeed(PooledConnection(channel: channel, handler: handler))
+                case .failed(let failure):
+                    ready.fail(failure)
+                case .reconnect(let authorization):
+                    self.prepare(on: eventLoop, authenticator: authenticator, resumeWith: authorization, lost: lost, ready: ready)
+                }
+            }
+            return handler
         }
         .connect(to: hop)
-        .flatMapErrorThrowing { error in
-            let failure = Self.connectFailure(error, hop: hop, viaProxy: proxy != nil)
-            ready.fail(failure)  // the handler never became active to settle it
-            throw failure
-        }
-        .flatMap { channel in
-            ready.futureResult.map { PooledConnection(channel: channel) }.flatMapErrorThrowing { error in
-                channel.close(promise: nil)
-                throw error
-            }
+        .whenFailure { error in
+            // The handler never became active to settle it.
+            ready.fail(Self.connectFailure(error, hop: hop, viaProxy: proxy != nil))
         }
     }
 
@@ -134,12 +179,12 @@ public struct ServerDialer: Sendable {
     ) {
         let channel = pooled.channel
         channel.eventLoop.preconditionInEventLoop()
-        guard let handler = try? channel.pipeline.syncOperations.handler(type: UpgradeClientHandler.self) else {
-            completion(.failure(HandshakeFailure("the pooled connection to the server closed")))
-            return
-        }
-        handler.claim(request: keyedRequest, earlyData: earlyData) { result in
-            completion(result.map { channel })
+        pooled.handler.value.claim(request: keyedRequest, earlyData: earlyData) { outcome in
+            switch outcome {
+            case .upgraded: completion(.success(channel))
+            case .failed(let failure): completion(.failure(failure))
+            case .reconnect: completion(.failure(HandshakeFailure(kind: .proxy, "the proxy asked to authenticate again")))
+            }
         }
     }
 

@@ -1,7 +1,7 @@
 import NIOCore
 
 /// One relayed connection, from both sides: the two channels, the bytes that arrived before the relay
-/// (held by each channel's `EarlyBytesHandler`), backpressure and half-close (`GlueHandler`), the idle
+/// (held at each channel's tail: see `RelayHandOver`), backpressure and half-close (`GlueHandler`), the idle
 /// timeout, the counters, the first error, and one completion with the reason it ended.
 ///
 /// The client's tunnel, the server's upgrade and `purr stdio` each finish their handshake, then hand both
@@ -71,8 +71,8 @@ public final class RelaySession {
     }
 
     private func join() throws {
-        let earlyA = try Self.takeEarlyBytes(from: a)
-        let earlyB = try Self.takeEarlyBytes(from: b)
+        let earlyA = RelayHandOver.takeEarlyBytes(from: a)
+        let earlyB = RelayHandOver.takeEarlyBytes(from: b)
         let (glueA, glueB) = GlueHandler.matchedPair(aCounter: aCounter, bCounter: bCounter, session: self)
         if let idleTimeout {
             try a.pipeline.syncOperations.addHandler(IdleStateHandler(allTimeout: idleTimeout))
@@ -95,14 +95,6 @@ public final class RelaySession {
         try b.syncOptions?.setOption(ChannelOptions.autoRead, value: true)
         a.read()
         b.read()
-    }
-
-    /// What a channel's `EarlyBytesHandler` held; the handler leaves the pipeline.
-    private static func takeEarlyBytes(from channel: any Channel) throws -> (bytes: ByteBuffer?, inputClosed: Bool) {
-        guard let held = try? channel.pipeline.syncOperations.handler(type: EarlyBytesHandler.self) else { return (nil, false) }
-        let taken = (held.buffered, held.inputClosed)
-        channel.pipeline.syncOperations.removeHandler(held, promise: nil)
-        return taken
     }
 }
 

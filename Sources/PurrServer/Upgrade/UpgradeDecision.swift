@@ -8,7 +8,7 @@ extension ServerSettings {
     func decide(_ head: HTTPRequestHead, record: ConnectionRecord?, peer: SocketAddress? = nil) -> UpgradeStateMachine.Decision {
         // A head that arrives whole in one read never trips the gate's running count; its size is checked here.
         if Self.size(of: head) > maxHeadSize {
-            return .refuse(.headTooLarge(HandshakeGate.HeadTooLarge(limit: maxHeadSize).description))
+            return .refuse(.headTooLarge(RelayHandOver.HeadTooLarge(limit: maxHeadSize).description))
         }
         let request: UpgradeRequest
         do {

@@ -9,14 +9,14 @@ import PurrCore
 /// from NIOHTTP1's decoder, the target is connected before any answer, and a 101 hands both channels to a
 /// `RelaySession`. Any failure is answered with one plain-text line, counted and logged.
 ///
-/// Pipeline while the head is read: [TLS] HandshakeGate, HTTP decoder, UpgradeHandler, EarlyBytesHandler.
+/// Pipeline while the head is read: [TLS] and `RelayHandOver`'s: the gate, the HTTP decoder, this, the holder.
 final class UpgradeHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = ByteBuffer
 
     private var machine = UpgradeStateMachine()
     private let env: ServerSettings
-    private let gate: HandshakeGate
+    private let handOver: RelayHandOver
     private var record: ConnectionRecord?
     private var headerTimer: Scheduled<Void>?
     /// A dynamic route's source at work, and its deadline (issue #16).
@@ -26,9 +26,9 @@ final class UpgradeHandler {
     /// The peer address this connection is counted under until it relays or closes (`PeerLimiter`).
     private var countedPeer: String?
 
-    init(env: ServerSettings, gate: HandshakeGate) {
+    init(env: ServerSettings, handOver: RelayHandOver) {
         self.env = env
-        self.gate = gate
+        self.handOver = handOver
     }
 
     /// Builds the generic handler types once, on one thread, before any connection does: the first
@@ -41,12 +41,9 @@ final class UpgradeHandler {
 
     /// The handlers one accepted connection starts with, in order.
     static func install(on channel: any Channel, env: ServerSettings) throws {
-        let gate = HandshakeGate(limit: env.maxHeadSize)
-        let operations = channel.pipeline.syncOperations
-        try operations.addHandler(gate)
-        try operations.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes)))
-        try operations.addHandler(UpgradeHandler(env: env, gate: gate))
-        try operations.addHandler(EarlyBytesHandler())
+        try RelayHandOver.install(
+            on: channel, headLimit: env.maxHeadSize, decoder: ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes))
+        ) { handOver in UpgradeHandler(env: env, handOver: handOver) }
     }
 
     private var logger: Logger { Self.logger(env.logger, record: record) }
@@ -151,14 +148,14 @@ final class UpgradeHandler {
 
     private func connect(to target: HostPort, context: ChannelHandlerContext) {
         // The client's bytes may keep coming while the target connects: the decoder holds them, and the
-        // gate stops reading past `EarlyBytesHandler.holdLimit` (cheaper than turning reading off and on).
+        // gate stops reading past `RelayHandOver.holdLimit` (cheaper than turning reading off and on).
         ClientBootstrap(group: context.eventLoop)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     // Set here, not as a bootstrap option: NIO applies those through a chain of futures.
                     try channel.syncOptions?.setOption(ChannelOptions.autoRead, value: false)
                     try SocketTuning.apply(to: channel)
-                    try channel.pipeline.syncOperations.addHandler(EarlyBytesHandler())
+                    try RelayHandOver.holdEarlyBytes(on: channel)
                 }
             }
             .connectTimeout(env.connectTimeout)
@@ -174,12 +171,11 @@ final class UpgradeHandler {
             }
     }
 
-    /// Writes the 101, leaves the pipeline with the decoder (whose leftovers, the bytes the client sent
-    /// behind its head, reach the `EarlyBytesHandler`), then starts the relay.
+    /// Writes the 101, hands the channel over (`RelayHandOver`: the bytes the client sent behind its head
+    /// wait at the tail, decoded as frames for a WebSocket), then starts the relay.
     private func handOver(to target: any Channel, _ request: UpgradeRequest, context: ChannelHandlerContext) {
         let upgrade = AcceptedUpgrade(request)
         guard let record else { return }
-        var bridge: WebSocketFrameBridge?
         leavePeerCount()
         let client = context.channel
         let registry = env.registry
@@ -189,28 +185,19 @@ final class UpgradeHandler {
         registry.relaying(record, transport: upgrade.transport)
         // The 101 goes out alone, before any target bytes: the original client reads it with one small read.
         context.writeAndFlush(wrapOutboundOut(upgrade.responseBytes), promise: nil)
+        // Frames from here on; the bytes behind the request head are decoded as frames too.
+        var webSocket: RelayHandOver.WebSocket?
         if case .websocket = upgrade {
-            // Frames from here on; the bytes behind the request head are decoded as frames too.
-            let options = WebSocketFrameBridge.Options(maxMessage: env.webSocketMaxMessage)
-            do {
-                bridge = try WebSocketFrameBridge.install(on: client, role: .server, options: options, holdingWrites: true)
-            } catch {
-                target.close(promise: nil)
-                context.close(promise: nil)
-                return
-            }
+            webSocket = RelayHandOver.WebSocket(role: .server, options: WebSocketFrameBridge.Options(maxMessage: env.webSocketMaxMessage))
         }
-        let operations = context.pipeline.syncOperations
-        let decoder = try? operations.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
-        operations.removeHandler(context: context, promise: nil)
-        let gate = self.gate
         let base = env.logger
         let session = RelaySession(client, target, aCounter: record.bytesIn, bCounter: record.bytesOut, idleTimeout: env.idleTimeout)
-        let removed = client.eventLoop.makePromise(of: Void.self)
-        if let decoder { operations.removeHandler(decoder, promise: removed) } else { removed.succeed() }
-        removed.futureResult.assumeIsolated().whenComplete { _ in
-            bridge?.startWriting()
-            gate.release()
+        handOver.complete(from: context, webSocket: webSocket) { result in
+            guard case .success = result else {
+                target.close(promise: nil)
+                client.close(promise: nil)
+                return
+            }
             let logger = Self.logger(base, record: record)
             // `target` (the chosen HOST:PORT) is in the logger's metadata; the address only when it says more.
             logger.info("open", metadata: Self.addressMetadata(target, record: record))
@@ -224,8 +211,7 @@ final class UpgradeHandler {
     /// Answers with an error line, counts it, and closes once the client stops sending (or after a linger).
     private func refuse(_ refusal: Refusal, context: ChannelHandlerContext) {
         headerTimer?.cancel()
-        gate.headComplete(accepted: false)
-        gate.discard()
+        handOver.refused()
         // What is read now is dropped: small reads, so a flood does not grow the read buffer to the
         // relay's 1 MiB on every refused connection.
         try? context.channel.syncOptions?.setOption(
@@ -281,7 +267,7 @@ extension UpgradeHandler: ChannelInboundHandler, RemovableChannelHandler {
                 let seconds = Double(self.env.silentTimeout.nanoseconds) / 1e9
                 self.perform(self.machine.silentTimedOut(seconds: seconds), context: context)
             }
-            gate.onFirstBytes = {
+            handOver.onFirstBytes = {
                 self.spoke = true
                 self.headerTimer?.cancel()
                 self.headerTimer = context.eventLoop.assumeIsolated().scheduleTask(in: self.env.headerTimeout) {
@@ -300,7 +286,7 @@ extension UpgradeHandler: ChannelInboundHandler, RemovableChannelHandler {
             // The client's connection id (Purr-Connection), for viewers that join both ends.
             if let record, let id = head.value(of: PurrWire.Header.purrConnection) { env.registry.identified(record, clientID: id) }
             let decision = env.decide(head, record: record, peer: context.channel.remoteAddress)  // cached: no getpeername
-            if case .accept = decision { gate.headComplete(accepted: true) }
+            if case .accept = decision { handOver.headAccepted() }
             perform(machine.receivedHead(decision), context: context)
         case .body:
             break
@@ -320,7 +306,7 @@ extension UpgradeHandler: ChannelInboundHandler, RemovableChannelHandler {
     func channelInactive(context: ChannelHandlerContext) {
         leavePeerCount()
         headerTimer?.cancel()
-        gate.onFirstBytes = nil  // it holds this handler
+        handOver.onFirstBytes = nil  // it holds this handler
         perform(machine.channelInactive(), context: context)
         context.fireChannelInactive()
     }

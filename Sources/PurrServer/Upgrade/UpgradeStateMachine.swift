@@ -149,7 +149,7 @@ struct UpgradeStateMachine {
         case .refusing:
             return .close
         case .choosing, .connecting, .done:
-            // While choosing and connecting, the HandshakeGate holds the end of input for the relay.
+            // While choosing and connecting, the hand-over's gate holds the end of input for the relay.
             return .none
         }
     }
@@ -170,7 +170,7 @@ struct UpgradeStateMachine {
     mutating func errorCaught(_ error: any Error) -> Action {
         switch state {
         case .readingHead:
-            if let tooLarge = error as? HandshakeGate.HeadTooLarge {
+            if let tooLarge = error as? RelayHandOver.HeadTooLarge {
                 state = .refusing
                 return .refuse(.headTooLarge(tooLarge.description))
             }
