@@ -13,6 +13,8 @@ public final class PurrServer: Sendable {
     let logger: Logger
     private let channels = ChannelTracker()
     private let peers = PeerLimiter()
+    /// The published sides of `[[reverse]]` entries.
+    private let reverse = ReverseListeners()
     /// One listening socket per event loop (`LoopListeners`); the first one's address is the server's.
     private let listeners = Mutex<[any Channel]>([])
     /// Certificate and key when the server speaks TLS itself (reloadable).
@@ -70,6 +72,7 @@ public final class PurrServer: Sendable {
             setUpListener: { try $0.pipeline.syncOperations.addHandler(AcceptErrorHandler(logger: settings.current.logger)) },
             makeBootstrap: makeBootstrap)
         listeners.withLock { $0 = bound }
+        try reverse.start(config.reverses, group: group, logger: logger)
         let address = bound.first?.localAddress?.hostPortDescription ?? config.listen.description
         registry.setListen(address)
         logger.info("listening", metadata: ["address": "\(address)", "routes": "\(config.routes.count)"])
@@ -83,6 +86,7 @@ public final class PurrServer: Sendable {
         for channel in listeners.withLock({ $0 }) {
             try? await channel.close()
         }
+        reverse.stop()
         let active = channels.count
         if active > 0 {
             logger.info("draining", metadata: ["active": "\(active)", "timeout": "\(drainTimeout)s"])
@@ -115,6 +119,7 @@ extension PurrServer {
             notes.append("listen address \(new.listen) takes effect at the next restart (still on \(old.listen))")
             applied.listen = old.listen
         }
+        if let note = ReverseListeners.keep(old, in: &applied) { notes.append(note) }
         switch (tls, new.tlsCertificate, new.tlsKey) {
         case (nil, nil, _):
             break

@@ -37,6 +37,8 @@ public struct ServerConfig: Sendable {
     public var admin: AdminConfig?
     /// The `[admin]` table as written; flags and the environment complete it into `admin`.
     public var adminFile = AdminFileSettings()
+    /// `[[reverse]]` entries: services on exposing clients' side, published here (docs/reverse-tunnels.md).
+    public var reverses: [ReverseEntry] = []
 
     public init() {}
 
@@ -96,7 +98,7 @@ extension ServerConfig {
             "listen", "header_timeout", "silent_timeout", "drain_timeout", "log_level", "routes", "admin", "max_connections",
             "max_connections_per_peer",
             "idle_timeout", "max_head_size",
-            "tls_cert", "tls_key", "drop_removed", "ws_max_message", "ws_origins",
+            "tls_cert", "tls_key", "drop_removed", "ws_max_message", "ws_origins", "reverse",
         ])
         var config = ServerConfig()
         if let listen = try toml.string("listen") {
@@ -126,6 +128,7 @@ extension ServerConfig {
             }
             config.routes.append(route)
         }
+        try config.loadReverses(from: toml)
         if let admin = try toml.table("admin") {
             try admin.checkKeys(["port", "host", "token", "tls", "idle_timeout", "max_connections"])
             config.adminFile = AdminFileSettings(

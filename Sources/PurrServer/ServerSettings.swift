@@ -28,6 +28,8 @@ final class ServerSettings: Sendable {
     let webSocketOrigins: [String]
     /// Which configuration this is (1 at start, one more per successful reload).
     let generation: Int
+    /// `[[reverse]]` entries (the same ones, with their live state, in every generation).
+    let reverses: [ReverseEntry]
 
     init(
         routes: RouteTable, registry: StatsRegistry, peers: PeerLimiter, logger: Logger, config: ServerConfig, generation: Int = 1
@@ -45,5 +47,6 @@ final class ServerSettings: Sendable {
         self.webSocketOrigins = config.webSocketOrigins
         self.idleTimeout = config.idleTimeout > 0 ? .nanoseconds(Int64(config.idleTimeout * 1e9)) : nil
         self.generation = generation
+        self.reverses = config.reverses
     }
 }

@@ -16,6 +16,7 @@ extension ServerSettings {
         } catch {
             return .refuse(error.isMalformed ? .badRequest(error.description) : .notFound(error.description, .notPurr))
         }
+        if let reverse = reverseDecision(head, request, record: record, peer: peer) { return reverse }
         // Any web page may open a WebSocket to a loopback server: browsers say whose page it is, and only
         // the origins the server lists get through (programs send no Origin).
         if request.webSocketKey != nil, let origin = head.value(of: "Origin"), !allowsWebSocket(origin: origin) {

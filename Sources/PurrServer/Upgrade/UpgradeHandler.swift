@@ -79,6 +79,10 @@ final class UpgradeHandler {
             lookUp(route, question, context: context)
         case .connect(let target):
             connect(to: target, context: context)
+        case .hold(let hold):
+            hold.wait(client: context.channel) { published in
+                self.perform(self.machine.targetConnected(published, clientActive: context.channel.isActive), context: context)
+            }
         case .upgrade(let target, let request):
             handOver(to: target, request, context: context)
         case .closeTarget(let target):

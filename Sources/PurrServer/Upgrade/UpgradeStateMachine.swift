@@ -17,6 +17,9 @@ struct UpgradeStateMachine {
     enum TargetChoice {
         case known(HostPort)
         case ask(TargetRequest)
+        /// A reverse registration (`[[reverse]]`): held unanswered until a published connection, the
+        /// target, arrives for it (`ReverseHold`).
+        case held(ReverseHold)
     }
 
     enum State {
@@ -38,6 +41,8 @@ struct UpgradeStateMachine {
         /// Ask the route's source for the target; its answer comes back as `targetChosen` or `targetRefused`.
         case lookup(Route, TargetRequest)
         case connect(HostPort)
+        /// Wait on the held request for its published connection; it comes back as `targetConnected`.
+        case hold(ReverseHold)
         /// Answer 101 and hand both channels to a relay session.
         case upgrade(target: any Channel, UpgradeRequest)
         /// A target connected for a client that is gone.
@@ -64,6 +69,9 @@ struct UpgradeStateMachine {
         case .accept(let route, let request, .ask(let question)):
             state = .choosing(request, endSeen: false)
             return .lookup(route, question)
+        case .accept(_, let request, .held(let hold)):
+            state = .connecting(request, endSeen: false, target: nil)
+            return .hold(hold)
         }
     }
 

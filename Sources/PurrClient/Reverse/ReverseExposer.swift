@@ -1,0 +1,222 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import NIOSSL
+import PurrCore
+import Synchronization
+
+/// `purr expose`: keeps `pool` upgrade requests to a server's `[[reverse]]` path open and unanswered
+/// (`Purr-Reverse: NAME`). The server answers one with 101 when a connection arrives at its published
+/// side; this side then dials the local target, relays, and at once opens another held request.
+///
+/// Registered: the server refuses a bad registration at once (unknown name, token, taken, limits) and
+/// answers nothing to a good one until it is used, so a held request still open `registeredAfter`
+/// seconds after its connection came up counts as registered. (No interim answer: HTTP/1.1 proxies pass a
+/// request that simply waits, and some drop a `1xx` they do not know.) A held request is refreshed
+/// (closed and reopened) every `refresh` seconds, before a proxy's or the server's idle timeout would cut
+/// it; failures reconnect with doubling delays and jitter.
+public final class ReverseExposer: Sendable {
+    public struct Settings: Sendable {
+        /// The server URL (the entry's `path`), token, proxy, TLS and WebSocket choice.
+        public var tunnel: TunnelConfig
+        /// The local service published through the server.
+        public var target: HostPort
+        /// The `[[reverse]]` name; by default the URL path's last part.
+        public var name: String
+        public var pool = 4
+        /// Seconds a held request stays open before it is replaced.
+        public var refresh = 50.0
+        public var registeredAfter = 0.5
+
+        public init(tunnel: TunnelConfig, target: HostPort, name: String? = nil) {
+            self.tunnel = tunnel
+            self.target = target
+            self.name = name ?? String(tunnel.url.path.split(separator: "/").last ?? "")
+        }
+    }
+
+    /// Counts for logs and tests.
+    public struct Counters: Sendable, Equatable {
+        public var held = 0
+        public var active = 0
+        public var served = 0
+        public var targetFailures = 0
+        public var refusals = 0
+    }
+
+    let settings: Settings
+    let group: any EventLoopGroup
+    let logger: Logger
+    let environment: [String: String]
+    /// Sent with every held request, so the server counts this process's requests as one client.
+    let clientID = "purr-" + String(UInt64.random(in: 0...UInt64.max), radix: 36)
+    private let state = Mutex<(counters: Counters, stopped: Bool, registered: Bool, lastRefusal: String?)>((Counters(), false, false, nil))
+
+    public init(
+        settings: Settings, group: any EventLoopGroup, logger: Logger, environment: [String: String] = ProcessInfo.processInfo.environment
+    ) {
+        self.settings = settings
+        self.group = group
+        self.logger = logger
+        self.environment = environment
+    }
+
+    public var counters: Counters { state.withLock { $0.counters } }
+    public var isRegistered: Bool { state.withLock { $0.registered } }
+    /// The last refusal's words (a bad token, an unknown name): what a user needs when nothing registers.
+    public var lastRefusal: String? { state.withLock { $0.lastRefusal } }
+
+    /// Starts `pool` held requests; `registered` is called once, when the first is taken as registered.
+    public func start(registered: @escaping @Sendable () -> Void = {}) throws {
+        var dialer = ServerDialer(tunnel: settings.tunnel, proxy: try settings.tunnel.effectiveProxy(environment: environment), tls: nil)
+        if settings.tunnel.url.scheme.usesTLS {
+            let context = try ClientTLS.makeContext(caFile: settings.tunnel.caFile, insecure: settings.tunnel.insecure)
+            dialer.tls = (context, settings.tunnel.url.host)
+        }
+        dialer.request.extraHeaders += [(ReverseHeaders.name, settings.name), (ReverseHeaders.client, clientID)]
+        dialer.handshakeTimeout = .nanoseconds(Int64(settings.refresh * 1e9))
+        for _ in 0..<settings.pool {
+            let slot = HeldSlot(exposer: self, dialer: dialer, loop: group.next(), registered: registered)
+            slot.open()
+        }
+    }
+
+    /// Stops opening held requests (those open end with the event loop group).
+    public func stop() {
+        state.withLock { $0.stopped = true }
+    }
+
+    var isStopped: Bool { state.withLock { $0.stopped } }
+
+    func update(_ change: (inout Counters) -> Void) {
+        state.withLock { change(&$0.counters) }
+    }
+
+    /// The first held request taken as registered: true once.
+    func markRegistered() -> Bool {
+        state.withLock { state in
+            defer { state.registered = true }
+            return !state.registered
+        }
+    }
+
+    func refused(_ why: String) {
+        state.withLock {
+            $0.registered = false
+            $0.lastRefusal = why
+            $0.counters.refusals += 1
+        }
+    }
+}
+
+/// The header names of a registration (the server's `ReverseWire`).
+enum ReverseHeaders {
+    static let name = "Purr-Reverse"
+    static let client = "Purr-Reverse-Client"
+}
+
+/// One of the exposer's `pool` places: one held request at a time, reopened as soon as it is used,
+/// refreshed, or (after a delay) lost.
+final class HeldSlot: @unchecked Sendable {
+    let exposer: ReverseExposer
+    let dialer: ServerDialer
+    let loop: any EventLoop
+    let registered: @Sendable () -> Void
+    /// Loop-confined.
+    private var backoff = Backoff(initial: 0.25, cap: 15)
+    private var attempt = 0
+
+    init(exposer: ReverseExposer, dialer: ServerDialer, loop: any EventLoop, registered: @escaping @Sendable () -> Void) {
+        self.exposer = exposer
+        self.dialer = dialer
+        self.loop = loop
+        self.registered = registered
+    }
+
+    func open() {
+        loop.execute { self.dial() }
+    }
+
+    private func dial() {
+        guard !exposer.isStopped else { return }
+        attempt += 1
+        let current = attempt
+        exposer.update { $0.held += 1 }
+        var settled = false
+        dialer.dial(
+            on: loop,
+            connected: {
+                self.loop.scheduleTask(in: .nanoseconds(Int64(self.exposer.settings.registeredAfter * 1e9))) {
+                    guard !settled, current == self.attempt else { return }
+                    self.backoff.reset()
+                    if self.exposer.markRegistered() { self.registered() }
+                }
+            },
+            completion: { result in
+                self.loop.execute {
+                    settled = true
+                    self.exposer.update { $0.held -= 1 }
+                    switch result {
+                    case .success(let channel):
+                        self.dial()  // the next held request first: a burst needs them back at once
+                        self.serve(channel)
+                    case .failure(let failure) where failure.kind == .timeout:
+                        self.dial()  // refreshed
+                    case .failure(let failure):
+                        self.lost(failure)
+                    }
+                }
+            })
+    }
+
+    private func lost(_ failure: HandshakeFailure) {
+        let delay = backoff.next()
+        if failure.kind == .refused {
+            exposer.refused(failure.description)
+            exposer.logger.error("registration refused", metadata: ["reverse": "\(exposer.settings.name)", "reason": "\(failure)"])
+        } else {
+            exposer.logger.notice(
+                "held request lost",
+                metadata: ["reverse": "\(exposer.settings.name)", "reason": "\(failure)", "retry": "\(delay.threeDecimals)s"])
+        }
+        loop.scheduleTask(in: .nanoseconds(Int64(delay * 1e9))) { self.dial() }
+    }
+
+    /// The server answered 101: a published connection is behind it. Dial the local target and relay.
+    private func serve(_ server: any Channel) {
+        let target = exposer.settings.target
+        let logger = exposer.logger
+        exposer.update { $0.active += 1 }
+        ClientBootstrap(group: server.eventLoop)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.syncOptions?.setOption(ChannelOptions.autoRead, value: false)
+                    try SocketTuning.apply(to: channel)
+                    try RelayHandOver.holdEarlyBytes(on: channel)
+                }
+            }
+            .connectTimeout(.seconds(10))
+            .connect(to: target)
+            .whenComplete { result in
+                switch result {
+                case .success(let local):
+                    let session = RelaySession(server, local, aCounter: ByteCounter(), bCounter: ByteCounter())
+                    session.start().whenComplete { _ in
+                        self.exposer.update {
+                            $0.active -= 1
+                            $0.served += 1
+                        }
+                    }
+                case .failure(let error):
+                    logger.error(
+                        "local target unreachable", metadata: ["target": "\(target)", "reason": "\(ConnectFailure.describe(error))"])
+                    self.exposer.update {
+                        $0.active -= 1
+                        $0.targetFailures += 1
+                    }
+                    server.close(promise: nil)
+                }
+            }
+    }
+}

@@ -1,0 +1,43 @@
+import NIOCore
+
+/// One held registration request: an exposing client's upgrade request, kept unanswered until a
+/// published connection takes it. Made when the request is admitted (`ReverseSlot.admit`); its handler
+/// then waits on it (`wait`) and gets the published connection on its own event loop (`deliver`).
+final class ReverseHold: @unchecked Sendable {
+    let clientID: String
+    let slot: ReverseSlot
+    /// Loop-confined to the held request's event loop.
+    private var client: (any Channel)?
+    private var onUse: ((any Channel) -> Void)?
+
+    init(clientID: String, slot: ReverseSlot) {
+        self.clientID = clientID
+        self.slot = slot
+    }
+
+    /// The held connection's loop (set by `wait`, read under the slot's lock afterwards).
+    private(set) var loop: (any EventLoop)?
+
+    /// The upgrade handler waits here (on its loop): `use` gets the published connection, on this loop.
+    func wait(client: any Channel, use: @escaping (any Channel) -> Void) {
+        client.eventLoop.preconditionInEventLoop()
+        self.client = client
+        self.onUse = use
+        self.loop = client.eventLoop
+        client.closeFuture.whenComplete { _ in self.slot.gone(self) }
+        slot.ready(self)
+    }
+
+    /// A published connection for this held request (on its loop). A held request that closed in the
+    /// meantime refuses it with a line.
+    func deliver(_ published: any Channel) {
+        published.eventLoop.preconditionInEventLoop()
+        guard let use = onUse, client?.isActive == true else {
+            slot.refuse(published, reason: "held_closed", "the held request closed as the connection arrived")
+            return
+        }
+        onUse = nil
+        client = nil
+        use(published)
+    }
+}
