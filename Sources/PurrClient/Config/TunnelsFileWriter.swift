@@ -17,6 +17,11 @@ public enum TunnelsFileWriter {
             out += "name = \(quote(tunnel.name))\n"
             out += "url = \(quote(tunnel.url.description))\n"
             out += "listen = \(quote(tunnel.listen.description))\n"
+            if tunnel.mode != .fixed { out += "mode = \(quote(tunnel.mode.rawValue))\n" }
+            if let allow = tunnel.allow { out += "allow = [\(allow.rules.map { quote($0.description) }.joined(separator: ", "))]\n" }
+            if let credentials = tunnel.proxyCredentials {
+                out += "proxy_user = \(quote(credentials.user))\nproxy_password = \(quote(credentials.password))\n"
+            }
             if let token = tunnel.token { out += "token = \(quote(token))\n" }
             if !tunnel.headers.isEmpty {
                 let pairs = tunnel.headers.map { "\(quote($0.name)) = \(quote($0.value))" }.joined(separator: ", ")

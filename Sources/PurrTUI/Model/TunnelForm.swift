@@ -1,9 +1,12 @@
 import PurrClient
 import PurrCore
 
-/// The add/edit form: name, URL and listen address, validated before it is accepted.
+/// The add/edit form: name, URL, listen address, and what the local port speaks (the mode: fixed, or a
+/// dynamic tunnel's socks5, http-proxy or proxy, with its allow list), validated before it is accepted.
 public struct TunnelForm: Sendable, Equatable {
-    public static let labels = ["Name", "URL", "Listen"]
+    public static let labels = ["Name", "URL", "Listen", "Mode", "Allow"]
+    /// Shown under the fields: what Mode and Allow take.
+    public static let hint = "Mode: fixed, socks5, http-proxy or proxy · Allow: HOST:PORTS, comma-separated"
 
     /// The tunnel being edited, or nil when adding.
     public var editing: String?
@@ -13,7 +16,13 @@ public struct TunnelForm: Sendable, Equatable {
 
     public init(editing: TunnelConfig?) {
         self.editing = editing?.name
-        values = editing.map { [$0.name, $0.url.description, $0.listen.description] } ?? ["", "http://", "127.0.0.1:0"]
+        values =
+            editing.map {
+                [
+                    $0.name, $0.url.description, $0.listen.description, $0.mode.rawValue,
+                    $0.allow?.rules.map(\.description).joined(separator: ", ") ?? "",
+                ]
+            } ?? ["", "http://", "127.0.0.1:0", TunnelMode.fixed.rawValue, ""]
     }
 
     public mutating func type(_ character: Character) {
@@ -34,14 +43,30 @@ public struct TunnelForm: Sendable, Equatable {
     public func build(base: TunnelConfig?) throws(ConfigError) -> TunnelConfig {
         let name = values[0].trimmingASCIIWhitespace()
         guard !name.isEmpty else { throw ConfigError("Name: must not be empty") }
+        let modeText = values[3].trimmingASCIIWhitespace()
+        let mode: TunnelMode
+        do { mode = modeText.isEmpty ? .fixed : try TunnelMode(parsing: modeText) } catch { throw error.located("Mode") }
         let url: ServerURL
-        do { url = try ServerURL(parsing: values[1]) } catch { throw error.located("URL") }
+        do {
+            url = mode.isDynamic ? try ServerURL(parsingTemplate: values[1]) : try ServerURL(parsing: values[1])
+        } catch { throw error.located("URL") }
         let listen: ListenAddress
         do { listen = try ListenAddress(parsing: values[2]) } catch { throw error.located("Listen") }
+        let entries = values[4].split(separator: ",").map { String($0).trimmingASCIIWhitespace() }.filter { !$0.isEmpty }
+        var allow: AllowList?
+        if !entries.isEmpty {
+            guard mode.isDynamic else { throw ConfigError("Allow: only for a dynamic tunnel (Mode socks5, http-proxy or proxy)") }
+            do { allow = try AllowList(entries) } catch { throw error.located("Allow") }
+        }
         var config = base ?? TunnelConfig(name: name, url: url)
         config.name = name
         config.url = url
         config.listen = listen
+        config.mode = mode
+        config.allow = allow
+        // The local port's password belongs to a dynamic tunnel only (kept from the file when it stays one).
+        if !mode.isDynamic { config.proxyCredentials = nil }
+        try config.validateHead()
         return config
     }
 }

@@ -78,7 +78,7 @@ enum HelpOverlay {
 enum FormOverlay {
     static func draw(_ form: TunnelForm, into grid: inout CellGrid, width: Int, height: Int) {
         let boxWidth = min(width - 4, 72)
-        let boxHeight = 9
+        let boxHeight = TunnelForm.labels.count + 7
         let x = (width - boxWidth) / 2
         let y = max(1, (height - boxHeight) / 2)
         grid.fill(x: x, y: y, width: boxWidth, height: boxHeight, role: .dialog)
@@ -95,8 +95,11 @@ enum FormOverlay {
                 Format.pad(shown + (index == form.focus ? "▏" : ""), fieldWidth), x: x + 11, y: row,
                 role: index == form.focus ? .input : .dialog)
         }
+        let below = y + 2 + TunnelForm.labels.count
         if let error = form.error {
-            grid.put(error, x: x + 2, y: y + 5, role: .error, maxWidth: boxWidth - 4)
+            grid.put(error, x: x + 2, y: below, role: .error, maxWidth: boxWidth - 4)
+        } else {
+            grid.put(TunnelForm.hint, x: x + 2, y: below, role: .dim, maxWidth: boxWidth - 4)
         }
         grid.put("Tab/↑↓ field · Enter save · Esc cancel", x: x + 2, y: y + boxHeight - 2, role: .dim, maxWidth: boxWidth - 4)
     }

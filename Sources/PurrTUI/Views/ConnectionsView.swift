@@ -8,10 +8,13 @@ import PurrCore
 enum ConnectionsView {
     static let unknown = "–"
 
-    static func columns(width: Int) -> [Column] {
-        Column.fit(
+    /// `dynamic`: the tunnel's connections each name their target (SOCKS5, HTTP proxy): a TARGET column.
+    static func columns(width: Int, dynamic: Bool = false) -> [Column] {
+        let target = Column(title: "TARGET", width: 22, priority: 97, flexible: true, minimum: 14)
+        return Column.fit(
             [
-                Column(title: "PEER", width: 15, priority: 100, flexible: true, minimum: 12),
+                Column(title: "PEER", width: 15, priority: 100, flexible: true, minimum: 12)
+            ] + (dynamic ? [target] : []) + [
                 Column(title: "STATE", width: 9, priority: 95),
                 Column(title: "AGE", width: 6, priority: 60, align: .right),
                 Column(title: "↑ SENT", width: 9, priority: 92, align: .right),
@@ -41,6 +44,8 @@ enum ConnectionsView {
         if let snapshot = row?.snapshot, snapshot.tlsHandshakes > 0 {
             title += " · TLS \(snapshot.tlsResumed)/\(snapshot.tlsHandshakes) resumed"
         }
+        // Through a proxy: which one, and how authentication to it went (Negotiate ok, NTLM failed...).
+        if let snapshot = row?.snapshot, let proxy = ProxyAuthBoard.shared.line(for: snapshot.config) { title += " · \(proxy)" }
         grid.box(
             x: rect.x, y: rect.y, width: rect.width, height: rect.height, title: title, titleRole: focused ? .focusedPaneTitle : .paneTitle)
         let inner = rect.inner
@@ -56,7 +61,7 @@ enum ConnectionsView {
             y += 1
         }
         guard y < inner.y + inner.height else { return }
-        let columns = columns(width: inner.width - 2)
+        let columns = columns(width: inner.width - 2, dynamic: snapshot.config.mode.isDynamic)
         Column.drawHeader(columns, into: &grid, x: inner.x + 1, y: y)
         y += 1
         if joined.isEmpty {
@@ -98,8 +103,9 @@ enum ConnectionsView {
         let client = joined.client
         let server = joined.server
         switch title {
-        // A dynamic tunnel's connection shows the target its request named.
-        case "PEER": return (client.target.map { "\(client.peer) → \($0)" } ?? client.peer, .normal)
+        case "PEER": return (client.peer, .normal)
+        // A dynamic tunnel's connection: the target its request named (none yet while it asks).
+        case "TARGET": return (client.target ?? unknown, client.target == nil ? .dim : .normal)
         case "STATE": return ("\(client.state)", .normal)
         case "AGE": return (Format.age(now.timeIntervalSince(client.started)), .normal)
         case "↑ SENT": return (Format.bytes(client.bytesUp), .up)

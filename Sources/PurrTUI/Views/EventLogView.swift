@@ -10,7 +10,8 @@ enum EventLogView {
                 Column(title: "SIDE", width: 6, priority: 85),
                 Column(title: "EVENT", width: 6, priority: 100),
                 Column(title: "WHERE", width: 14, priority: 95, minimum: 9),
-                Column(title: "PEER", width: 15, priority: 60),
+                // Flexible: a dynamic tunnel's connection shows `peer → target` here.
+                Column(title: "PEER", width: 15, priority: 60, flexible: true),
                 Column(title: "↑", width: 9, priority: 70, align: .right),
                 Column(title: "↓", width: 9, priority: 70, align: .right),
                 // Why a connection failed is what the log is read for: it stays longest after the event itself.
