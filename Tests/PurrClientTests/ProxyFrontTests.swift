@@ -181,6 +181,19 @@ final class ProxyFrontTests: XCTestCase {
         let huge = try Harness(mode: .httpProxy)
         try huge.channel.writeInbound(ByteBuffer(string: "GET http://x/ HTTP/1.1\r\n" + String(repeating: "a", count: 17000)))
         XCTAssertTrue(String(decoding: try huge.written(), as: UTF8.self).hasPrefix("HTTP/1.1 431 "))
+        // Whole in one read, over the limit all the same (found attacking it: it went on to the target).
+        let whole = try Harness(mode: .httpProxy)
+        try whole.channel.writeInbound(
+            ByteBuffer(string: "GET http://x/ HTTP/1.1\r\nX: " + String(repeating: "a", count: 17000) + "\r\n\r\n"))
+        XCTAssertTrue(String(decoding: try whole.written(), as: UTF8.self).hasPrefix("HTTP/1.1 431 "))
+        XCTAssertTrue(whole.asked.isEmpty)
+        // Just under it, a byte at a time: found (its end is searched for once, not once per byte).
+        let padded = "CONNECT x:1 HTTP/1.1\r\nX: " + String(repeating: "b", count: ProxyFront.maxRequest - 30) + "\r\n\r\n"
+        XCTAssertLessThanOrEqual(padded.utf8.count, ProxyFront.maxRequest)
+        let slow = try Harness(mode: .httpProxy)
+        try slow.send(Array(padded.utf8) + [0x21])
+        XCTAssertEqual(slow.asked.map(\.target.description), ["x:1"])
+        XCTAssertEqual(try slow.passedOn(), [0x21])
         let basic = try Harness(mode: .httpProxy, credentials: try ProxyCredentials(user: "u", password: "p"))
         try basic.channel.writeInbound(ByteBuffer(string: "CONNECT x:1 HTTP/1.1\r\n\r\n"))
         XCTAssertTrue(String(decoding: try basic.written(), as: UTF8.self).hasPrefix("HTTP/1.1 407 "))

@@ -47,6 +47,9 @@ struct ProxyFront {
     let mode: TunnelMode
     let credentials: Credentials?
     private(set) var state = State.start
+    /// Bytes of an HTTP head already searched for its end: a head that comes a byte at a time is
+    /// searched once, not once per byte.
+    private var headSearched = 0
 
     init(mode: TunnelMode, credentials: Credentials?) {
         self.mode = mode
@@ -239,8 +242,11 @@ struct ProxyFront {
 
     private mutating func httpHead(_ buffer: inout ByteBuffer) -> Action {
         let readable = buffer.readableBytesView
-        guard let end = Self.headEnd(readable) else {
-            if readable.count > Self.maxRequest {
+        let found = Self.headEnd(readable, from: readable.startIndex + max(0, headSearched - 3))
+        headSearched = readable.count
+        // Over the limit whether or not its end came in the same read.
+        guard let end = found, end + 4 - readable.startIndex <= Self.maxRequest else {
+            if found != nil || readable.count > Self.maxRequest {
                 return refuse(
                     Self.httpError(431, "Request Header Fields Too Large", "request head over 16 KiB"), "HTTP proxy request head too large")
             }
@@ -300,10 +306,10 @@ struct ProxyFront {
         return .connect(Request(kind: .http, target: target, firstBytes: ByteBuffer(string: head)))
     }
 
-    /// Where the head ends (the index of its blank line's `\r\n\r\n`).
-    static func headEnd(_ bytes: ByteBufferView) -> Int? {
+    /// Where the head ends (the index of its blank line's `\r\n\r\n`), searching from `start`.
+    static func headEnd(_ bytes: ByteBufferView, from start: Int? = nil) -> Int? {
         guard bytes.count >= 4 else { return nil }
-        var index = bytes.startIndex
+        var index = max(bytes.startIndex, start ?? bytes.startIndex)
         while index + 3 < bytes.endIndex {
             if bytes[index] == 13 && bytes[index + 1] == 10 && bytes[index + 2] == 13 && bytes[index + 3] == 10 { return index }
             index += 1
