@@ -8,7 +8,7 @@ struct Purr: AsyncParsableCommand {
         commandName: "purr",
         abstract: "The Purr client: TCP tunnels through a Purr server over HTTP.",
         version: PurrVersion.current,
-        subcommands: [Connect.self, Up.self, Stdio.self, NativeHostCommand.self]
+        subcommands: [Connect.self, Up.self, Stdio.self, Expose.self, NativeHostCommand.self]
     )
 
     static func main() async {
