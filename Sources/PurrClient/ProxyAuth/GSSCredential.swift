@@ -47,11 +47,12 @@ final class GSSCredential {
         let name = try GSSName(user, type: purr_gss_nt_user_name())
         var minor: OM_uint32 = 0
         var cred: gss_cred_id_t?
-        var secret = Array(password.utf8)
+        // gss-ntlmssp reads the password as a C string: it must end with a NUL (not counted in the length).
+        var secret = Array(password.utf8) + [0]
         defer { for index in secret.indices { secret[index] = 0 } }
         let major = try GSSMechanism.withSet(purr_gss_ntlmssp_mech()) { (set) throws(GSSError) -> OM_uint32 in
             secret.withUnsafeMutableBytes { raw in
-                var buffer = gss_buffer_desc(length: raw.count, value: raw.baseAddress)
+                var buffer = gss_buffer_desc(length: raw.count - 1, value: raw.baseAddress)
                 return gss_acquire_cred_with_password(
                     &minor, name.handle, &buffer, purr_gss_indefinite(), set, gss_cred_usage_t(GSS_C_INITIATE), &cred, nil, nil)
             }
@@ -66,7 +67,7 @@ final class GSSCredential {
     /// `DOMAIN:user:password`) for the user `NTLMUSER` or `USER` names.
     static func ntlmDefault() throws(GSSError) -> GSSCredential {
         var lifetime: OM_uint32 = 0
-        let cred = try acquire(mechanism: purr_gss_ntlmssp_mech(), lifetime: &lifetime, what: "no NTLM credentials (NTLM_USER_FILE)")
+        let cred = try acquire(mechanism: purr_gss_ntlmssp_mech(), lifetime: &lifetime, what: "no NTLM credentials from NTLM_USER_FILE")
         return GSSCredential(handle: cred, mechanism: .ntlm)
     }
 

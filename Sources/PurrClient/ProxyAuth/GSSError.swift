@@ -20,18 +20,13 @@ public struct GSSError: Error, Equatable, CustomStringConvertible {
     /// The credentials (a ticket) are there but out of date.
     var expired: Bool { purr_gss_routine_error(major) == purr_gss_credentials_expired() }
 
-    /// The major status's words, then the minor's (the part that names the cause: "Ticket expired",
-    /// "No Kerberos credentials available (default cache: FILE:/tmp/krb5cc_0)"), as one printable line.
+    /// The mechanism's words when it has some (they name the cause: "Ticket expired", "No Kerberos
+    /// credentials available (default cache: FILE:/tmp/krb5cc_0)"), else the major status's, as one line.
     static func words(major: UInt32, minor: UInt32, mechanism: gss_OID?) -> String {
-        var parts = display(major, type: purr_gss_gss_code(), mechanism: nil)
-        if minor != 0 { parts += display(minor, type: purr_gss_mech_code(), mechanism: mechanism) }
-        // The major's generic words ("Unspecified GSS failure.  Minor code may provide more information")
-        // say nothing when a minor follows.
-        let generic = "Minor code may provide more information"
-        var kept = parts.filter { !$0.contains(generic) && !$0.isEmpty }
-        if kept.isEmpty { kept = parts }
+        let minorWords = minor == 0 ? [] : display(minor, type: purr_gss_mech_code(), mechanism: mechanism).filter { !$0.isEmpty }
+        let words = minorWords.isEmpty ? display(major, type: purr_gss_gss_code(), mechanism: nil) : minorWords
         var seen: Set<String> = []
-        return kept.filter { seen.insert($0).inserted }.joined(separator: ": ").printableLine
+        return words.filter { seen.insert($0).inserted }.joined(separator: ": ").printableLine
     }
 
     private static func display(_ status: UInt32, type: Int32, mechanism: gss_OID?) -> [String] {

@@ -25,9 +25,9 @@ final class GSSName {
     init(_ text: String, type: gss_OID) throws(GSSError) {
         var minor: OM_uint32 = 0
         var name: gss_name_t?
-        var bytes = Array(text.utf8)
+        var bytes = Array(text.utf8) + [0]  // NUL-terminated too, for mechanisms that read a C string
         let major = bytes.withUnsafeMutableBytes { raw in
-            var buffer = gss_buffer_desc(length: raw.count, value: raw.baseAddress)
+            var buffer = gss_buffer_desc(length: raw.count - 1, value: raw.baseAddress)
             return gss_import_name(&minor, &buffer, type, &name)
         }
         guard purr_gss_error(major) == 0, let name else {

@@ -35,22 +35,29 @@ public final class NTLMProxyAuthenticator: ProxyAuthenticator {
             let credential: GSSCredential
             if let user, let password {
                 credential = try GSSCredential.ntlm(user: user, password: password)
-            } else {
+            } else if !(ProcessInfo.processInfo.environment["NTLM_USER_FILE"] ?? "").isEmpty {
                 credential = try GSSCredential.ntlmDefault()
+            } else {
+                throw ProxyAuthFailure(Self.needs)
             }
             let context = try GSSContext(service: "HTTP@\(proxyHost)", credential: credential)
             self.context = context
             return try context.step(nil).authorization(scheme: "NTLM")
+        } catch let error as ProxyAuthFailure {
+            throw error
         } catch {
-            throw ProxyAuthFailure("NTLM with proxy \(proxyHost): \(error.description)")
+            throw ProxyAuthFailure("NTLM: \(error)")
         }
     }
+
+    /// What NTLM needs, for the line that says it has nothing.
+    static let needs = "NTLM needs DOMAIN\\user:password in the proxy URL of tunnels.toml, or NTLM_USER_FILE"
 
     public func respond(to challenges: [String]) throws -> String? {
         let offers = ProxyChallenge.parse(challenges)
         guard let offer = offers.first(where: { $0.isScheme("NTLM") }) else {
             let offered = ProxyChallenge.schemes(offers).joined(separator: ", ")
-            throw ProxyAuthFailure("proxy \(proxyHost) does not offer NTLM (it offers: \(offered.isEmpty ? "nothing" : offered))")
+            throw ProxyAuthFailure("the proxy does not offer NTLM (it offers: \(offered.isEmpty ? "nothing" : offered))")
         }
         guard let context else { return try start() }
         // A bare `NTLM` after a message, or a challenge after the last one: refused.
@@ -60,7 +67,7 @@ public final class NTLMProxyAuthenticator: ProxyAuthenticator {
             let authenticate = try context.step(challenge)
             return authenticate.isEmpty ? nil : authenticate.authorization(scheme: "NTLM")
         } catch {
-            throw ProxyAuthFailure("NTLM with proxy \(proxyHost): \(error.description)")
+            throw ProxyAuthFailure("NTLM: \(error.description)")
         }
     }
 

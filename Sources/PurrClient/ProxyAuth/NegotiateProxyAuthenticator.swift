@@ -28,7 +28,7 @@ public final class NegotiateProxyAuthenticator: ProxyAuthenticator {
             self.context = context
             return try context.step(nil).authorization(scheme: "Negotiate")
         } catch {
-            throw ProxyAuthFailure("Negotiate with proxy \(proxyHost): \(error.description)")
+            throw ProxyAuthFailure(error.description)
         }
     }
 
@@ -36,7 +36,7 @@ public final class NegotiateProxyAuthenticator: ProxyAuthenticator {
         let offers = ProxyChallenge.parse(challenges)
         guard let offer = offers.first(where: { $0.isScheme("Negotiate") }) else {
             let offered = ProxyChallenge.schemes(offers).joined(separator: ", ")
-            throw ProxyAuthFailure("proxy \(proxyHost) does not offer Negotiate (it offers: \(offered.isEmpty ? "nothing" : offered))")
+            throw ProxyAuthFailure("the proxy does not offer Negotiate (it offers: \(offered.isEmpty ? "nothing" : offered))")
         }
         guard let context else { return try start() }
         // A bare `Negotiate` after our token: the proxy did not take it.
@@ -51,7 +51,7 @@ public final class NegotiateProxyAuthenticator: ProxyAuthenticator {
         else { return }  // no token in the 2xx (squid sends none for CONNECT): nothing to check
         _ = try step(context, token)
         guard context.isComplete else {
-            throw ProxyAuthFailure("Negotiate with proxy \(proxyHost): mutual authentication did not complete")
+            throw ProxyAuthFailure("Negotiate: the proxy's last token did not complete mutual authentication")
         }
         mutuallyAuthenticated = true
     }
@@ -61,7 +61,7 @@ public final class NegotiateProxyAuthenticator: ProxyAuthenticator {
         do {
             return try context.step(bytes)
         } catch {
-            throw ProxyAuthFailure("Negotiate with proxy \(proxyHost): \(error.description)")
+            throw ProxyAuthFailure("Negotiate: \(error.description)")
         }
     }
 }

@@ -77,7 +77,7 @@ final class ChoosingProxyAuthenticator: ProxyAuthenticator {
                 choose(ntlm, offered: offered)
                 return try reportingValue { try ntlm.start() }
             }
-            problems.append("NTLM needs DOMAIN\\user:password in the proxy URL of tunnels.toml, or NTLM_USER_FILE")
+            problems.append(NTLMProxyAuthenticator.needs)
         }
         if offers.contains(where: { $0.isScheme("Basic") }), proxy.username != nil {
             let basic = BasicProxyAuthenticator(proxy: proxy)
@@ -87,7 +87,7 @@ final class ChoosingProxyAuthenticator: ProxyAuthenticator {
         // Nothing usable. A proxy that offers only Basic to a URL without credentials: its 407 says it.
         guard !problems.isEmpty else { return nil }
         let failure = ProxyAuthFailure(
-            "proxy \(proxyHost) asks for \(offered.joined(separator: ", ")): \(problems.joined(separator: "; "))")
+            "the proxy asks for \(offered.joined(separator: ", ")): \(problems.joined(separator: "; "))")
         chooser.status.settled(.failed(failure.description))
         throw failure
     }
