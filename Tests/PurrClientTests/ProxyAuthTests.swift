@@ -126,6 +126,48 @@ final class ProxyAuthTests: XCTestCase {
         await servers.stop()
     }
 
+    /// A warm pool through squid with Negotiate, over real WebSocket (ws://) and https://: each pooled
+    /// connection authenticates on its own (squid asks every new connection), and every app connection
+    /// takes a ready one. The engine runs in this process, so the realm is this process's environment.
+    func testWarmPoolAndWebSocketThroughSquidWithNegotiate() async throws {
+        let realm = try KerberosRealm()
+        defer { realm.stop() }
+        try realm.addUser("alice")
+        let cache = realm.newCache()
+        try realm.kinit("alice", cache: cache)
+        for (name, value) in realm.environment(cache: cache) { setenv(name, value, 1) }
+        defer { for name in realm.environment(cache: cache).keys { unsetenv(name) } }
+        let servers = try await RealProxyTests.Servers(group: group)
+        let squid = try SquidAuthProxy(.negotiate(realm), connectPorts: [servers.plainPort, servers.tlsPort])
+        let engine = TunnelEngine(group: group, logger: InProcessServer.quietLogger, environment: [:])
+        for url in ["ws://127.0.0.1:\(servers.plainPort)/t", "https://127.0.0.1:\(servers.tlsPort)/t"] {
+            let label = "Negotiate \(url) pool 2"
+            var config = TunnelConfig(
+                name: "negotiate-pool-\(UUID().uuidString.prefix(8))", url: try ServerURL(parsing: url),
+                proxy: try ProxySettings(parsing: squid.localhostURL()))
+            config.pool = 2
+            config.caFile = servers.caFile
+            let tunnel = try engine.add(config)
+            _ = await tunnel.open()
+            let pool = { tunnel.snapshot.pool ?? WarmPoolSnapshot(size: -1) }
+            XCTAssertTrue(TestKit.poll(timeout: 20) { pool().idle == 2 }, "\(label): \(pool()) \(tunnel.snapshot.lastError ?? "")")
+            for round in 1...3 {
+                try exchange(port: try XCTUnwrap(tunnel.snapshot.port), bytes: 1 << 20, seed: UInt64(20 + round), "\(label) #\(round)")
+            }
+            XCTAssertTrue(TestKit.poll { pool().used == 3 }, "\(label): \(pool())")
+            XCTAssertEqual(pool().misses, 0, "\(label): every app connection took a ready one")
+            XCTAssertEqual(tunnel.snapshot.failed, 0, "\(label): \(tunnel.snapshot.lastError ?? "")")
+            XCTAssertEqual(ProxyAuthBoard.shared.state(tunnel: config.name)?.scheme, "Negotiate", label)
+            XCTAssertEqual(ProxyAuthBoard.shared.state(tunnel: config.name)?.phase, .accepted(mutual: false), label)
+            let line = ProxyAuthBoard.shared.line(for: config)
+            XCTAssertEqual(line, "proxy localhost:\(squid.port) · Negotiate ok", "the TUI's words")
+            await engine.remove(config.name)
+        }
+        await engine.shutdown()
+        squid.stop()
+        await servers.stop()
+    }
+
     /// Mutual authentication with a real acceptor (MIT's, with the proxy's keytab, in this process): the
     /// acceptor's token completes the context; the same token altered is refused.
     func testMutualAuthenticationCompletesWithTheAcceptorsToken() throws {
