@@ -1,15 +1,19 @@
 import Foundation
 
-/// A dynamic tunnel to any loopback target: `purr connect --socks5` → `purr-server` with a template
-/// route (`/d/{host}/{port}`, allow `127.0.0.1:*`), each program in its own process, all on loopback.
+/// A dynamic tunnel and a fixed one side by side on one `purr-server`: `purr connect --socks5` to a
+/// template route (`/d/{host}/{port}`, allow `127.0.0.1:*`) and `purr connect` to a fixed route to the
+/// same target, each program in its own process, all on loopback. One server for both, so the ratio
+/// is the dynamic tunnel's own cost and not a second server's scheduling on a small machine.
 /// `connectOnce` speaks SOCKS5 as a client that waits for each reply does (curl, python-socks).
 final class SocksStack {
     let server: ChildProcess
-    let client: ChildProcess
-    /// Where the load generator connects: the client's SOCKS5 port.
+    let socksClient: ChildProcess
+    let fixedClient: ChildProcess
+    /// Where the load generator connects: the SOCKS5 port, and the fixed tunnel's port.
     let port: Int
+    let fixedPort: Int
 
-    init(binDir: String, label: String, logLevel: String = "warning") throws {
+    init(binDir: String, target: Int, label: String, logLevel: String = "warning") throws {
         let logDir = FileManager.default.temporaryDirectory.path
         let config = "\(logDir)/purr-bench-\(label)-server.toml"
         let toml = """
@@ -23,22 +27,27 @@ final class SocksStack {
         server = try ChildProcess(
             "\(binDir)/purr-server",
             [
-                "--listen", "127.0.0.1:0", "--config", config, "--log-level", logLevel, "--drain-timeout", "0",
-                "--max-connections", "100000", "--max-connections-per-peer", "0",
+                "--listen", "127.0.0.1:0", "--config", config, "--route", "/f=127.0.0.1:\(target)", "--log-level", logLevel,
+                "--drain-timeout", "0", "--max-connections", "100000", "--max-connections-per-peer", "0",
             ],
             logPath: "\(logDir)/purr-bench-\(label)-server.log"
         )
+        var started: [ChildProcess] = []
         do {
             let serverPort = try server.waitForPort(afterPrefix: "listening on ")
-            client = try ChildProcess(
-                "\(binDir)/purr",
-                [
-                    "connect", "--socks5", "http://127.0.0.1:\(serverPort)/d/{host}/{port}", "--listen", "127.0.0.1:0",
-                    "--log-level", logLevel,
-                ],
-                logPath: "\(logDir)/purr-bench-\(label)-client.log")
-            port = try client.waitForPort(afterPrefix: "listening on ")
+            func client(_ arguments: [String], _ name: String) throws -> ChildProcess {
+                let process = try ChildProcess(
+                    "\(binDir)/purr", ["connect"] + arguments + ["--listen", "127.0.0.1:0", "--log-level", logLevel],
+                    logPath: "\(logDir)/purr-bench-\(label)-\(name).log")
+                started.append(process)
+                return process
+            }
+            socksClient = try client(["--socks5", "http://127.0.0.1:\(serverPort)/d/{host}/{port}"], "socks5")
+            port = try socksClient.waitForPort(afterPrefix: "listening on ")
+            fixedClient = try client(["http://127.0.0.1:\(serverPort)/f"], "fixed")
+            fixedPort = try fixedClient.waitForPort(afterPrefix: "listening on ")
         } catch {
+            for process in started { process.stop() }
             server.stop()
             throw error
         }
@@ -83,7 +92,8 @@ final class SocksStack {
     }
 
     func stop() {
-        client.stop()
+        socksClient.stop()
+        fixedClient.stop()
         server.stop()
     }
 }

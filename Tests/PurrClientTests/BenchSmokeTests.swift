@@ -41,16 +41,17 @@ final class BenchSmokeTests: XCTestCase {
         XCTAssertGreaterThan(purr?.tunnel ?? 0, 0)
     }
 
-    /// `connect --socks5`: the dynamic tunnel's SOCKS5 port is one more path, its p50 ÷ the fixed tunnel's.
+    /// `connect --socks5`: a dynamic tunnel's SOCKS5 port against a fixed tunnel on the same server.
     func testConnectSocks5IsMeasuredAgainstTheFixedTunnel() throws {
         let (report, stderr) = try runBench(["connect", "--socks5", "--connect-count", "20"])
         XCTAssertEqual(report.notes, [], stderr)
-        let fixed = report.rows.first { $0.workload == "connect" && $0.metric.hasSuffix("p50, purr") }
-        let socks = report.rows.first { $0.workload == "connect" && $0.metric.hasSuffix("p50: purr → purr socks5") }
-        XCTAssertNotNil(socks, "no SOCKS5 row in \(report.rows.map(\.metric)) \(stderr)")
-        XCTAssertGreaterThan(socks?.tunnel ?? 0, 0)
-        XCTAssertEqual(socks?.direct, fixed?.tunnel, "the SOCKS5 row is judged against the fixed tunnel of the same run")
-        XCTAssertNotNil(socks?.ratio)
+        for suffix in ["p50: fixed → socks5", "p99: fixed → socks5", "p50: fixed → socks5 pipelined"] {
+            let row = report.rows.first { $0.workload == "connect" && $0.metric.hasSuffix(suffix) }
+            XCTAssertNotNil(row, "no '\(suffix)' row in \(report.rows.map(\.metric)) \(stderr)")
+            XCTAssertGreaterThan(row?.direct ?? 0, 0, "the fixed tunnel of the same run, \(suffix)")
+            XCTAssertGreaterThan(row?.tunnel ?? 0, 0, suffix)
+            XCTAssertNotNil(row?.ratio, suffix)
+        }
         // Without the flag there is no such row.
         let (plain, _) = try runBench(["connect", "--connect-count", "5"])
         XCTAssertFalse(plain.rows.contains { $0.metric.contains("socks5") })
