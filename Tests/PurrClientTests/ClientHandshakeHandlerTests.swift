@@ -48,11 +48,11 @@ final class ClientHandshakeHandlerTests: XCTestCase {
 
         init(
             request: UpgradeRequest? = ClientHandshakeHandlerTests.request, proxy: ProxySettings? = nil,
-            authenticator: (any ProxyAuthenticator)? = nil, resumeWith: String? = nil
+            authenticator: (any ProxyAuthenticator)? = nil, resumeWith: String? = nil, requestBytes: RequestBytes? = nil
         ) throws {
             let route = ClientHandshakeHandler.Route(
                 proxy: proxy, target: ClientHandshakeHandlerTests.target, tls: nil, timeout: .seconds(5), authenticator: authenticator,
-                resumeWith: resumeWith)
+                resumeWith: resumeWith, requestBytes: requestBytes)
             try ClientHandshakeHandler.install(on: channel) { handOver in
                 let handler = ClientHandshakeHandler(
                     route: route, request: request, handOver: handOver, lost: { [unowned self] in self.lostWords.append($0) }

@@ -286,6 +286,17 @@ final class ClientHandshakeStateMachineTests: XCTestCase {
         _ = cut.read(bytes("HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 10\r\n\r\nabc"))
         _ = cut.authenticated(next: "NTLM x", scheme: "NTLM")
         XCTAssertEqual(cut.closed(), .reconnect(authorization: "NTLM x"))
+        // Kept alive, the next CONNECT sent, then closed without an answer: that value once more, anew.
+        var dropped = machine(proxy: true)
+        _ = dropped.connected(authorization: nil)
+        _ = dropped.read(bytes("HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n"))
+        XCTAssertEqual(dropped.authenticated(next: "Basic eDp5", scheme: "Basic"), .sendConnect(authorization: "Basic eDp5"))
+        XCTAssertEqual(dropped.closed(), .reconnect(authorization: "Basic eDp5"))
+        var droppedAgain = machine(proxy: true, reconnected: true)
+        _ = droppedAgain.connected(authorization: nil)
+        _ = droppedAgain.read(bytes("HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n"))
+        _ = droppedAgain.authenticated(next: "Basic eDp5", scheme: "Basic")
+        XCTAssertEqual(failure(droppedAgain.closed())?.kind, .proxy)
     }
 
     /// TLS after the proxy: added once the proxy said yes, the request right behind it.

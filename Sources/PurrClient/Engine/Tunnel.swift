@@ -19,6 +19,8 @@ public final class Tunnel: Sendable {
     private let earlyDataAccepted = Atomic<Bool>(false)
     /// TLS sessions to resume, and the handshakes counted (https:// tunnels).
     let tlsSessions: TLSSessionCache
+    /// The upgrade request serialized once (a dynamic tunnel's path differs per connection: not used there).
+    private let requestBytes: RequestBytes?
 
     enum Phase {
         case closed
@@ -53,6 +55,9 @@ public final class Tunnel: Sendable {
         self.tlsSessions = TLSSessionCache(logger: logger)
         self.environment = environment
         self.events = events
+        var template = config.upgradeRequest
+        template.offersEarlyData = Self.offersEarlyData(config)
+        self.requestBytes = config.mode.isDynamic ? nil : RequestBytes(template)
     }
 
     // MARK: Open and close
@@ -243,6 +248,7 @@ public final class Tunnel: Sendable {
         dialer.request.connectionID = connection.clientID  // Purr-Connection, for the TUI's join
         if let target { dialer.request.path = target.fill(config.url.path) }
         dialer.earlyData = earlyDataPlan(for: connection)
+        if target == nil { dialer.requestBytes = requestBytes }
         let front = dynamic.map { UncheckedFront($0.front) }
         let completion: @Sendable (Result<any Channel, HandshakeFailure>) -> Void = { result in
             switch result {
@@ -271,11 +277,16 @@ public final class Tunnel: Sendable {
 
     /// Early data for one connection: offered to this tunnel's server; sent once it said it keeps it.
     private func earlyDataPlan(for connection: ClientConnection) -> EarlyDataPlan? {
-        // Not on WebSocket: frames start only after the 101 (ws:// URLs imply it).
-        guard config.earlyData, config.effectiveUpgrade == .purr else { return nil }
+        guard Self.offersEarlyData(config) else { return nil }
         return EarlyDataPlan(
             send: earlyDataAccepted.load(ordering: .relaxed), local: connection.local, counter: connection.bytesUp,
             learned: { accepted in self.earlyDataAccepted.store(accepted, ordering: .relaxed) })
+    }
+
+    /// Whether this tunnel's requests offer early data. Not on WebSocket: frames start only after the 101
+    /// (ws:// URLs imply it).
+    private static func offersEarlyData(_ config: TunnelConfig) -> Bool {
+        config.earlyData && config.effectiveUpgrade == .purr
     }
 
     private func startRelay(_ connection: ClientConnection, server: any Channel) {

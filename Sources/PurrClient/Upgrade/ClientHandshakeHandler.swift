@@ -35,6 +35,8 @@ final class ClientHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
         var authenticator: (any ProxyAuthenticator)?
         /// A reconnect after a 407 that closed: the value to start with (the authenticator is not asked).
         var resumeWith: String?
+        /// The tunnel's request serialized once (only the key and the id are added here).
+        var requestBytes: RequestBytes?
     }
 
     private var machine: ClientHandshakeStateMachine
@@ -204,13 +206,20 @@ final class ClientHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
     /// the answer to them can then come back with the 101 instead of one round trip after it.
     private func sendUpgrade(_ context: ChannelHandlerContext) {
         guard let request else { return }
+        let head: ByteBuffer
         do {
-            try request.validate()
+            if let prepared = route.requestBytes {
+                // The template was checked once; the id is this connection's own.
+                if let id = request.connectionID { try HeadValidation.checkField(name: PurrWire.Header.purrConnection, value: id) }
+                head = prepared.bytes(for: request, allocator: context.channel.allocator)
+            } else {
+                try request.validate()
+                head = context.channel.allocator.buffer(string: request.encoded())
+            }
         } catch {
             perform(machine.failed(.local, "cannot send the request: \(error)"))
             return
         }
-        let head = context.channel.allocator.buffer(string: request.encoded())
         guard let plan = earlyData, plan.send else {
             context.writeAndFlush(wrapOutboundOut(head), promise: nil)
             return

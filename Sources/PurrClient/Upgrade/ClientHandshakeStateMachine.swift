@@ -52,8 +52,8 @@ struct ClientHandshakeStateMachine {
     enum State: Equatable {
         /// TCP is not up yet.
         case connecting
-        /// CONNECT sent (`round` 407s before it); its answer's head is being read.
-        case proxyAnswer(ByteBuffer, round: Int)
+        /// CONNECT sent (`round` 407s before it, with `sent` as its authorization); its answer's head is being read.
+        case proxyAnswer(ByteBuffer, round: Int, sent: String?)
         /// A 407: the authenticator is asked for its next value (`keepsConnection`: the proxy keeps the
         /// connection for it), while its body is read and dropped.
         case proxyChallenge(BodyReader, round: Int, status: String, keepsConnection: Bool, next: String?)
@@ -117,7 +117,7 @@ struct ClientHandshakeStateMachine {
     mutating func connected(authorization: String?) -> Action {
         guard case .connecting = state else { return .none }
         if settings.proxy != nil {
-            state = .proxyAnswer(ByteBuffer(), round: 0)
+            state = .proxyAnswer(ByteBuffer(), round: 0, sent: authorization)
             return .sendConnect(authorization: authorization)
         }
         if settings.pooled {
@@ -134,10 +134,10 @@ struct ClientHandshakeStateMachine {
     /// Bytes from the connection (decrypted, with TLS).
     mutating func read(_ bytes: ByteBuffer) -> Action {
         switch state {
-        case .proxyAnswer(var buffer, let round):
+        case .proxyAnswer(var buffer, let round, let sent):
             var bytes = bytes
             buffer.writeBuffer(&bytes)
-            return readProxyAnswer(buffer, round: round)
+            return readProxyAnswer(buffer, round: round, sent: sent)
         case .proxyChallenge(var body, let round, let status, let keeps, let next):
             var bytes = bytes
             do {
@@ -242,6 +242,9 @@ struct ClientHandshakeStateMachine {
         switch state {
         case .connecting, .upgradeSent:
             return fail(.closed, UpgradeResponseError.closedBeforeResponse.description)
+        case .proxyAnswer(let buffer, let round, let sent?) where round > 0 && buffer.readableBytes == 0:
+            // Closed before answering a CONNECT on a connection it kept after its 407: that value once more, anew.
+            return reconnect(sent, status: "407", scheme: nil)
         case .proxyAnswer, .proxyAccepted:
             return fail(.proxy, "proxy \(proxy) closed the connection before answering")
         case .proxyChallenge(_, _, let status, _, let next):
@@ -303,7 +306,7 @@ struct ClientHandshakeStateMachine {
         return .sendUpgrade
     }
 
-    private mutating func readProxyAnswer(_ buffer: ByteBuffer, round: Int) -> Action {
+    private mutating func readProxyAnswer(_ buffer: ByteBuffer, round: Int, sent: String?) -> Action {
         var buffer = buffer
         while let lines = ResponseHead.take(from: &buffer) {
             let head: ResponseHead
@@ -328,7 +331,7 @@ struct ClientHandshakeStateMachine {
         if buffer.readableBytes > settings.headLimit {
             return fail(.proxy, "proxy \(proxy) sent an answer head larger than \(settings.headLimit) bytes")
         }
-        state = .proxyAnswer(buffer, round: round)
+        state = .proxyAnswer(buffer, round: round, sent: sent)
         return .none
     }
 
@@ -356,7 +359,7 @@ struct ClientHandshakeStateMachine {
     /// The 407's body is read and the authenticator answered: the next CONNECT on this connection.
     private mutating func challengeDone() -> Action {
         guard case .proxyChallenge(_, let round, _, true, let next?) = state else { return .none }
-        state = .proxyAnswer(ByteBuffer(), round: round + 1)
+        state = .proxyAnswer(ByteBuffer(), round: round + 1, sent: next)
         return .sendConnect(authorization: next)
     }
 

@@ -16,6 +16,8 @@ public struct ServerDialer: Sendable {
     public var handshakeTimeout: TimeAmount = .seconds(15)
     /// For WebSocket requests: the frame limit and the ping interval.
     public var webSocket = WebSocketFrameBridge.Options(maxMessage: WebSocketFrameBridge.Options.clientMaxMessage)
+    /// The tunnel's request serialized once; nil: this dial's request is serialized on its own.
+    var requestBytes: RequestBytes?
     /// Early data for this dial; nil: none offered.
     public var earlyData: EarlyDataPlan? {
         didSet { request.offersEarlyData = earlyData != nil }
@@ -30,6 +32,8 @@ public struct ServerDialer: Sendable {
     public init(tunnel: TunnelConfig, proxy: ProxySettings?, tls: NIOSSLContext? = nil) {
         self.init(request: tunnel.upgradeRequest, server: tunnel.url.endpoint, proxy: proxy)
         self.tls = tls.map { ($0, tunnel.url.host) }
+        // `proxy_auth` / `--proxy-auth`: the scheme, or the strongest the proxy offers.
+        self.proxyAuthenticatorFactory = proxy.map { tunnel.proxyAuthenticatorFactory(for: $0) }
         if tunnel.pingInterval > 0 { webSocket.pingInterval = .nanoseconds(Int64(tunnel.pingInterval * 1e9)) }
     }
 
@@ -92,7 +96,7 @@ public struct ServerDialer: Sendable {
     private func route(authenticator: Authenticator?, resumeWith: String?) -> ClientHandshakeHandler.Route {
         ClientHandshakeHandler.Route(
             proxy: proxy, target: server, tls: tls, timeout: handshakeTimeout, webSocket: webSocket, authenticator: authenticator?.value,
-            resumeWith: resumeWith)
+            resumeWith: resumeWith, requestBytes: requestBytes)
     }
 
     /// A connection to the server (or its proxy) with the handshake handlers; `makeHandler` makes the
