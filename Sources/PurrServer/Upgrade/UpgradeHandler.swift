@@ -289,7 +289,7 @@ extension UpgradeHandler: ChannelInboundHandler, RemovableChannelHandler {
             headerTimer?.cancel()
             // The client's connection id (Purr-Connection), for viewers that join both ends.
             if let record, let id = head.value(of: PurrWire.Header.purrConnection) { env.registry.identified(record, clientID: id) }
-            let decision = env.decide(head, record: record, peer: context.channel.remoteAddress)  // cached: no getpeername
+            let decision = env.admit(head, record: record, peer: context.channel.remoteAddress)  // cached: no getpeername
             if case .accept = decision { handOver.headAccepted() }
             perform(machine.receivedHead(decision), context: context)
         case .body:
