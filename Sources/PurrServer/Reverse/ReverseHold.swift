@@ -9,6 +9,7 @@ final class ReverseHold: @unchecked Sendable {
     /// Loop-confined to the held request's event loop.
     private var client: (any Channel)?
     private var onUse: ((any Channel) -> Void)?
+    private var watcher: HeldInputWatcher?
 
     init(clientID: String, slot: ReverseSlot) {
         self.clientID = clientID
@@ -25,6 +26,11 @@ final class ReverseHold: @unchecked Sendable {
         self.onUse = use
         self.loop = client.eventLoop
         client.closeFuture.whenComplete { _ in self.slot.gone(self) }
+        // The gate keeps a client's end of input for its relay; a held request that ends its input (a
+        // client killed, a proxy that gave up) is gone, not half-closed.
+        let watcher = HeldInputWatcher()
+        self.watcher = watcher
+        try? client.pipeline.syncOperations.addHandler(watcher, position: .first)
         slot.ready(self)
     }
 
@@ -37,7 +43,22 @@ final class ReverseHold: @unchecked Sendable {
             return
         }
         onUse = nil
+        if let watcher, let client { client.pipeline.syncOperations.removeHandler(watcher, promise: nil) }
+        watcher = nil
         client = nil
         use(published)
+    }
+}
+
+/// Closes a held request whose input ends before it is used.
+final class HeldInputWatcher: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = NIOAny
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, case .inputClosed = event {
+            context.close(promise: nil)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 }

@@ -1,0 +1,270 @@
+import Foundation
+import NIOCore
+import NIOPosix
+import PurrTestSupport
+import XCTest
+
+/// Reverse tunnels with the built programs and real peers: `purr expose` registers at a `purr-server`'s
+/// `[[reverse]]` entry and real clients (OpenSSH, curl, a Purr client) reach the exposed service through
+/// the server's published side. Every wait is a bounded poll; every process is stopped.
+final class ReverseTunnelTests: XCTestCase {
+    static let token = "rev-token-1"
+
+    /// A server whose `[[reverse]] web` publishes on `published` and at the route `/web`.
+    func startServer(published: Int, extra: String = "", serverExtra: String = "") throws -> (RunningProcess, Int) {
+        try RunningProcess.purrServer(
+            config: """
+                \(serverExtra)
+                [[reverse]]
+                name = "web"
+                path = "/rev/web"
+                token = "\(Self.token)"
+                listen = "127.0.0.1:\(published)"
+                publish = "/web"
+                \(extra)
+                """)
+    }
+
+    func expose(serverPort: Int, target: Int, arguments: [String] = []) throws -> RunningProcess {
+        let process = try RunningProcess(
+            "purr", ["expose", "http://127.0.0.1:\(serverPort)/rev/web", "--to", "127.0.0.1:\(target)"] + arguments,
+            environment: ["PURR_TOKEN": Self.token])
+        XCTAssertTrue(process.waitForOutput("exposed as web"), process.stderr)
+        return process
+    }
+
+    func curl(_ url: String, proxy: String? = nil) throws -> (status: Int32, body: String) {
+        let arguments = ["-sS", "-m", "10", "--noproxy", "*", url]
+        let result = try RunningProcess.run(absolute: "/usr/bin/curl", arguments)
+        return (result.status, result.stdout)
+    }
+
+    func origin() throws -> (RunningProcess, Int, String) {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("rev-origin-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let body = "published through purr \(UUID().uuidString)\n"
+        try body.write(to: directory.appendingPathComponent("index.html"), atomically: true, encoding: .utf8)
+        let (process, port) = try DynamicPeers.httpOrigin(serving: directory)
+        return (process, port, body)
+    }
+
+    /// OpenSSH to a real sshd exposed through the server: 32 MiB through `ssh ... cat`, byte-exact.
+    func testOpenSSHCatOf32MiBThroughThePublishedPort() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("rev-ssh-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let (sshd, sshPort, key) = try DynamicPeers.sshd(in: directory)
+        defer { sshd.stop() }
+        let published = RunningProcess.freePort()
+        let (server, serverPort) = try startServer(published: published)
+        defer { server.stop() }
+        let exposer = try expose(serverPort: serverPort, target: sshPort)
+        defer { exposer.stop() }
+        let payload = TestKit.randomPayload(count: 32 << 20, seed: 28)
+        let input = directory.appendingPathComponent("in")
+        let output = directory.appendingPathComponent("out")
+        try Data(payload).write(to: input)
+        let ssh = [
+            "/usr/bin/ssh", "-F", "/dev/null", "-T", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o",
+            "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "IdentitiesOnly=yes", "-i", key, "-p", String(published),
+            "127.0.0.1", "cat",
+        ]
+        let line = ssh.map { "'\($0)'" }.joined(separator: " ") + " < '\(input.path)' > '\(output.path)'"
+        let result = try RunningProcess.run(absolute: "/bin/sh", ["-c", line], timeout: 120)
+        XCTAssertEqual(result.status, 0, result.stderr + server.stderr + exposer.stderr)
+        let received = try Data(contentsOf: output)
+        XCTAssertEqual(received.count, payload.count)
+        XCTAssertEqual(TestKit.sha256(Array(received)), TestKit.sha256(payload))
+    }
+
+    /// curl to a published HTTP server, with tinyproxy between the exposing client and the server; then
+    /// a Purr client through the `publish` route.
+    func testCurlThroughTinyproxyAndThePublishRoute() throws {
+        let (origin, originPort, body) = try origin()
+        defer { origin.stop() }
+        let published = RunningProcess.freePort()
+        let (server, serverPort) = try startServer(published: published)
+        defer { server.stop() }
+        let proxy = try TinyproxyProcess(connectPorts: [serverPort])
+        defer { proxy.stop() }
+        let exposer = try expose(serverPort: serverPort, target: originPort, arguments: ["--proxy", "http://127.0.0.1:\(proxy.port)"])
+        defer { exposer.stop() }
+        for _ in 0..<5 {
+            let answer = try curl("http://127.0.0.1:\(published)/index.html")
+            XCTAssertEqual(answer.status, 0, server.stderr + exposer.stderr)
+            XCTAssertEqual(answer.body, body)
+        }
+        let connect = try RunningProcess("purr", ["connect", "http://127.0.0.1:\(serverPort)/web", "--listen", "127.0.0.1:0"])
+        defer { connect.stop() }
+        XCTAssertTrue(connect.waitForOutput("listening on"), connect.stderr)
+        let address = connect.stdout.components(separatedBy: "listening on ").last?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+        let answer = try curl("http://\(address)/index.html")
+        XCTAssertEqual(answer.body, body, connect.stderr + server.stderr)
+        // The held requests went through the proxy: without it they are lost, and say so.
+        proxy.stop()
+        XCTAssertTrue(TestKit.poll(timeout: 20) { exposer.stderr.contains("proxy 127.0.0.1:\(proxy.port)") }, exposer.stderr)
+    }
+
+    /// The exposing client SIGKILLed: its held requests close, the name is released, and published
+    /// connections are refused (closed, with a log line), not left hanging; the publish route says 503.
+    func testClientKilledPublishedConnectionsAreRefusedNotHung() throws {
+        let (origin, originPort, body) = try origin()
+        defer { origin.stop() }
+        let published = RunningProcess.freePort()
+        let (server, serverPort) = try startServer(published: published, extra: "wait_timeout = 2")
+        defer { server.stop() }
+        let exposer = try expose(serverPort: serverPort, target: originPort)
+        XCTAssertEqual(try curl("http://127.0.0.1:\(published)/index.html").body, body)
+        XCTAssertNotNil(exposer.signal(SIGKILL))
+        // Refused: the connection ends (EOF) instead of waiting; within the wait timeout at the latest.
+        let refused = TestKit.poll(timeout: 15) {
+            guard let socket = try? BlockingSocket(port: published) else { return false }
+            socket.setReadTimeout(5)
+            return (try? socket.read()) == []
+        }
+        XCTAssertTrue(refused)
+        XCTAssertTrue(TestKit.poll(timeout: 10) { server.stderr.contains("reverse connection refused") }, server.stderr)
+        let route = try BlockingSocket(port: serverPort)
+        route.setReadTimeout(10)
+        try route.write(
+            "GET /web HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: purr\r\nPurr-Request: MEOW\r\nPurr-Version: 0.1.2\r\n\r\n")
+        let answer = String(decoding: try route.read(), as: UTF8.self)
+        XCTAssertTrue(answer.hasPrefix("HTTP/1.1 503"), answer)
+        XCTAssertTrue(answer.contains("no client has exposed web"), answer)
+    }
+
+    /// The server restarted on the same port: the exposing client registers again by itself.
+    func testServerRestartedClientRegistersAgain() throws {
+        let (origin, originPort, body) = try origin()
+        defer { origin.stop() }
+        let published = RunningProcess.freePort()
+        let (server, serverPort) = try startServer(published: published)
+        let exposer = try expose(serverPort: serverPort, target: originPort)
+        defer { exposer.stop() }
+        XCTAssertEqual(try curl("http://127.0.0.1:\(published)/index.html").body, body)
+        server.stop()
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("rev-restart-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let file = directory.appendingPathComponent("server.toml")
+        try """
+        [[reverse]]
+        name = "web"
+        path = "/rev/web"
+        token = "\(Self.token)"
+        listen = "127.0.0.1:\(published)"
+        """.write(to: file, atomically: true, encoding: .utf8)
+        let again = try RunningProcess("purr-server", ["--listen", "127.0.0.1:\(serverPort)", "--config", file.path])
+        defer { again.stop() }
+        XCTAssertTrue(again.waitForOutput("listening"), again.stderr)
+        XCTAssertTrue(TestKit.poll(timeout: 30) { again.stderr.contains("reverse client registered") }, again.stderr + exposer.stderr)
+        let served = try TestKit.poll(timeout: 20) { try curl("http://127.0.0.1:\(published)/index.html").body == body }
+        XCTAssertTrue(served, again.stderr + exposer.stderr)
+    }
+
+    /// 200 published connections at once with a pool of 4: each one is served (held requests are
+    /// reopened as fast as they are used), each echo byte-exact.
+    func testBurstOf200PublishedConnectionsWithPoolOf4() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let target = try await TestTarget.start(.echo(banner: nil), group: group)
+        let published = RunningProcess.freePort()
+        let (server, serverPort) = try startServer(published: published, extra: "wait_timeout = 30")
+        let exposer = try expose(serverPort: serverPort, target: target.port, arguments: ["--pool", "4"])
+        let failures = ReverseFailures()
+        DispatchQueue.concurrentPerform(iterations: 200) { index in
+            do {
+                let payload = TestKit.randomPayload(count: 16 << 10, seed: UInt64(index + 1))
+                let socket = try BlockingSocket(port: published, timeout: 60)
+                socket.setReadTimeout(60)
+                let outcome = try Duplex.exchange(socket, payload: payload)
+                if outcome.receivedSHA256 != TestKit.sha256(payload) {
+                    failures.add("\(index): \(outcome.receivedBytes) bytes, not the payload")
+                }
+            } catch {
+                failures.add("\(index): \(error)")
+            }
+        }
+        XCTAssertEqual(failures.all, [], String(server.stderr.suffix(2000)) + String(exposer.stderr.suffix(2000)))
+        exposer.stop()
+        server.stop()
+        await target.stop()
+        try await group.shutdownGracefully()
+    }
+
+    /// Attacks: a wrong token and an unknown name are refused; one peer's held requests stop at the
+    /// per-peer limit; published connections with no free held request wait at most wait_timeout.
+    func testRefusalsPeerLimitAndBoundedWait() throws {
+        let published = RunningProcess.freePort()
+        let (server, serverPort) = try startServer(
+            published: published, extra: "wait_timeout = 1\npool = 1000", serverExtra: "max_connections_per_peer = 20")
+        defer { server.stop() }
+        func register(name: String = "web", token: String = ReverseTunnelTests.token) throws -> BlockingSocket {
+            let socket = try BlockingSocket(port: serverPort)
+            try socket.write(
+                "GET /rev/web HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: purr\r\nPurr-Request: MEOW\r\nPurr-Version: 0.1.2\r\n"
+                    + "Authorization: Bearer \(token)\r\nPurr-Reverse: \(name)\r\nPurr-Reverse-Client: attacker\r\n\r\n")
+            return socket
+        }
+        func answer(_ socket: BlockingSocket) -> String {
+            socket.setReadTimeout(5)
+            return String(decoding: (try? socket.read()) ?? [], as: UTF8.self)
+        }
+        let wrongToken = try register(token: "rev-token-2")
+        XCTAssertTrue(answer(wrongToken).hasPrefix("HTTP/1.1 401"))
+        wrongToken.close()
+        let unknownName = try register(name: "nope")
+        XCTAssertTrue(answer(unknownName).hasPrefix("HTTP/1.1 404"))
+        unknownName.close()
+        // Unregistered: a published connection is closed at once.
+        let early = try BlockingSocket(port: published)
+        early.setReadTimeout(5)
+        XCTAssertEqual(try early.read(), [])
+        // 100 held requests from one address: 20 are held, the rest refused 503 (peer limit).
+        var held: [BlockingSocket] = []
+        var refusedCount = 0
+        for _ in 0..<100 {
+            let socket = try register()
+            socket.setReadTimeout(0.3)
+            if let bytes = try? socket.read(), String(decoding: bytes, as: UTF8.self).hasPrefix("HTTP/1.1 503") {
+                refusedCount += 1
+            } else {
+                held.append(socket)
+            }
+        }
+        // The two refused above may still be counted while the server closes them.
+        XCTAssertTrue((18...20).contains(held.count), "\(held.count) held; " + server.stderr.suffix(1500))
+        XCTAssertEqual(refusedCount, 100 - held.count)
+        // A held request that is used and never read: the 101 waits in its socket, nothing else breaks.
+        let user = try BlockingSocket(port: published)
+        try user.write("hello")
+        let first = held.removeFirst()
+        first.setReadTimeout(5)
+        let upgraded = String(decoding: try first.read(), as: UTF8.self)
+        XCTAssertTrue(upgraded.hasPrefix("HTTP/1.1 101"), upgraded)
+        // Every held request closed: the name is released and 50 published connections are refused, none hangs.
+        for socket in held { socket.close() }
+        first.close()
+        XCTAssertTrue(TestKit.poll(timeout: 10) { server.stderr.contains("reverse client released") }, server.stderr)
+        let flood = (0..<50).compactMap { _ in try? BlockingSocket(port: published) }
+        XCTAssertEqual(flood.count, 50)
+        for socket in flood {
+            socket.setReadTimeout(5)
+            XCTAssertEqual(try socket.read(), [])
+        }
+    }
+}
+
+final class ReverseFailures: @unchecked Sendable {
+    private let lock = NSLock()
+    private var list: [String] = []
+
+    func add(_ failure: String) {
+        lock.lock()
+        list.append(failure)
+        lock.unlock()
+    }
+
+    var all: [String] {
+        lock.lock()
+        defer { lock.unlock() }
+        return list
+    }
+}
