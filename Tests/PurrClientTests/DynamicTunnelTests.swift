@@ -199,6 +199,55 @@ final class DynamicTunnelTests: XCTestCase {
         XCTAssertTrue(stack.processes[0].stderr.contains("target=localhost:\(sshPort)"), stack.processes[0].stderr)
     }
 
+    /// Attacked: many connections that never finish their request (silent, or a greeting only) cost a
+    /// few KiB each in the client, and a real client is served meanwhile and after; malformed requests
+    /// get their protocol's refusal. (Measured while attacking it: 10,000 pending, 34 -> 71 MB RSS.)
+    func testPendingHandshakesAreBoundedAndMalformedRequestsRefused() throws {
+        var stack = try startServer()
+        defer { stack.stop() }
+        let (origin, originPort, payload) = try origin()
+        defer { origin.stop() }
+        let port = try connect(&stack, path: "/t/{host}/{port}", ["--socks5", "--http-proxy"])
+        let client = stack.processes[0]
+        var limit = rlimit()
+        getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
+        limit.rlim_cur = min(limit.rlim_max, 4096)
+        setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
+        let count = min(2000, Int(limit.rlim_cur) - 300)
+        let before = try XCTUnwrap(TestKit.residentBytes(pid: client.pid))
+        var pending: [BlockingSocket] = []
+        for index in 0..<count {
+            let socket = try BlockingSocket(port: port, timeout: 20)
+            if index % 2 == 1 { try socket.write([5, 1, 0]) }
+            pending.append(socket)
+        }
+        XCTAssertEqual(try pending[1].read(exactly: 2), [5, 0], "a greeting is answered even among thousands")
+        let fresh = try curl(["--socks5-hostname", "127.0.0.1:\(port)", "http://localhost:\(originPort)/blob.bin"])
+        XCTAssertEqual(fresh.status, 0, fresh.stderr)
+        XCTAssertEqual(TestKit.sha256(fresh.body), TestKit.sha256(payload))
+        let held = try XCTUnwrap(TestKit.residentBytes(pid: client.pid))
+        XCTAssertLessThan(held - before, count * 16 * 1024, "\(count) pending requests: \(before) -> \(held) bytes")
+        pending.removeAll()
+
+        let malformed: [(bytes: [UInt8], reply: [UInt8])] = [
+            ([5, 0], [5, 0xFF]),  // no methods
+            ([5, 1, 0, 5, 1, 0, 7, 1, 2, 3, 4, 0, 80], [5, 0, 5, 8]),  // unknown address type
+            ([5, 1, 0, 5, 1, 0, 3, 2, 0x2E, 0x2E, 0, 80], [5, 0, 5, 1]),  // '..' is no host
+            ([5, 1, 0, 5, 9, 0, 1, 127, 0, 0, 1, 0, 80], [5, 0, 5, 7]),  // command 9
+            ([4, 1, 0, 0, 127, 0, 0, 1, 0], [0, 0x5B]),  // SOCKS4 to port 0
+        ]
+        for (bytes, reply) in malformed {
+            let socket = try BlockingSocket(port: port, timeout: 20)
+            try socket.write(bytes)
+            XCTAssertEqual(Array(try socket.readToEnd().prefix(reply.count)), reply, "\(bytes)")
+        }
+        let whole = try BlockingSocket(port: port, timeout: 20)
+        try whole.write("GET http://localhost:\(originPort)/ HTTP/1.1\r\nX: \(String(repeating: "a", count: 17000))\r\n\r\n")
+        XCTAssertEqual(try whole.readResponse().status, 431)
+        let after = try curl(["-x", "http://127.0.0.1:\(port)", "http://127.0.0.1:\(originPort)/blob.bin"])
+        XCTAssertEqual(TestKit.sha256(after.body), TestKit.sha256(payload), after.stderr)
+    }
+
     func testHeadlessChromiumLoadsAPageThroughSocks5() throws {
         var stack = try startServer()
         defer { stack.stop() }
