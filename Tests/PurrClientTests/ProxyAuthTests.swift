@@ -85,7 +85,8 @@ final class ProxyAuthTests: XCTestCase {
         await servers.stop()
     }
 
-    /// No ticket, an expired one, a proxy that offers no NTLM to `--proxy-auth ntlm`, and a ticket the
+    /// No ticket, an expired one, a proxy that offers no NTLM to `--proxy-auth ntlm`, a proxy named by an
+    /// address the KDC has no principal for, and a ticket the
     /// proxy cannot read (its key changed after its keytab was written): one line each, with the reason.
     func testNegotiateRefusalsSayWhy() async throws {
         let realm = try KerberosRealm()
@@ -105,7 +106,7 @@ final class ProxyAuthTests: XCTestCase {
         try realm.kinit("alice", cache: shortLived, lifetime: "3s")
         XCTAssertTrue(TestKit.poll(timeout: 30) { !realm.hasValidTicket(cache: shortLived) }, "the ticket expires")
         (process, port) = try connect(url, proxy: squid.localhostURL(), environment: realm.environment(cache: shortLived))
-        try refused(port: port, process: process, line: "expired", "expired ticket")
+        try refused(port: port, process: process, line: "no usable Kerberos ticket: The referenced credential has expired", "expired")
         XCTAssertEqual(process.signal(SIGTERM), 0)
 
         let cache = realm.newCache()
@@ -114,6 +115,13 @@ final class ProxyAuthTests: XCTestCase {
             url, proxy: squid.localhostURL(userInfo: "CORP%5Calice:N0t-logged"), ["--proxy-auth", "ntlm"],
             environment: realm.environment(cache: cache))
         try refused(port: port, process: process, line: "the proxy does not offer NTLM (it offers: Negotiate)", "NTLM named")
+        XCTAssertEqual(process.signal(SIGTERM), 0)
+
+        // The proxy by address: the KDC has no HTTP/127.0.0.1 (a proxy is named by its principal's host name).
+        (process, port) = try connect(
+            url, proxy: "http://127.0.0.1:\(squid.port)", ["--proxy-auth", "negotiate"], environment: realm.environment(cache: cache))
+        let unknown = "cannot make a token for HTTP@127.0.0.1: Server HTTP/127.0.0.1@\(KerberosRealm.realm) not found in Kerberos database"
+        try refused(port: port, process: process, line: unknown, "by address")
         XCTAssertEqual(process.signal(SIGTERM), 0)
 
         // A new key for HTTP/localhost: squid's keytab still holds the old one.

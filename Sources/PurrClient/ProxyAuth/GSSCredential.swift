@@ -29,7 +29,7 @@ final class GSSCredential {
         var released: gss_cred_id_t? = kerberos
         gss_release_cred(&minor, &released)
         guard lifetime > 0 else {
-            throw GSSError("no usable Kerberos ticket: the ticket has expired (kinit)", major: purr_gss_credentials_expired(), minor: 0)
+            throw GSSError("no usable Kerberos ticket", major: purr_gss_credentials_expired(), minor: 0)
         }
         var unused: OM_uint32 = 0
         let spnego = try acquire(mechanism: purr_gss_spnego_mech(), lifetime: &unused, what: "no usable Kerberos ticket")
