@@ -5,7 +5,7 @@ import UnixSignals
 
 /// How every long-running Purr program lives, through swift-service-lifecycle: one `ServiceGroup` traps
 /// the stop signals and shuts its services down gracefully, last first: the SIGHUP reload, the caller's
-/// services, then `stop` (which drains or closes what was started before). A second stop signal during
+/// services, then `stop` (which drains or closes what `start` started). A second stop signal during
 /// the shutdown is ignored, as the first one started all there is to do.
 public enum ProcessLifecycle {
     /// The signals that stop a program gracefully.
