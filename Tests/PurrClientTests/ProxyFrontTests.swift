@@ -117,6 +117,47 @@ final class ProxyFrontTests: XCTestCase {
         }
     }
 
+    /// The failures as the handshake reports them (kind and status, not words): each reply code.
+    func testSocks5ReplyCodesForTypedFailures() throws {
+        let cases: [(HandshakeFailure, UInt8)] = [
+            (.refused(status: 403, reason: "Forbidden", detail: "target 10.9.8.7:80 is not allowed for route /t/{host}/{port}"), 2),
+            (.refused(status: 404, reason: "Not Found", detail: "no route for /x"), 2),
+            (.refused(status: 401, reason: "Unauthorized", detail: ""), 2),
+            (.refused(status: 502, reason: "Bad Gateway", detail: "cannot connect to 127.0.0.1:1: connection refused"), 5),
+            (.refused(status: 502, reason: "Bad Gateway", detail: "cannot connect to 255.255.255.255:80: network unreachable"), 4),
+            (.refused(status: 502, reason: "Bad Gateway", detail: ""), 4),
+            (.refused(status: 504, reason: "Gateway Timeout", detail: "resolver did not answer"), 6),
+            (HandshakeFailure(kind: .timeout, "server did not answer within 15 s"), 6),
+            (.refused(status: 503, reason: "Service Unavailable", detail: "over the connection limit"), 1),
+            // The server itself refused: not the target (0x05 would blame the target).
+            (HandshakeFailure(kind: .connect, "cannot connect to 127.0.0.1:8080: connection refused"), 1),
+            (HandshakeFailure(kind: .tls, "TLS handshake with purr.example failed: certificate expired"), 1),
+            (HandshakeFailure(kind: .proxy, status: 407, reason: "Proxy Authentication Required", "proxy refused: 407"), 1),
+            (HandshakeFailure(kind: .closed, "the server closed the connection before answering"), 1),
+            (HandshakeFailure(kind: .badAnswer, "the server answered 101 without Upgrade: purr"), 1),
+        ]
+        for (failure, code) in cases {
+            let harness = try Harness(mode: .socks5)
+            try harness.send([5, 1, 0, 5, 1, 0, 1, 127, 0, 0, 1, 0, 80])
+            _ = try harness.written()
+            harness.front.answer(DialOutcome(failure))
+            XCTAssertEqual(try harness.written(), [5, code, 0, 1, 0, 0, 0, 0, 0, 0], failure.description)
+        }
+        // The HTTP proxy: 4xx -> 403, 504 or a timeout -> 504, the rest 502; the server's words as the body.
+        for (failure, status) in [
+            (HandshakeFailure.refused(status: 401, reason: "Unauthorized", detail: "token required"), "403 Forbidden"),
+            (HandshakeFailure(kind: .timeout, "server did not answer within 15 s"), "504 Gateway Timeout"),
+            (HandshakeFailure(kind: .tls, "TLS handshake failed"), "502 Bad Gateway"),
+        ] {
+            let refused = try Harness(mode: .httpProxy)
+            try refused.send(Array("CONNECT a.example:22 HTTP/1.1\r\n\r\n".utf8))
+            refused.front.answer(DialOutcome(failure))
+            let text = String(decoding: try refused.written(), as: UTF8.self)
+            XCTAssertTrue(text.hasPrefix("HTTP/1.1 \(status)\r\n"), text)
+            XCTAssertTrue(text.hasSuffix("\r\n\r\n\(failure.description)\n"), text)
+        }
+    }
+
     func testSocks4AndSocks4a() throws {
         let plain = try Harness(mode: .socks5)
         try plain.send([4, 1, 0, 80, 10, 0, 0, 7] + Array("me".utf8) + [0])
