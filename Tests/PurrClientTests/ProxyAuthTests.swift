@@ -176,6 +176,53 @@ final class ProxyAuthTests: XCTestCase {
         await servers.stop()
     }
 
+    /// A dynamic tunnel (SOCKS5) through squid with Negotiate: curl fetches 1 MiB byte-exact through
+    /// `purr connect --socks5`, each SOCKS request a new connection that authenticates to the proxy.
+    func testDynamicSocks5TunnelThroughSquidWithNegotiate() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/curl") else { throw XCTSkip("curl is missing: apt-get install curl") }
+        let realm = try KerberosRealm()
+        defer { realm.stop() }
+        try realm.addUser("alice")
+        let cache = realm.newCache()
+        try realm.kinit("alice", cache: cache)
+        let (server, serverPort) = try RunningProcess.purrServer(
+            config: """
+                [[routes]]
+                path = "/t/{host}/{port}"
+                target = "{host}:{port}"
+                allow = ["127.0.0.1:*"]
+                """)
+        defer { server.stop() }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("purr-auth-dyn-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let payload = TestKit.randomPayload(count: 1 << 20, seed: 31)
+        try Data(payload).write(to: directory.appendingPathComponent("blob.bin"))
+        let (origin, originPort) = try DynamicPeers.httpOrigin(serving: directory)
+        defer { origin.stop() }
+        let squid = try SquidAuthProxy(.negotiate(realm), connectPorts: [serverPort])
+        defer { squid.stop() }
+        let (process, port) = try connect(
+            "http://127.0.0.1:\(serverPort)/t/{host}/{port}", proxy: squid.localhostURL(), ["--socks5"],
+            environment: realm.environment(cache: cache))
+        defer { process.stop() }
+        for round in 1...2 {
+            let out = directory.appendingPathComponent("got-\(round)")
+            let curl = try RunningProcess.run(
+                absolute: "/usr/bin/curl",
+                [
+                    "-sS", "--max-time", "30", "-o", out.path, "--socks5-hostname", "127.0.0.1:\(port)",
+                    "http://127.0.0.1:\(originPort)/blob.bin",
+                ],
+                timeout: 40)
+            XCTAssertEqual(curl.status, 0, "round \(round): \(curl.stderr) \(process.stderr)")
+            XCTAssertEqual(TestKit.sha256([UInt8]((try? Data(contentsOf: out)) ?? Data())), TestKit.sha256(payload), "round \(round)")
+        }
+        XCTAssertTrue(process.waitForOutput("proxy authentication: Negotiate accepted"), process.stderr)
+        XCTAssertEqual(process.signal(SIGTERM), 0)
+        assertNoSecrets(process, [], "dynamic")
+    }
+
     /// Mutual authentication with a real acceptor (MIT's, with the proxy's keytab, in this process): the
     /// acceptor's token completes the context; the same token altered is refused.
     func testMutualAuthenticationCompletesWithTheAcceptorsToken() throws {
