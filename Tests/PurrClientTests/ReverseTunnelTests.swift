@@ -252,6 +252,36 @@ final class ReverseTunnelTests: XCTestCase {
     }
 }
 
+extension ReverseTunnelTests {
+    /// A registered client with no free held request: published connections wait at most wait_timeout,
+    /// then are refused (closed, logged), none hangs.
+    func testFloodWithNoFreeHeldRequestWaitsBoundedThenRefused() throws {
+        let published = RunningProcess.freePort()
+        let (server, serverPort) = try startServer(published: published, extra: "wait_timeout = 1")
+        defer { server.stop() }
+        let held = try BlockingSocket(port: serverPort)
+        try held.write(
+            "GET /rev/web HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: purr\r\nPurr-Request: MEOW\r\nPurr-Version: 0.1.2\r\n"
+                + "Authorization: Bearer \(Self.token)\r\nPurr-Reverse: web\r\n\r\n")
+        XCTAssertTrue(TestKit.poll(timeout: 10) { server.stderr.contains("reverse client registered") }, server.stderr)
+        let user = try BlockingSocket(port: published)
+        try user.write("ping")
+        held.setReadTimeout(5)
+        let upgraded = String(decoding: try held.read(), as: UTF8.self)
+        XCTAssertTrue(upgraded.hasPrefix("HTTP/1.1 101"), upgraded)
+        // The client used its only held request and has not opened another: the next ones wait, then go.
+        let flood = try (0..<30).map { _ in try BlockingSocket(port: published) }
+        for socket in flood {
+            socket.setReadTimeout(10)
+            XCTAssertEqual(try socket.read(), [])
+        }
+        // Refused for waiting past wait_timeout or, as the client opened nothing in that time, for its release.
+        XCTAssertTrue(TestKit.poll(timeout: 5) { server.stderr.contains("reverse connection refused") }, server.stderr)
+        held.close()
+        user.close()
+    }
+}
+
 final class ReverseFailures: @unchecked Sendable {
     private let lock = NSLock()
     private var list: [String] = []
