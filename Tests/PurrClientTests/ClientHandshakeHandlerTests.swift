@@ -48,10 +48,11 @@ final class ClientHandshakeHandlerTests: XCTestCase {
 
         init(
             request: UpgradeRequest? = ClientHandshakeHandlerTests.request, proxy: ProxySettings? = nil,
-            authenticator: (any ProxyAuthenticator)? = nil, resumeWith: String? = nil, requestBytes: RequestBytes? = nil
+            authenticator: (any ProxyAuthenticator)? = nil, resumeWith: String? = nil, requestBytes: RequestBytes? = nil,
+            timeout: TimeAmount = .seconds(5)
         ) throws {
             let route = ClientHandshakeHandler.Route(
-                proxy: proxy, target: ClientHandshakeHandlerTests.target, tls: nil, timeout: .seconds(5), authenticator: authenticator,
+                proxy: proxy, target: ClientHandshakeHandlerTests.target, tls: nil, timeout: timeout, authenticator: authenticator,
                 resumeWith: resumeWith, requestBytes: requestBytes)
             try ClientHandshakeHandler.install(on: channel) { handOver in
                 let handler = ClientHandshakeHandler(
@@ -69,8 +70,13 @@ final class ClientHandshakeHandlerTests: XCTestCase {
             return text
         }
 
-        func receive(_ text: String) throws {
-            try channel.writeInbound(ByteBuffer(string: text))
+        /// Delivers `text` in pieces of `chunk` bytes (0: all at once).
+        func receive(_ text: String, chunk: Int = 0) throws {
+            let bytes = Array(text.utf8)
+            let size = chunk > 0 ? chunk : max(bytes.count, 1)
+            for start in stride(from: 0, to: bytes.count, by: size) {
+                try channel.writeInbound(ByteBuffer(bytes: bytes[start..<min(start + size, bytes.count)]))
+            }
             channel.embeddedEventLoop.run()
         }
 

@@ -14,60 +14,9 @@ final class ProxyTunnelTests: XCTestCase {
     let target = HostPort(host: "srv", port: 8080)
     let request = UpgradeRequest(path: "/t", host: "srv:8080")
 
-    /// A server connection's pipeline through `proxy`, connected; its outcome and what it sent.
-    final class Dial {
-        let channel = EmbeddedChannel()
-        private(set) var result: Result<Void, HandshakeFailure>?
-
-        init(_ test: ProxyTunnelTests) throws {
-            let (proxy, target, request) = (test.proxy, test.target, test.request)
-            let route = ClientHandshakeHandler.Route(
-                proxy: proxy, target: target, tls: nil, timeout: .seconds(30), authenticator: BasicProxyAuthenticator(proxy: proxy))
-            try ClientHandshakeHandler.install(on: channel) { handOver in
-                ClientHandshakeHandler(route: route, request: request, handOver: handOver) { [unowned self] outcome in
-                    // EmbeddedChannel: all on this thread
-                    switch outcome {
-                    case .upgraded: self.result = .success(())
-                    case .failed(let failure): self.result = .failure(failure)
-                    case .reconnect: self.result = .failure(HandshakeFailure("reconnect"))
-                    }
-                }
-            }
-            try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 3128)).wait()
-        }
-
-        /// The failure's words, if it failed.
-        var failure: String? {
-            guard case .failure(let failure) = result else { return nil }
-            return failure.description
-        }
-
-        /// Everything written so far, as text.
-        func sent() throws -> String {
-            var text = ""
-            while let part = try channel.readOutbound(as: IOData.self) {
-                if case .byteBuffer(let buffer) = part { text += String(buffer: buffer) }
-            }
-            return text
-        }
-
-        /// Delivers `text` in pieces of `chunk` bytes (0: all at once).
-        func receive(_ text: String, chunk: Int = 0) throws {
-            let bytes = Array(text.utf8)
-            let size = chunk > 0 ? chunk : max(bytes.count, 1)
-            for start in stride(from: 0, to: bytes.count, by: size) {
-                try channel.writeInbound(ByteBuffer(bytes: bytes[start..<min(start + size, bytes.count)]))
-            }
-            channel.embeddedEventLoop.run()
-        }
-
-        /// The bytes that wait for the relay behind the 101.
-        func held() throws -> String {
-            let early = try channel.pipeline.syncOperations.handler(type: EarlyBytesHandler.self)
-            var text = ""
-            early.forward(upTo: 1 << 20) { text += String(buffer: $0) }
-            return text
-        }
+    /// A server connection's handshake through `proxy`, connected (the handler tests' harness).
+    func dial() throws -> ClientHandshakeHandlerTests.Connection {
+        try .init(request: request, proxy: proxy, authenticator: BasicProxyAuthenticator(proxy: proxy), timeout: .seconds(30))
     }
 
     var connectText: String {
@@ -89,12 +38,12 @@ final class ProxyTunnelTests: XCTestCase {
         for answer in answers {
             for (how, chunk, together) in [("apart", 0, false), ("in one read", 0, true), ("byte by byte", 1, true)] {
                 let label = "\(answer.debugDescription) \(how)"
-                let dial = try Dial(self)
+                let dial = try self.dial()
                 XCTAssertEqual(try dial.sent(), connectText, label)
                 try dial.receive(together ? answer + switching : answer, chunk: chunk)
                 XCTAssertEqual(try dial.sent(), request.encoded(), "the upgrade request follows the proxy's yes: \(label)")
                 if !together { try dial.receive(switching) }
-                XCTAssertNotNil(try dial.result?.get(), label)
+                XCTAssertTrue(dial.upgraded, label)
                 XCTAssertEqual(try dial.held(), Self.banner, label)
                 XCTAssertNil(try? dial.channel.pipeline.syncOperations.handler(type: ClientHandshakeHandler.self), label)
                 _ = try? dial.channel.finish()
@@ -114,10 +63,10 @@ final class ProxyTunnelTests: XCTestCase {
             ("HTTP/1.1 502 Bad\u{1B}[31m Gateway\r\n\r\n", "502 Bad?[31m Gateway"),
         ]
         for (answer, status) in refusals {
-            let dial = try Dial(self)
+            let dial = try self.dial()
             _ = try dial.sent()
             try dial.receive(answer)
-            XCTAssertEqual(dial.failure, "proxy proxy.corp:3128 refused CONNECT: \(status)")
+            XCTAssertEqual(dial.failure?.description, "proxy proxy.corp:3128 refused CONNECT: \(status)")
             XCTAssertFalse(dial.channel.isActive, "closed after a refusal")
             XCTAssertEqual(try dial.sent(), "", "nothing is sent after a refusal")
             _ = try? dial.channel.finish()
@@ -135,25 +84,25 @@ final class ProxyTunnelTests: XCTestCase {
             ),
         ]
         for (answer, words) in cases {
-            let dial = try Dial(self)
+            let dial = try self.dial()
             _ = try dial.sent()
             try dial.receive(answer)
-            XCTAssertEqual(dial.failure, words)
+            XCTAssertEqual(dial.failure?.description, words)
             XCTAssertFalse(dial.channel.isActive)
             _ = try? dial.channel.finish()
         }
-        let silent = try Dial(self)
+        let silent = try self.dial()
         try silent.receive("HTTP/1.1 200 OK\r\n")
         silent.channel.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
-        XCTAssertEqual(silent.failure, "proxy proxy.corp:3128 closed the connection before answering")
+        XCTAssertEqual(silent.failure?.description, "proxy proxy.corp:3128 closed the connection before answering")
         _ = try? silent.channel.finish()
     }
 
     func testASilentProxyIsReportedAsSuch() throws {
-        let dial = try Dial(self)
+        let dial = try self.dial()
         try dial.receive("HTTP/1.1 200 Connection")
         dial.channel.embeddedEventLoop.advanceTime(by: .seconds(31))
-        XCTAssertEqual(dial.failure, "proxy proxy.corp:3128 did not answer CONNECT within 30 s")
+        XCTAssertEqual(dial.failure?.description, "proxy proxy.corp:3128 did not answer CONNECT within 30 s")
         XCTAssertFalse(dial.channel.isActive)
         _ = try? dial.channel.finish()
     }
@@ -162,10 +111,10 @@ final class ProxyTunnelTests: XCTestCase {
     func testCredentialsOnlyOnTheWire() throws {
         XCTAssertEqual(proxy.connectRequest(to: target), connectText)
         XCTAssertTrue(connectText.contains("Proxy-Authorization: Basic YWxpY2U6czNjcmV0\r\n"))
-        let dial = try Dial(self)
+        let dial = try self.dial()
         XCTAssertEqual(try dial.sent(), connectText)
         try dial.receive("HTTP/1.1 407 Proxy Authentication Required\r\n\r\n")
-        let words = try XCTUnwrap(dial.failure)
+        let words = try XCTUnwrap(dial.failure?.description)
         XCTAssertFalse(words.contains("s3cret") || words.contains("YWxpY2U6czNjcmV0") || words.contains("alice"), words)
         _ = try? dial.channel.finish()
         XCTAssertEqual(
