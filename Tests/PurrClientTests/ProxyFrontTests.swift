@@ -208,6 +208,37 @@ final class ProxyFrontTests: XCTestCase {
         XCTAssertEqual(try harness.written(), [], "the target answers a plain request itself")
     }
 
+    /// One plain request per connection: a second one pipelined behind the first (in the same read, while
+    /// dialing, or once relaying) never reaches the first target, which may be another host (found
+    /// attacking it: it was relayed as it was, with the other host's name and cookies).
+    func testAPipelinedSecondPlainRequestDoesNotReachTheFirstTarget() throws {
+        let second = "GET http://other.example/ HTTP/1.1\r\nHost: other.example\r\nCookie: other=secret\r\n\r\n"
+        let harness = try Harness(mode: .httpProxy)
+        try harness.channel.writeInbound(
+            ByteBuffer(string: "POST http://a.example/x HTTP/1.1\r\nHost: a.example\r\nContent-Length: 3\r\n\r\nab"))
+        try harness.channel.writeInbound(ByteBuffer(string: "c" + second))
+        harness.front.answer(.connected)
+        try harness.channel.writeInbound(ByteBuffer(string: second))
+        XCTAssertEqual(
+            String(decoding: try harness.passedOn(), as: UTF8.self),
+            "POST /x HTTP/1.1\r\nHost: a.example\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc")
+        let get = try Harness(mode: .httpProxy)
+        try get.channel.writeInbound(ByteBuffer(string: "GET http://a.example/ HTTP/1.1\r\nHost: a.example\r\n\r\n" + second))
+        XCTAssertEqual(
+            String(decoding: try get.passedOn(), as: UTF8.self), "GET / HTTP/1.1\r\nHost: a.example\r\nConnection: close\r\n\r\n")
+        // A chunked body passes as it comes (its end is the target's to find); a CONNECT is a tunnel.
+        let chunked = try Harness(mode: .httpProxy)
+        try chunked.channel.writeInbound(
+            ByteBuffer(string: "POST http://a.example/ HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"))
+        XCTAssertTrue(String(decoding: try chunked.passedOn(), as: UTF8.self).hasSuffix("\r\n\r\n3\r\nabc\r\n0\r\n\r\n"))
+        for length in ["x", "-1", "3\r\nContent-Length: 4"] {
+            let bad = try Harness(mode: .httpProxy)
+            try bad.channel.writeInbound(ByteBuffer(string: "POST http://a.example/ HTTP/1.1\r\nContent-Length: \(length)\r\n\r\n"))
+            XCTAssertTrue(String(decoding: try bad.written(), as: UTF8.self).hasPrefix("HTTP/1.1 400 "), length)
+            XCTAssertTrue(bad.asked.isEmpty, length)
+        }
+    }
+
     func testHTTPProxyRefusesWhatItCannotServe() throws {
         let cases = [
             "GET /local HTTP/1.1\r\n\r\n", "GET https://x.example/ HTTP/1.1\r\n\r\n", "CONNECT nohost HTTP/1.1\r\n\r\n",

@@ -18,6 +18,9 @@ struct ProxyFront {
         var target: DynamicTarget
         /// A plain HTTP request rewritten to origin form: the first bytes through the tunnel.
         var firstBytes: ByteBuffer?
+        /// A plain request's body length (`Content-Length`, 0 without one): what may follow its head on
+        /// this connection. nil: everything (a CONNECT, SOCKS, or a chunked body).
+        var bodyLength: Int?
     }
 
     enum Action: Equatable {
@@ -294,16 +297,28 @@ struct ProxyFront {
         // on this connection may name another host.
         var head = "\(method) \(path) \(version)\r\n"
         var hasHost = false
+        var lengths: Set<String> = []
+        var chunked = false
         for line in lines {
             let name = line.prefix { $0 != ":" }.lowercased()
             if ["proxy-connection", "proxy-authorization", "connection", "keep-alive"].contains(name) { continue }
             if name == "host" { hasHost = true }
+            if name == "content-length" { lengths.insert(String(line.drop { $0 != ":" }.dropFirst()).trimmingASCIIWhitespace()) }
+            if name == "transfer-encoding" { chunked = true }
             head += line + "\r\n"
+        }
+        // The body's end is where this connection's one request ends: a second request pipelined behind
+        // it must not reach this target (it may name another host, with that host's cookies).
+        let length = lengths.count == 1 ? lengths.first.flatMap { Int($0) } : lengths.isEmpty ? 0 : nil
+        guard chunked || (length.map { $0 >= 0 } ?? false) else {
+            return refuse(
+                Self.httpError(400, "Bad Request", "Content-Length is not one number"),
+                "HTTP proxy request for '\(uri.printableLine)': bad Content-Length")
         }
         if !hasHost { head += "Host: \(authority)\r\n" }
         head += "Connection: close\r\n\r\n"
         state = .dialing(.http, plain: true)
-        return .connect(Request(kind: .http, target: target, firstBytes: ByteBuffer(string: head)))
+        return .connect(Request(kind: .http, target: target, firstBytes: ByteBuffer(string: head), bodyLength: chunked ? nil : length))
     }
 
     /// Where the head ends (the index of its blank line's `\r\n\r\n`), searching from `start`.

@@ -22,6 +22,9 @@ final class ProxyFrontHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var onRequest: ((any Channel, ProxyFront.Request) -> Void)?
     /// A request refused here, before any dial: the reason, for the log.
     private let onRefused: (String) -> Void
+    /// A plain HTTP request: the bytes of its body still to pass; whatever the app sends after them is
+    /// dropped (the handler stays for that). nil: everything passes.
+    private var bodyLeft: Int?
 
     init(
         mode: TunnelMode, credentials: ProxyFront.Credentials?, timeout: TimeAmount = ProxyFrontHandler.requestTimeout,
@@ -59,8 +62,13 @@ final class ProxyFrontHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard onRequest != nil else {
-            // Dialing: the app's bytes go on to the `EarlyBytesHandler`.
-            context.fireChannelRead(data)
+            // Dialing or relaying: the app's bytes go on (to the `EarlyBytesHandler`, then the relay).
+            guard bodyLeft != nil else {
+                context.fireChannelRead(data)
+                return
+            }
+            var bytes = unwrapInboundIn(data)
+            passBody(context, &bytes)
             return
         }
         var bytes = unwrapInboundIn(data)
@@ -79,12 +87,25 @@ final class ProxyFrontHandler: ChannelInboundHandler, RemovableChannelHandler {
                 let callback = onRequest
                 onRequest = nil
                 if let first = request.firstBytes { context.fireChannelRead(wrapInboundOut(first)) }
-                if buffer.readableBytes > 0 { context.fireChannelRead(wrapInboundOut(buffer)) }
+                bodyLeft = request.bodyLength
+                if bodyLeft != nil {
+                    passBody(context, &buffer)
+                } else if buffer.readableBytes > 0 {
+                    context.fireChannelRead(wrapInboundOut(buffer))
+                }
                 buffer = ByteBuffer()
                 callback?(context.channel, request)
                 return
             }
         }
+    }
+
+    /// Passes what is left of a plain request's body; drops what comes after it (a pipelined request).
+    private func passBody(_ context: ChannelHandlerContext, _ bytes: inout ByteBuffer) {
+        guard let left = bodyLeft, left > 0, bytes.readableBytes > 0 else { return }
+        let count = min(left, bytes.readableBytes)
+        bodyLeft = left - count
+        if let slice = bytes.readSlice(length: count) { context.fireChannelRead(wrapInboundOut(slice)) }
     }
 
     private func refuse(_ context: ChannelHandlerContext, _ reply: ByteBuffer?, reason: String) {
@@ -122,7 +143,8 @@ final class ProxyFrontHandler: ChannelInboundHandler, RemovableChannelHandler {
         let reply = front.answered(outcome, bound: context.channel.localAddress)
         if outcome == .connected {
             if let reply { context.writeAndFlush(wrapOutboundOut(reply), promise: nil) }
-            context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+            // A plain request's handler stays to keep a pipelined next request from this target.
+            if bodyLeft == nil { context.pipeline.syncOperations.removeHandler(context: context, promise: nil) }
             return
         }
         guard let reply else {
