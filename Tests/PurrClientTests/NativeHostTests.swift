@@ -378,4 +378,56 @@ final class NativeHostTests: XCTestCase {
         XCTAssertEqual(host.process.waitForExit(), 0)
         await server.shutdown(drainTimeout: 0)
     }
+
+    /// A page asks for a dynamic tunnel (`mode` and `allow` in `open`): the native host answers with a
+    /// SOCKS5 port, curl fetches a file through it byte-exact, the tunnel's own allow list refuses what the
+    /// server would allow (curl sees the refusal), and a bad mode is refused in words.
+    func testOpenADynamicTunnelThroughTheFraming() throws {
+        let (server, serverPort) = try RunningProcess.purrServer(
+            config: """
+                [[routes]]
+                path = "/t/{host}/{port}"
+                target = "{host}:{port}"
+                allow = ["127.0.0.0/8:*"]
+                """)
+        defer { server.stop() }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("purr-host-dyn-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let payload = TestKit.randomPayload(count: 1 << 20, seed: 41)
+        try Data(payload).write(to: directory.appendingPathComponent("blob.bin"))
+        let (origin, originPort) = try DynamicPeers.httpOrigin(serving: directory)
+        defer { origin.stop() }
+        let host = try Host(environment: ["XDG_CONFIG_HOME": try Self.configHome(allowed: [], legacy: true)])
+        defer { host.process.stop() }
+        let template = "http://127.0.0.1:\(serverPort)/t/{host}/{port}"
+        try host.send(
+            #"{"src":3,"seq":1,"cmd":"open","args":{"url":"\#(template)","mode":"socks5","allow":["127.0.0.1:\#(originPort)"]}}"#)
+        let opened = try host.receive()
+        XCTAssertEqual(opened["status"] as? String, "listening", "\(opened)")
+        let port = try XCTUnwrap(opened["args"] as? Int)
+        let out = directory.appendingPathComponent("got.bin")
+        let fetched = try RunningProcess.run(
+            absolute: "/usr/bin/curl",
+            [
+                "-sS", "--max-time", "30", "--socks5-hostname", "127.0.0.1:\(port)", "-o", out.path,
+                "http://127.0.0.1:\(originPort)/blob.bin",
+            ],
+            timeout: 40)
+        XCTAssertEqual(fetched.status, 0, fetched.stderr)
+        XCTAssertEqual(TestKit.sha256([UInt8](try Data(contentsOf: out))), TestKit.sha256(payload))
+        // The server allows all of 127.0.0.0/8; this tunnel only the origin's port.
+        let refused = try RunningProcess.run(
+            absolute: "/usr/bin/curl",
+            ["-sS", "--max-time", "30", "--socks5-hostname", "127.0.0.1:\(port)", "-o", "/dev/null", "http://127.0.0.1:\(serverPort)/"],
+            timeout: 40)
+        XCTAssertNotEqual(refused.status, 0)
+        // curl names the SOCKS5 reply code: 2, connection not allowed by ruleset.
+        XCTAssertTrue(refused.stderr.contains("SOCKS5") && refused.stderr.contains("(2)"), refused.stderr)
+        try host.send(#"{"src":3,"seq":2,"cmd":"open","args":{"url":"\#(template)","mode":"teleport"}}"#)
+        let bad = try host.receive()
+        XCTAssertTrue((bad["error"] as? String ?? "").hasPrefix("args.mode"), "\(bad)")
+        try host.send(#"{"cmd":"exit"}"#)
+        XCTAssertEqual(host.process.waitForExit(), 0)
+    }
 }

@@ -50,9 +50,14 @@ extension HostRequest: Decodable {
 struct OpenArguments: Decodable {
     var url: String
     var upgrade: String?
+    /// `socks5`, `http-proxy` or `proxy` for a dynamic tunnel (then `url` is a template); absent: fixed.
+    var mode: String?
+    /// A dynamic tunnel's own allow list, as in tunnels.toml.
+    var allow: [String]?
 
     func tunnelConfig(name: String) throws(ConfigError) -> TunnelConfig {
-        var serverURL = try ServerURL(parsing: url)
+        let mode = try DynamicOpen.mode(self.mode)
+        var serverURL = try DynamicOpen.serverURL(url, mode: mode)
         var token: String?
         if let target = RequestTarget(serverURL.path), let found = target.value(of: PresentedToken.queryName) {
             token = found
@@ -62,6 +67,7 @@ struct OpenArguments: Decodable {
         // Percent-decoded, it could hold CR LF: nothing but token68 may reach `Authorization: Bearer`.
         if let token, !HeadValidation.isToken68(token) { throw ConfigError("args.url: token: \(HeadValidation.notToken68)") }
         var config = TunnelConfig(name: name, url: serverURL, listen: ListenAddress(host: "localhost", port: 0), token: token)
+        try DynamicOpen.apply(mode: mode, allow: allow, to: &config)
         if let upgrade {
             guard let chosen = UpgradeProtocol(rawValue: upgrade) else {
                 throw ConfigError("args.upgrade: '\(upgrade)' is not purr or websocket")
