@@ -282,6 +282,28 @@ extension ReverseTunnelTests {
     }
 }
 
+extension ReverseTunnelTests {
+    /// Held requests refreshed every second: each replacement opens before the one it replaces ends, so
+    /// the name is never released, the server's held requests do not pile up, and every connection is served.
+    func testRefreshedHeldRequestsKeepTheNameRegistered() throws {
+        let (origin, originPort, body) = try origin()
+        defer { origin.stop() }
+        let published = RunningProcess.freePort()
+        let (server, serverPort) = try startServer(published: published)
+        defer { server.stop() }
+        let exposer = try expose(serverPort: serverPort, target: originPort, arguments: ["--refresh", "1", "--pool", "2"])
+        defer { exposer.stop() }
+        XCTAssertEqual(try curl("http://127.0.0.1:\(published)/index.html").body, body)
+        // Refreshed held requests end on the server as clients gone; wait for six of them (three rounds).
+        let refreshed = TestKit.poll(timeout: 20) { server.stderr.components(separatedBy: "client gone").count > 6 }
+        XCTAssertTrue(refreshed, server.stderr)
+        XCTAssertEqual(try curl("http://127.0.0.1:\(published)/index.html").body, body, server.stderr)
+        XCTAssertFalse(server.stderr.contains("reverse client released"), server.stderr)
+        XCTAssertFalse(server.stderr.contains("reverse connection refused"), server.stderr)
+        XCTAssertEqual(server.stderr.components(separatedBy: "reverse client registered").count - 1, 1, server.stderr)
+    }
+}
+
 final class ReverseFailures: @unchecked Sendable {
     private let lock = NSLock()
     private var list: [String] = []

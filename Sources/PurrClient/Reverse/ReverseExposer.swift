@@ -82,6 +82,9 @@ public final class ReverseExposer: Sendable {
         }
     }
 
+    /// How long a refreshed held request stays open beside its replacement.
+    static func overlap(_ refresh: Double) -> Double { min(5, refresh * 0.2) }
+
     /// Stops opening held requests (those open end with the event loop group).
     public func stop() {
         state.withLock { $0.stopped = true }
@@ -144,11 +147,17 @@ final class HeldSlot: @unchecked Sendable {
         let current = attempt
         exposer.update { $0.held += 1 }
         var settled = false
+        // The replacement opens a little before this one ends at `refresh` (its handshake timeout), so a
+        // client's held requests never all close at once: that would release its name.
+        let refresh = exposer.settings.refresh
+        loop.scheduleTask(in: .nanoseconds(Int64((refresh - ReverseExposer.overlap(refresh)) * 1e9))) {
+            if !settled, current == self.attempt { self.dial() }
+        }
         dialer.dial(
             on: loop,
             connected: {
                 self.loop.scheduleTask(in: .nanoseconds(Int64(self.exposer.settings.registeredAfter * 1e9))) {
-                    guard !settled, current == self.attempt else { return }
+                    guard !settled else { return }
                     self.backoff.reset()
                     if self.exposer.markRegistered() { self.registered() }
                 }
@@ -157,14 +166,15 @@ final class HeldSlot: @unchecked Sendable {
                 self.loop.execute {
                     settled = true
                     self.exposer.update { $0.held -= 1 }
+                    let replaced = current != self.attempt
                     switch result {
                     case .success(let channel):
-                        self.dial()  // the next held request first: a burst needs them back at once
+                        if !replaced { self.dial() }  // the next held request first: a burst needs them back at once
                         self.serve(channel)
                     case .failure(let failure) where failure.kind == .timeout:
-                        self.dial()  // refreshed
+                        if !replaced { self.dial() }  // refreshed (normally the replacement is open already)
                     case .failure(let failure):
-                        self.lost(failure)
+                        if !replaced { self.lost(failure) }
                     }
                 }
             })
