@@ -34,6 +34,12 @@ final class ReverseHold: @unchecked Sendable {
         slot.ready(self)
     }
 
+    /// Closes the held request (server shutdown): it is not a relay to drain.
+    func close() {
+        guard let loop else { return }
+        loop.execute { self.client?.close(promise: nil) }
+    }
+
     /// A published connection for this held request (on its loop). A held request that closed in the
     /// meantime refuses it with a line.
     func deliver(_ published: any Channel) {

@@ -85,6 +85,7 @@ final class ReverseListener: @unchecked Sendable {
         _ = write(wakeFDs[1], &byte, 1)
         finished.wait()
         for waiting in entry.slot.drainWaiting() { close(waiting.descriptor) }
+        entry.slot.closeHeld()
         close(listenFD)
         close(wakeFDs[0])
         close(wakeFDs[1])

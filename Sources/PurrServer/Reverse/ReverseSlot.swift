@@ -197,6 +197,15 @@ public final class ReverseSlot: Sendable {
     /// The earliest deadline of a waiting connection (the listener's poll timeout).
     var nextDeadline: ContinuousClock.Instant? { state.withLock { $0.waiting.map(\.deadline).min() } }
 
+    /// At shutdown: every free held request is closed (the drain waits for relays, not for these).
+    func closeHeld() {
+        let held = state.withLock { state in
+            defer { state.idle = [] }
+            return state.idle
+        }
+        for hold in held { hold.close() }
+    }
+
     /// Waiting connections at shutdown: handed back to be closed.
     func drainWaiting() -> [Waiting] {
         state.withLock { state in
