@@ -12,63 +12,130 @@ struct PurrServerCommand: AsyncParsableCommand {
         commandName: "purr-server",
         abstract: "Answer Purr upgrade requests and relay each to a TCP target.",
         discussion: """
-            Routes come from --route flags and/or [[routes]] in --config; flags win. Routes whose target is
-            chosen per request (path templates, token files) and their allow lists are set in the file.
-            SIGHUP re-reads --config (routes, tokens, limits, log level, admin token, TLS files) for new
-            connections; relays already up keep going. SIGINT/SIGTERM drain and stop.
-            Example: purr-server --listen 127.0.0.1:8080 --route /ssh=127.0.0.1:22
+            Each client connection is an HTTP/1.1 upgrade request: Upgrade: purr (the original Purr \
+            protocol, raw bytes after the 101), Upgrade: websocket with the Purr headers (the original's \
+            compatibility mode), or a real WebSocket (RFC 6455 frames). The server picks the route, \
+            checks its token, connects the target, answers 101 and relays bytes both ways, half-close \
+            included. Every refusal is one plain-text line: 404 no such route, 401 token missing or \
+            wrong, 502 target unreachable, 400 malformed, 431 head too large, 408 too slow, 503 over a limit.
+
+            Routes come from --route PATH=HOST:PORT flags and [[routes]] in --config (a server.toml); \
+            a flag replaces a file route with the same path. A path matches a route exactly, or as a \
+            prefix that ends at a '/'; the longest match wins. Route tokens, per-route limits, Host \
+            matching and routes whose target is chosen per request (path templates, token files, a \
+            resolver service, signed tokens), with their allow lists, are set in the file. The other \
+            settings have keys there too (listen, header_timeout, max_connections, tls_cert, \
+            ws_origins, [admin] port, host, token and tls...); flags win.
+
+            Once listening it prints 'listening on ADDRESS' (and 'admin on ADDRESS') on standard \
+            output. Logs go to standard error, one line per event (open, close with bytes and reason, \
+            each refusal with its status); tokens are never logged.
+
+            SIGHUP re-reads --config whole, flags on top (routes, tokens, limits, log level, admin \
+            token, TLS certificate and key), for connections accepted from then on; relays already up \
+            keep going, unless --drop-removed. A file that does not load keeps the old configuration \
+            and logs one line. SIGINT and SIGTERM stop accepting, let relays finish for \
+            --drain-timeout seconds, close the rest and exit.
+
+            Environment: PURR_ADMIN_TOKEN, the admin token (after --admin-token, before admin.token).
+
+            Exit status: 0 after SIGINT or SIGTERM; 2 for a bad flag or config file, or an address \
+            that cannot be bound, with one line naming it.
+
+            Examples:
+              purr-server --route /ssh=127.0.0.1:22
+              purr-server --config /etc/purr/server.toml --admin-port 9090
+
+            Reference: docs/server.md, docs/routing.md, docs/admin-api.md and docs/operations.md in \
+            the source tree.
             """,
         version: PurrVersion.current
     )
 
-    @Option(name: .long, help: "Address to listen on, HOST:PORT or [IPv6]:PORT (default 127.0.0.1:8080).")
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Address to listen on, HOST:PORT or [IPv6]:PORT; port 0 picks a free one (default 127.0.0.1:8080).", valueName: "host:port"))
     var listen: String?
 
-    @Option(name: .customLong("route"), help: "A route PATH=HOST:PORT (repeatable).")
+    @Option(
+        name: .customLong("route"),
+        help: ArgumentHelp(
+            "A route: requests for PATH (or below it) go to HOST:PORT (repeatable). No token: set route tokens in --config.",
+            valueName: "path=host:port"))
     var routes: [String] = []
 
-    @Option(name: .long, help: "A server.toml file.")
+    @Option(name: .long, help: ArgumentHelp("A server.toml file (routes, limits, TLS, [admin]); re-read on SIGHUP.", valueName: "file"))
     var config: String?
 
-    @Option(name: .long, help: "trace, debug, info, notice, warning, error or critical (default info).")
+    @Option(name: .long, help: ArgumentHelp("trace, debug, info, notice, warning, error or critical (default info).", valueName: "level"))
     var logLevel: String?
 
-    @Option(name: .long, help: "Seconds from a client's first byte to the end of its request head (default 10).")
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Seconds from a client's first byte to the end of its request head, then 408 (default 10).", valueName: "seconds"))
     var headerTimeout: Double?
 
-    @Option(name: .long, help: "Seconds a connection that has sent nothing may wait, e.g. in a client's warm pool (default 60).")
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Seconds a connection that has sent nothing may wait, e.g. in a client's warm pool (default 60).",
+            discussion: "Then it is closed without an answer (counted as silent_timeout).", valueName: "seconds"))
     var silentTimeout: Double?
 
-    @Option(name: .long, help: "Seconds active relays may finish after SIGINT/SIGTERM (default 10).")
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Seconds active relays may finish after SIGINT/SIGTERM before they are closed (default 10).", valueName: "seconds"))
     var drainTimeout: Double?
 
-    @Option(name: .long, help: "Connections open at once before new ones get 503 (default 4096; per route: max_connections in the config).")
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Connections open at once before new ones get 503 (default 4096; per route: max_connections in the config).", valueName: "n"))
     var maxConnections: Int?
 
     @Option(
         name: .long,
         help: ArgumentHelp(
             "Connections from one address still silent or handshaking before more get 503 (default 64; 0: no limit).",
-            discussion: "Relaying connections do not count. Keeps one peer from holding every slot with sockets that say nothing."))
+            discussion: "Relaying connections do not count. Keeps one peer from holding every slot with sockets that say nothing.",
+            valueName: "n"))
     var maxConnectionsPerPeer: Int?
 
-    @Option(name: .long, help: "Close relays with no traffic either way for this many seconds (default 0: never).")
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Close relays with no traffic either way for this many seconds (default 0: never; TCP keepalive finds dead peers).",
+            valueName: "seconds"))
     var idleTimeout: Double?
 
-    @Option(name: .long, help: "Largest request head in bytes before 431 (default 16384).")
+    @Option(
+        name: .long, help: ArgumentHelp("Largest request head in bytes, 1024 to 1048576, before 431 (default 16384).", valueName: "bytes"))
     var maxHeadSize: Int?
 
-    @Option(name: .long, help: "Largest WebSocket frame or message a client may send, in bytes, before close 1009 (default 1048576).")
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Largest WebSocket frame or message a client may send, in bytes, before close 1009 (default 1048576).", valueName: "bytes"))
     var wsMaxMessage: Int?
 
     @Option(
-        name: .long, help: "A browser origin (http://host:port, or *) whose WebSocket requests are accepted (repeatable; default none).")
+        name: .long,
+        help: ArgumentHelp(
+            "A browser origin (http://host:port, or *) whose WebSocket requests are accepted (repeatable; default none).",
+            discussion: "A WebSocket request whose Origin is not listed gets 403. Programs send no Origin and are not affected.",
+            valueName: "origin"))
     var wsOrigin: [String] = []
 
-    @Option(name: .long, help: "PEM certificate chain: speak TLS (with --tls-key); reloaded on SIGHUP.")
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "PEM certificate chain: speak TLS (with --tls-key); reloaded on SIGHUP (a bad file keeps the old one).", valueName: "file"))
     var tlsCert: String?
 
-    @Option(name: .long, help: "PEM private key for --tls-cert.")
+    @Option(name: .long, help: ArgumentHelp("PEM private key for --tls-cert (keep it chmod 600).", valueName: "file"))
     var tlsKey: String?
 
     @Flag(name: .long, help: "On reload (SIGHUP), close live relays whose route was removed or got another target or token.")
@@ -77,13 +144,23 @@ struct PurrServerCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Serve the admin endpoint over TLS too (same certificate).")
     var adminTLS = false
 
-    @Option(name: .long, help: "Serve live stats on this port (HTTP on 127.0.0.1 unless --admin-host).")
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Serve the admin endpoint on this port (HTTP on 127.0.0.1 unless --admin-host).",
+            discussion: "GET /healthz, /stats (JSON), /stats/stream (server-sent events), /metrics (Prometheus).", valueName: "port"))
     var adminPort: Int?
 
-    @Option(name: .long, help: "Admin endpoint address (default 127.0.0.1; a non-loopback address needs a token).")
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Admin endpoint address (default 127.0.0.1; a non-loopback address needs a token).", valueName: "host"))
     var adminHost: String?
 
-    @Option(name: .long, help: "Bearer token the admin endpoint requires (or PURR_ADMIN_TOKEN, or admin.token in the config).")
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Bearer token the admin endpoint requires (or PURR_ADMIN_TOKEN, or admin.token in the config).",
+            discussion: "Visible to every local user in the process list: prefer PURR_ADMIN_TOKEN or the file.", valueName: "token"))
     var adminToken: String?
 
     static func main() async {
