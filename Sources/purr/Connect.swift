@@ -9,17 +9,37 @@ struct Connect: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Open one tunnel in the foreground until SIGINT or SIGTERM.",
         discussion: """
-            Prints 'listening on ADDRESS' once ready. Example: purr connect http://host:8080/ssh --listen 127.0.0.1:2222. \
-            A dynamic tunnel: purr connect --socks5 'https://host/t/{host}/{port}' --listen 127.0.0.1:1080
+            Prints 'listening on ADDRESS' once ready. Each accepted connection dials the server (through \
+            the proxy and TLS when asked, or takes a ready one from --pool), sends the upgrade request and \
+            relays once the 101 arrives; after the first 101 that offers early data, the app's first bytes \
+            go right behind the request. A failing connection is closed and logged; the tunnel keeps \
+            listening.
+
+            With --socks5 and/or --http-proxy the tunnel is dynamic: the URL holds {host} and {port}, \
+            which each SOCKS or HTTP proxy request fills; the server needs a template route with an \
+            allow list.
+
+            Examples:
+              purr connect http://host:8080/ssh --listen 127.0.0.1:2222
+              purr connect wss://host/vnc --token-file ~/.purr-token
+              purr connect --socks5 --http-proxy 'https://host/t/{host}/{port}'
             """
     )
 
     @OptionGroup var tunnel: TunnelOptions
 
-    @Option(name: .long, help: "Local address: 127.0.0.1:PORT, [::1]:PORT, or localhost:PORT for both (port 0 picks one).")
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Local address: 127.0.0.1:PORT, [::1]:PORT, or localhost:PORT for both (port 0 picks one; default 127.0.0.1:0).",
+            valueName: "host:port"))
     var listen: String = "127.0.0.1:0"
 
-    @Option(name: .long, help: "Close a connection idle (no bytes either way) for this many seconds.")
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Close a connection idle (no bytes either way) for this many seconds (default: never; TCP keepalive finds dead peers).",
+            valueName: "seconds"))
     var idleTimeout: Double?
 
     @OptionGroup var dynamic: DynamicOptions

@@ -10,9 +10,15 @@ struct NativeHostCommand: AsyncParsableCommand {
         commandName: "native-host",
         abstract: "Speak the Purr extension's Native Messaging protocol on standard input/output.",
         discussion: """
+            The browser starts it (as 'purr chrome-extension://ID/' or 'purr MANIFEST.json ID', which purr \
+            recognises) for the Purr extension: each message is a 4-byte little-endian length, then JSON \
+            (open, close, status, tunnels; origins, allow, revoke, close-tab and exit for the extension's \
+            popup). Pages may open tunnels only from an origin allowed in [browser] allowed_origins of \
+            tunnels.toml (or with the popup's Allow).
+
             With --install chrome|chromium|firefox, write the browser's host manifest for this binary \
             (into --dir, or where that browser reads it) and exit; --uninstall removes it; --manifest \
-            prints it.
+            prints it. Reference: docs/browser.md in the source tree.
             """
     )
 

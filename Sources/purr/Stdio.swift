@@ -11,7 +11,11 @@ import PurrCore
 struct Stdio: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Relay one upgraded connection to standard input and output (ssh ProxyCommand).",
-        discussion: "EOF on standard input half-closes the tunnel; the command exits once both directions are done."
+        discussion: """
+            EOF on standard input half-closes the tunnel; the command exits once both directions are done. \
+            Nothing but tunnel bytes is written to standard output; logs (default level warning) go to \
+            standard error. Example: ssh -o ProxyCommand='purr stdio https://host/ssh --token-file ~/.purr-token' user@host
+            """
     )
 
     @OptionGroup var tunnel: TunnelOptions

@@ -18,13 +18,21 @@ struct TunnelOptions: ParsableArguments {
     )
     var token: String?
 
-    @Option(name: .long, help: "Read the bearer token from this file (its first line; keep it chmod 600).")
+    @Option(name: .long, help: ArgumentHelp("Read the bearer token from this file (its first line; keep it chmod 600).", valueName: "file"))
     var tokenFile: String?
 
-    @Option(name: [.customShort("H"), .customLong("header")], help: "Extra request header 'Name: value' (repeatable).")
+    @Option(
+        name: [.customShort("H"), .customLong("header")],
+        help: ArgumentHelp(
+            "Extra request header 'Name: value' (repeatable), e.g. for an auth proxy in front of the server.", valueName: "header"))
     var headers: [String] = []
 
-    @Option(name: .long, help: "HTTP proxy URL (http://user:pass@host:port), or 'none' to ignore HTTP(S)_PROXY.")
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "HTTP proxy URL (http://user:pass@host:port), or 'none' to ignore HTTP(S)_PROXY.",
+            discussion: "Default: HTTPS_PROXY for https:// and wss:// URLs, HTTP_PROXY otherwise, unless NO_PROXY lists the server.",
+            valueName: "url"))
     var proxy: String?
 
     @Option(
@@ -36,7 +44,9 @@ struct TunnelOptions: ParsableArguments {
     )
     var proxyAuth: String?
 
-    @Option(name: .long, help: "For https:// URLs: PEM CA certificates to trust besides the system's.")
+    @Option(
+        name: .long,
+        help: ArgumentHelp("For https:// and wss:// URLs: PEM CA certificates to trust besides the system's.", valueName: "file"))
     var caFile: String?
 
     @Flag(name: .long, help: "For https:// URLs: do not verify the certificate (dangerous; warned about on every start).")
@@ -51,10 +61,19 @@ struct TunnelOptions: ParsableArguments {
     @Flag(name: .long, help: "Never send the app's first bytes before the server's 101 (even to a server that keeps them).")
     var noEarlyData = false
 
-    @Option(name: .long, help: "Connections to the server kept ready before the app connects (0-64; 0: none).")
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Connections to the server kept ready before the app connects (0-64; 0: none).",
+            discussion: "TCP, proxy CONNECT and TLS done ahead, nothing sent: an app connection only sends its upgrade request.",
+            valueName: "n"))
     var pool: Int = 0
 
-    @Option(name: .long, help: "Seconds a ready pooled connection waits before it is replaced (1-3600; below the server's silent timeout).")
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Seconds a ready pooled connection waits before it is replaced (1-3600, default 20; below the server's silent timeout).",
+            valueName: "seconds"))
     var poolRefresh: Double?
 
     /// A tunnel config from these options; errors name the flag.

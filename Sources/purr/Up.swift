@@ -7,10 +7,16 @@ import PurrCore
 /// `purr up`: the config file's tunnels, headless.
 struct Up: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Open the tunnels of a tunnels.toml (the autostart ones, or those named) until a signal."
+        abstract: "Open the tunnels of a tunnels.toml (the autostart ones, or those named) until a signal.",
+        discussion: """
+            Prints 'NAME: listening on ADDRESS' for each tunnel. SIGHUP reads the file again: tunnels \
+            whose settings changed are reopened (their connections end), unchanged ones keep their \
+            connections, tunnels no longer chosen are closed, new ones are opened; a file that does not \
+            load changes nothing and logs one line. The systemd user unit purr-up.service runs it.
+            """
     )
 
-    @Option(name: .long, help: "The tunnels file (default $XDG_CONFIG_HOME/purr/tunnels.toml).")
+    @Option(name: .long, help: ArgumentHelp("The tunnels file (default $XDG_CONFIG_HOME/purr/tunnels.toml).", valueName: "file"))
     var config: String?
 
     @Argument(help: "Tunnel names to open (default: every tunnel with autostart = true).")
