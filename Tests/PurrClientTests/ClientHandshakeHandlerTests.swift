@@ -1,5 +1,6 @@
 import NIOCore
 import NIOEmbedded
+import NIOSSL
 import PurrCore
 import XCTest
 
@@ -49,10 +50,11 @@ final class ClientHandshakeHandlerTests: XCTestCase {
         init(
             request: UpgradeRequest? = ClientHandshakeHandlerTests.request, proxy: ProxySettings? = nil,
             authenticator: (any ProxyAuthenticator)? = nil, resumeWith: String? = nil, requestBytes: RequestBytes? = nil,
-            timeout: TimeAmount = .seconds(5)
+            timeout: TimeAmount = .seconds(5), tls: NIOSSLContext? = nil
         ) throws {
             let route = ClientHandshakeHandler.Route(
-                proxy: proxy, target: ClientHandshakeHandlerTests.target, tls: nil, timeout: timeout, authenticator: authenticator,
+                proxy: proxy, target: ClientHandshakeHandlerTests.target, tls: tls.map { ($0, "srv") }, timeout: timeout,
+                authenticator: authenticator,
                 resumeWith: resumeWith, requestBytes: requestBytes)
             try ClientHandshakeHandler.install(on: channel) { handOver in
                 let handler = ClientHandshakeHandler(
@@ -200,6 +202,26 @@ final class ClientHandshakeHandlerTests: XCTestCase {
         let broken = try Connection(proxy: proxy, authenticator: ScriptedAuthenticator(first: "bad\r\nX-Injected: 1", answers: []))
         XCTAssertEqual(try broken.sent(), "", "a value that would end the line is not sent")
         XCTAssertEqual(broken.failure?.kind, .proxy)
+    }
+
+    /// Through a proxy with TLS to the server: TLS (and the half-close guard in front of it) goes in once
+    /// the proxy said yes, and its first bytes (a ClientHello) are the first the server sees; the request
+    /// waits inside TLS. A pooled connection would wait for the TLS handshake.
+    func testTLSStartsAfterTheProxysYes() throws {
+        let proxy = try ProxySettings(parsing: "http://proxy.corp:3128")
+        let context = try ClientTLS.makeContext(caFile: nil, insecure: true)
+        let connection = try Connection(proxy: proxy, authenticator: BasicProxyAuthenticator(proxy: proxy), tls: context)
+        XCTAssertEqual(try connection.sent(), "CONNECT srv:8080 HTTP/1.1\r\nHost: srv:8080\r\n\r\n")
+        XCTAssertNil(try? connection.channel.pipeline.syncOperations.handler(type: NIOSSLClientHandler.self), "no TLS to the proxy")
+        try connection.receive("HTTP/1.0 200 Connection established\r\n\r\n")
+        let operations = connection.channel.pipeline.syncOperations
+        XCTAssertNotNil(try? operations.handler(type: NIOSSLClientHandler.self))
+        XCTAssertNotNil(try? operations.handler(type: ProxyHalfCloseHandler.self))
+        let hello = try XCTUnwrap(connection.channel.readOutbound(as: ByteBuffer.self))
+        XCTAssertEqual(hello.getInteger(at: hello.readerIndex, as: UInt8.self), 0x16, "a TLS handshake record")
+        XCTAssertFalse(String(buffer: hello).contains("GET /t"), "the request is not sent in the clear")
+        XCTAssertTrue(connection.outcomes.isEmpty)
+        _ = try? connection.channel.finish()
     }
 
     func testPooledConnectionIsClaimedLostOrRetired() throws {
