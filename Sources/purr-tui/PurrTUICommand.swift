@@ -13,11 +13,34 @@ struct PurrTUICommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "purr-tui",
         abstract: "Manage Purr tunnels and watch their traffic in the terminal.",
-        discussion: "Try it with no setup at all: purr-tui --demo",
+        discussion: """
+            Lists the tunnels of tunnels.toml with live byte counters, rates, a sparkline and connection \
+            states; opens, closes, adds, edits and deletes them (changes are saved to the file at once); \
+            shows the connections of the selected tunnel joined with the server's record of each, a \
+            throughput graph, the servers of [[servers]] (their admin streams) and an event log. Try it \
+            with no setup at all: purr-tui --demo.
+
+            Keys (? shows them on screen): arrows or j k move, Enter or Space opens or closes, a adds, \
+            e edits, d deletes, Tab moves between panes, / filters, s and S sort, r switches the graph \
+            between 60 s and 10 min, t the theme, q quits. The mouse selects, sorts by a column title and \
+            scrolls.
+
+            Themes: default, light, solarized-dark, mono, or NAME.theme in $XDG_CONFIG_HOME/purr/themes \
+            (shipped ones are found in ../share/purr/themes beside the binary, or $PURR_THEMES_DIR); with \
+            NO_COLOR set the theme is mono.
+
+            It needs a terminal: with standard input or output not a tty it exits 2 after checking its \
+            flags, config and theme, as it does for any bad flag, file or theme. SIGINT, SIGTERM and \
+            SIGHUP close the tunnels and restore the terminal. Reference: docs/tui.md in the source tree.
+            """,
         version: PurrVersion.current
     )
 
-    @Option(name: .long, help: "The tunnels file (default $XDG_CONFIG_HOME/purr/tunnels.toml).")
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The tunnels file (default $XDG_CONFIG_HOME/purr/tunnels.toml; a missing default file means no tunnels yet).", valueName: "file"
+        ))
     var config: String?
 
     @Option(name: .long, help: "Theme name (default, light, solarized-dark, mono, or one in $XDG_CONFIG_HOME/purr/themes).")
@@ -26,7 +49,7 @@ struct PurrTUICommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Start a server, targets and tunnels in-process and show them (no config needed).")
     var demo = false
 
-    @Option(name: .long, help: "Write logs to this file (the screen is the TUI's).")
+    @Option(name: .long, help: ArgumentHelp("Write the engine's logs to this file (the screen is the TUI's).", valueName: "file"))
     var logFile: String?
 
     static func main() async {
