@@ -25,6 +25,7 @@ public final class PurrServer: Sendable {
         self.group = group
         self.logger = logger
         self.registry = StatsRegistry(routes: config.routes, listen: config.listen.description)
+        registry.reverseSlots.withLock { $0 = config.reverses.map(\.slot) }
         let env = ServerSettings(routes: RouteTable(config.routes), registry: registry, peers: peers, logger: logger, config: config)
         self.settings = SettingsHolder(env, config: config)
         Self.activateSources(of: config.routes, logger: logger)

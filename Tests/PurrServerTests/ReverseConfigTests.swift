@@ -74,5 +74,8 @@ final class ReverseConfigTests: XCTestCase {
         guard case .refused(let taken) = entry.slot.admit(clientID: "two") else { return XCTFail("a second client got the name") }
         XCTAssertEqual(taken.status, 409)
         XCTAssertTrue(entry.slot.isRegistered)
+        let metrics = ReverseMetrics.text([entry.slot])
+        XCTAssertTrue(metrics.contains("purr_reverse_clients{reverse=\"a\"} 1"), metrics)
+        XCTAssertTrue(metrics.contains("# TYPE purr_reverse_connections_total counter"), metrics)
     }
 }

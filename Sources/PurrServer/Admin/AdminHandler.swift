@@ -69,7 +69,7 @@ final class AdminHandler {
             respond(context, .ok, "application/json", json(registry.snapshot()) + "\n", keepAlive: head.isKeepAlive)
         case "/metrics":
             respond(
-                context, .ok, "text/plain; version=0.0.4; charset=utf-8", MetricsText.render(registry.snapshot()),
+                context, .ok, "text/plain; version=0.0.4; charset=utf-8", MetricsText.render(registry.snapshot()) + registry.reverseMetrics,
                 keepAlive: head.isKeepAlive)
         case "/stats/stream":
             var interval = 1000

@@ -13,6 +13,8 @@ public final class StatsRegistry: Sendable {
     private let state: Mutex<State>
     /// Who waits for the last live connection to end (a shutdown).
     private let idleWaiters = EmptyWaiters()
+    /// The `[[reverse]]` names' live state, for `/metrics` (`ReverseMetrics`).
+    let reverseSlots = Mutex<[ReverseSlot]>([])
 
     struct RouteCounters {
         var path: String
