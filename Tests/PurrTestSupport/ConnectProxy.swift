@@ -52,7 +52,10 @@ public final class ConnectProxy: @unchecked Sendable {
                 .map { $0.split(separator: ":", maxSplits: 1)[1].trimmingCharacters(in: .whitespaces) }
             guard given == requiredAuth else {
                 log.withLock { $0.append("407 \(target)") }
-                try? downstream.write("HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n")
+                // As real proxies answer (RFC 9110 11.7.1: a 407 names its schemes); this one hangs up after.
+                try? downstream.write(
+                    "HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm=\"purr-test\"\r\n"
+                        + "Connection: close\r\nContent-Length: 0\r\n\r\n")
                 return
             }
         }
