@@ -17,6 +17,8 @@ enum Workload: String, CaseIterable, Sendable {
     /// Connections per second, a new connection per request (like `redis-benchmark -k 0`): direct,
     /// two-hop relays (the bench's own, nginx's) and Purr.
     case rate
+    /// A reverse tunnel (`purr expose`) against a forward one on one server: first byte and bulk (issue 28).
+    case reverse
 }
 
 /// What every workload gets: the plan, the targets in this process, and where the executables are.
