@@ -1,6 +1,8 @@
 # Purr: build, test, demo and install with one command each (see README "Operations").
 #   make demo                     check what is missing, build release, start purr-tui --demo
 #   make test                     check what is missing, then what CI runs (lint, build, tests, install test)
+#   make test-unit                the unit tests only (no process, no socket), under a minute
+#   make test-integration         the other tests (built programs, real peers, sockets)
 #   make install PREFIX=/usr/local [DESTDIR=...] [CONFIG=release]
 #   make uninstall PREFIX=/usr/local [DESTDIR=...]
 PREFIX ?= /usr/local
@@ -24,7 +26,7 @@ USERUNITDIR := $(PREFIX)/lib/systemd/user
 STAGE := .build/stage-$(CONFIG)
 THEMES := $(notdir $(wildcard themes/*.theme))
 
-.PHONY: all build demo test lint install uninstall stage deps-build deps-test
+.PHONY: all build demo test test-unit test-integration lint install uninstall stage deps-build deps-test
 
 all: build
 
@@ -44,12 +46,24 @@ demo: deps-build
 lint:
 	$(SWIFT) format lint --strict -r Sources Tests Examples
 
-# What CI runs (.ci/run calls this).
+# What CI runs (.ci/run calls this): the unit tests first (a broken build fails in a minute), then
+# the integration tests, then the install test.
 test: deps-test lint
 	bash browser/pack.sh
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build --disable-swift-testing
+	$(MAKE) test-unit test-integration
 	bash scripts/test-install.sh
+
+# Unit tests: no process started, no socket beyond EmbeddedChannel; scripts/unit-tests.sh picks them
+# by what their files use, so a new test file is sorted without a list to keep.
+test-unit:
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build --disable-swift-testing --filter "$$(bash scripts/unit-tests.sh)"
+
+# Everything else: the built programs, real peers (proxies, browsers, tmux), sockets.
+test-integration:
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build --disable-swift-testing --skip "$$(bash scripts/unit-tests.sh)"
 
 # Man pages from the argument parsers (swift-argument-parser's GenerateManual plugin), completions
 # from the binaries themselves, units with this PREFIX.
