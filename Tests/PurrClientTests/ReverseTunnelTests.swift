@@ -304,6 +304,35 @@ extension ReverseTunnelTests {
     }
 }
 
+extension ReverseTunnelTests {
+    /// A client that registers and never reads: a published connection that keeps sending stops once
+    /// the buffers on the way are full; the server does not hold the rest.
+    func testAClientThatNeverReadsHoldsTheSenderNotTheServer() throws {
+        let published = RunningProcess.freePort()
+        let (server, serverPort) = try startServer(published: published)
+        defer { server.stop() }
+        let held = try BlockingSocket(port: serverPort)
+        try held.write(
+            "GET /rev/web HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: purr\r\nPurr-Request: MEOW\r\nPurr-Version: 0.1.2\r\n"
+                + "Authorization: Bearer \(Self.token)\r\nPurr-Reverse: web\r\n\r\n")
+        XCTAssertTrue(TestKit.poll(timeout: 10) { server.stderr.contains("reverse client registered") }, server.stderr)
+        let before = try XCTUnwrap(TestKit.residentBytes(pid: server.pid))
+        let sender = try BlockingSocket(port: published)
+        sender.setWriteTimeout(2)
+        let chunk = [UInt8](repeating: 0x61, count: 1 << 20)
+        var sent = 0
+        while sent < 256 << 20 {
+            do { try sender.write(chunk) } catch { break }  // blocked for 2 s: the way is full
+            sent += chunk.count
+        }
+        XCTAssertLessThan(sent, 64 << 20, "a client that never reads took \(sent >> 20) MiB")
+        let after = try XCTUnwrap(TestKit.residentBytes(pid: server.pid))
+        XCTAssertLessThan(after - before, 32 << 20, "server grew by \((after - before) >> 20) MiB")
+        sender.close()
+        held.close()
+    }
+}
+
 final class ReverseFailures: @unchecked Sendable {
     private let lock = NSLock()
     private var list: [String] = []
