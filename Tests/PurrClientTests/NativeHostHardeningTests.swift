@@ -137,8 +137,9 @@ final class NativeHostHardeningTests: XCTestCase {
         XCTAssertFalse(head.contains("X-Injected"), head)
     }
 
-    /// Behind every source's check, the client's pipeline refuses a bad head itself: a tunnel config built
-    /// in code with a smuggling token connects to the server and sends not one byte.
+    /// Behind every source's check, the client refuses a bad head itself when it builds the request
+    /// (`RequestBytes`): a tunnel config built in code with a smuggling token connects to the server and
+    /// sends not one byte, and says which value was wrong.
     func testThePipelineRefusesABadHeadThatGotPastTheSources() async throws {
         let listener = LoopbackListener.open()
         defer { closeListener(listener.fd) }
@@ -165,7 +166,7 @@ final class NativeHostHardeningTests: XCTestCase {
                 lastError = tunnel.snapshot.lastError ?? ""
                 return !lastError.isEmpty
             })
-        XCTAssertTrue(lastError.contains("Authorization"), lastError)
+        XCTAssertTrue(lastError.contains("cannot send the request: token"), lastError)
 
         // Header names and values, and paths, the same way.
         for bad in [
