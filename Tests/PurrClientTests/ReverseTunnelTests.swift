@@ -333,6 +333,24 @@ extension ReverseTunnelTests {
     }
 }
 
+extension ReverseTunnelTests {
+    /// A `ws://` URL: the held requests are real WebSocket upgrades, framed after the 101 on both ends.
+    func testAWebSocketURLExposesThroughFrames() throws {
+        let (origin, originPort, body) = try origin()
+        defer { origin.stop() }
+        let published = RunningProcess.freePort()
+        let (server, serverPort) = try startServer(published: published)
+        defer { server.stop() }
+        let process = try RunningProcess(
+            "purr", ["expose", "ws://127.0.0.1:\(serverPort)/rev/web", "--to", "127.0.0.1:\(originPort)"],
+            environment: ["PURR_TOKEN": Self.token])
+        defer { process.stop() }
+        XCTAssertTrue(process.waitForOutput("exposed as web"), process.stderr)
+        for _ in 0..<3 { XCTAssertEqual(try curl("http://127.0.0.1:\(published)/index.html").body, body, server.stderr) }
+        XCTAssertTrue(TestKit.poll(timeout: 5) { server.stderr.contains("transport=websocket") }, server.stderr)
+    }
+}
+
 final class ReverseFailures: @unchecked Sendable {
     private let lock = NSLock()
     private var list: [String] = []
