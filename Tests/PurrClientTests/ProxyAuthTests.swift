@@ -250,6 +250,41 @@ final class ProxyAuthTests: XCTestCase {
         XCTAssertFalse(tampered.mutuallyAuthenticated)
     }
 
+    /// Contexts, names, credentials and buffers are released: 1200 Negotiate exchanges (with MIT's
+    /// acceptor, mutual authentication completed) and 1200 NTLM exchanges with the URL's credentials
+    /// (squid's challenge) after a warm-up leave this process's RSS (from /proc) within 2 MiB. (Acquiring
+    /// NTLM credentials costs gss-ntlmssp ~8 KiB it keeps: before they were shared, 600 exchanges grew
+    /// the RSS by 4.6 MiB. With NTLM_USER_FILE it keeps as much per exchange whatever Purr does: not
+    /// measured here.)
+    func testGSSAPIExchangesReleaseWhatTheyHold() throws {
+        let realm = try KerberosRealm()
+        defer { realm.stop() }
+        try realm.addUser("alice")
+        let cache = realm.newCache()
+        try realm.kinit("alice", cache: cache)
+        let variables = realm.environment(cache: cache).merging(["KRB5_KTNAME": realm.serviceKeytab, "KRB5RCACHETYPE": "none"]) { $1 }
+        for (name, value) in variables { setenv(name, value, 1) }
+        defer { for name in variables.keys { unsetenv(name) } }
+        let challenge = "NTLM TlRMTVNTUAACAAAACQAJAK6qqqoHggiiJ0KFK+ecXk0AAAAAAAA6AFdPUktHUk9VUA=="
+        func exchanges(_ count: Int) throws {
+            for _ in 0..<count {
+                let negotiate = NegotiateProxyAuthenticator(proxyHost: "localhost")
+                let first = try XCTUnwrap(try negotiate.respond(to: ["Negotiate"]))
+                try negotiate.accepted(with: ["Negotiate \(try Self.accept(first))"])
+                XCTAssertTrue(negotiate.mutuallyAuthenticated)
+                let ntlm = NTLMProxyAuthenticator(proxyHost: "localhost", user: "CORP\\alice", password: "N0t-logged")
+                XCTAssertNotNil(try ntlm.respond(to: ["NTLM"]))
+                XCTAssertNotNil(try ntlm.respond(to: [challenge]))
+            }
+        }
+        try exchanges(100)
+        let before = try XCTUnwrap(TestKit.residentBytes(pid: getpid()))
+        try exchanges(1200)
+        let after = try XCTUnwrap(TestKit.residentBytes(pid: getpid()))
+        print("GSSAPI exchanges: RSS \(before >> 10) KiB -> \(after >> 10) KiB after 1200 Negotiate and 1200 NTLM")
+        XCTAssertLessThan(after - before, 2 << 20, "RSS \(before >> 10) KiB -> \(after >> 10) KiB")
+    }
+
     /// `gss_accept_sec_context` on a `Negotiate <token>` value: the acceptor's reply token, base64.
     static func accept(_ authorization: String) throws -> String {
         let token = [UInt8](try XCTUnwrap(Data(base64Encoded: String(authorization.dropFirst("Negotiate ".count)))))

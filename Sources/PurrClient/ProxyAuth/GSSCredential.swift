@@ -1,8 +1,11 @@
 import CGSSAPI
+import Foundation
 import PurrCore
+import Synchronization
 
-/// Initiator credentials for one mechanism, released at deinit.
-final class GSSCredential {
+/// Initiator credentials for one mechanism, released at deinit. Only read once acquired (a context
+/// copies what it needs from them), so one may serve contexts on several threads.
+final class GSSCredential: @unchecked Sendable {
     let handle: gss_cred_id_t
     let mechanism: GSSMechanism
 
@@ -62,6 +65,38 @@ final class GSSCredential {
         }
         return GSSCredential(handle: cred, mechanism: .ntlm)
     }
+
+    /// NTLM credentials for `user` and `password`, acquired once per process and then shared: each
+    /// acquisition costs gss-ntlmssp about 8 KiB it never gives back (measured: 600 acquisitions grew the
+    /// RSS by 4.6 MiB), and every connection through an NTLM proxy needs the same ones.
+    static func sharedNTLM(user: String, password: String) throws(GSSError) -> GSSCredential {
+        let key = "\(user)\u{0}\(password)"
+        if let cached = ntlmCache.withLock({ $0[key] }) { return cached }
+        let credential = try ntlm(user: user, password: password)
+        ntlmCache.withLock { cache in
+            if cache.count >= 8 { cache.removeAll() }  // credentials changed many times: start over
+            cache[key] = credential
+        }
+        return credential
+    }
+
+    /// The same for `NTLM_USER_FILE`'s credentials (the same cost per acquisition): shared until the file
+    /// changes (its size or modification time) or another user is named.
+    static func sharedNTLMDefault(environment: [String: String]) throws(GSSError) -> GSSCredential {
+        let path = environment["NTLM_USER_FILE"] ?? ""
+        var info = stat()
+        let version = stat(path, &info) == 0 ? "\(info.st_size):\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)" : "missing"
+        let key = "file\u{0}\(path)\u{0}\(version)\u{0}\(environment["NTLMUSER"] ?? environment["USER"] ?? "")"
+        if let cached = ntlmCache.withLock({ $0[key] }) { return cached }
+        let credential = try ntlmDefault()
+        ntlmCache.withLock { cache in
+            if cache.count >= 8 { cache.removeAll() }
+            cache[key] = credential
+        }
+        return credential
+    }
+
+    private static let ntlmCache = Mutex<[String: GSSCredential]>([:])
 
     /// NTLM credentials the gss-ntlmssp plugin finds itself: `NTLM_USER_FILE` (lines of
     /// `DOMAIN:user:password`) for the user `NTLMUSER` or `USER` names.

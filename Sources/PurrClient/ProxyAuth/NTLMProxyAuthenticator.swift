@@ -34,9 +34,9 @@ public final class NTLMProxyAuthenticator: ProxyAuthenticator {
         do {
             let credential: GSSCredential
             if let user, let password {
-                credential = try GSSCredential.ntlm(user: user, password: password)
+                credential = try GSSCredential.sharedNTLM(user: user, password: password)
             } else if !(ProcessInfo.processInfo.environment["NTLM_USER_FILE"] ?? "").isEmpty {
-                credential = try GSSCredential.ntlmDefault()
+                credential = try GSSCredential.sharedNTLMDefault(environment: ProcessInfo.processInfo.environment)
             } else {
                 throw ProxyAuthFailure(Self.needs)
             }
