@@ -351,6 +351,32 @@ extension ReverseTunnelTests {
     }
 }
 
+extension ReverseTunnelTests {
+    /// `share = true`: two clients register the same name and new connections are spread over both.
+    func testSharedNameSpreadsConnectionsOverItsClients() throws {
+        let (first, firstPort, firstBody) = try origin()
+        defer { first.stop() }
+        let (second, secondPort, secondBody) = try origin()
+        defer { second.stop() }
+        let published = RunningProcess.freePort()
+        let (server, serverPort) = try startServer(published: published, extra: "share = true\nmax_clients = 2")
+        defer { server.stop() }
+        let one = try expose(serverPort: serverPort, target: firstPort, arguments: ["--pool", "2"])
+        defer { one.stop() }
+        let two = try expose(serverPort: serverPort, target: secondPort, arguments: ["--pool", "2"])
+        defer { two.stop() }
+        var seen: Set<String> = []
+        for _ in 0..<20 { seen.insert(try curl("http://127.0.0.1:\(published)/index.html").body) }
+        XCTAssertEqual(seen, [firstBody, secondBody], server.stderr)
+        // A third client is over max_clients.
+        let third = try RunningProcess(
+            "purr", ["expose", "http://127.0.0.1:\(serverPort)/rev/web", "--to", "127.0.0.1:\(firstPort)"],
+            environment: ["PURR_TOKEN": Self.token])
+        defer { third.stop() }
+        XCTAssertTrue(TestKit.poll(timeout: 10) { third.stderr.contains("limit of 2 clients") }, third.stderr)
+    }
+}
+
 final class ReverseFailures: @unchecked Sendable {
     private let lock = NSLock()
     private var list: [String] = []
