@@ -124,6 +124,19 @@ final class ClientConfigTests: XCTestCase {
         XCTAssertEqual(try TunnelsFile.parse(TunnelsFileWriter.render(file), file: "again.toml"), file, "written back as read")
     }
 
+    /// `proxy_auth` is written back (a tunnel saved from the TUI keeps its named scheme).
+    func testProxyAuthRoundTrip() throws {
+        for scheme in ["negotiate", "ntlm", "basic"] {
+            let file = try TunnelsFile.parse(
+                "[[tunnels]]\nname = \"a\"\nurl = \"http://h/\"\nproxy = \"http://proxy:3128\"\nproxy_auth = \"\(scheme)\"\n",
+                file: "t.toml")
+            XCTAssertEqual(file.tunnels[0].proxyAuth.rawValue, scheme)
+            XCTAssertEqual(try TunnelsFile.parse(TunnelsFileWriter.render(file), file: "again.toml"), file, scheme)
+        }
+        let auto = try TunnelsFile.parse("[[tunnels]]\nname = \"a\"\nurl = \"http://h/\"\n", file: "t.toml")
+        XCTAssertFalse(TunnelsFileWriter.render(auto).contains("proxy_auth"), "the default is not written")
+    }
+
     /// `legacy_extension` is read and written back (the popup's Allow must not turn it off).
     func testLegacyExtensionRoundTrip() throws {
         let file = try TunnelsFile.parse("[browser]\nlegacy_extension = true\n", file: "t.toml")

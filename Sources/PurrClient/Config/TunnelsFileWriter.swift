@@ -32,6 +32,7 @@ public enum TunnelsFileWriter {
             } else if let proxy = tunnel.proxy {
                 out += "proxy = \(quote(proxy.urlString))\n"
             }
+            if tunnel.proxyAuth != .auto { out += "proxy_auth = \(quote(tunnel.proxyAuth.rawValue))\n" }
             if tunnel.autostart { out += "autostart = true\n" }
             if let idle = tunnel.idleTimeout { out += "idle_timeout = \(idle)\n" }
             if tunnel.upgrade != .purr { out += "upgrade = \(quote(tunnel.upgrade.rawValue))\n" }

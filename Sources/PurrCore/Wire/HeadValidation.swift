@@ -2,8 +2,8 @@ import NIOHTTP1
 
 /// The one place that says which values may go into a request head we send. Every source of a value
 /// (a flag, `tunnels.toml`, the native host, the environment) checks it here and names itself in the
-/// error; `UpgradeRequest.validate()` and the client pipeline's `RequestHeadCheck` check again before a
-/// byte leaves, so a CR/LF smuggled past a source still sends nothing.
+/// error; `UpgradeRequest.validate()` checks again when the client builds a tunnel's request, so a CR/LF
+/// smuggled past a source still sends nothing.
 public enum HeadValidation {
     /// Why a value may not go into a request head. Never repeats the value: it may be a secret.
     public struct Failure: Error, Equatable, Sendable, CustomStringConvertible {
@@ -75,31 +75,6 @@ public enum HeadValidation {
 
     public static func checkHost(_ host: String) throws(Failure) {
         guard isHost(host) else { throw Failure("the host '\(host.printableLine)' has characters a host name cannot have") }
-    }
-
-    /// What NIO's `NIOHTTPRequestHeadersValidator` checks, with words: the method, the target and every field.
-    public static func check(_ head: HTTPRequestHead) throws(Failure) {
-        guard !head.method.rawValue.isEmpty, head.method.rawValue.utf8.allSatisfy(isTChar) else {
-            throw Failure("the method is not a token")
-        }
-        if head.method == .CONNECT {
-            guard isHost(head.uri) else { throw Failure("the CONNECT target is not host:port") }
-        } else {
-            try checkRequestTarget(head.uri)
-        }
-        for field in head.headers {
-            try checkField(name: field.name, value: field.value)
-            if field.name.lowercased().hasSuffix("authorization"), let token = bearerToken(field.value) {
-                guard isToken68(token) else { throw Failure("\(field.name): the bearer token is \(notToken68)") }
-            }
-        }
-    }
-
-    /// The credentials of a `Bearer` authorization value, if it is one.
-    private static func bearerToken(_ value: String) -> Substring? {
-        let parts = value.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: false)
-        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
-        return parts[1]
     }
 
     // MARK: Bytes
