@@ -59,6 +59,8 @@ final class ReverseConfigTests: XCTestCase {
         }
         XCTAssertNoThrow(try load("[[reverse]]\nname = \"a\"\npath = \"/r\"\nlisten = \"0.0.0.0:2222\"\npublic = true"))
         XCTAssertThrowsError(
+            try load("[[routes]]\npath = \"/r\"\ntarget = \"127.0.0.1:1\"\n[[reverse]]\nname = \"a\"\npath = \"/r\"\npublish = \"/p\""))
+        XCTAssertThrowsError(
             try load(
                 "[[reverse]]\nname = \"a\"\npath = \"/r\"\npublish = \"/p\"\n[[reverse]]\nname = \"a\"\npath = \"/s\"\npublish = \"/q\""))
     }

@@ -54,6 +54,9 @@ extension ServerConfig {
     mutating func loadReverses(from toml: TOMLReader) throws(ConfigError) {
         reverses = try ReverseEntry.load(from: toml)
         for entry in reverses {
+            if routes.contains(where: { $0.path == entry.path }) {
+                throw ConfigError("\(toml.file): reverse \(entry.name).path: '\(entry.path)' is also a route's path")
+            }
             guard let route = try entry.publishRoute() else { continue }
             if routes.contains(where: { $0.path == route.path && $0.host == nil }) {
                 throw ConfigError("\(toml.file): reverse \(entry.name).publish: a route for path '\(route.path)' is already defined")
