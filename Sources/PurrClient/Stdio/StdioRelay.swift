@@ -22,7 +22,7 @@ public enum StdioRelay {
                 .channelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
                 .channelOption(ChannelOptions.autoRead, value: false)
                 .channelInitializer { channel in
-                    channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(EarlyBytesHandler()) }
+                    channel.eventLoop.makeCompletedFuture { try RelayHandOver.holdEarlyBytes(on: channel) }
                 }
                 .takingOwnershipOfDescriptors(input: PollableDescriptor.input(input), output: outputFD)
                 .get()

@@ -107,8 +107,11 @@ public final class RelayHandOver {
         var bridge: WebSocketFrameBridge?
         if let webSocket {
             do {
+                // In front of the EarlyBytesHandler: the bytes that came behind the handshake are frames too.
+                let early = try? operations.handler(type: EarlyBytesHandler.self)
                 bridge = try WebSocketFrameBridge.install(
-                    on: context.channel, role: webSocket.role, options: webSocket.options, holdingWrites: true)
+                    on: context.channel, role: webSocket.role, options: webSocket.options,
+                    position: early.map { .before($0) } ?? .last, holdingWrites: true)
             } catch {
                 then(.failure(error))
                 return

@@ -19,7 +19,7 @@ import NIOWebSocket
 ///
 /// `read()` passes through (noted for the ping check): backpressure stays the glue's.
 ///
-/// Pipeline: [TLS] this, EarlyBytesHandler or GlueHandler.
+/// Pipeline: [TLS] this, then what holds early bytes (`RelayHandOver`) or the relay's GlueHandler.
 public final class WebSocketFrameBridge {
     public typealias InboundIn = ByteBuffer
     public typealias InboundOut = ByteBuffer
@@ -92,21 +92,18 @@ public final class WebSocketFrameBridge {
         self.parser = WebSocketFrameParser(maxFrame: options.maxMessage)
     }
 
-    /// Adds the bridge to an upgraded channel, in front of its `EarlyBytesHandler` (so the bytes that came
-    /// behind the handshake are read as frames too). Call on the channel's event loop. With `holdingWrites`,
-    /// frames wait until `startWriting()`, to be called once the handshake's handlers are gone.
+    /// Adds the bridge to an upgraded channel at `position` (the hand-over puts it in front of the handler
+    /// that holds the bytes behind the handshake, so they are read as frames too). Call on the channel's
+    /// event loop. With `holdingWrites`, frames wait until `startWriting()`, to be called once the
+    /// handshake's handlers are gone.
     @discardableResult
     public static func install(
-        on channel: any Channel, role: Role, options: Options, holdingWrites: Bool = false
+        on channel: any Channel, role: Role, options: Options, position: ChannelPipeline.SynchronousOperations.Position = .last,
+        holdingWrites: Bool = false
     ) throws -> WebSocketFrameBridge {
-        let operations = channel.pipeline.syncOperations
         let bridge = WebSocketFrameBridge(role: role, options: options)
         if holdingWrites { bridge.held = [] }
-        if let early = try? operations.handler(type: EarlyBytesHandler.self) {
-            try operations.addHandler(bridge, position: .before(early))
-        } else {
-            try operations.addHandler(bridge)
-        }
+        try channel.pipeline.syncOperations.addHandler(bridge, position: position)
         return bridge
     }
 
