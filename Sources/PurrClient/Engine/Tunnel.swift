@@ -300,9 +300,16 @@ public final class Tunnel: Sendable {
         let idle = config.idleTimeout.map { TimeAmount.nanoseconds(Int64($0 * 1e9)) }
         let session = RelaySession(local, server, aCounter: connection.bytesUp, bCounter: connection.bytesDown, idleTimeout: idle)
         if connection.transition(to: .relaying) { emit(connection) }
-        var opened: Logger.Metadata = ["conn": "\(connection.id)", "peer": "\(connection.peer)", "url": "\(config.url.redacted)"]
-        if let target = connection.target { opened["target"] = "\(target)" }
-        logger.info("open", metadata: opened)
+        // Formatted only when the line is written: the redacted URL alone cost 1 % of a connection's CPU.
+        logger.info(
+            "open",
+            metadata: {
+                var opened: Logger.Metadata = [
+                    "conn": "\(connection.id)", "peer": "\(connection.peer)", "url": "\(self.config.url.redacted)",
+                ]
+                if let target = connection.target { opened["target"] = "\(target)" }
+                return opened
+            }())
         session.start().whenSuccess { reason in
             self.finish(connection, reason.isFailure ? .failed(reason.description) : .closed, reason: reason)
         }
