@@ -28,8 +28,10 @@ struct ResponseHead: Equatable {
     init(lines: [String], strict: Bool) throws(ParseError) {
         let statusLine = lines.first ?? ""
         let parts = statusLine.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false)
-        guard parts.count >= 2, parts[0] == "HTTP/1.0" || parts[0] == "HTTP/1.1", parts[1].count == 3,
-            parts[1].allSatisfy({ $0.isASCII && $0.isNumber }), let code = Int(parts[1]), code >= 100
+        // Byte checks, not Character ones: a Character's properties are Unicode table lookups, and this runs
+        // for every connection.
+        guard parts.count >= 2, parts[0] == "HTTP/1.0" || parts[0] == "HTTP/1.1", parts[1].utf8.count == 3,
+            parts[1].utf8.allSatisfy({ (0x30...0x39).contains($0) }), let code = Int(parts[1]), code >= 100
         else { throw .notHTTP(statusLine.printableLine) }
         self.version = parts[0] == "HTTP/1.0" ? .http1_0 : .http1_1
         self.code = code
@@ -37,9 +39,10 @@ struct ResponseHead: Equatable {
         self.statusLine = statusLine.printableLine
         var headers = HTTPHeaders()
         for line in lines.dropFirst() {
-            guard let colon = line.firstIndex(of: ":"), colon != line.startIndex,
-                line[..<colon].allSatisfy({ $0.isASCII && !$0.isWhitespace && !$0.isASCIIControl }),
-                !line.unicodeScalars.contains(where: { $0.value < 0x20 && $0 != "\t" || $0.value == 0x7F })
+            // A name of visible ASCII (no space, no control); no control in the line but a tab.
+            guard let colon = line.utf8.firstIndex(of: UInt8(ascii: ":")), colon != line.utf8.startIndex,
+                line.utf8[..<colon].allSatisfy({ (0x21...0x7E).contains($0) }),
+                !line.utf8.contains(where: { $0 < 0x20 && $0 != 0x09 || $0 == 0x7F })
             else {
                 if strict { throw .badHeader(line.printableLine) }
                 continue
@@ -112,8 +115,4 @@ struct ResponseHead: Equatable {
         buffer.moveReaderIndex(forwardBy: consumed.count)
         return consumed.lines
     }
-}
-
-extension Character {
-    fileprivate var isASCIIControl: Bool { asciiValue.map { $0 < 0x20 || $0 == 0x7F } ?? false }
 }
