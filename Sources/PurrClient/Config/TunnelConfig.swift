@@ -51,6 +51,12 @@ public struct TunnelConfig: Sendable, Equatable {
     public var allow: AllowList?
     /// A dynamic tunnel: the username and password its local port asks for; nil: none.
     public var proxyCredentials: ProxyCredentials?
+    /// A reverse tunnel: the local service its published connections are relayed to.
+    public var target: HostPort?
+    /// A reverse tunnel: the server's `[[reverse]]` name; nil: the URL path's last part.
+    public var reverseName: String?
+    /// A reverse tunnel's held requests when `pool` is 0.
+    public static let defaultReversePool = 4
 
     public struct Header: Sendable, Equatable {
         public var name: String

@@ -89,7 +89,8 @@ public struct TunnelsFile: Sendable, Equatable {
                 "name", "url", "listen", "token", "headers", "proxy", "autostart", "idle_timeout", "upgrade", "ca_file", "insecure",
                 "ping_interval",
 
-                "early_data", "pool", "pool_refresh", "mode", "allow", "proxy_user", "proxy_password", "proxy_auth",
+                "early_data", "pool", "pool_refresh", "mode", "allow", "proxy_user", "proxy_password", "proxy_auth", "target",
+                "reverse_name",
             ])
             let name = try entry.requiredString("name")
             guard !name.isEmpty, name.count <= 100, !name.unicodeScalars.contains(where: { $0.value < 32 || $0.value == 127 }) else {
@@ -155,6 +156,7 @@ public struct TunnelsFile: Sendable, Equatable {
             tunnel.pool = try entry.int("pool", range: TunnelConfig.poolRange) ?? 0
             if let refresh = try entry.seconds("pool_refresh", range: TunnelConfig.poolRefreshRange) { tunnel.poolRefresh = refresh }
             try Self.readDynamic(entry, into: &tunnel)
+            try Self.readReverse(entry, into: &tunnel)
             result.tunnels.append(tunnel)
         }
         for entry in try toml.tables("servers") {
@@ -170,6 +172,31 @@ public struct TunnelsFile: Sendable, Equatable {
                     caFile: try entry.string("ca_file"), insecure: try entry.bool("insecure") ?? false))
         }
         return result
+    }
+
+    /// A reverse tunnel's keys: `target` (required), `reverse_name`.
+    static func readReverse(_ entry: TOMLReader, into tunnel: inout TunnelConfig) throws(ConfigError) {
+        let target = try entry.string("target")
+        let reverseName = try entry.string("reverse_name")
+        guard tunnel.mode == .reverse else {
+            if target != nil || reverseName != nil {
+                throw ConfigError("\(entry.file): \(entry.path): target and reverse_name are for mode = \"reverse\"")
+            }
+            return
+        }
+        guard let target else {
+            throw ConfigError("\(entry.file): \(entry.path).target: a reverse tunnel needs the local service, like \"127.0.0.1:22\"")
+        }
+        tunnel.target = try entry.wrap("target") { () throws(ConfigError) in try HostPort(parsing: target) }
+        if let reverseName {
+            guard !reverseName.isEmpty, reverseName.count <= 100, HeadValidation.isFieldValue(reverseName) else {
+                throw ConfigError(
+                    "\(entry.file): \(entry.path).reverse_name: '\(reverseName.printableLine)' is not a name the server can list")
+            }
+            tunnel.reverseName = reverseName
+        } else if tunnel.url.path.split(separator: "/").last == nil {
+            throw ConfigError("\(entry.file): \(entry.path).url: has no path to take the reverse name from (set reverse_name)")
+        }
     }
 
     /// A dynamic tunnel's keys: `mode` was read with the URL; `allow`, `proxy_user`, `proxy_password`.

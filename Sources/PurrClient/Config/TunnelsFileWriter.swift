@@ -18,6 +18,8 @@ public enum TunnelsFileWriter {
             out += "url = \(quote(tunnel.url.description))\n"
             out += "listen = \(quote(tunnel.listen.description))\n"
             if tunnel.mode != .fixed { out += "mode = \(quote(tunnel.mode.rawValue))\n" }
+            if let target = tunnel.target { out += "target = \(quote(target.description))\n" }
+            if let reverseName = tunnel.reverseName { out += "reverse_name = \(quote(reverseName))\n" }
             if let allow = tunnel.allow { out += "allow = [\(allow.rules.map { quote($0.description) }.joined(separator: ", "))]\n" }
             if let credentials = tunnel.proxyCredentials {
                 out += "proxy_user = \(quote(credentials.user))\nproxy_password = \(quote(credentials.password))\n"

@@ -6,7 +6,11 @@ public enum DynamicOpen {
     /// The mode named (nil or `fixed`: a fixed tunnel); `place` names the argument in errors.
     public static func mode(_ text: String?, place: String = "args.mode") throws(ConfigError) -> TunnelMode {
         guard let text else { return .fixed }
-        do { return try TunnelMode(parsing: text) } catch { throw error.located(place) }
+        // A reverse tunnel has no local port to hand back to the program that asked.
+        guard let mode = TunnelMode(rawValue: text), mode != .reverse else {
+            throw ConfigError("\(place): '\(text.printableLine)' is not fixed, socks5, http-proxy or proxy")
+        }
+        return mode
     }
 
     /// The URL, read as a template (`{host}` and `{port}` in its path) for a dynamic mode.

@@ -11,8 +11,11 @@ public enum TunnelMode: String, Sendable, Equatable, CaseIterable {
     case httpProxy = "http-proxy"
     /// Both on one port, told apart by the first byte.
     case proxy
+    /// No local port: `url` is a server's `[[reverse]]` path; held requests wait there and each one the
+    /// server answers is relayed to the tunnel's `target` (a reverse tunnel, `purr expose`).
+    case reverse
 
-    public var isDynamic: Bool { self != .fixed }
+    public var isDynamic: Bool { self == .socks5 || self == .httpProxy || self == .proxy }
 
     /// Whether a connection starting with this protocol is served.
     func serves(_ kind: ProxyFront.Kind) -> Bool {
@@ -26,7 +29,7 @@ public enum TunnelMode: String, Sendable, Equatable, CaseIterable {
 
     public init(parsing text: String) throws(ConfigError) {
         guard let mode = TunnelMode(rawValue: text) else {
-            throw ConfigError("'\(text.printableLine)' is not fixed, socks5, http-proxy or proxy")
+            throw ConfigError("'\(text.printableLine)' is not fixed, socks5, http-proxy, proxy or reverse")
         }
         self = mode
     }
