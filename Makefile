@@ -1,4 +1,4 @@
-# Purr: build, test, demo and install with one command each (see README "Operations").
+# Purr: build, test, demo and install with one command each (see docs/operations.md).
 #   make demo                     check what is missing, build release, start purr-tui --demo
 #   make test                     check what is missing, then what CI runs (lint, build, tests, install test)
 #   make test-unit                the unit tests only (no process, no socket), under a minute
@@ -92,6 +92,8 @@ install: stage
 	done
 	install -m 0644 $(addprefix themes/,$(THEMES)) "$(DESTDIR)$(THEMEDIR)/"
 	install -m 0644 dist/server.toml dist/tunnels.toml README.md "$(DESTDIR)$(DOCDIR)/"
+	install -d "$(DESTDIR)$(DOCDIR)/docs"
+	install -m 0644 docs/*.md "$(DESTDIR)$(DOCDIR)/docs/"
 	install -m 0644 "$(STAGE)/systemd/purr-server.service" "$(DESTDIR)$(UNITDIR)/"
 	install -m 0644 "$(STAGE)/systemd/purr-up.service" "$(DESTDIR)$(USERUNITDIR)/"
 
@@ -103,5 +105,7 @@ uninstall:
 	done
 	rm -f $(addprefix "$(DESTDIR)$(THEMEDIR)/",$(THEMES))
 	rm -f "$(DESTDIR)$(DOCDIR)/server.toml" "$(DESTDIR)$(DOCDIR)/tunnels.toml" "$(DESTDIR)$(DOCDIR)/README.md"
+	rm -f $(addprefix "$(DESTDIR)$(DOCDIR)/",$(wildcard docs/*.md))
+	-rmdir "$(DESTDIR)$(DOCDIR)/docs" 2>/dev/null
 	rm -f "$(DESTDIR)$(UNITDIR)/purr-server.service" "$(DESTDIR)$(USERUNITDIR)/purr-up.service"
 	-rmdir "$(DESTDIR)$(THEMEDIR)" "$(DESTDIR)$(DATADIR)/purr" "$(DESTDIR)$(DOCDIR)" 2>/dev/null

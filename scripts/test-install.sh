@@ -41,6 +41,7 @@ grep -q "connect" "$prefix/share/bash-completion/completions/purr" || fail "bash
 [ -s "$prefix/share/zsh/site-functions/_purr-server" ] || fail "no zsh completion"
 [ -s "$prefix/share/fish/vendor_completions.d/purr-tui.fish" ] || fail "no fish completion"
 [ -s "$prefix/share/doc/purr/server.toml" ] && [ -s "$prefix/share/doc/purr/tunnels.toml" ] || fail "no sample configs"
+[ -s "$prefix/share/doc/purr/docs/operations.md" ] || fail "the docs/ pages the README and man pages point at are not installed"
 
 # The sample server.toml is valid: purr-server accepts it (on a free port, then stopped).
 "$prefix/bin/purr-server" --config "$prefix/share/doc/purr/server.toml" --listen 127.0.0.1:0 --admin-port 0 >"$work/server.out" 2>&1 &
