@@ -10,7 +10,7 @@ final class EphemeralPortTests: XCTestCase {
     static let range = (low: 40000, high: 40007)
 
     func testClientOutOfEphemeralPortsFailsEachConnectionClearlyAndRecovers() throws {
-        guard getuid() == 0 else { throw XCTSkip("needs root for a private network namespace (README: Development)") }
+        guard getuid() == 0 else { throw XCTSkip("needs root for a private network namespace (docs/development.md)") }
         let holder = try RunningProcess(
             absolute: "/usr/bin/unshare",
             [

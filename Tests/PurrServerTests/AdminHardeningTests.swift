@@ -145,7 +145,7 @@ final class AdminHardeningTests: XCTestCase {
     /// namespace gives the server a non-loopback address (192.0.2.1, a documentation address, on the
     /// namespace's own `lo`) without touching any real network.
     func testReloadCannotTakeTheTokenFromANonLoopbackListener() throws {
-        guard getuid() == 0 else { throw XCTSkip("needs root for a private network namespace (README: Development)") }
+        guard getuid() == 0 else { throw XCTSkip("needs root for a private network namespace (docs/development.md)") }
         let holder = try RunningProcess(
             absolute: "/usr/bin/unshare",
             [

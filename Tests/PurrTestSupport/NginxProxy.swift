@@ -6,7 +6,7 @@ public final class NginxProxy: @unchecked Sendable {
     public let prefix: String
     let process: RunningProcess
 
-    /// The `location` block users put in front of purr-server (also in the README's Deploying section).
+    /// The `location` block users put in front of purr-server (also in docs/operations.md, behind nginx).
     public static func location(upstream: String) -> String {
         """
                 location / {
