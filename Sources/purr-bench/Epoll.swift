@@ -1,5 +1,8 @@
+// The bench's relays are epoll(7) and splice(2): Linux only, like the rest of Purr (Package.swift).
 #if canImport(Glibc)
     import Glibc
+#else
+    #error("purr-bench measures with epoll(7) and splice(2): it is built and run on Linux only")
 #endif
 
 /// epoll(7), accept4(2) and their constants: Swift's Glibc module leaves out <sys/epoll.h> and the
