@@ -58,7 +58,9 @@ struct Up: AsyncParsableCommand {
         var failures = 0
         for tunnel in tunnels {
             let state = await tunnel.open()
-            if state == .listening {
+            if state == .listening, let reverse = tunnel.snapshot.reverse {
+                CommandLineSupport.printLine("\(tunnel.config.name): registering as \(reverse.name) at \(tunnel.config.url.redacted)")
+            } else if state == .listening {
                 CommandLineSupport.printLine(
                     "\(tunnel.config.name): listening on \(tunnel.snapshot.boundAddresses.joined(separator: ", "))")
             } else {

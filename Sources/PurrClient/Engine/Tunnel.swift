@@ -37,6 +37,8 @@ public final class Tunnel: Sendable {
         var tls: NIOSSLContext?
         /// The warm pool while listening with `pool > 0`.
         var pool: WarmPool?
+        /// A reverse tunnel's held requests while open (it has no listener).
+        var exposer: ReverseExposer?
         var connections: [UInt64: ClientConnection] = [:]
         var nextID: UInt64 = 1
         var total = 0
@@ -76,6 +78,7 @@ public final class Tunnel: Sendable {
         }
         guard let generation else { return snapshot.state }
         events.emit(.tunnelStateChanged(name: config.name, state: .opening))
+        if config.mode == .reverse { return openReverse(generation: generation) }
         do {
             let proxy = try config.effectiveProxy(environment: environment)
             var tls: NIOSSLContext?
@@ -142,7 +145,11 @@ public final class Tunnel: Sendable {
             }
             state.phase = .closed
             state.bound = []
-            defer { state.pool = nil }
+            defer {
+                state.pool = nil
+                state.exposer?.stop()
+                state.exposer = nil
+            }
             return (channels, Array(state.connections.values), wasOpen, state.pool)
         }
         pool?.close()
@@ -152,6 +159,53 @@ public final class Tunnel: Sendable {
             logger.info("closed")
             events.emit(.tunnelStateChanged(name: config.name, state: .closed))
         }
+    }
+
+    /// A reverse tunnel: no listener; `pool` held requests at the server's `[[reverse]]` path, each one
+    /// the server answers relayed to `target`. Open from the start: registering, then exposed (snapshot).
+    private func openReverse(generation: Int) -> TunnelState {
+        guard let target = config.target else { return fail(generation, "a reverse tunnel needs a target") }
+        var settings = ReverseExposer.Settings(tunnel: config, target: target, name: config.reverseName)
+        settings.pool = config.pool > 0 ? config.pool : TunnelConfig.defaultReversePool
+        settings.tunnel.pool = 0
+        let exposer = ReverseExposer(settings: settings, group: group, logger: logger, environment: environment)
+        let kept = state.withLock { state -> Bool in
+            guard case .opening(generation) = state.phase else { return false }
+            state.phase = .listening(generation: generation, channels: [])
+            state.exposer = exposer
+            return true
+        }
+        guard kept else { return snapshot.state }
+        let name = settings.name
+        do {
+            try exposer.start { [logger, url = config.url] in
+                logger.info("exposed", metadata: ["name": "\(name)", "url": "\(url.redacted)"])
+            }
+        } catch {
+            exposer.stop()
+            state.withLock { if $0.exposer === exposer { $0.exposer = nil } }
+            return fail(generation, (error as? ConfigError)?.message ?? "\(error)")
+        }
+        events.emit(.tunnelStateChanged(name: config.name, state: .listening))
+        return .listening
+    }
+
+    /// Marks the open of `generation` failed, unless closed or reopened meanwhile.
+    private func fail(_ generation: Int, _ reason: String) -> TunnelState {
+        let applied = state.withLock { state -> Bool in
+            switch state.phase {
+            case .opening(generation), .listening(generation, _): break
+            default: return false
+            }
+            state.phase = .failed(reason)
+            state.lastError = reason
+            return true
+        }
+        if applied {
+            logger.error("cannot open", metadata: ["reason": "\(reason)"])
+            events.emit(.tunnelStateChanged(name: config.name, state: .error(reason)))
+        }
+        return snapshot.state
     }
 
     private func bindListeners(childLoop: (any EventLoop)?) async throws -> [any Channel] {
@@ -357,6 +411,14 @@ public final class Tunnel: Sendable {
         let pool = copy.pool?.snapshot
         let tlsCounts = tlsSessions.counts
         let connections = live.sorted { $0.id < $1.id }.map(\.snapshot)
+        var reverse: ReverseSnapshot?
+        var bound = copy.bound
+        if let exposer = copy.exposer {
+            let facts = ReverseSnapshot(
+                name: exposer.settings.name, registered: exposer.isRegistered, counters: exposer.counters, lastRefusal: exposer.lastRefusal)
+            reverse = facts
+            bound = ["\(facts.phase == "exposed" ? "exposed as" : "registering as") \(facts.name)"]
+        }
         let tunnelState: TunnelState
         switch copy.phase {
         case .closed: tunnelState = .closed
@@ -364,10 +426,10 @@ public final class Tunnel: Sendable {
         case .listening: tunnelState = .listening
         case .failed(let reason): tunnelState = .error(reason)
         }
-        return TunnelSnapshot(
+        var snapshot = TunnelSnapshot(
             config: config,
             state: tunnelState,
-            boundAddresses: copy.bound,
+            boundAddresses: bound,
             active: connections.count,
             total: copy.total,
             failed: copy.failed,
@@ -379,6 +441,8 @@ public final class Tunnel: Sendable {
             tlsHandshakes: tlsCounts.handshakes,
             tlsResumed: tlsCounts.resumed
         )
+        snapshot.reverse = reverse
+        return snapshot
     }
 
 }

@@ -95,6 +95,8 @@ public struct TunnelSnapshot: Sendable, Equatable {
     /// TLS handshakes with the server finished since the tunnel was made, and how many resumed a session.
     public var tlsHandshakes: Int
     public var tlsResumed: Int
+    /// A reverse tunnel, while open: registered or not, held and active requests.
+    public var reverse: ReverseSnapshot?
 
     public init(
         config: TunnelConfig, state: TunnelState, boundAddresses: [String] = [], active: Int = 0, total: Int = 0, failed: Int = 0,

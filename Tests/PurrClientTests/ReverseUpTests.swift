@@ -1,0 +1,59 @@
+import Foundation
+import PurrTestSupport
+import XCTest
+
+/// `purr up` with a `mode = "reverse"` entry against the built purr-server's `[[reverse]]` entry.
+final class ReverseUpTests: XCTestCase {
+    static let token = "rev-up-token-1"
+
+    /// Exposed by `purr up`: curl through the published port gets the origin's bytes exactly; once
+    /// `purr up` is stopped, the published port refuses (the connection ends at once, no hang).
+    func testPurrUpExposesAReverseEntryAndItsStopReleasesTheName() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("rev-up-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let body = "published by purr up \(UUID().uuidString)\n"
+        try body.write(to: directory.appendingPathComponent("index.html"), atomically: true, encoding: .utf8)
+        let (origin, originPort) = try DynamicPeers.httpOrigin(serving: directory)
+        defer { origin.stop() }
+        let published = RunningProcess.freePort()
+        let (server, serverPort) = try RunningProcess.purrServer(
+            config: """
+                [[reverse]]
+                name = "web"
+                path = "/rev/web"
+                token = "\(Self.token)"
+                listen = "127.0.0.1:\(published)"
+                wait_timeout = 2
+                """)
+        defer { server.stop() }
+        let file = directory.appendingPathComponent("tunnels.toml").path
+        try """
+        [[tunnels]]
+        name = "lab web"
+        mode = "reverse"
+        url = "http://127.0.0.1:\(serverPort)/rev/web"
+        target = "127.0.0.1:\(originPort)"
+        pool = 2
+        token = "\(Self.token)"
+        """.write(toFile: file, atomically: true, encoding: .utf8)
+        let up = try RunningProcess("purr", ["up", "--config", file, "lab web"])
+        defer { up.stop() }
+        XCTAssertTrue(up.waitForOutput("lab web: registering as web"), up.stdout + up.stderr)
+        XCTAssertTrue(TestKit.poll(timeout: 20) { server.stderr.contains("reverse client registered") }, server.stderr + up.stderr)
+        for _ in 0..<5 {
+            let result = try RunningProcess.run(
+                absolute: "/usr/bin/curl", ["-sS", "-m", "10", "--noproxy", "*", "http://127.0.0.1:\(published)/index.html"])
+            XCTAssertEqual(result.status, 0, result.stderr + server.stderr + up.stderr)
+            XCTAssertEqual(result.stdout, body)
+        }
+        up.stop()
+        let refused = TestKit.poll(timeout: 15) {
+            guard let socket = try? BlockingSocket(port: published) else { return false }
+            socket.setReadTimeout(5)
+            return (try? socket.read()) == []
+        }
+        XCTAssertTrue(refused, server.stderr)
+        XCTAssertTrue(TestKit.poll(timeout: 10) { server.stderr.contains("reverse connection refused") }, server.stderr)
+    }
+}
