@@ -4,9 +4,9 @@ import PurrCore
 /// The add/edit form: name, URL, listen address, and what the local port speaks (the mode: fixed, or a
 /// dynamic tunnel's socks5, http-proxy or proxy, with its allow list), validated before it is accepted.
 public struct TunnelForm: Sendable, Equatable {
-    public static let labels = ["Name", "URL", "Listen", "Mode", "Allow"]
-    /// Shown under the fields: what Mode and Allow take.
-    public static let hint = "Mode: fixed, socks5, http-proxy or proxy · Allow: HOST:PORTS, comma-separated"
+    public static let labels = ["Name", "URL", "Listen", "Mode", "Allow", "Target"]
+    /// Shown under the fields: what Mode, Allow and Target take.
+    public static let hint = "Mode: fixed, socks5, http-proxy, proxy, reverse · Allow: HOST:PORTS, comma-separated · Target: HOST:PORT"
 
     /// The tunnel being edited, or nil when adding.
     public var editing: String?
@@ -20,9 +20,9 @@ public struct TunnelForm: Sendable, Equatable {
             editing.map {
                 [
                     $0.name, $0.url.description, $0.listen.description, $0.mode.rawValue,
-                    $0.allow?.rules.map(\.description).joined(separator: ", ") ?? "",
+                    $0.allow?.rules.map(\.description).joined(separator: ", ") ?? "", $0.target?.description ?? "",
                 ]
-            } ?? ["", "http://", "127.0.0.1:0", TunnelMode.fixed.rawValue, ""]
+            } ?? ["", "http://", "127.0.0.1:0", TunnelMode.fixed.rawValue, "", ""]
     }
 
     public mutating func type(_ character: Character) {
@@ -58,12 +58,23 @@ public struct TunnelForm: Sendable, Equatable {
             guard mode.isDynamic else { throw ConfigError("Allow: only for a dynamic tunnel (Mode socks5, http-proxy or proxy)") }
             do { allow = try AllowList(entries) } catch { throw error.located("Allow") }
         }
+        // A reverse tunnel relays what the server hands it to Target (it has no local port of its own).
+        let targetText = values[5].trimmingASCIIWhitespace()
+        var target: HostPort?
+        if mode == .reverse {
+            guard !targetText.isEmpty else { throw ConfigError("Target: a reverse tunnel needs the local service, like 127.0.0.1:22") }
+            do { target = try HostPort(parsing: targetText) } catch { throw error.located("Target") }
+        } else if !targetText.isEmpty {
+            throw ConfigError("Target: only for a reverse tunnel (Mode reverse)")
+        }
         var config = base ?? TunnelConfig(name: name, url: url)
         config.name = name
         config.url = url
         config.listen = listen
         config.mode = mode
         config.allow = allow
+        config.target = target
+        if mode != .reverse { config.reverseName = nil }
         // The local port's password belongs to a dynamic tunnel only (kept from the file when it stays one).
         if !mode.isDynamic { config.proxyCredentials = nil }
         try config.validateHead()

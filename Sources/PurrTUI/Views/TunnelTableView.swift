@@ -1,4 +1,5 @@
 import PurrClient
+import PurrCore
 
 /// The tunnel table: one row per tunnel with state, counters, rates and a sparkline.
 enum TunnelTableView {
@@ -72,17 +73,30 @@ enum TunnelTableView {
         switch title {
         case "NAME": return (snapshot.name, .normal)
         case "LOCAL":
+            // A reverse tunnel's local side is the service it publishes.
+            if let target = snapshot.config.target, snapshot.config.mode == .reverse { return (target.description, .normal) }
             let local = snapshot.boundAddresses.first ?? snapshot.config.listen.description
             let extra = snapshot.boundAddresses.count > 1 ? " +\(snapshot.boundAddresses.count - 1)" : ""
             return (local + extra, .normal)
         case "REMOTE":
             // A dynamic tunnel's row says what its port speaks before the URL template.
             let mode = snapshot.config.mode
+            if mode == .reverse { return (reverseRemote(snapshot, width: width), .dim) }
             guard mode.isDynamic else { return (RemoteText.shorten(snapshot.config.url, width: width), .dim) }
             let prefix = "\(mode.rawValue) "
             return (prefix + RemoteText.shorten(snapshot.config.url, width: max(0, width - prefix.count)), .dim)
-        case "STATE": return ("  " + row.stateWord, row.isFailing ? .error : StateSymbol.role(snapshot.state))
-        case "CONN": return ("\(snapshot.active)/\(snapshot.total)", snapshot.failed > 0 ? .warning : .normal)
+        case "STATE":
+            if let reverse = snapshot.reverse, !row.isFailing {
+                let word = reverse.registered ? "exposed" : reverse.lastRefusal == nil ? "joining" : "refused"
+                return ("  " + word, StateSymbol.role(snapshot.state))
+            }
+            return ("  " + row.stateWord, row.isFailing ? .error : StateSymbol.role(snapshot.state))
+        case "CONN":
+            guard let counters = snapshot.reverse?.counters else {
+                return ("\(snapshot.active)/\(snapshot.total)", snapshot.failed > 0 ? .warning : .normal)
+            }
+            // A reverse tunnel: active relays / connections served.
+            return ("\(counters.active)/\(counters.served)", counters.targetFailures > 0 ? .warning : .normal)
         case "↑ BYTES": return (Format.bytes(snapshot.bytesUp), .up)
         case "↓ BYTES": return (Format.bytes(snapshot.bytesDown), .down)
         case "↑ RATE": return (Format.rate(row.up.rate), .up)
@@ -92,6 +106,14 @@ enum TunnelTableView {
             return (Sparkline.render(combined, width: width), .sparkline)
         default: return ("", .normal)
         }
+    }
+
+    /// `← NAME h2 URL`: a reverse tunnel's direction, the server's name for it and its held requests.
+    static func reverseRemote(_ snapshot: TunnelSnapshot, width: Int) -> String {
+        let config = snapshot.config
+        let name = snapshot.reverse?.name ?? config.reverseName ?? String(config.url.path.split(separator: "/").last ?? "")
+        let prefix = "← \(name) h\(snapshot.reverse?.counters.held ?? 0) "
+        return prefix + RemoteText.shorten(snapshot.config.url, width: max(0, width - prefix.count))
     }
 }
 
