@@ -1,4 +1,6 @@
 import Foundation
+import PurrClient
+import PurrCore
 import PurrTestSupport
 import XCTest
 
@@ -55,5 +57,48 @@ final class ReverseUpTests: XCTestCase {
         }
         XCTAssertTrue(refused, server.stderr)
         XCTAssertTrue(TestKit.poll(timeout: 10) { server.stderr.contains("reverse connection refused") }, server.stderr)
+    }
+
+    /// A reverse tunnel closed in-process (the TUI's toggle): its snapshot said exposed and served; after
+    /// close, a published connection is no longer relayed to the target (it ends).
+    func testEngineCloseStopsServingTheReverseTunnel() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("rev-close-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let body = "served until closed \(UUID().uuidString)\n"
+        try body.write(to: directory.appendingPathComponent("index.html"), atomically: true, encoding: .utf8)
+        let (origin, originPort) = try DynamicPeers.httpOrigin(serving: directory)
+        defer { origin.stop() }
+        let published = RunningProcess.freePort()
+        let (server, serverPort) = try RunningProcess.purrServer(
+            config: """
+                [[reverse]]
+                name = "web"
+                path = "/rev/web"
+                token = "\(Self.token)"
+                listen = "127.0.0.1:\(published)"
+                wait_timeout = 2
+                """)
+        defer { server.stop() }
+        var config = TunnelConfig(name: "lab", url: try ServerURL(parsing: "http://127.0.0.1:\(serverPort)/rev/web"), token: Self.token)
+        config.mode = .reverse
+        config.target = HostPort(host: "127.0.0.1", port: originPort)
+        config.pool = 2
+        let engine = TunnelEngine(environment: [:])
+        try engine.add(config)
+        let opened = await engine.open("lab")
+        XCTAssertEqual(opened, .listening)
+        XCTAssertTrue(TestKit.poll(timeout: 20) { engine.snapshot(of: "lab")?.reverse?.registered == true }, server.stderr)
+        XCTAssertEqual(engine.snapshot(of: "lab")?.boundAddresses, ["exposed as web"])
+        let served = try RunningProcess.run(
+            absolute: "/usr/bin/curl", ["-sS", "-m", "10", "--noproxy", "*", "http://127.0.0.1:\(published)/index.html"])
+        XCTAssertEqual(served.stdout, body, served.stderr + server.stderr)
+        XCTAssertTrue(TestKit.poll(timeout: 10) { engine.snapshot(of: "lab")?.reverse?.counters.served == 1 })
+        await engine.close("lab")
+        XCTAssertNil(engine.snapshot(of: "lab")?.reverse)
+        let after = try RunningProcess.run(
+            absolute: "/usr/bin/curl", ["-sS", "-m", "10", "--noproxy", "*", "http://127.0.0.1:\(published)/index.html"])
+        XCTAssertNotEqual(after.stdout, body, "not relayed after close")
+        await engine.shutdown()
     }
 }

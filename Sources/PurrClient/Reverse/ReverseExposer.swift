@@ -169,6 +169,9 @@ final class HeldSlot: @unchecked Sendable {
                     let replaced = current != self.attempt
                     switch result {
                     case .success(let channel):
+                        // Stopped (the tunnel closed): a held request still open is not served, so the
+                        // published connection behind it ends instead of reaching the target.
+                        guard !self.exposer.isStopped else { return channel.close(promise: nil) }
                         if !replaced { self.dial() }  // the next held request first: a burst needs them back at once
                         self.serve(channel)
                     case .failure(let failure) where failure.kind == .timeout:
