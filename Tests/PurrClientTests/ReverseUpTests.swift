@@ -94,6 +94,10 @@ final class ReverseUpTests: XCTestCase {
             absolute: "/usr/bin/curl", ["-sS", "-m", "10", "--noproxy", "*", "http://127.0.0.1:\(published)/index.html"])
         XCTAssertEqual(served.stdout, body, served.stderr + server.stderr)
         XCTAssertTrue(TestKit.poll(timeout: 10) { engine.snapshot(of: "lab")?.reverse?.counters.served == 1 })
+        // The page went up to the server (the target's answer), the request came down from it.
+        let counted = try XCTUnwrap(engine.snapshot(of: "lab"))
+        XCTAssertGreaterThan(counted.bytesUp, body.utf8.count)
+        XCTAssertGreaterThan(counted.bytesDown, 0)
         await engine.close("lab")
         XCTAssertNil(engine.snapshot(of: "lab")?.reverse)
         let after = try RunningProcess.run(

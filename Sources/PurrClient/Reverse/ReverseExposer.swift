@@ -46,11 +46,15 @@ public final class ReverseExposer: Sendable {
     }
 
     let settings: Settings
+    /// Bytes of every relay so far, live: read from the server (the published side) and from the target.
+    let fromServer = ByteCounter()
+    let fromTarget = ByteCounter()
     let group: any EventLoopGroup
     let logger: Logger
     let environment: [String: String]
     /// Sent with every held request, so the server counts this process's requests as one client.
     let clientID = "purr-" + String(UInt64.random(in: 0...UInt64.max), radix: 36)
+    private let gaveUp = Mutex<(@Sendable (String) -> Void)?>(nil)
     private let state = Mutex<(counters: Counters, stopped: Bool, registered: Bool, lastRefusal: String?)>((Counters(), false, false, nil))
 
     public init(
@@ -63,12 +67,17 @@ public final class ReverseExposer: Sendable {
     }
 
     public var counters: Counters { state.withLock { $0.counters } }
+    /// Bytes relayed so far: sent to the server (from the target) and received from it.
+    public var bytes: (up: Int, down: Int) { (fromTarget.total, fromServer.total) }
     public var isRegistered: Bool { state.withLock { $0.registered } }
     /// The last refusal's words (a bad token, an unknown name): what a user needs when nothing registers.
     public var lastRefusal: String? { state.withLock { $0.lastRefusal } }
 
-    /// Starts `pool` held requests; `registered` is called once, when the first is taken as registered.
-    public func start(registered: @escaping @Sendable () -> Void = {}) throws {
+    /// Starts `pool` held requests; `registered` is called once, when the first is taken as registered;
+    /// `gaveUp` once, with the server's words, when it refused in a way retrying cannot change (a wrong
+    /// token, an unknown name, a request it calls malformed): the exposer has stopped by then.
+    public func start(registered: @escaping @Sendable () -> Void = {}, gaveUp: @escaping @Sendable (String) -> Void = { _ in }) throws {
+        self.gaveUp.withLock { $0 = gaveUp }
         var dialer = ServerDialer(tunnel: settings.tunnel, proxy: try settings.tunnel.effectiveProxy(environment: environment), tls: nil)
         if settings.tunnel.url.scheme.usesTLS {
             let context = try ClientTLS.makeContext(caFile: settings.tunnel.caFile, insecure: settings.tunnel.insecure)
@@ -102,6 +111,27 @@ public final class ReverseExposer: Sendable {
             defer { state.registered = true }
             return !state.registered
         }
+    }
+
+    /// A refusal that retrying cannot change: 400 (the server cannot read the registration), 401 (the
+    /// token), 403, 404 (no such name), or a request this side will not send. 409 (another client holds the
+    /// name) and 503 (limits) may pass, and are retried.
+    static func isPermanent(_ failure: HandshakeFailure) -> Bool {
+        switch failure.kind {
+        case .local: return true
+        case .refused: return [400, 401, 403, 404].contains(failure.status ?? 0)
+        default: return false
+        }
+    }
+
+    /// Stops for good and says why, once (every held request may be refused the same way).
+    func giveUp(_ why: String) {
+        stop()
+        let callback = gaveUp.withLock { callback -> (@Sendable (String) -> Void)? in
+            defer { callback = nil }
+            return callback
+        }
+        callback?(why)
     }
 
     func refused(_ why: String) {
@@ -185,7 +215,10 @@ final class HeldSlot: @unchecked Sendable {
 
     private func lost(_ failure: HandshakeFailure) {
         let delay = backoff.next()
-        if failure.kind == .refused {
+        if ReverseExposer.isPermanent(failure) {
+            exposer.refused(failure.description)
+            exposer.giveUp(failure.description)
+        } else if failure.kind == .refused {
             exposer.refused(failure.description)
             exposer.logger.error("registration refused", metadata: ["reverse": "\(exposer.settings.name)", "reason": "\(failure)"])
         } else {
@@ -214,7 +247,7 @@ final class HeldSlot: @unchecked Sendable {
             .whenComplete { result in
                 switch result {
                 case .success(let local):
-                    let session = RelaySession(server, local, aCounter: ByteCounter(), bCounter: ByteCounter())
+                    let session = RelaySession(server, local, aCounter: self.exposer.fromServer, bCounter: self.exposer.fromTarget)
                     session.start().whenComplete { _ in
                         self.exposer.update {
                             $0.active -= 1
