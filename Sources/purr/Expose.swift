@@ -41,6 +41,10 @@ struct Expose: AsyncParsableCommand {
             config.pool = 0
             settings = ReverseExposer.Settings(tunnel: config, target: target, name: name)
             guard !settings.name.isEmpty else { throw ConfigError("--name: the URL has no path to take a name from") }
+            // Sent as the Purr-Reverse header and shown in every log line: the server's rule, checked here.
+            guard ReverseName.isValid(settings.name) else {
+                throw ConfigError("--name: '\(settings.name.printableLine)' is not a reverse tunnel name (\(ReverseName.rule))")
+            }
             settings.pool = tunnel.pool > 0 ? tunnel.pool : 4
             settings.refresh = refresh
             try log.bootstrap(default: .info)
@@ -56,7 +60,10 @@ struct Expose: AsyncParsableCommand {
                 logger: logger,
                 start: {
                     do {
-                        try exposer.start { CommandLineSupport.printLine("exposed as \(name)") }
+                        try exposer.start(
+                            registered: { CommandLineSupport.printLine("exposed as \(name)") },
+                            // A wrong token or an unknown name: one line and exit 2, not retries forever.
+                            gaveUp: { why in CommandLineSupport.usageError("purr", "registration refused: \(why)") })
                     } catch {
                         CommandLineSupport.runtimeError("purr", (error as? ConfigError)?.message ?? "\(error)")
                     }

@@ -189,9 +189,10 @@ public struct TunnelsFile: Sendable, Equatable {
         }
         tunnel.target = try entry.wrap("target") { () throws(ConfigError) in try HostPort(parsing: target) }
         if let reverseName {
-            guard !reverseName.isEmpty, reverseName.count <= 100, HeadValidation.isFieldValue(reverseName) else {
+            guard ReverseName.isValid(reverseName) else {
                 throw ConfigError(
-                    "\(entry.file): \(entry.path).reverse_name: '\(reverseName.printableLine)' is not a name the server can list")
+                    "\(entry.file): \(entry.path).reverse_name: '\(reverseName.printableLine)' is not a reverse tunnel name (\(ReverseName.rule))"
+                )
             }
             tunnel.reverseName = reverseName
         } else if tunnel.url.path.split(separator: "/").last == nil {

@@ -42,11 +42,7 @@ public struct ReverseEntry: Sendable {
     ]
 
     /// Names are shown in logs and sent as a header: a short token.
-    static func validName(_ name: String) -> Bool {
-        !name.isEmpty && name.utf8.count <= 64 && name.utf8.allSatisfy { Self.nameBytes.contains($0) }
-    }
-
-    private static let nameBytes = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.".utf8)
+    static func validName(_ name: String) -> Bool { ReverseName.isValid(name) }
 
     /// Reads every `[[reverse]]` entry; errors name the file and the key.
     static func load(from toml: TOMLReader) throws(ConfigError) -> [ReverseEntry] {
@@ -56,7 +52,7 @@ public struct ReverseEntry: Sendable {
             let name = try table.requiredString("name")
             guard validName(name) else {
                 throw ConfigError(
-                    "\(table.file): \(table.path).name: '\(name.printableLine)' is not a name (letters, digits, - _ ., at most 64)")
+                    "\(table.file): \(table.path).name: '\(name.printableLine)' is not a name (\(ReverseName.rule))")
             }
             let path = try table.requiredString("path")
             guard path.hasPrefix("/"), !path.contains(where: { $0 == " " || $0 == "?" || $0 == "#" }) else {
