@@ -203,7 +203,7 @@ final class ProxyFrontTests: XCTestCase {
         XCTAssertEqual(harness.asked.map(\.target.description), ["Example.org:8080"])
         XCTAssertEqual(
             String(decoding: try harness.passedOn(), as: UTF8.self),
-            "POST /a/b?c=d HTTP/1.1\r\nHost: example.org:8080\r\nContent-Length: 4\r\nConnection: close\r\n\r\nbody")
+            "POST /a/b?c=d HTTP/1.1\r\nHost: Example.org:8080\r\nContent-Length: 4\r\nConnection: close\r\n\r\nbody")
         harness.front.answer(.connected)
         XCTAssertEqual(try harness.written(), [], "the target answers a plain request itself")
     }
@@ -237,6 +237,33 @@ final class ProxyFrontTests: XCTestCase {
             XCTAssertTrue(String(decoding: try bad.written(), as: UTF8.self).hasPrefix("HTTP/1.1 400 "), length)
             XCTAssertTrue(bad.asked.isEmpty, length)
         }
+    }
+
+    /// What servers behind a proxy could read two ways is refused, not passed on (found attacking it):
+    /// Content-Length with Transfer-Encoding, a coding that does not end in chunked, a bare CR or LF, a
+    /// control byte, a folded line, a line that is not name: value; and the Host is the URL's, not the
+    /// client's. Bare LF line ends are refused at once, not at the timeout.
+    func testAmbiguousHeadsAreRefusedAndTheHostIsTheURLs() throws {
+        let smuggling = [
+            "POST http://a.example/ HTTP/1.1\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n",
+            "POST http://a.example/ HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
+            "GET http://a.example/x\rY HTTP/1.1\r\n\r\n",
+            "GET http://a.example/ HTTP/1.1\r\nX-A: 1\r\n folded\r\n\r\n",
+            "GET http://a.example/ HTTP/1.1\r\nX-A: 1\u{0}\r\n\r\n",
+            "GET http://a.example/ HTTP/1.1\r\nno colon here\r\n\r\n",
+            "CONNECT a.example:22 HTTP/1.1\n\n",
+        ]
+        for request in smuggling {
+            let harness = try Harness(mode: .httpProxy)
+            try harness.channel.writeInbound(ByteBuffer(string: request))
+            XCTAssertTrue(String(decoding: try harness.written(), as: UTF8.self).hasPrefix("HTTP/1.1 400 "), request)
+            XCTAssertTrue(harness.asked.isEmpty, request)
+        }
+        let host = try Harness(mode: .httpProxy)
+        try host.send(Array("GET http://a.example/ HTTP/1.1\r\nHost: b.example\r\nAccept: */*\r\n\r\n".utf8))
+        XCTAssertEqual(
+            String(decoding: try host.passedOn(), as: UTF8.self),
+            "GET / HTTP/1.1\r\nHost: a.example\r\nAccept: */*\r\nConnection: close\r\n\r\n")
     }
 
     func testHTTPProxyRefusesWhatItCannotServe() throws {

@@ -245,7 +245,8 @@ struct ProxyFront {
 
     private mutating func httpHead(_ buffer: inout ByteBuffer) -> Action {
         let readable = buffer.readableBytesView
-        let found = Self.headEnd(readable, from: readable.startIndex + max(0, headSearched - 3))
+        let searchedBefore = headSearched
+        let found = Self.headEnd(readable, from: readable.startIndex + max(0, searchedBefore - 3))
         headSearched = readable.count
         // Over the limit whether or not its end came in the same read.
         guard let end = found, end + 4 - readable.startIndex <= Self.maxRequest else {
@@ -253,11 +254,22 @@ struct ProxyFront {
                 return refuse(
                     Self.httpError(431, "Request Header Fields Too Large", "request head over 16 KiB"), "HTTP proxy request head too large")
             }
+            // A head with bare LF line ends never ends for us: say so now rather than at the timeout.
+            if Self.hasBareLF(readable, from: readable.startIndex + max(0, searchedBefore - 1)) {
+                return refuse(Self.httpError(400, "Bad Request", "lines must end with CR LF"), "HTTP proxy request with bare LF line ends")
+            }
             return .needMore
         }
         let headText = String(decoding: readable[readable.startIndex..<end], as: UTF8.self)
         buffer.moveReaderIndex(forwardBy: end + 4 - readable.startIndex)
         var lines = headText.components(separatedBy: "\r\n")
+        // No bare CR or LF, no control byte but a tab, no folded line (RFC 9112 2.2, 5.2): what a proxy
+        // passes on must be read the same way by every server behind it.
+        if lines.enumerated().contains(where: { Self.isUnsafe(line: $0.element, first: $0.offset == 0) }) {
+            return refuse(
+                Self.httpError(400, "Bad Request", "a bare CR or LF, a control character or a folded line in the head"),
+                "HTTP proxy request with a bare CR/LF, a control character or a folded line")
+        }
         let requestLine = lines.removeFirst()
         let parts = requestLine.split(separator: " ", omittingEmptySubsequences: false)
         guard parts.count == 3, parts[2] == "HTTP/1.1" || parts[2] == "HTTP/1.0" else {
@@ -295,17 +307,30 @@ struct ProxyFront {
         }
         // Origin form, the hop-by-hop proxy fields gone, and one request per tunnel: the next request
         // on this connection may name another host.
-        var head = "\(method) \(path) \(version)\r\n"
-        var hasHost = false
+        // The Host is the absolute URL's (RFC 9112 3.2.2), whatever the client wrote.
+        var head = "\(method) \(path) \(version)\r\nHost: \(authority)\r\n"
         var lengths: Set<String> = []
-        var chunked = false
+        var codings: [String] = []
         for line in lines {
             let name = line.prefix { $0 != ":" }.lowercased()
-            if ["proxy-connection", "proxy-authorization", "connection", "keep-alive"].contains(name) { continue }
-            if name == "host" { hasHost = true }
-            if name == "content-length" { lengths.insert(String(line.drop { $0 != ":" }.dropFirst()).trimmingASCIIWhitespace()) }
-            if name == "transfer-encoding" { chunked = true }
+            let value = String(line.drop { $0 != ":" }.dropFirst()).trimmingASCIIWhitespace()
+            guard line.contains(":"), HeadValidation.isFieldName(name) else {
+                return refuse(
+                    Self.httpError(400, "Bad Request", "a header line that is not name: value"),
+                    "HTTP proxy request for '\(uri.printableLine)': a header line that is not name: value")
+            }
+            if ["proxy-connection", "proxy-authorization", "connection", "keep-alive", "host"].contains(name) { continue }
+            if name == "content-length" { lengths.insert(value) }
+            if name == "transfer-encoding" { codings += value.lowercased().split(separator: ",").map { $0.trimmingASCIIWhitespace() } }
             head += line + "\r\n"
+        }
+        // Two ways to say where the body ends, or a coding that does not end in chunked: servers behind us
+        // could each read it differently (request smuggling); refused rather than passed on (RFC 9112 6.1).
+        let chunked = !codings.isEmpty
+        guard !chunked || (lengths.isEmpty && codings.last == "chunked") else {
+            return refuse(
+                Self.httpError(400, "Bad Request", "Transfer-Encoding must end in chunked and come without Content-Length"),
+                "HTTP proxy request for '\(uri.printableLine)': ambiguous body (Transfer-Encoding)")
         }
         // The body's end is where this connection's one request ends: a second request pipelined behind
         // it must not reach this target (it may name another host, with that host's cookies).
@@ -315,10 +340,27 @@ struct ProxyFront {
                 Self.httpError(400, "Bad Request", "Content-Length is not one number"),
                 "HTTP proxy request for '\(uri.printableLine)': bad Content-Length")
         }
-        if !hasHost { head += "Host: \(authority)\r\n" }
         head += "Connection: close\r\n\r\n"
         state = .dialing(.http, plain: true)
         return .connect(Request(kind: .http, target: target, firstBytes: ByteBuffer(string: head), bodyLength: chunked ? nil : length))
+    }
+
+    /// A head line a proxy must not pass on: a bare CR or LF, a control byte other than a tab, or (after
+    /// the request line) a folded continuation, which starts with a space or a tab.
+    static func isUnsafe(line: String, first: Bool) -> Bool {
+        if !first, let lead = line.utf8.first, lead == 0x20 || lead == 0x09 { return true }
+        return line.utf8.contains { $0 < 0x20 && $0 != 0x09 || $0 == 0x7F }
+    }
+
+    /// Whether the head has an LF without its CR (from `start`, each byte looked at once per head): such a
+    /// head would never end for us.
+    static func hasBareLF(_ bytes: ByteBufferView, from start: Int) -> Bool {
+        var index = max(start, bytes.startIndex)
+        while index < bytes.endIndex {
+            if bytes[index] == 10, index == bytes.startIndex || bytes[index - 1] != 13 { return true }
+            index += 1
+        }
+        return false
     }
 
     /// Where the head ends (the index of its blank line's `\r\n\r\n`), searching from `start`.
