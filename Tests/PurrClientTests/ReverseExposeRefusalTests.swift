@@ -8,14 +8,7 @@ import XCTest
 final class ReverseExposeRefusalTests: XCTestCase {
     func testPermanentRefusalsEndWithOneLineAndABadNameIsRefusedAtStart() throws {
         let published = RunningProcess.freePort()
-        let (server, serverPort) = try RunningProcess.purrServer(
-            config: """
-                [[reverse]]
-                name = "web"
-                path = "/rev/web"
-                token = "right-token"
-                listen = "127.0.0.1:\(published)"
-                """)
+        let (server, serverPort) = try RunningProcess.reverseServer(token: "right-token", published: published)
         defer { server.stop() }
         let url = "http://127.0.0.1:\(serverPort)/rev/web"
         for (token, name, words) in [

@@ -19,15 +19,7 @@ final class ReverseUpTests: XCTestCase {
         let (origin, originPort) = try DynamicPeers.httpOrigin(serving: directory)
         defer { origin.stop() }
         let published = RunningProcess.freePort()
-        let (server, serverPort) = try RunningProcess.purrServer(
-            config: """
-                [[reverse]]
-                name = "web"
-                path = "/rev/web"
-                token = "\(Self.token)"
-                listen = "127.0.0.1:\(published)"
-                wait_timeout = 2
-                """)
+        let (server, serverPort) = try RunningProcess.reverseServer(token: Self.token, published: published, extra: "wait_timeout = 2")
         defer { server.stop() }
         let file = directory.appendingPathComponent("tunnels.toml").path
         try """
@@ -70,15 +62,7 @@ final class ReverseUpTests: XCTestCase {
         let (origin, originPort) = try DynamicPeers.httpOrigin(serving: directory)
         defer { origin.stop() }
         let published = RunningProcess.freePort()
-        let (server, serverPort) = try RunningProcess.purrServer(
-            config: """
-                [[reverse]]
-                name = "web"
-                path = "/rev/web"
-                token = "\(Self.token)"
-                listen = "127.0.0.1:\(published)"
-                wait_timeout = 2
-                """)
+        let (server, serverPort) = try RunningProcess.reverseServer(token: Self.token, published: published, extra: "wait_timeout = 2")
         defer { server.stop() }
         var config = TunnelConfig(name: "lab", url: try ServerURL(parsing: "http://127.0.0.1:\(serverPort)/rev/web"), token: Self.token)
         config.mode = .reverse

@@ -17,14 +17,7 @@ final class ReverseTUITests: XCTestCase {
         let (origin, originPort) = try DynamicPeers.httpOrigin(serving: home)
         defer { origin.stop() }
         let published = RunningProcess.freePort()
-        let (server, serverPort) = try RunningProcess.purrServer(
-            config: """
-                [[reverse]]
-                name = "web"
-                path = "/rev/web"
-                token = "tui-rev-token"
-                listen = "127.0.0.1:\(published)"
-                """)
+        let (server, serverPort) = try RunningProcess.reverseServer(token: "tui-rev-token", published: published)
         defer { server.stop() }
         let config = home.appendingPathComponent("tunnels.toml").path
         try """

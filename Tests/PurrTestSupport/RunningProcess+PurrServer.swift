@@ -16,3 +16,19 @@ extension RunningProcess {
         return (process, port)
     }
 }
+
+extension RunningProcess {
+    /// A built purr-server with one `[[reverse]]` entry, `web` at `/rev/web` with `token`, published on
+    /// 127.0.0.1:`published`; `extra` lines go inside the entry. Returns it and its listening port.
+    public static func reverseServer(token: String, published: Int, extra: String = "") throws -> (RunningProcess, Int) {
+        try purrServer(
+            config: """
+                [[reverse]]
+                name = "web"
+                path = "/rev/web"
+                token = "\(token)"
+                listen = "127.0.0.1:\(published)"
+                \(extra)
+                """)
+    }
+}
