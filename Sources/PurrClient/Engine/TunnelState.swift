@@ -60,6 +60,9 @@ public struct ConnectionSnapshot: Sendable, Equatable {
     public var target: String?
     /// The kernel's view of the socket to the server (relaying connections, Linux).
     public var tcp: TCPHealth?
+    /// A tunnel with several servers: the index in its list of the server this connection went to
+    /// (`TunnelSnapshot.servers`); nil while none answered yet, and on a one-server tunnel.
+    public var server: Int?
 
     public init(
         id: UInt64, peer: String, state: ClientConnectionState, bytesUp: Int, bytesDown: Int, started: Date, clientID: String? = nil,
@@ -97,6 +100,8 @@ public struct TunnelSnapshot: Sendable, Equatable {
     public var tlsResumed: Int
     /// A reverse tunnel, while open: registered or not, held and active requests.
     public var reverse: ReverseSnapshot?
+    /// A tunnel with several servers: each one's health, in the list's order; empty with one server.
+    public var servers: [ServerHealthSnapshot] = []
 
     public init(
         config: TunnelConfig, state: TunnelState, boundAddresses: [String] = [], active: Int = 0, total: Int = 0, failed: Int = 0,

@@ -9,12 +9,53 @@ public struct StatsSnapshot: Sendable, Codable, Equatable {
         public var uptimeSeconds: Double
         public var listen: String
         public var started: Date
+        /// Draining: new upgrades get 503 with `Retry-After` while live relays finish (absent: false).
+        public var draining: Bool
 
-        public init(version: String, uptimeSeconds: Double, listen: String, started: Date) {
+        public init(version: String, uptimeSeconds: Double, listen: String, started: Date, draining: Bool = false) {
             self.version = version
             self.uptimeSeconds = uptimeSeconds
             self.listen = listen
             self.started = started
+            self.draining = draining
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            version = try container.decode(String.self, forKey: .version)
+            uptimeSeconds = try container.decode(Double.self, forKey: .uptimeSeconds)
+            listen = try container.decode(String.self, forKey: .listen)
+            started = try container.decode(Date.self, forKey: .started)
+            draining = try container.decodeIfPresent(Bool.self, forKey: .draining) ?? false
+        }
+    }
+
+    /// One `[[reverse]]` name: clients registered, held requests free, published connections waiting,
+    /// served, their bytes, and refusals by reason.
+    public struct ReverseStats: Sendable, Codable, Equatable {
+        public var name: String
+        public var clients: Int
+        public var held: Int
+        public var waiting: Int
+        public var active: Int
+        public var connections: Int
+        public var bytesIn: Int
+        public var bytesOut: Int
+        public var refusals: [String: Int]
+
+        public init(
+            name: String, clients: Int, held: Int, waiting: Int, active: Int, connections: Int, bytesIn: Int, bytesOut: Int,
+            refusals: [String: Int]
+        ) {
+            self.name = name
+            self.clients = clients
+            self.held = held
+            self.waiting = waiting
+            self.active = active
+            self.connections = connections
+            self.bytesIn = bytesIn
+            self.bytesOut = bytesOut
+            self.refusals = refusals
         }
     }
 
@@ -131,13 +172,19 @@ public struct StatsSnapshot: Sendable, Codable, Equatable {
     public var routes: [RouteStats]
     public var connections: [Connection]
     public var config: ConfigStatus?
+    /// The `[[reverse]]` names; absent from servers without any (and from older ones).
+    public var reverse: [ReverseStats]?
 
-    public init(server: Server, totals: Totals, routes: [RouteStats], connections: [Connection], config: ConfigStatus? = nil) {
+    public init(
+        server: Server, totals: Totals, routes: [RouteStats], connections: [Connection], config: ConfigStatus? = nil,
+        reverse: [ReverseStats]? = nil
+    ) {
         self.server = server
         self.totals = totals
         self.routes = routes
         self.connections = connections
         self.config = config
+        self.reverse = reverse
     }
 }
 
