@@ -30,7 +30,7 @@ extension ServerSettings {
         // A client names itself so its held requests count together; else its address does.
         let clientID =
             head.value(of: ReverseWire.clientHeader).flatMap(StatsRegistry.acceptableClientID) ?? peer?.ipAddress ?? "?"
-        switch entry.slot.admit(clientID: clientID) {
+        switch entry.slot.admit(clientID: clientID, record: record) {
         case .held(let hold): return .accept(route, request, .held(hold))
         case .refused(let refusal): return .refuse(refusal)
         }

@@ -1,4 +1,6 @@
 import NIOCore
+import PurrCore
+import Synchronization
 
 /// One held registration request: an exposing client's upgrade request, kept unanswered until a
 /// published connection takes it. Made when the request is admitted (`ReverseSlot.admit`); its handler
@@ -6,14 +8,17 @@ import NIOCore
 final class ReverseHold: @unchecked Sendable {
     let clientID: String
     let slot: ReverseSlot
+    /// The held request's connection in the stats (nil where none is kept).
+    let record: ConnectionRecord?
     /// Loop-confined to the held request's event loop.
     private var client: (any Channel)?
     private var onUse: ((any Channel) -> Void)?
     private var watcher: HeldInputWatcher?
 
-    init(clientID: String, slot: ReverseSlot) {
+    init(clientID: String, slot: ReverseSlot, record: ConnectionRecord? = nil) {
         self.clientID = clientID
         self.slot = slot
+        self.record = record
     }
 
     /// The held connection's loop (set by `wait`, read under the slot's lock afterwards).
@@ -50,6 +55,13 @@ final class ReverseHold: @unchecked Sendable {
         }
         onUse = nil
         if let watcher, let client { client.pipeline.syncOperations.removeHandler(watcher, promise: nil) }
+        if let record, let client {
+            // In /stats and the event stream the relay's target is the published peer; the name counts it
+            // as active until the held request's channel (the relay's client side) closes.
+            record.mutable.withLock { $0.target = published.remoteAddress?.hostPortDescription ?? "?" }
+            slot.relayStarted(record)
+            client.closeFuture.whenComplete { [slot] _ in slot.relayEnded(record) }
+        }
         watcher = nil
         client = nil
         use(published)

@@ -23,12 +23,17 @@ public final class ReverseSlot: Sendable {
         var deadline: ContinuousClock.Instant
     }
 
-    /// What this name has done, for stats and tests.
+    /// What this name has done, for stats and tests. Bytes are seen from the published side: `bytesIn`
+    /// from published connections to the exposed service, `bytesOut` back.
     public struct Counters: Sendable, Equatable {
         public var clients = 0
         public var held = 0
         public var waiting = 0
+        /// Published connections relaying now.
+        public var active = 0
         public var connections = 0
+        public var bytesIn = 0
+        public var bytesOut = 0
         public var refusals: [String: Int] = [:]
     }
 
@@ -37,6 +42,10 @@ public final class ReverseSlot: Sendable {
         var idle: [ReverseHold] = []
         var waiting: [Waiting] = []
         var connections = 0
+        /// The held requests' records while they relay a published connection, and what closed ones moved.
+        var relays: [UInt64: ConnectionRecord] = [:]
+        var closedIn = 0
+        var closedOut = 0
         var refusals: [String: Int] = [:]
         var logger = Logger(label: "purr-server")
         var wake: (@Sendable () -> Void)?
@@ -64,10 +73,24 @@ public final class ReverseSlot: Sendable {
     public var publishedAddress: HostPort? { state.withLock { $0.published } }
 
     public var counters: Counters {
+        let (copy, relays) = state.withLock { ($0, Array($0.relays.values)) }
+        // A held request's record counts from its client (the exposing one) to its target (the published connection).
+        return Counters(
+            clients: copy.clients.count, held: copy.idle.count, waiting: copy.waiting.count, active: relays.count,
+            connections: copy.connections, bytesIn: copy.closedIn + relays.reduce(0) { $0 + $1.bytesOut.total },
+            bytesOut: copy.closedOut + relays.reduce(0) { $0 + $1.bytesIn.total }, refusals: copy.refusals)
+    }
+
+    /// A held request took a published connection: counted as active until its channel closes.
+    func relayStarted(_ record: ConnectionRecord) {
+        state.withLock { $0.relays[record.id] = record }
+    }
+
+    func relayEnded(_ record: ConnectionRecord) {
         state.withLock { state in
-            Counters(
-                clients: state.clients.count, held: state.idle.count, waiting: state.waiting.count, connections: state.connections,
-                refusals: state.refusals)
+            guard state.relays.removeValue(forKey: record.id) != nil else { return }
+            state.closedIn += record.bytesOut.total
+            state.closedOut += record.bytesIn.total
         }
     }
 
@@ -90,7 +113,8 @@ public final class ReverseSlot: Sendable {
     }
 
     /// A registration request that passed the token: a hold, or why not (pool, share, max_clients).
-    func admit(clientID: String) -> Admission {
+    /// `record`: the request's connection, counted by this name while it relays.
+    func admit(clientID: String, record: ConnectionRecord? = nil) -> Admission {
         let refusal: Refusal? = state.withLock { state in
             prune(&state, now: .now)
             if var client = state.clients[clientID] {
@@ -118,7 +142,7 @@ public final class ReverseSlot: Sendable {
             return nil
         }
         if let refusal { return .refused(refusal) }
-        return .held(ReverseHold(clientID: clientID, slot: self))
+        return .held(ReverseHold(clientID: clientID, slot: self, record: record))
     }
 
     enum Admission {
@@ -135,12 +159,15 @@ public final class ReverseSlot: Sendable {
         wake?()
     }
 
-    /// A held request's connection closed (unused, or after its use: then nothing is left to do).
+    /// A held request's connection closed (unused, or after its use: then nothing is left to do). A
+    /// client whose last held request closed unused is gone at once, even if it served a moment ago: it
+    /// is not busy opening the next one (that would be a used request), it went away.
     func gone(_ hold: ReverseHold) {
         let wake: (@Sendable () -> Void)? = state.withLock { state in
             guard let index = state.idle.firstIndex(where: { $0 === hold }) else { return nil }
             state.idle.remove(at: index)
             state.clients[hold.clientID]?.holds -= 1
+            if state.clients[hold.clientID]?.holds == 0 { state.clients[hold.clientID]?.lastUse = nil }
             prune(&state, now: .now)
             return state.clients.isEmpty ? state.wake : nil
         }
