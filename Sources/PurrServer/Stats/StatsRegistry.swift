@@ -214,7 +214,8 @@ public final class StatsRegistry: Sendable {
             ),
             routes: routes,
             connections: connections,
-            config: copy.config
+            config: copy.config,
+            reverse: reverseStats
         )
     }
 
