@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import NIOCore
 import NIOPosix
@@ -19,6 +20,8 @@ public final class PurrServer: Sendable {
     private let listeners = Mutex<[any Channel]>([])
     /// Certificate and key when the server speaks TLS itself (reloadable).
     public let tls: ServerTLS?
+    /// Fired by `drain()`: the process running this server starts its shutdown (`waitForDrainRequest`).
+    private let drainRequested = DrainSignal()
 
     public init(config: ServerConfig, group: any EventLoopGroup, logger: Logger, tls: ServerTLS? = nil) {
         self.tls = tls
@@ -82,25 +85,72 @@ public final class PurrServer: Sendable {
         }
     }
 
-    /// Stops accepting, lets relays finish for up to `drainTimeout` seconds, then closes the rest.
+    /// Whether the server is draining: new upgrades get 503 with `Retry-After`, `/healthz` 503.
+    public var isDraining: Bool { registry.isDraining }
+
+    /// Starts draining (idempotent): the listeners stay open, but every new upgrade (and reverse
+    /// registration) is answered `503` with `Retry-After` and `/healthz` answers 503; live relays go on.
+    /// Free held reverse registrations are closed, so their exposing clients register elsewhere. Whoever
+    /// waits in `waitForDrainRequest` is woken to call `shutdown(drainTimeout:)`.
+    @discardableResult
+    public func drain() -> DrainStart {
+        let first = registry.startDraining()
+        let relays = relayChannels().count
+        let timeout = config.drainTimeout
+        if first {
+            for entry in config.reverses { entry.slot.closeHeld() }
+            logger.notice("draining: \(relays) relays live, timeout \(timeout.formatted())s")
+            drainRequested.fire()
+        }
+        return DrainStart(already: !first, relays: relays, drainTimeout: timeout)
+    }
+
+    /// Returns once `drain()` has been called (or the task is cancelled).
+    public func waitForDrainRequest() async {
+        await drainRequested.wait()
+    }
+
+    /// Drains (`drain()`), waits up to `drainTimeout` seconds for the last relay to end, then closes the
+    /// listeners and whatever is still open (relays past the timeout, idle pooled connections).
     public func shutdown(drainTimeout: Double) async {
+        let deadline = ContinuousClock.now + .milliseconds(Int(drainTimeout * 1000))
+        drain()
+        let left = await waitForRelays(until: deadline)
         for channel in listeners.withLock({ $0 }) {
             try? await channel.close()
         }
         reverse.stop()
-        let active = channels.count
-        if active > 0 {
-            logger.info("draining", metadata: ["active": "\(active)", "timeout": "\(drainTimeout)s"])
-        }
-        // Woken by the last close, not by looking again and again.
-        let drained = await channels.waitUntilEmpty(timeout: .milliseconds(Int(drainTimeout * 1000)))
-        let left = drained ? 0 : channels.closeAll()
+        _ = channels.closeAll()
         if left > 0 { logger.notice("closed relays still open after the drain timeout", metadata: ["count": "\(left)"]) }
         // Closing is asynchronous: wait (bounded) until the closes have been counted.
         _ = await registry.waitUntilIdle(timeout: .seconds(2))
         // A resolver's HTTP client keeps connections of its own: closed now, not when the server object goes.
         for route in config.routes {
             if case .source(let resolver as ResolverSource, _) = route.target { await resolver.shutdown() }
+        }
+    }
+
+    /// The client channels of connections past their head: choosing or connecting a target, relaying.
+    /// Those still reading a head (a warm pool's idle connections) are not waited for: a head that comes
+    /// now is answered 503.
+    private func relayChannels() -> [any Channel] {
+        registry.liveRecords.compactMap { record in
+            let state = record.mutable.withLock { $0.state }
+            return state == .connecting || state == .relaying ? record.channel : nil
+        }
+    }
+
+    /// Waits, woken by closes and never by looking again and again, until no relay is left or the
+    /// deadline passes; returns how many are left.
+    private func waitForRelays(until deadline: ContinuousClock.Instant) async -> Int {
+        while true {
+            let relays = relayChannels()
+            let now = ContinuousClock.now
+            if relays.isEmpty || now >= deadline { return relays.count }
+            // A connection routed just as the drain began may be missed by this look: the next one finds it.
+            let tracker = ChannelTracker()
+            for channel in relays { tracker.add(channel) }
+            _ = await tracker.waitUntilEmpty(timeout: deadline - now)
         }
     }
 }

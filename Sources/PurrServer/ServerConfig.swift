@@ -13,6 +13,8 @@ public struct ServerConfig: Sendable {
     /// answer beyond, counted as `silent_timeout`. The header timeout starts at the first byte.
     public var silentTimeout: Double = 60
     public var drainTimeout: Double = 10
+    /// Seconds in `Retry-After` on the 503s a draining server answers (upgrades and `/healthz`).
+    public var retryAfter = 2
     /// Connections open at once, in any state; more are answered 503.
     public var maxConnections = 4096
     /// Connections from one peer address that are not relaying yet (silent, handshaking); more are
@@ -46,6 +48,17 @@ public struct ServerConfig: Sendable {
     public static let peerLimitRange = 0...1_000_000
     public static let headSizeRange = 1024...(1 << 20)
     public static let webSocketMessageRange = 125...(64 << 20)
+    public static let retryAfterRange = 0...3600
+
+    /// `/healthz` is the health check on the upgrade listener: no route or `[[reverse]]` path may take it.
+    public func checkReservedPaths() throws(ConfigError) {
+        if let route = routes.first(where: { $0.path == HealthCheck.path }) {
+            throw ConfigError("route \(route.path): \(HealthCheck.path) is reserved for the health check (GET /healthz)")
+        }
+        if let entry = reverses.first(where: { $0.path == HealthCheck.path }) {
+            throw ConfigError("reverse \(entry.name).path: \(HealthCheck.path) is reserved for the health check (GET /healthz)")
+        }
+    }
 
     /// Adds routes, replacing any with the same path and host (flags override the file).
     public mutating func merge(routes extra: [Route]) {
@@ -98,7 +111,7 @@ extension ServerConfig {
             "listen", "header_timeout", "silent_timeout", "drain_timeout", "log_level", "routes", "admin", "max_connections",
             "max_connections_per_peer",
             "idle_timeout", "max_head_size",
-            "tls_cert", "tls_key", "drop_removed", "ws_max_message", "ws_origins", "reverse",
+            "tls_cert", "tls_key", "drop_removed", "ws_max_message", "ws_origins", "reverse", "retry_after",
         ])
         var config = ServerConfig()
         if let listen = try toml.string("listen") {
@@ -107,6 +120,7 @@ extension ServerConfig {
         if let value = try toml.seconds("header_timeout", range: 0.1...3600) { config.headerTimeout = value }
         if let value = try toml.seconds("silent_timeout", range: 0.1...86_400) { config.silentTimeout = value }
         if let value = try toml.seconds("drain_timeout", range: 0...3600) { config.drainTimeout = value }
+        if let value = try toml.int("retry_after", range: Self.retryAfterRange) { config.retryAfter = value }
         if let value = try toml.int("max_connections", range: Self.connectionLimitRange) { config.maxConnections = value }
         if let value = try toml.int("max_connections_per_peer", range: Self.peerLimitRange) { config.maxConnectionsPerPeer = value }
         if let value = try toml.seconds("idle_timeout", range: 0...604_800) { config.idleTimeout = value }
@@ -129,6 +143,11 @@ extension ServerConfig {
             config.routes.append(route)
         }
         try config.loadReverses(from: toml)
+        do {
+            try config.checkReservedPaths()
+        } catch {
+            throw error.located(file)
+        }
         if let admin = try toml.table("admin") {
             try admin.checkKeys(["port", "host", "token", "tls", "idle_timeout", "max_connections"])
             config.adminFile = AdminFileSettings(

@@ -30,6 +30,8 @@ final class ServerSettings: Sendable {
     let generation: Int
     /// `[[reverse]]` entries (the same ones, with their live state, in every generation).
     let reverses: [ReverseEntry]
+    /// Seconds in `Retry-After` on a draining server's 503s (upgrades and `/healthz`).
+    let retryAfter: Int
 
     init(
         routes: RouteTable, registry: StatsRegistry, peers: PeerLimiter, logger: Logger, config: ServerConfig, generation: Int = 1
@@ -48,5 +50,6 @@ final class ServerSettings: Sendable {
         self.idleTimeout = config.idleTimeout > 0 ? .nanoseconds(Int64(config.idleTimeout * 1e9)) : nil
         self.generation = generation
         self.reverses = config.reverses
+        self.retryAfter = config.retryAfter
     }
 }

@@ -34,12 +34,18 @@ struct PurrServerCommand: AsyncParsableCommand {
             SIGHUP re-reads --config whole, flags on top (routes, tokens, limits, log level, admin \
             token, TLS certificate and key), for connections accepted from then on; relays already up \
             keep going, unless --drop-removed. A file that does not load keeps the old configuration \
-            and logs one line. SIGINT and SIGTERM stop accepting, let relays finish for \
-            --drain-timeout seconds, close the rest and exit.
+            and logs one line.
+
+            SIGINT and SIGTERM (or POST /drain on the admin endpoint, which 'purr-server drain' sends) \
+            start draining: the listener stays open, every new upgrade is answered 503 with \
+            Retry-After (--retry-after) and the body 'draining', GET /healthz answers 503, live relays \
+            go on; the server exits when the last relay ends, or after --drain-timeout seconds, \
+            closing the rest. GET /healthz on the listener answers 200 'ok' while serving (no token; \
+            HEAD too); no route may be at /healthz.
 
             Environment: PURR_ADMIN_TOKEN, the admin token (after --admin-token, before admin.token).
 
-            Exit status: 0 after SIGINT or SIGTERM; 2 for a bad flag or config file, or an address \
+            Exit status: 0 after SIGINT, SIGTERM or a drain; 2 for a bad flag or config file, or an address \
             that cannot be bound, with one line naming it.
 
             Examples:
@@ -49,7 +55,8 @@ struct PurrServerCommand: AsyncParsableCommand {
             Reference: docs/server.md, docs/routing.md, docs/admin-api.md and docs/operations.md in \
             the source tree.
             """,
-        version: PurrVersion.current
+        version: PurrVersion.current,
+        subcommands: [DrainCommand.self]
     )
 
     @Option(
@@ -87,8 +94,17 @@ struct PurrServerCommand: AsyncParsableCommand {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "Seconds active relays may finish after SIGINT/SIGTERM before they are closed (default 10).", valueName: "seconds"))
+            "Seconds active relays may finish once draining (SIGINT, SIGTERM, POST /drain) before they are closed (default 10).",
+            valueName: "seconds"))
     var drainTimeout: Double?
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Seconds in Retry-After on the 503s a draining server answers (default 2; 0-3600).",
+            discussion: "Every new upgrade and GET /healthz get 503 while draining; clients with another server go there.",
+            valueName: "seconds"))
+    var retryAfter: Int?
 
     @Option(
         name: .long,
@@ -148,7 +164,9 @@ struct PurrServerCommand: AsyncParsableCommand {
         name: .long,
         help: ArgumentHelp(
             "Serve the admin endpoint on this port (HTTP on 127.0.0.1 unless --admin-host).",
-            discussion: "GET /healthz, /stats (JSON), /stats/stream (server-sent events), /metrics (Prometheus).", valueName: "port"))
+            discussion:
+                "GET /healthz, /stats (JSON), /stats/stream (server-sent events), /metrics (Prometheus); POST /drain (token needed).",
+            valueName: "port"))
     var adminPort: Int?
 
     @Option(
@@ -166,7 +184,15 @@ struct PurrServerCommand: AsyncParsableCommand {
     static func main() async {
         let command: PurrServerCommand
         do {
-            command = try parse(nil)
+            let parsed = try parseAsRoot(nil)
+            if let drain = parsed as? DrainCommand { await drain.send() }
+            guard let root = parsed as? PurrServerCommand else {
+                // ArgumentParser's own commands (`help`): they end by throwing their clean exit.
+                var other = parsed
+                try other.run()
+                ProcessExit.success.exit()
+            }
+            command = root
         } catch {
             if exitCode(for: error) == .success {
                 print(fullMessage(for: error))
@@ -196,6 +222,7 @@ struct PurrServerCommand: AsyncParsableCommand {
         var flagRoutes: [Route] = []
         for flag in routes { flagRoutes.append(try Route(flag: flag)) }
         config.merge(routes: flagRoutes)
+        try config.checkReservedPaths()
         if let logLevel {
             do { config.logLevel = try Logger.Level(parsing: logLevel) } catch { throw error.located("--log-level") }
         }
@@ -203,6 +230,7 @@ struct PurrServerCommand: AsyncParsableCommand {
         try Self.apply(headerTimeout, "--header-timeout", 0.001...3600, "seconds", to: &config.headerTimeout)
         try Self.apply(silentTimeout, "--silent-timeout", 0.001...86_400, "seconds", to: &config.silentTimeout)
         try Self.apply(drainTimeout, "--drain-timeout", 0...3600, "seconds", to: &config.drainTimeout)
+        try Self.apply(retryAfter, "--retry-after", ServerConfig.retryAfterRange, "seconds", to: &config.retryAfter)
         try Self.apply(maxConnections, "--max-connections", ServerConfig.connectionLimitRange, "connections", to: &config.maxConnections)
         try Self.apply(
             maxConnectionsPerPeer, "--max-connections-per-peer", ServerConfig.peerLimitRange, "connections",
@@ -280,20 +308,23 @@ struct PurrServerCommand: AsyncParsableCommand {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
         let server = PurrServer(config: config, group: group, logger: logger, tls: tls)
         let admin = config.admin.map {
-            AdminServer(config: $0, registry: server.registry, group: group, logger: logger, tls: $0.tls ? tls : nil)
+            AdminServer(
+                config: $0, registry: server.registry, group: group, logger: logger, tls: $0.tls ? tls : nil, drain: { server.drain() })
         }
         let command = self
         let reloader = ConfigReloader(
             resolve: { () throws(ConfigError) in try command.resolveConfig() }, server: server, admin: admin, levelSwitch: levelSwitch,
             logger: logger)
         do {
+            // A drain asked on the admin endpoint ends the group as a stop signal would.
             try await ProcessLifecycle.run(
-                reload: { reloader.reload() }, logger: logger,
+                services: [DrainRequestService(server: server)], reload: { reloader.reload() }, logger: logger,
                 start: { await Self.start(server, admin: admin, listen: config.listen) },
                 stop: {
                     logger.info("shutting down")
-                    await admin?.shutdown()
+                    // The admin endpoint stays up while draining: its stream shows `draining` and the relays ending.
                     await server.shutdown(drainTimeout: config.drainTimeout)
+                    await admin?.shutdown()
                 })
         } catch {
             logger.error("stopped by a failure", metadata: ["reason": "\(error)"])

@@ -216,6 +216,81 @@ final class UpgradeStateMachineTests: XCTestCase {
         XCTAssertEqual(registry.snapshot().totals.failures["header_timeout"], 1)
         _ = try? channel.finish()
     }
+
+    // MARK: Draining and the health check
+
+    /// A plain answer (the health check) ends the machine like a refusal: nothing after it does anything.
+    func testHealthAnswerIsWrittenOnceAndEndsTheMachine() {
+        var machine = UpgradeStateMachine()
+        let ok = HealthCheck.answer(method: .GET, draining: false, retryAfter: 2)
+        guard case .answer(let answer) = machine.receivedHead(.answer(ok)) else { return XCTFail("no answer") }
+        XCTAssertEqual(answer.status, 200)
+        guard case .none = machine.headerTimedOut(seconds: 1) else { return XCTFail("answered twice") }
+        guard case .none = machine.channelInactive() else { return XCTFail("a health check is no client gone") }
+        guard case .close = machine.inputClosed() else { return XCTFail("closed once the client is done") }
+        XCTAssertEqual(HealthCheck.answer(method: .HEAD, draining: true, retryAfter: 7).status, 503)
+        XCTAssertEqual(HealthCheck.answer(method: .DELETE, draining: false, retryAfter: 7).status, 405)
+        XCTAssertTrue(HealthCheck.isHealthPath("/healthz"))
+        XCTAssertTrue(HealthCheck.isHealthPath("/healthz?from=haproxy"))
+        XCTAssertFalse(HealthCheck.isHealthPath("/healthzz"))
+        XCTAssertFalse(HealthCheck.isHealthPath("/healthz/x"))
+        XCTAssertFalse(HealthCheck.isHealthPath("/health"))
+    }
+
+    /// While draining, every upgrade (Purr, WebSocket, a reverse registration) gets 503 with
+    /// `Retry-After` and the line `draining`, counted as `shutdown`; `/healthz` turns 503 too.
+    /// Before, `/healthz` is 200 `ok` and no health check is counted as a connection.
+    func testDrainingRefusesEveryUpgradeWith503AndRetryAfter() throws {
+        let env = try makeSettings()
+        let purr = "GET /t HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nPurr-Request: MEOW\r\nPurr-Version: 0.1.2\r\nUpgrade: purr\r\n\r\n"
+        let webSocket =
+            "GET /t HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+            + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        let reverse =
+            "GET /t HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nPurr-Request: MEOW\r\nPurr-Version: 0.1.2\r\nUpgrade: purr\r\n"
+            + "\(ReverseWire.nameHeader): svc\r\n\r\n"
+        let health = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+
+        XCTAssertEqual(
+            try exchange(env, health),
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 3\r\n"
+                + "Cache-Control: no-store\r\nConnection: close\r\n\r\nok\n")
+        let head = try exchange(env, "HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        XCTAssertTrue(head.hasPrefix("HTTP/1.1 200 OK\r\n") && head.hasSuffix("\r\n\r\n"), head)
+        XCTAssertTrue(try exchange(env, "POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n").contains("Allow: GET, HEAD"))
+        XCTAssertTrue(
+            try exchange(env, "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: purr\r\n\r\n")
+                .hasPrefix("HTTP/1.1 404 "), "an upgrade at /healthz is refused, never routed")
+        let counted = env.registry.snapshot().totals
+        XCTAssertEqual(counted.total, 1, "only the upgrade at /healthz counts: health checks are not connections")
+        XCTAssertEqual(counted.failures["no_route"], 1)
+
+        XCTAssertTrue(env.registry.startDraining())
+        XCTAssertFalse(env.registry.startDraining(), "true the first time only")
+        XCTAssertTrue(env.registry.snapshot().server.draining)
+        for request in [purr, webSocket, reverse] {
+            let text = try exchange(env, request)
+            XCTAssertTrue(text.hasPrefix("HTTP/1.1 503 Service Unavailable\r\n"), text)
+            XCTAssertTrue(text.contains("\r\nRetry-After: 2\r\n"), text)
+            XCTAssertTrue(text.hasSuffix("\r\n\r\ndraining\n"), text)
+        }
+        XCTAssertEqual(env.registry.snapshot().totals.failures["shutdown"], 3)
+        let draining = try exchange(env, health)
+        XCTAssertTrue(draining.hasPrefix("HTTP/1.1 503 Service Unavailable\r\n"), draining)
+        XCTAssertTrue(draining.contains("\r\nRetry-After: 2\r\n") && draining.hasSuffix("\r\n\r\ndraining\n"), draining)
+        // Not an upgrade at all: still the plain refusal it always was.
+        XCTAssertTrue(try exchange(env, "GET /t HTTP/1.1\r\nHost: x\r\n\r\n").hasPrefix("HTTP/1.1 404 "))
+        XCTAssertEqual(env.registry.activeCount, 0)
+    }
+
+    /// One request on a new embedded connection; its whole answer.
+    func exchange(_ env: ServerSettings, _ request: String) throws -> String {
+        let channel = try makeChannel(env)
+        _ = try? channel.writeInbound(ByteBuffer(string: request))
+        let text = try answer(channel)
+        _ = try? channel.finish()
+        return text
+    }
 }
 
 /// Counts the bytes that pass it.

@@ -22,10 +22,13 @@ final class AdminHandler {
     private let config: AdminConfig
     private let logger: Logger
     private let encoder = AdminJSON.encoder()
+    /// Starts the server's drain (`POST /drain`); nil when the process has no server to drain.
+    private let drain: (@Sendable () -> DrainStart)?
     /// Bytes handed to the socket and not yet written: a viewer that stops reading grows this.
     private var backlog = 0
 
-    init(registry: StatsRegistry, config: AdminConfig, logger: Logger) {
+    init(registry: StatsRegistry, config: AdminConfig, logger: Logger, drain: (@Sendable () -> DrainStart)? = nil) {
+        self.drain = drain
         self.registry = registry
         self.config = config
         self.logger = logger
@@ -61,6 +64,7 @@ final class AdminHandler {
                 return respond(context, .unauthorized, "text/plain; charset=utf-8", why + "\n", keepAlive: false, extra: extra)
             }
         }
+        if path == "/drain" { return drainRequested(head, context: context) }
         guard head.method == .GET else {
             return respond(context, .notFound, "text/plain; charset=utf-8", "not found: \(head.method) \(path)\n", keepAlive: false)
         }
@@ -85,6 +89,25 @@ final class AdminHandler {
         default:
             respond(context, .notFound, "text/plain; charset=utf-8", "not found: \(path)\n", keepAlive: head.isKeepAlive)
         }
+    }
+
+    /// `POST /drain`: only with a token, as any web page may send a POST to a loopback address.
+    private func drainRequested(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+        let text = "text/plain; charset=utf-8"
+        guard head.method == .POST else {
+            var extra = HTTPHeaders()
+            extra.add(name: "Allow", value: "POST")
+            return respond(context, .methodNotAllowed, text, "use POST /drain\n", keepAlive: false, extra: extra)
+        }
+        guard config.token != nil else {
+            return respond(
+                context, .forbidden, text, "POST /drain needs an admin token (--admin-token, admin.token or PURR_ADMIN_TOKEN)\n",
+                keepAlive: false)
+        }
+        guard let drain else { return respond(context, .notFound, text, "nothing to drain here\n", keepAlive: false) }
+        let started = drain()
+        logger.notice("drain asked on the admin endpoint", metadata: ["already": "\(started.already)", "relays": "\(started.relays)"])
+        respond(context, .ok, "application/json", json(started) + "\n", keepAlive: false)
     }
 
     private func startStream(_ context: ChannelHandlerContext, interval: TimeAmount) {

@@ -5,7 +5,8 @@ import NIOPosix
 import PurrCore
 import Synchronization
 
-/// The admin endpoint: health, stats JSON, a live event stream and Prometheus metrics over HTTP/1.1.
+/// The admin endpoint: health, stats JSON, a live event stream, Prometheus metrics and `POST /drain`
+/// over HTTP/1.1.
 public final class AdminServer: Sendable {
     /// Swappable on reload (the token); each new admin connection takes the current one.
     private let current: Mutex<AdminConfig>
@@ -16,8 +17,16 @@ public final class AdminServer: Sendable {
     private let viewers = ChannelTracker()
     /// Serve HTTPS with the server's certificate.
     let tls: ServerTLS?
+    /// What `POST /drain` calls (the server's `drain()`).
+    let drain: (@Sendable () -> DrainStart)?
 
-    public init(config: AdminConfig, registry: StatsRegistry, group: any EventLoopGroup, logger: Logger, tls: ServerTLS? = nil) {
+    public init(
+        config: AdminConfig, registry: StatsRegistry, group: any EventLoopGroup, logger: Logger, tls: ServerTLS? = nil,
+        drain: (@Sendable () -> DrainStart)? = nil
+    ) {
+        self.drain = drain
+        // Someone may read /stats: each relayed connection's TCP health is read when it starts.
+        TCPSampler.expectReaders()
         self.current = Mutex(config)
         self.tls = tls
         self.registry = registry
@@ -70,6 +79,7 @@ public final class AdminServer: Sendable {
         let logger = self.logger
         let viewers = self.viewers
         let tls = self.tls
+        let drain = self.drain
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .serverChannelInitializer { AcceptPauseHandler.install(on: $0) }
@@ -86,7 +96,8 @@ public final class AdminServer: Sendable {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
                     try channel.pipeline.syncOperations.addHandler(
                         IdleStateHandler(readTimeout: .nanoseconds(Int64(config.idleTimeout * 1e9))))
-                    try channel.pipeline.syncOperations.addHandler(AdminHandler(registry: registry, config: config, logger: logger))
+                    let handler = AdminHandler(registry: registry, config: config, logger: logger, drain: drain)
+                    try channel.pipeline.syncOperations.addHandler(handler)
                 }
             }
             .bind(host: config.listen.host, port: config.listen.port).get()

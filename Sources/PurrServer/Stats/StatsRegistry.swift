@@ -15,6 +15,8 @@ public final class StatsRegistry: Sendable {
     private let idleWaiters = EmptyWaiters()
     /// The `[[reverse]]` names' live state, for `/metrics` (`ReverseMetrics`).
     let reverseSlots = Mutex<[ReverseSlot]>([])
+    /// Draining: new upgrades get 503 (`PurrServer.drain`); shown as `server.draining`.
+    private let drainingFlag = Atomic<Bool>(false)
 
     struct RouteCounters {
         var path: String
@@ -71,6 +73,17 @@ public final class StatsRegistry: Sendable {
     func waitUntilIdle(timeout: Duration) async -> Bool {
         await idleWaiters.wait(timeout: timeout) { self.activeCount == 0 }
     }
+
+    /// Whether the server is draining (read once per request head).
+    public var isDraining: Bool { drainingFlag.load(ordering: .relaxed) }
+
+    /// Sets the draining flag; true the first time only.
+    func startDraining() -> Bool {
+        drainingFlag.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged
+    }
+
+    /// The connections live now, in any state (the drain picks the relays among them).
+    var liveRecords: [ConnectionRecord] { state.withLock { Array($0.live.values) } }
 
     // MARK: Connection lifecycle (called by the upgrade handler)
 
@@ -167,6 +180,16 @@ public final class StatsRegistry: Sendable {
         if idle { idleWaiters.emptied() }
     }
 
+    /// Drops a connection that was no connection: a health check. Not counted, not reported.
+    func forget(_ record: ConnectionRecord) {
+        let idle: Bool = state.withLock { state in
+            guard state.live.removeValue(forKey: record.id) != nil else { return false }
+            state.total -= 1
+            return state.live.isEmpty
+        }
+        if idle { idleWaiters.emptied() }
+    }
+
     // MARK: Reading
 
     private let encoded = Mutex<(at: ContinuousClock.Instant, text: String)?>(nil)
@@ -204,7 +227,7 @@ public final class StatsRegistry: Sendable {
             )
         }
         return StatsSnapshot(
-            server: .init(version: Self.version, uptimeSeconds: uptime, listen: copy.listen, started: started),
+            server: .init(version: Self.version, uptimeSeconds: uptime, listen: copy.listen, started: started, draining: isDraining),
             totals: .init(
                 active: connections.count,
                 total: copy.total,

@@ -1,5 +1,6 @@
 import Foundation
 import NIOHTTP1
+import PurrCore
 
 /// An error answer: status line, one line of text, and the failure it is counted as.
 struct Refusal: Equatable {
@@ -7,6 +8,8 @@ struct Refusal: Equatable {
     var reasonPhrase: String
     var message: String
     var failure: FailureReason
+    /// Seconds a client should wait before asking this server again (`Retry-After`; a draining server's 503).
+    var retryAfter: Int?
 
     static func badRequest(_ message: String) -> Refusal {
         Refusal(status: 400, reasonPhrase: "Bad Request", message: message, failure: .badRequest)
@@ -44,6 +47,18 @@ struct Refusal: Equatable {
 
     static func badGateway(_ message: String) -> Refusal {
         Refusal(status: 502, reasonPhrase: "Bad Gateway", message: message, failure: .targetUnreachable)
+    }
+
+    /// A draining server's answer to every new upgrade: a client with another server goes there at once.
+    static func draining(retryAfter: Int) -> Refusal {
+        Refusal(status: 503, reasonPhrase: "Service Unavailable", message: "draining", failure: .shutdown, retryAfter: retryAfter)
+    }
+
+    /// The answer on the wire: status line, headers (`Retry-After` when set), the one-line body.
+    var response: String {
+        let text = UpgradeResponse.error(status: status, reason: reasonPhrase, message: message)
+        guard let retryAfter, let lineEnd = text.range(of: "\r\n") else { return text }
+        return text[..<lineEnd.upperBound] + "Retry-After: \(retryAfter)\r\n" + text[lineEnd.upperBound...]
     }
 }
 

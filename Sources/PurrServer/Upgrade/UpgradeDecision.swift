@@ -12,6 +12,8 @@ enum RouteVerdict {
     case accept(Route, UpgradeRequest, UpgradeStateMachine.TargetChoice)
     /// A reverse tunnel's path or registration: its entry decides and counts (`reverseDecision`).
     case reverse(UpgradeRequest)
+    /// Not an upgrade: answered plainly and not counted (the health check).
+    case answer(PlainAnswer)
 }
 
 extension ServerSettings {
@@ -21,6 +23,8 @@ extension ServerSettings {
         switch decide(head, peer: peer) {
         case .refuse(let refusal):
             return .refuse(refusal)
+        case .answer(let answer):
+            return .answer(answer)
         case .reverse(let request):
             return reverseDecision(head, request, record: record, peer: peer) ?? .refuse(.notFound("no reverse tunnel here", .noRoute))
         case .refuseOnRoute(let refusal, let route):
@@ -44,12 +48,17 @@ extension ServerSettings {
         if Self.size(of: head) > maxHeadSize {
             return .refuse(.headTooLarge(RelayHandOver.HeadTooLarge(limit: maxHeadSize).description))
         }
+        let draining = registry.isDraining
+        if let health = HealthCheck.verdict(for: head, draining: draining, retryAfter: retryAfter) { return health }
         let request: UpgradeRequest
         do {
             request = try UpgradeRequest(validating: head)
         } catch {
             return .refuse(error.isMalformed ? .badRequest(error.description) : .notFound(error.description, .notPurr))
         }
+        // Draining: every upgrade (routes, WebSockets, reverse registrations) is sent elsewhere before
+        // anything else is looked at; live relays go on.
+        if draining { return .refuse(.draining(retryAfter: retryAfter)) }
         if head.value(of: ReverseWire.nameHeader) != nil || reverses.contains(where: { $0.path == request.routePath }) {
             return .reverse(request)
         }

@@ -75,6 +75,11 @@ final class UpgradeHandler {
             break
         case .refuse(let refusal):
             refuse(refusal, context: context)
+        case .answer(let answer):
+            // A health check is no connection: not in the counts, the stream or the log.
+            if let record { env.registry.forget(record) }
+            record = nil
+            reply(answer.response, context: context)
         case .lookup(let route, let question):
             lookUp(route, question, context: context)
         case .connect(let target):
@@ -214,6 +219,15 @@ final class UpgradeHandler {
 
     /// Answers with an error line, counts it, and closes once the client stops sending (or after a linger).
     private func refuse(_ refusal: Refusal, context: ChannelHandlerContext) {
+        if let record {
+            env.registry.finish(record, failure: refusal.failure, detail: "\(refusal.status) \(refusal.message)")
+            logger.notice("refused", metadata: ["status": "\(refusal.status)", "reason": "\(refusal.message)"])
+        }
+        reply(refusal.response, context: context)
+    }
+
+    /// Writes a last answer, then closes once the client stops sending (or after a linger).
+    private func reply(_ response: String, context: ChannelHandlerContext) {
         headerTimer?.cancel()
         handOver.refused()
         // What is read now is dropped: small reads, so a flood does not grow the read buffer to the
@@ -221,11 +235,6 @@ final class UpgradeHandler {
         try? context.channel.syncOptions?.setOption(
             ChannelOptions.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 16 * 1024))
         try? context.channel.syncOptions?.setOption(ChannelOptions.autoRead, value: true)
-        if let record {
-            env.registry.finish(record, failure: refusal.failure, detail: "\(refusal.status) \(refusal.message)")
-            logger.notice("refused", metadata: ["status": "\(refusal.status)", "reason": "\(refusal.message)"])
-        }
-        let response = UpgradeResponse.error(status: refusal.status, reason: refusal.reasonPhrase, message: refusal.message)
         context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: response))).assumeIsolated().whenComplete { _ in
             context.close(mode: .output, promise: nil)
         }

@@ -10,6 +10,8 @@ struct UpgradeStateMachine {
     enum Decision {
         case accept(Route, UpgradeRequest, TargetChoice)
         case refuse(Refusal)
+        /// Not an upgrade (the health check): answered, then closed like a refusal.
+        case answer(PlainAnswer)
     }
 
     /// The target of an accepted request: known now (fixed routes, templates), or to be asked of the
@@ -38,6 +40,8 @@ struct UpgradeStateMachine {
     enum Action {
         case none
         case refuse(Refusal)
+        /// Write a plain answer (the health check) and close; the connection is not counted.
+        case answer(PlainAnswer)
         /// Ask the route's source for the target; its answer comes back as `targetChosen` or `targetRefused`.
         case lookup(Route, TargetRequest)
         case connect(HostPort)
@@ -63,6 +67,9 @@ struct UpgradeStateMachine {
         case .refuse(let refusal):
             state = .refusing
             return .refuse(refusal)
+        case .answer(let answer):
+            state = .refusing
+            return .answer(answer)
         case .accept(_, let request, .known(let target)):
             state = .connecting(request, endSeen: false, target: nil)
             return .connect(target)
