@@ -23,10 +23,25 @@ struct Connect: AsyncParsableCommand {
               purr connect http://host:8080/ssh --listen 127.0.0.1:2222
               purr connect wss://host/vnc --token-file ~/.purr-token
               purr connect --socks5 --http-proxy 'https://host/t/{host}/{port}'
+              purr connect https://a.example/ssh https://b.example/ssh --servers spread
             """
     )
 
     @OptionGroup var tunnel: TunnelOptions
+
+    @Argument(
+        help: ArgumentHelp(
+            "More servers for the same tunnel, tried in order when one fails (or shared: --servers spread).",
+            discussion: "They use the same token, CA file and proxy; tunnels.toml can give each its own (docs/failover.md).",
+            valueName: "url"))
+    var moreURLs: [String] = []
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "With several URLs: failover (the first healthy one, the default) or spread (the healthy one with the fewest connections).",
+            valueName: "failover|spread"))
+    var servers: String?
 
     @Option(
         name: .long,
@@ -52,7 +67,9 @@ struct Connect: AsyncParsableCommand {
             let address: ListenAddress
             do { address = try ListenAddress(parsing: listen) } catch { throw error.located("--listen") }
             if let idleTimeout, !(idleTimeout > 0) { throw ConfigError("--idle-timeout: must be more than 0 seconds") }
-            config = try tunnel.tunnelConfig(name: "connect", listen: address, idleTimeout: idleTimeout, dynamic: dynamic)
+            var opened = try tunnel.tunnelConfig(name: "connect", listen: address, idleTimeout: idleTimeout, dynamic: dynamic)
+            try addServers(to: &opened)
+            config = opened
             try log.bootstrap(default: .info)
         } catch {
             CommandLineSupport.usageError("purr", (error as? ConfigError)?.message ?? "\(error)")
@@ -77,5 +94,19 @@ struct Connect: AsyncParsableCommand {
             CommandLineSupport.runtimeError("purr", "\(error)")
         }
         ProcessExit.success.exit()
+    }
+
+    /// The URLs after the first, and `--servers`; each bad one named.
+    private func addServers(to config: inout TunnelConfig) throws(ConfigError) {
+        if let servers {
+            do { config.serverChoice = try ServerChoice(parsing: servers) } catch { throw error.located("--servers") }
+        }
+        for (index, text) in moreURLs.enumerated() {
+            do {
+                let url = config.mode.isDynamic ? try ServerURL(parsingTemplate: text) : try ServerURL(parsing: text)
+                config.moreServers.append(TunnelServer(url: url))
+            } catch { throw error.located("URL \(index + 2)") }
+        }
+        try config.validateHead()
     }
 }

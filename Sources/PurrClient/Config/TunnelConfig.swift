@@ -57,6 +57,39 @@ public struct TunnelConfig: Sendable, Equatable {
     public var reverseName: String?
     /// A reverse tunnel's held requests when `pool` is 0.
     public static let defaultReversePool = 4
+    /// The servers after the first (`url`): tried when it fails (`failover`), or shared (`spread`).
+    /// Empty: one server, the path of old.
+    public var moreServers: [TunnelServer] = []
+    /// How a new connection picks among several servers.
+    public var serverChoice: ServerChoice = .failover
+    /// The most servers one tunnel may list.
+    public static let maxServers = 16
+
+    /// How many servers this tunnel has (1 + `moreServers`).
+    public var serverCount: Int { 1 + moreServers.count }
+
+    /// Every server's URL, in the list's order.
+    public var serverURLs: [ServerURL] { [url] + moreServers.map(\.url) }
+
+    /// This tunnel as server `index` of its list sees it: that server's URL, token, CA file and proxy
+    /// (its own where set, else the tunnel's). Index 0 is the tunnel itself.
+    public func forServer(_ index: Int) -> TunnelConfig {
+        guard index > 0, index <= moreServers.count else { return self }
+        let server = moreServers[index - 1]
+        var config = self
+        config.moreServers = []
+        config.url = server.url
+        if let token = server.token { config.token = token }
+        if let caFile = server.caFile { config.caFile = caFile }
+        if server.noProxy {
+            config.noProxy = true
+            config.proxy = nil
+        } else if let proxy = server.proxy {
+            config.noProxy = false
+            config.proxy = proxy
+        }
+        return config
+    }
 
     public struct Header: Sendable, Equatable {
         public var name: String
@@ -111,6 +144,19 @@ public struct TunnelConfig: Sendable, Equatable {
     /// Checks everything this tunnel would put in a request head (the URL's path and host, the token, the
     /// headers): a bad value is refused here, named, before anything is sent.
     public func validateHead() throws(ConfigError) {
+        guard serverCount <= Self.maxServers else { throw ConfigError("at most \(Self.maxServers) servers per tunnel") }
+        if mode == .reverse && !moreServers.isEmpty {
+            throw ConfigError("a reverse tunnel takes one server URL (several servers are for fixed and dynamic tunnels)")
+        }
+        for index in 1..<serverCount {
+            do { try forServer(index).validateOneHead() } catch {
+                throw ConfigError("server \(index + 1) (\(moreServers[index - 1].url.redacted)): \(error.message)")
+            }
+        }
+        try validateOneHead()
+    }
+
+    private func validateOneHead() throws(ConfigError) {
         if let token, !HeadValidation.isToken68(token) { throw ConfigError("token: \(HeadValidation.notToken68)") }
         var request = upgradeRequest
         if mode.isDynamic {

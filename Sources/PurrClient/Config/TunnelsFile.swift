@@ -60,7 +60,10 @@ public struct TunnelsFile: Sendable, Equatable {
     /// Whether the file holds credentials (a token, headers for an auth proxy, a proxy password): then it
     /// should be private.
     public var holdsSecrets: Bool {
-        tunnels.contains { $0.token != nil || !$0.headers.isEmpty || $0.proxy?.password != nil } || servers.contains { $0.token != nil }
+        tunnels.contains { tunnel in
+            tunnel.token != nil || !tunnel.headers.isEmpty || tunnel.proxy?.password != nil
+                || tunnel.moreServers.contains { $0.token != nil || $0.proxy?.password != nil }
+        } || servers.contains { $0.token != nil }
     }
 
     public static func load(file: String) throws(ConfigError) -> TunnelsFile {
@@ -90,7 +93,7 @@ public struct TunnelsFile: Sendable, Equatable {
                 "ping_interval",
 
                 "early_data", "pool", "pool_refresh", "mode", "allow", "proxy_user", "proxy_password", "proxy_auth", "target",
-                "reverse_name",
+                "reverse_name", "servers",
             ])
             let name = try entry.requiredString("name")
             guard !name.isEmpty, name.count <= 100, !name.unicodeScalars.contains(where: { $0.value < 32 || $0.value == 127 }) else {
@@ -101,10 +104,8 @@ public struct TunnelsFile: Sendable, Equatable {
             }
             let modeText = try entry.string("mode") ?? "fixed"
             let mode = try entry.wrap("mode") { () throws(ConfigError) in try TunnelMode(parsing: modeText) }
-            let urlText = try entry.requiredString("url")
-            let url = try entry.wrap("url") { () throws(ConfigError) in
-                mode.isDynamic ? try ServerURL(parsingTemplate: urlText) : try ServerURL(parsing: urlText)
-            }
+            let listed = try ServerList.read(entry, dynamic: mode.isDynamic)
+            let url = listed.first.url
             let listenText = try entry.string("listen") ?? "127.0.0.1:0"
             let listen = try entry.wrap("listen") { () throws(ConfigError) in try ListenAddress(parsing: listenText) }
             var headers: [TunnelConfig.Header] = []
@@ -157,6 +158,7 @@ public struct TunnelsFile: Sendable, Equatable {
             if let refresh = try entry.seconds("pool_refresh", range: TunnelConfig.poolRefreshRange) { tunnel.poolRefresh = refresh }
             try Self.readDynamic(entry, into: &tunnel)
             try Self.readReverse(entry, into: &tunnel)
+            try listed.apply(to: &tunnel, entry)
             result.tunnels.append(tunnel)
         }
         for entry in try toml.tables("servers") {

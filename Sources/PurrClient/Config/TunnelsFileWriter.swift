@@ -15,7 +15,8 @@ public enum TunnelsFileWriter {
         for tunnel in file.tunnels {
             out += "\n[[tunnels]]\n"
             out += "name = \(quote(tunnel.name))\n"
-            out += "url = \(quote(tunnel.url.description))\n"
+            out += "url = \(renderURL(tunnel))\n"
+            if tunnel.serverChoice != .failover { out += "servers = \(quote(tunnel.serverChoice.rawValue))\n" }
             out += "listen = \(quote(tunnel.listen.description))\n"
             if tunnel.mode != .fixed { out += "mode = \(quote(tunnel.mode.rawValue))\n" }
             if let target = tunnel.target { out += "target = \(quote(target.description))\n" }
@@ -81,6 +82,30 @@ public enum TunnelsFileWriter {
             try? FileManager.default.removeItem(at: temporary)
             throw ConfigError("\(path): cannot save: \(TOMLReader.describe(error))")
         }
+    }
+
+    /// One URL as a string; several as an array of strings, or of inline tables when a server after the
+    /// first has settings of its own (they are written whole: what it shares with the tunnel too).
+    static func renderURL(_ tunnel: TunnelConfig) -> String {
+        guard !tunnel.moreServers.isEmpty else { return quote(tunnel.url.description) }
+        let shared = tunnel.moreServers.allSatisfy { server in
+            server.token == tunnel.token && server.caFile == tunnel.caFile && server.proxy == tunnel.proxy
+                && server.noProxy == tunnel.noProxy
+        }
+        if shared { return "[" + tunnel.serverURLs.map { quote($0.description) }.joined(separator: ", ") + "]" }
+        var tables = ["{ url = \(quote(tunnel.url.description)) }"]
+        for server in tunnel.moreServers {
+            var fields = ["url = \(quote(server.url.description))"]
+            if let token = server.token { fields.append("token = \(quote(token))") }
+            if let caFile = server.caFile { fields.append("ca_file = \(quote(caFile))") }
+            if server.noProxy {
+                fields.append("proxy = \"none\"")
+            } else if let proxy = server.proxy {
+                fields.append("proxy = \(quote(proxy.urlString))")
+            }
+            tables.append("{ \(fields.joined(separator: ", ")) }")
+        }
+        return "[\n  " + tables.joined(separator: ",\n  ") + ",\n]"
     }
 
     /// A TOML basic string.

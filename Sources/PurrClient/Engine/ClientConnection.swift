@@ -15,7 +15,15 @@ final class ClientConnection: Sendable {
     let clientID: String
     /// The kernel's view of the socket to the server, read at most once per interval when asked.
     let serverTCP = TCPSampler()
-    private let mutable = Mutex<(state: ClientConnectionState, server: (any Channel)?)>((.connecting, nil))
+    private let mutable = Mutex(Mutable())
+
+    private struct Mutable {
+        var state = ClientConnectionState.connecting
+        var server: (any Channel)?
+        /// Several servers: the index of the one that answered 101, and whether its count was given back.
+        var serverIndex: Int?
+        var released = false
+    }
 
     /// A dynamic tunnel's target for this connection (`host:port`); nil on a fixed tunnel.
     let target: String?
@@ -29,6 +37,21 @@ final class ClientConnection: Sendable {
     }
 
     var state: ClientConnectionState { mutable.withLock { $0.state } }
+
+    /// Several servers: the one this connection went to (set at its 101).
+    var server: Int? {
+        get { mutable.withLock { $0.serverIndex } }
+        set { mutable.withLock { $0.serverIndex = newValue } }
+    }
+
+    /// The server whose active count this connection holds, once: nil the second time.
+    func releaseServer() -> Int? {
+        mutable.withLock { mutable in
+            guard let index = mutable.serverIndex, !mutable.released else { return nil }
+            mutable.released = true
+            return index
+        }
+    }
 
     /// Moves to a new state unless already finished; returns whether it moved.
     @discardableResult
@@ -53,7 +76,8 @@ final class ClientConnection: Sendable {
     }
 
     var snapshot: ConnectionSnapshot {
-        ConnectionSnapshot(
+        let (state, server) = mutable.withLock { ($0.state, $0.serverIndex) }
+        var snapshot = ConnectionSnapshot(
             id: id,
             peer: peer,
             state: state,
@@ -64,5 +88,7 @@ final class ClientConnection: Sendable {
             target: target,
             tcp: state == .relaying ? serverTCP.latest : nil
         )
+        snapshot.server = server
+        return snapshot
     }
 }

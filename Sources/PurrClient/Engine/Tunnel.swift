@@ -15,12 +15,10 @@ public final class Tunnel: Sendable {
     let environment: [String: String]
     let events: EventHub
     private let state = Mutex(State())
-    /// This tunnel's server said it keeps bytes sent behind the request head (its last 101 did).
-    private let earlyDataAccepted = Atomic<Bool>(false)
     /// TLS sessions to resume, and the handshakes counted (https:// tunnels).
     let tlsSessions: TLSSessionCache
-    /// The upgrade request serialized once (a dynamic tunnel's path differs per connection: not used there).
-    private let requestBytes: RequestBytes?
+    /// Each server of the list (one on most tunnels): its settings, request bytes and early-data answer.
+    private let runtimes: [ServerRuntime]
 
     enum Phase {
         case closed
@@ -33,10 +31,12 @@ public final class Tunnel: Sendable {
         var phase: Phase = .closed
         var generation = 0
         var bound: [String] = []
-        var proxy: ProxySettings?
-        var tls: NIOSSLContext?
-        /// The warm pool while listening with `pool > 0`.
-        var pool: WarmPool?
+        /// Per server while listening: proxy, TLS and (with `pool > 0`) its warm pool.
+        var servers: [OpenedServer] = []
+        /// Several servers: their health and the choice per connection; nil with one server.
+        var health: ServerSet?
+        /// Several servers: the timer that probes the ones that are out.
+        var probeTimer: RepeatedTask?
         /// A reverse tunnel's held requests while open (it has no listener).
         var exposer: ReverseExposer?
         var connections: [UInt64: ClientConnection] = [:]
@@ -57,9 +57,10 @@ public final class Tunnel: Sendable {
         self.tlsSessions = TLSSessionCache(logger: logger)
         self.environment = environment
         self.events = events
-        var template = config.upgradeRequest
-        template.offersEarlyData = Self.offersEarlyData(config)
-        self.requestBytes = config.mode.isDynamic ? nil : RequestBytes(template)
+        self.runtimes = (0..<config.serverCount).map {
+            let server = config.forServer($0)
+            return ServerRuntime(index: $0, config: server, offersEarlyData: Self.offersEarlyData(server))
+        }
     }
 
     // MARK: Open and close
@@ -80,19 +81,10 @@ public final class Tunnel: Sendable {
         events.emit(.tunnelStateChanged(name: config.name, state: .opening))
         if config.mode == .reverse { return openReverse(generation: generation) }
         do {
-            let proxy = try config.effectiveProxy(environment: environment)
-            var tls: NIOSSLContext?
-            if config.url.scheme.usesTLS {
-                tls = try ClientTLS.makeContext(caFile: config.caFile, insecure: config.insecure)
-                if let tls { tlsSessions.attach(to: tls) }
-                if config.insecure {
-                    logger.warning("TLS certificate verification is OFF (--insecure): anyone on the path can read and change this tunnel")
-                }
-            }
-            // A pooled tunnel runs its connections on one loop, the pool's: any of them can use any ready one.
-            let pool =
-                config.pool > 0 ? WarmPool(loop: group.next(), size: config.pool, refresh: config.poolRefreshAmount, logger: logger) : nil
-            let channels = try await bindListeners(childLoop: pool?.loop)
+            // A pooled tunnel runs its connections on one loop, its pools': any of them can use any ready one.
+            let poolLoop = config.pool > 0 ? group.next() : nil
+            let servers = try openServers(poolLoop: poolLoop)
+            let channels = try await bindListeners(childLoop: poolLoop)
             // One address per listening socket, several sockets (one per loop) per address.
             var bound: [String] = []
             for address in channels.compactMap({ $0.localAddress?.hostPortDescription }) where !bound.contains(address) {
@@ -102,9 +94,11 @@ public final class Tunnel: Sendable {
                 guard case .opening(generation) = state.phase else { return false }
                 state.phase = .listening(generation: generation, channels: channels)
                 state.bound = bound
-                state.proxy = proxy
-                state.tls = tls
-                state.pool = pool
+                state.servers = servers
+                if runtimes.count > 1 {
+                    state.health = ServerSet(count: runtimes.count, choice: config.serverChoice)
+                    state.probeTimer = startProbing()
+                }
                 return true
             }
             guard kept else {
@@ -112,9 +106,17 @@ public final class Tunnel: Sendable {
                 for channel in channels { try? await channel.close() }
                 return snapshot.state
             }
-            pool?.start(dialer: ServerDialer(tunnel: config, proxy: proxy, tls: tls))
-            logger.info("listening", metadata: ["address": "\(bound.joined(separator: ", "))", "url": "\(config.url.redacted)"])
-            if let proxy { logger.info("using proxy", metadata: ["proxy": "\(proxy)"]) }
+            for (runtime, opened) in zip(runtimes, servers) {
+                opened.pool?.start(dialer: ServerDialer(tunnel: runtime.config, proxy: opened.proxy, tls: opened.tls))
+            }
+            let urls = runtimes.map(\.config.url.redacted).joined(separator: ", ")
+            var listening: Logger.Metadata = ["address": "\(bound.joined(separator: ", "))", "url": "\(urls)"]
+            if runtimes.count > 1 { listening["servers"] = "\(config.serverChoice.rawValue)" }
+            logger.info("listening", metadata: listening)
+            for (runtime, opened) in zip(runtimes, servers) {
+                guard let proxy = opened.proxy else { continue }
+                logger.info("using proxy", metadata: ["proxy": "\(proxy)", "url": "\(runtime.config.url.redacted)"])
+            }
             events.emit(.tunnelStateChanged(name: config.name, state: .listening))
             return .listening
         } catch {
@@ -133,9 +135,39 @@ public final class Tunnel: Sendable {
         }
     }
 
+    /// Each server's proxy, TLS context and warm pool (not started).
+    private func openServers(poolLoop: (any EventLoop)?) throws -> [OpenedServer] {
+        var servers: [OpenedServer] = []
+        for runtime in runtimes {
+            let server = runtime.config
+            var opened = OpenedServer()
+            do {
+                opened.proxy = try server.effectiveProxy(environment: environment)
+                if server.url.scheme.usesTLS {
+                    opened.tls = try ClientTLS.makeContext(caFile: server.caFile, insecure: server.insecure)
+                    if let tls = opened.tls { tlsSessions.attach(to: tls) }
+                }
+            } catch {
+                guard runtimes.count > 1 else { throw error }
+                let words = (error as? ConfigError)?.message ?? "\(error)"
+                throw ConfigError("server \(runtime.index + 1) (\(server.url.redacted)): \(words)")
+            }
+            if let poolLoop {
+                var poolLogger = logger
+                if runtimes.count > 1 { poolLogger[metadataKey: "server"] = "\(runtime.index + 1)" }
+                opened.pool = WarmPool(loop: poolLoop, size: config.pool, refresh: config.poolRefreshAmount, logger: poolLogger)
+            }
+            servers.append(opened)
+        }
+        if config.insecure && servers.contains(where: { $0.tls != nil }) {
+            logger.warning("TLS certificate verification is OFF (--insecure): anyone on the path can read and change this tunnel")
+        }
+        return servers
+    }
+
     /// Stops listening and closes every connection of this tunnel.
     public func close() async {
-        let (channels, connections, wasOpen, pool) = state.withLock { state -> ([any Channel], [ClientConnection], Bool, WarmPool?) in
+        let (channels, connections, wasOpen, pools) = state.withLock { state -> ([any Channel], [ClientConnection], Bool, [WarmPool]) in
             var channels: [any Channel] = []
             if case .listening(_, let open) = state.phase { channels = open }
             let wasOpen: Bool
@@ -145,14 +177,18 @@ public final class Tunnel: Sendable {
             }
             state.phase = .closed
             state.bound = []
+            let pools = state.servers.compactMap(\.pool)
             defer {
-                state.pool = nil
+                state.servers = []
+                state.health = nil
+                state.probeTimer?.cancel()
+                state.probeTimer = nil
                 state.exposer?.stop()
                 state.exposer = nil
             }
-            return (channels, Array(state.connections.values), wasOpen, state.pool)
+            return (channels, Array(state.connections.values), wasOpen, pools)
         }
-        pool?.close()
+        for pool in pools { pool.close() }
         for channel in channels { try? await channel.close() }
         for connection in connections { connection.close() }
         if wasOpen {
@@ -279,17 +315,18 @@ public final class Tunnel: Sendable {
     // MARK: Connections
 
     /// One app connection: dials the tunnel's URL, or for a dynamic tunnel the URL its request filled
-    /// (with the front handler that answers the app once the server did).
+    /// (with the front handler that answers the app once the server did). With several servers, the
+    /// first attempt goes to the server `ServerSet` picks, and a failure before the 101 to the next one.
     private func accept(_ local: any Channel, dynamic: (target: DynamicTarget, front: ProxyFrontHandler)? = nil) {
         let peer = local.remoteAddress?.hostPortDescription ?? "?"
         let target = dynamic?.target
-        let (connection, proxy, tls, pool) = state.withLock { state -> (ClientConnection, ProxySettings?, NIOSSLContext?, WarmPool?) in
+        let (connection, opened, several) = state.withLock { state -> (ClientConnection, OpenedServer?, Bool) in
             let connection = ClientConnection(
                 id: state.nextID, peer: peer, local: local, tunnel: config.name, target: target?.description)
             state.nextID += 1
             state.total += 1
             state.connections[connection.id] = connection
-            return (connection, state.proxy, state.tls, state.pool)
+            return (connection, state.servers.first, state.health != nil)
         }
         emit(connection)
         if let target, let allow = config.allow, !allow.allows(target.hostPort) {
@@ -298,12 +335,18 @@ public final class Tunnel: Sendable {
             finish(connection, .failed(words))
             return
         }
-        var dialer = ServerDialer(tunnel: config, proxy: proxy, tls: tls)
-        dialer.request.connectionID = connection.clientID  // Purr-Connection, for the TUI's join
-        if let target { dialer.request.path = target.fill(config.url.path) }
-        dialer.earlyData = earlyDataPlan(for: connection)
-        if target == nil { dialer.requestBytes = requestBytes }
         let front = dynamic.map { UncheckedFront($0.front) }
+        if several {
+            // Keep what goes out early until the 101: a server that refuses before it costs the app nothing.
+            (try? local.pipeline.syncOperations.handler(type: EarlyBytesHandler.self))?.keepsForwarded = true
+            attempt(connection, target: target, front: front, tried: 0, reasons: [])
+            return
+        }
+        guard let opened else {
+            finish(connection, .failed("the tunnel is closed"))
+            local.close(promise: nil)
+            return
+        }
         let completion: @Sendable (Result<any Channel, HandshakeFailure>) -> Void = { result in
             switch result {
             case .success(let server):
@@ -315,13 +358,76 @@ public final class Tunnel: Sendable {
                 if let front { front.handler.answer(DialOutcome(failure)) } else { local.close(promise: nil) }
             }
         }
-        if let pooled = pool?.take() {
+        dial(connection, runtime: runtimes[0], opened: opened, target: target, completion: completion)
+    }
+
+    /// One try of a connection on a tunnel with several servers: the server the set picks (none left:
+    /// the connection fails with every server's reason in one line).
+    private func attempt(_ connection: ClientConnection, target: DynamicTarget?, front: UncheckedFront?, tried: UInt32, reasons: [String]) {
+        let local = connection.local
+        let picked = state.withLock { state -> (Int, OpenedServer)? in
+            guard let index = state.health?.pick(tried: tried), index < state.servers.count else { return nil }
+            return (index, state.servers[index])
+        }
+        guard let (index, opened) = picked else {
+            let words = reasons.isEmpty ? "the tunnel is closed" : "every server failed: \(reasons.joined(separator: "; "))"
+            finish(connection, .failed(words))
+            if let front { front.handler.answer(DialOutcome(HandshakeFailure(kind: .connect, words))) } else { local.close(promise: nil) }
+            return
+        }
+        let runtime = runtimes[index]
+        let started = NIODeadline.now()
+        dial(connection, runtime: runtime, opened: opened, target: target) { result in
+            switch result {
+            case .success(let server):
+                let seconds = Double((NIODeadline.now() - started).nanoseconds) / 1e9
+                let action = self.state.withLock { $0.health?.connected(index, seconds: seconds) } ?? .none
+                self.perform(action)
+                connection.server = index
+                front?.handler.answer(.connected)
+                self.startRelay(connection, server: server)
+            case .failure(let failure):
+                // The early bytes this server got go back in front, for the next one.
+                if let held = try? local.pipeline.syncOperations.handler(type: EarlyBytesHandler.self) {
+                    connection.bytesUp.add(-held.rewind())
+                }
+                var random = SystemRandomNumberGenerator()
+                let now = Self.now()
+                let (verdict, action) =
+                    self.state.withLock { $0.health?.failed(index, failure, now: now, random: &random) } ?? (.answer, .none)
+                self.perform(action)
+                let url = runtime.config.url.redacted
+                if verdict == .answer || connection.state.isFinished {
+                    self.finish(connection, .failed(failure.description))
+                    if let front { front.handler.answer(DialOutcome(failure)) } else { local.close(promise: nil) }
+                    return
+                }
+                self.logger.notice(
+                    "trying the next server", metadata: ["conn": "\(connection.id)", "url": "\(url)", "reason": "\(failure.description)"])
+                self.attempt(
+                    connection, target: target, front: front, tried: tried | (1 << index),
+                    reasons: reasons + ["\(url): \(failure.description)"])
+            }
+        }
+    }
+
+    /// Dials one server for `connection` (from its warm pool when one is ready).
+    private func dial(
+        _ connection: ClientConnection, runtime: ServerRuntime, opened: OpenedServer, target: DynamicTarget?,
+        completion: @escaping @Sendable (Result<any Channel, HandshakeFailure>) -> Void
+    ) {
+        var dialer = ServerDialer(tunnel: runtime.config, proxy: opened.proxy, tls: opened.tls)
+        dialer.request.connectionID = connection.clientID  // Purr-Connection, for the TUI's join
+        if let target { dialer.request.path = target.fill(runtime.config.url.path) }
+        dialer.earlyData = earlyDataPlan(for: connection, runtime: runtime)
+        if target == nil { dialer.requestBytes = runtime.requestBytes }
+        if let pooled = opened.pool?.take() {
             if connection.transition(to: .upgrading) { emit(connection) }
             dialer.send(on: pooled, completion: completion)
             return
         }
         dialer.dial(
-            on: local.eventLoop,
+            on: connection.local.eventLoop,
             connected: {
                 if connection.transition(to: .upgrading) { self.emit(connection) }
             },
@@ -329,12 +435,63 @@ public final class Tunnel: Sendable {
         )
     }
 
-    /// Early data for one connection: offered to this tunnel's server; sent once it said it keeps it.
-    private func earlyDataPlan(for connection: ClientConnection) -> EarlyDataPlan? {
-        guard Self.offersEarlyData(config) else { return nil }
+    /// Pauses or resumes a server's warm pool, as its health says.
+    private func perform(_ action: ServerSet.Action) {
+        switch action {
+        case .none:
+            return
+        case .pausePool(let index):
+            let (opened, server) = state.withLock { state in
+                (state.servers.indices.contains(index) ? state.servers[index] : nil, state.health?.servers[index])
+            }
+            opened?.pool?.close()
+            logger.warning(
+                server?.health == .draining ? "server draining" : "server down",
+                metadata: ["url": "\(runtimes[index].config.url.redacted)", "reason": "\(server?.lastError ?? "?")"])
+        case .resumePool(let index):
+            let opened = state.withLock { $0.servers.indices.contains(index) ? $0.servers[index] : nil }
+            if let opened, let pool = opened.pool {
+                pool.start(dialer: ServerDialer(tunnel: runtimes[index].config, proxy: opened.proxy, tls: opened.tls))
+            }
+            logger.notice("server up", metadata: ["url": "\(runtimes[index].config.url.redacted)"])
+        }
+    }
+
+    /// Several servers: every half second, probes the servers whose pause is over.
+    private func startProbing() -> RepeatedTask {
+        group.next().scheduleRepeatedTask(initialDelay: .milliseconds(500), delay: .milliseconds(500)) { [weak self] _ in
+            self?.probeDue()
+        }
+    }
+
+    private func probeDue() {
+        let now = Self.now()
+        let due = state.withLock { state -> [(Int, OpenedServer)] in
+            guard let indices = state.health?.probesDue(now: now) else { return [] }
+            return indices.compactMap { state.servers.indices.contains($0) ? ($0, state.servers[$0]) : nil }
+        }
+        for (index, opened) in due {
+            let runtime = runtimes[index]
+            let dialer = ServerDialer(tunnel: runtime.config, proxy: opened.proxy, tls: opened.tls)
+            ServerProbe.run(dialer, host: runtime.config.url.hostHeader, on: group.next(), timeout: .seconds(5)).whenSuccess { result in
+                var random = SystemRandomNumberGenerator()
+                let now = Self.now()
+                let action = self.state.withLock { $0.health?.probed(index, result, now: now, random: &random) } ?? .none
+                self.logger.debug("probe", metadata: ["url": "\(runtime.config.url.redacted)", "result": "\(result)"])
+                self.perform(action)
+            }
+        }
+    }
+
+    /// Seconds on a steady clock (the server set's time).
+    static func now() -> Double { Double(NIODeadline.now().uptimeNanoseconds) / 1e9 }
+
+    /// Early data for one connection: offered to this server; sent once it said it keeps it.
+    private func earlyDataPlan(for connection: ClientConnection, runtime: ServerRuntime) -> EarlyDataPlan? {
+        guard Self.offersEarlyData(runtime.config) else { return nil }
         return EarlyDataPlan(
-            send: earlyDataAccepted.load(ordering: .relaxed), local: connection.local, counter: connection.bytesUp,
-            learned: { accepted in self.earlyDataAccepted.store(accepted, ordering: .relaxed) })
+            send: runtime.earlyDataAccepted.load(ordering: .relaxed), local: connection.local, counter: connection.bytesUp,
+            learned: { accepted in runtime.earlyDataAccepted.store(accepted, ordering: .relaxed) })
     }
 
     /// Whether this tunnel's requests offer early data. Not on WebSocket: frames start only after the 101
@@ -348,6 +505,7 @@ public final class Tunnel: Sendable {
         guard local.isActive, !connection.state.isFinished else {
             server.close(promise: nil)
             finish(connection, .closed)
+            release(connection)
             return
         }
         connection.attach(server: server)
@@ -369,11 +527,19 @@ public final class Tunnel: Sendable {
         }
     }
 
+    /// Several servers: gives back the count a connection held on its server.
+    private func release(_ connection: ClientConnection) {
+        guard let index = connection.releaseServer() else { return }
+        state.withLock { $0.health?.ended(index) }
+    }
+
     private func finish(_ connection: ClientConnection, _ final: ClientConnectionState, reason: CloseReason = .closed) {
         guard connection.transition(to: final) else { return }
         let up = connection.bytesUp.total
         let down = connection.bytesDown.total
+        let server = runtimes.count > 1 ? connection.releaseServer() : nil
         state.withLock { state in
+            if let server { state.health?.ended(server) }
             state.connections.removeValue(forKey: connection.id)
             state.closedUp += up
             state.closedDown += down
@@ -389,6 +555,7 @@ public final class Tunnel: Sendable {
                 "duration": "\(Date().timeIntervalSince(connection.started).threeDecimals)s", "reason": "\(reason)",
             ]
             if let target = connection.target { metadata["target"] = "\(target)" }
+            if let server { metadata["url"] = "\(self.runtimes[server].config.url.redacted)" }
             return metadata
         }
         if case .failed(let failure) = final {
@@ -408,7 +575,8 @@ public final class Tunnel: Sendable {
 
     public var snapshot: TunnelSnapshot {
         let (copy, live) = state.withLock { ($0, Array($0.connections.values)) }
-        let pool = copy.pool?.snapshot
+        let pool = copy.servers.compactMap(\.pool?.snapshot).reduce(nil) { sum, next in sum.map { $0.adding(next) } ?? next }
+        let servers = copy.health?.snapshot(urls: runtimes.map(\.config.url.redacted), now: Self.now(), date: Date()) ?? []
         let tlsCounts = tlsSessions.counts
         let connections = live.sorted { $0.id < $1.id }.map(\.snapshot)
         var reverse: ReverseSnapshot?
@@ -442,6 +610,7 @@ public final class Tunnel: Sendable {
             tlsResumed: tlsCounts.resumed
         )
         snapshot.reverse = reverse
+        snapshot.servers = servers
         return snapshot
     }
 

@@ -200,3 +200,20 @@ public struct WarmPoolSnapshot: Sendable, Equatable, Codable {
         self.size = size
     }
 }
+
+extension WarmPoolSnapshot {
+    /// Two pools' counts as one (a tunnel with several servers has a pool per server).
+    func adding(_ other: WarmPoolSnapshot) -> WarmPoolSnapshot {
+        var sum = self
+        sum.size += other.size
+        sum.idle += other.idle
+        sum.made += other.made
+        sum.used += other.used
+        sum.misses += other.misses
+        sum.refreshed += other.refreshed
+        sum.lost += other.lost
+        sum.failed += other.failed
+        sum.lastError = other.lastError ?? lastError
+        return sum
+    }
+}

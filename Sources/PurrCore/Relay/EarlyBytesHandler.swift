@@ -20,6 +20,10 @@ public final class EarlyBytesHandler: ChannelInboundHandler, RemovableChannelHan
     /// Early data: while set, what is read goes straight to it (the server connection, before its 101).
     private var sink: ((ByteBuffer) -> Void)?
     private var sinkBudget = 0
+    /// A tunnel with several servers: keep a copy of what went to the sink, so that a server that refuses
+    /// before its 101 costs the app no byte (`rewind`). Off: nothing is copied (one server).
+    public var keepsForwarded = false
+    private var forwarded: ByteBuffer?
 
     public init() {}
 
@@ -27,7 +31,10 @@ public final class EarlyBytesHandler: ChannelInboundHandler, RemovableChannelHan
     /// to `limit` bytes (NIO's last read may overshoot it); past that, reading stops until the relay
     /// starts. The end of input stays for the relay.
     public func forward(upTo limit: Int, to sink: @escaping (ByteBuffer) -> Void) {
-        if let held = buffered, held.readableBytes > 0 { sink(held) }
+        if let held = buffered, held.readableBytes > 0 {
+            sink(held)
+            if keepsForwarded { keep(held) }
+        }
         sinkBudget = limit - (buffered?.readableBytes ?? 0)
         buffered = nil
         self.sink = sink
@@ -43,6 +50,28 @@ public final class EarlyBytesHandler: ChannelInboundHandler, RemovableChannelHan
         sink = nil
     }
 
+    /// The server that got the early bytes refused them before its 101: they go back in front of what is
+    /// held, for the next server (or the relay). Returns how many came back (to uncount). Needs
+    /// `keepsForwarded`.
+    @discardableResult
+    public func rewind() -> Int {
+        sink = nil
+        guard var copy = forwarded else { return 0 }
+        forwarded = nil
+        let count = copy.readableBytes
+        if let held = buffered { copy.writeImmutableBuffer(held) }
+        buffered = copy
+        return count
+    }
+
+    private func keep(_ bytes: ByteBuffer) {
+        if forwarded == nil {
+            forwarded = bytes
+        } else {
+            forwarded!.writeImmutableBuffer(bytes)
+        }
+    }
+
     public func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
     }
@@ -50,12 +79,14 @@ public final class EarlyBytesHandler: ChannelInboundHandler, RemovableChannelHan
     public func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
         sink = nil
+        forwarded = nil
     }
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var bytes = Self.unwrapInboundIn(data)
         if let sink {
             sinkBudget -= bytes.readableBytes
+            if keepsForwarded { keep(bytes) }
             sink(bytes)
             if sinkBudget > 0 { context.read() } else { context.channel.stopReading() }
             return
