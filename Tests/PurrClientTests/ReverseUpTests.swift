@@ -90,3 +90,53 @@ final class ReverseUpTests: XCTestCase {
         await engine.shutdown()
     }
 }
+
+extension ReverseUpTests {
+    /// Closing a reverse tunnel in-process (the TUI's toggle, a reload that drops it) closes its held
+    /// requests at once: the server's clients and held requests for the name drop to 0 within seconds
+    /// (not at the 50 s refresh, nor wait_timeout after its last use), and the published port refuses.
+    /// While open, its state word is `exposed`, not `listening`.
+    func testEngineCloseReleasesTheNameAtOnce() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("rev-release-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let body = "released on close \(UUID().uuidString)\n"
+        try body.write(to: directory.appendingPathComponent("index.html"), atomically: true, encoding: .utf8)
+        let (origin, originPort) = try DynamicPeers.httpOrigin(serving: directory)
+        defer { origin.stop() }
+        let published = RunningProcess.freePort()
+        let admin = RunningProcess.freePort()
+        let (server, serverPort) = try RunningProcess.purrServer(
+            config: """
+                [[reverse]]
+                name = "web"
+                path = "/rev/web"
+                token = "\(Self.token)"
+                listen = "127.0.0.1:\(published)"
+                wait_timeout = 30
+                """, arguments: ["--admin-port", String(admin)])
+        defer { server.stop() }
+        var config = TunnelConfig(name: "lab", url: try ServerURL(parsing: "http://127.0.0.1:\(serverPort)/rev/web"), token: Self.token)
+        config.mode = .reverse
+        config.target = HostPort(host: "127.0.0.1", port: originPort)
+        config.pool = 3
+        let engine = TunnelEngine(environment: [:])
+        try engine.add(config)
+        let opened = await engine.open("lab")
+        XCTAssertEqual(opened, .listening)
+        XCTAssertTrue(TestKit.poll(timeout: 20) { engine.snapshot(of: "lab")?.stateWord == "exposed" }, server.stderr)
+        XCTAssertTrue(TestKit.poll(timeout: 10) { ReverseStatsTests.stats(admin: admin).map { $0.clients == 1 && $0.held == 3 } ?? false })
+        let served = try RunningProcess.run(
+            absolute: "/usr/bin/curl", ["-sS", "-m", "10", "--noproxy", "*", "http://127.0.0.1:\(published)/index.html"])
+        XCTAssertEqual(served.stdout, body, served.stderr + server.stderr)
+        XCTAssertTrue(TestKit.poll(timeout: 10) { ReverseStatsTests.stats(admin: admin)?.held == 3 })
+        await engine.close("lab")
+        XCTAssertEqual(engine.snapshot(of: "lab")?.stateWord, "closed")
+        let released = TestKit.poll(timeout: 5) { ReverseStatsTests.stats(admin: admin).map { $0.clients == 0 && $0.held == 0 } ?? false }
+        XCTAssertTrue(released, "\(String(describing: ReverseStatsTests.stats(admin: admin)))" + server.stderr)
+        let refused = try BlockingSocket(port: published)
+        refused.setReadTimeout(5)
+        XCTAssertEqual(try refused.read(), [])
+        await engine.shutdown()
+    }
+}

@@ -15,6 +15,13 @@ public struct ReverseSnapshot: Sendable, Equatable {
         self.lastRefusal = lastRefusal
     }
 
+    /// The tunnel's state in one word, where a forward tunnel says `listening`: `exposed` (registered),
+    /// `refused` (the server's last answer was a refusal, not registered since) or `registering`.
+    public var stateWord: String {
+        if registered { return "exposed" }
+        return lastRefusal == nil ? "registering" : "refused"
+    }
+
     /// `registering`, `exposed`, or `failed: why` (refused, not registered since).
     public var phase: String {
         if registered { return "exposed" }

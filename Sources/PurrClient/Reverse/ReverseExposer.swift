@@ -52,6 +52,8 @@ public final class ReverseExposer: Sendable {
     let group: any EventLoopGroup
     let logger: Logger
     let environment: [String: String]
+    /// The held requests waiting for their answer, closed by `stop`.
+    let held = HeldChannels()
     /// Sent with every held request, so the server counts this process's requests as one client.
     let clientID = "purr-" + String(UInt64.random(in: 0...UInt64.max), radix: 36)
     private let gaveUp = Mutex<(@Sendable (String) -> Void)?>(nil)
@@ -94,9 +96,11 @@ public final class ReverseExposer: Sendable {
     /// How long a refreshed held request stays open beside its replacement.
     static func overlap(_ refresh: Double) -> Double { min(5, refresh * 0.2) }
 
-    /// Stops opening held requests (those open end with the event loop group).
+    /// Stops opening held requests and closes those waiting, so the server releases the name at once
+    /// (relays already running go on to their end).
     public func stop() {
         state.withLock { $0.stopped = true }
+        held.closeAll()
     }
 
     var isStopped: Bool { state.withLock { $0.stopped } }
@@ -183,8 +187,8 @@ final class HeldSlot: @unchecked Sendable {
         loop.scheduleTask(in: .nanoseconds(Int64((refresh - ReverseExposer.overlap(refresh)) * 1e9))) {
             if !settled, current == self.attempt { self.dial() }
         }
-        dialer.dial(
-            on: loop,
+        dialer.dialHeld(
+            on: loop, tracking: exposer.held,
             connected: {
                 self.loop.scheduleTask(in: .nanoseconds(Int64(self.exposer.settings.registeredAfter * 1e9))) {
                     guard !settled else { return }
@@ -197,6 +201,8 @@ final class HeldSlot: @unchecked Sendable {
                     settled = true
                     self.exposer.update { $0.held -= 1 }
                     let replaced = current != self.attempt
+                    // Stopped: whatever the answer, nothing is served or reopened.
+                    if self.exposer.isStopped, case .failure = result { return }
                     switch result {
                     case .success(let channel):
                         // Stopped (the tunnel closed): a held request still open is not served, so the
