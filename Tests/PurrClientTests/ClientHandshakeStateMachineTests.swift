@@ -59,6 +59,57 @@ final class ClientHandshakeStateMachineTests: XCTestCase {
         }
     }
 
+    /// The tunnel's last accepted 101 is remembered byte for byte: the same bytes again hand over without
+    /// being read; other bytes (another early-data answer, a refusal, a 100 before it, a WebSocket
+    /// request) are read in full as before, and a new accepted one replaces it.
+    func testAKnownAnswerIsTakenByItsBytesAndAnythingElseIsRead() {
+        let known = KnownAnswer()
+        func machine(websocket: Bool = false) -> Machine {
+            var machine = Machine(
+                settings: .init(proxy: nil, tls: false, pooled: false, timeoutSeconds: 15, knownAnswer: known),
+                expectation: websocket ? .init(upgrade: .websocket, webSocketKey: "dGhlIHNhbXBsZSBub25jZQ==") : Self.purr)
+            _ = machine.connected(authorization: nil)
+            return machine
+        }
+        let keeps = UpgradeResponse.switching(.purr, earlyData: true)
+        var first = machine()
+        XCTAssertEqual(first.read(bytes(keeps)), .handOver(framed: false, earlyData: true, behind: ByteBuffer()))
+        var buffer = bytes(keeps + "behind")
+        XCTAssertEqual(known.match(&buffer), true, "remembered")
+        XCTAssertEqual(String(buffer: buffer), "behind")
+
+        var again = machine()
+        XCTAssertEqual(again.read(bytes(keeps + "SSH-2.0-x")), .handOver(framed: false, earlyData: true, behind: bytes("SSH-2.0-x")))
+        // Cut short: not the known bytes yet, read as usual and completed by the rest.
+        var cut = machine()
+        XCTAssertEqual(cut.read(bytes(String(keeps.prefix(20)))), .none)
+        XCTAssertEqual(cut.read(bytes(String(keeps.dropFirst(20)))), .handOver(framed: false, earlyData: true, behind: ByteBuffer()))
+
+        // Another server's 101 (no early data) is read, and replaces the known one.
+        var other = machine()
+        XCTAssertEqual(
+            other.read(bytes(UpgradeResponse.switching(.purr))), .handOver(framed: false, earlyData: false, behind: ByteBuffer()))
+        buffer = bytes(keeps)
+        XCTAssertNil(known.match(&buffer))
+        XCTAssertEqual(buffer.readableBytes, keeps.utf8.count, "untouched when it does not match")
+
+        // A refusal is still a refusal; an answer behind a 100 is not remembered.
+        var refused = machine()
+        XCTAssertEqual(
+            failure(refused.read(bytes(UpgradeResponse.error(status: 503, reason: "Service Unavailable", message: "draining"))))?.status,
+            503)
+        var informational = machine()
+        XCTAssertEqual(
+            informational.read(bytes("HTTP/1.1 100 Continue\r\n\r\n" + keeps)),
+            .handOver(framed: false, earlyData: true, behind: ByteBuffer()))
+        buffer = bytes(keeps)
+        XCTAssertNil(known.match(&buffer), "the 101 after a 100 was not remembered")
+
+        // A WebSocket request never takes the shortcut: its accept value is checked every time.
+        var webSocket = machine(websocket: true)
+        XCTAssertNotNil(failure(webSocket.read(bytes(UpgradeResponse.switching(.purr)))))
+    }
+
     // MARK: Refusals
 
     func testARefusalReadsItsBodyForTheErrorLine() {

@@ -1,4 +1,5 @@
 import Foundation
+import PurrCore
 import Synchronization
 
 /// Fans engine events out to any number of async streams. A slow consumer loses the oldest events
@@ -11,6 +12,8 @@ final class EventHub: Sendable {
     var hasSubscribers: Bool { subscribers.load(ordering: .relaxed) > 0 }
 
     func stream() -> AsyncStream<TunnelEvent> {
+        // A subscriber (the TUI) shows connections' TCP health: read it as each starts relaying.
+        TCPSampler.expectReaders()
         let (stream, continuation) = AsyncStream<TunnelEvent>.makeStream(bufferingPolicy: .bufferingNewest(4096))
         let id = UUID()
         continuations.withLock {

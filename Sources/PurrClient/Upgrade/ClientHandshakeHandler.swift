@@ -59,7 +59,8 @@ final class ClientHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
     ) {
         let settings = ClientHandshakeStateMachine.Settings(
             proxy: route.proxy?.endpoint.description, tls: route.tls != nil,
-            pooled: request == nil, reconnected: route.resumeWith != nil, timeoutSeconds: route.timeout.nanoseconds / 1_000_000_000)
+            pooled: request == nil, reconnected: route.resumeWith != nil, timeoutSeconds: route.timeout.nanoseconds / 1_000_000_000,
+            knownAnswer: route.requestBytes?.knownAnswer)
         self.machine = ClientHandshakeStateMachine(
             settings: settings, expectation: request.map(ClientHandshakeStateMachine.Expectation.init))
         self.route = route

@@ -24,6 +24,13 @@ struct ClientHandshakeStateMachine {
         var headLimit = PurrWire.maxHeadSize
         /// The handshake timeout, for its error line.
         var timeoutSeconds: Int64 = 15
+        /// The tunnel's last accepted original-Purr 101: the same bytes again are taken without reading.
+        var knownAnswer: KnownAnswer?
+
+        static func == (lhs: Settings, rhs: Settings) -> Bool {
+            lhs.proxy == rhs.proxy && lhs.tls == rhs.tls && lhs.pooled == rhs.pooled && lhs.reconnected == rhs.reconnected
+                && lhs.headLimit == rhs.headLimit && lhs.timeoutSeconds == rhs.timeoutSeconds && lhs.knownAnswer === rhs.knownAnswer
+        }
     }
 
     /// What the 101 must match: from the request sent.
@@ -373,6 +380,13 @@ struct ClientHandshakeStateMachine {
 
     private mutating func readUpgradeAnswer(_ buffer: ByteBuffer, _ expectation: Expectation) -> Action {
         var buffer = buffer
+        let known = expectation.webSocketKey == nil ? settings.knownAnswer : nil
+        if let known, let earlyData = known.match(&buffer) {
+            state = .done
+            return .handOver(framed: false, earlyData: earlyData, behind: buffer)
+        }
+        let received = buffer
+        var informational = false
         while let lines = ResponseHead.take(from: &buffer) {
             let head: ResponseHead
             do throws(ResponseHead.ParseError) {
@@ -385,8 +399,16 @@ struct ClientHandshakeStateMachine {
                     return fail(.badAnswer, UpgradeResponseError.malformed("bad header line '\(line)'").description)
                 }
             }
-            if head.isInformational { continue }
-            return answered(head, expectation, behind: buffer)
+            if head.isInformational {
+                informational = true
+                continue
+            }
+            let action = answered(head, expectation, behind: buffer)
+            if let known, !informational, case .handOver(false, let earlyData, _) = action {
+                known.remember(
+                    received.getSlice(at: received.readerIndex, length: buffer.readerIndex - received.readerIndex)!, earlyData: earlyData)
+            }
+            return action
         }
         if buffer.readableBytes > settings.headLimit {
             return fail(.badAnswer, UpgradeResponseError.malformed("response head larger than \(settings.headLimit) bytes").description)

@@ -9,6 +9,8 @@ struct RequestBytes: Sendable {
     private let prefix: ByteBuffer
     /// The extra headers and the early-data offer (the connection's id follows).
     private let middle: ByteBuffer
+    /// The server's last 101 to this request (shared by every copy: one per tunnel).
+    let knownAnswer = KnownAnswer()
 
     /// nil when `template` does not pass `UpgradeRequest.validate()` (each connection then says why).
     init?(_ template: UpgradeRequest) {
