@@ -162,7 +162,7 @@ public final class TUIController: @unchecked Sendable {
             }
             let inner = layout.tunnels.inner
             if event.y == inner.y {
-                let columns = TunnelTableView.columns(width: inner.width - 2)
+                let columns = TunnelTableView.columns(width: inner.width - 2, servers: TunnelTableView.hasSeveralServers(model))
                 if let title = Column.title(at: event.x - inner.x - 1, in: columns) { model.sort.select(title) }
             } else if event.y > inner.y {
                 let index = model.scroll + event.y - inner.y - 1

@@ -7,6 +7,8 @@ import PurrCore
 public struct JoinedConnection: Sendable, Equatable {
     public var client: ConnectionSnapshot
     public var server: StatsSnapshot.Connection?
+    /// The watched server (its `[[servers]]` name) whose admin stream knows this connection.
+    public var serverName: String?
     /// The client's counters when the server's snapshot arrived, so the in-flight figures compare
     /// numbers taken at (about) the same moment.
     public var clientAtServerSample: (up: Int, down: Int)?
@@ -18,7 +20,8 @@ public struct JoinedConnection: Sendable, Equatable {
     }
 
     public static func == (lhs: JoinedConnection, rhs: JoinedConnection) -> Bool {
-        lhs.client == rhs.client && lhs.server == rhs.server && lhs.clientAtServerSample?.up == rhs.clientAtServerSample?.up
+        lhs.client == rhs.client && lhs.server == rhs.server && lhs.serverName == rhs.serverName
+            && lhs.clientAtServerSample?.up == rhs.clientAtServerSample?.up
             && lhs.clientAtServerSample?.down == rhs.clientAtServerSample?.down
     }
 
@@ -54,14 +57,17 @@ public struct JoinedConnection: Sendable, Equatable {
     public var clientHopSlow: Bool { Self.isSlow(client.tcp) || Self.isSlow(server?.tcp?.client) }
     public var targetHopSlow: Bool { Self.isSlow(server?.tcp?.target) }
 
-    /// Joins a tunnel's connections with the servers' connections (`byClientID`).
+    /// Joins a tunnel's connections with the servers' connections (`byClientID`); `names` says which
+    /// watched server each came from.
     public static func join(
         _ connections: [ConnectionSnapshot], servers byClientID: [String: StatsSnapshot.Connection],
-        samples: [String: (up: Int, down: Int)] = [:]
+        samples: [String: (up: Int, down: Int)] = [:], names: [String: String] = [:]
     ) -> [JoinedConnection] {
         connections.map { connection in
             guard let id = connection.clientID else { return JoinedConnection(client: connection) }
-            return JoinedConnection(client: connection, server: byClientID[id], clientAtServerSample: samples[id])
+            var joined = JoinedConnection(client: connection, server: byClientID[id], clientAtServerSample: samples[id])
+            joined.serverName = names[id]
+            return joined
         }
     }
 }

@@ -32,9 +32,11 @@ public struct TUIModel: Sendable {
 
         public var stateWord: String { isFailing ? "failing" : StateSymbol.word(snapshot.state) }
 
-        /// The filter matches any column: name, addresses, server URL, state, last error.
+        /// The filter matches any column: name, addresses, server URLs (every one of a list), state, last error.
         func matches(_ filter: String) -> Bool {
-            let fields = [snapshot.name, snapshot.config.url.redacted, stateWord, snapshot.lastError ?? ""] + snapshot.boundAddresses
+            let fields =
+                [snapshot.name, snapshot.config.url.redacted, stateWord, snapshot.lastError ?? ""] + snapshot.boundAddresses
+                + snapshot.servers.map(\.url)
             return fields.contains { $0.localizedCaseInsensitiveContains(filter) }
         }
     }
@@ -90,6 +92,8 @@ public struct TUIModel: Sendable {
     public var graphRange = GraphRange.minute
     /// The watched servers' live connections, by the client's connection id.
     public private(set) var serverConnections: [String: StatsSnapshot.Connection] = [:]
+    /// Which watched server (by name) each of those came from.
+    public private(set) var serverConnectionNames: [String: String] = [:]
     /// The client's counters (by connection id) at the moment each server snapshot arrived.
     public var clientAtServerSample: [String: (up: Int, down: Int)] = [:]
     /// One line at the bottom: the last action's result or error (a write error is shown, not lost).
@@ -144,12 +148,17 @@ public struct TUIModel: Sendable {
         }
         guard arrived else { return }
         var index: [String: StatsSnapshot.Connection] = [:]
+        var names: [String: String] = [:]
         for server in servers where server.state == .live {
             for connection in server.snapshot?.connections ?? [] {
-                if let id = connection.clientID { index[id] = connection }
+                if let id = connection.clientID {
+                    index[id] = connection
+                    names[id] = server.name
+                }
             }
         }
         serverConnections = index
+        serverConnectionNames = names
         // The client's side of each joined connection, now: in-flight bytes compare these.
         var samples: [String: (up: Int, down: Int)] = [:]
         if !index.isEmpty {
@@ -165,7 +174,8 @@ public struct TUIModel: Sendable {
     /// The selected tunnel's connections, each joined with the server's view of it.
     public var joinedConnections: [JoinedConnection] {
         guard let row = selectedTunnel else { return [] }
-        return JoinedConnection.join(row.snapshot.connections, servers: serverConnections, samples: clientAtServerSample)
+        return JoinedConnection.join(
+            row.snapshot.connections, servers: serverConnections, samples: clientAtServerSample, names: serverConnectionNames)
     }
 
     /// The event log lines the event filter lets through, newest last.

@@ -10,9 +10,7 @@ enum HeaderView {
         x += grid.put(" tunnels \(counts.tunnels) · open \(counts.open) · active \(counts.active) ", x: x, y: 0, role: .header)
         let clock = Format.clock(model.now)
         for server in model.servers {
-            let (word, _) = ServerView.describe(server.state)
-            let short = word.hasPrefix("reconnecting") ? "reconnecting" : word
-            let text = "  \(server.name): \(short)"
+            let text = "  \(server.name): \(ServerView.headerWord(server))"
             if x + text.count + clock.count + 2 > width { break }
             x += grid.put(text, x: x, y: 0, role: .header)
         }

@@ -9,12 +9,14 @@ enum ConnectionsView {
     static let unknown = "–"
 
     /// `dynamic`: the tunnel's connections each name their target (SOCKS5, HTTP proxy): a TARGET column.
-    static func columns(width: Int, dynamic: Bool = false) -> [Column] {
+    /// `servers`: the tunnel has several: a SERVER column says which one each connection went to.
+    static func columns(width: Int, dynamic: Bool = false, servers: Bool = false) -> [Column] {
         let target = Column(title: "TARGET", width: 22, priority: 97, flexible: true, minimum: 14)
+        let server = Column(title: "SERVER", width: 15, priority: 96)
         return Column.fit(
             [
                 Column(title: "PEER", width: 15, priority: 100, flexible: true, minimum: 12)
-            ] + (dynamic ? [target] : []) + [
+            ] + (dynamic ? [target] : []) + (servers ? [server] : []) + [
                 Column(title: "STATE", width: 9, priority: 95),
                 Column(title: "AGE", width: 6, priority: 60, align: .right),
                 Column(title: "↑ SENT", width: 9, priority: 92, align: .right),
@@ -60,8 +62,18 @@ enum ConnectionsView {
             grid.put(Format.truncate("error: " + reason, width: inner.width - 2), x: inner.x + 1, y: y, role: .error)
             y += 1
         }
+        // Several servers: one line each (health, counts, retry, last error) above the connections.
+        let details = serverDetailLines(snapshot, model: model, width: inner.width - 2, room: inner.y + inner.height - y - 2)
+        for parts in details {
+            var x = inner.x + 1
+            for (text, role) in parts where x < inner.x + inner.width - 1 {
+                x += grid.put(text, x: x, y: y, role: role, maxWidth: inner.x + inner.width - 1 - x)
+            }
+            y += 1
+        }
         guard y < inner.y + inner.height else { return }
-        let columns = columns(width: inner.width - 2, dynamic: snapshot.config.mode.isDynamic)
+        let labels = ServerSummary.labels(snapshot.servers)
+        let columns = columns(width: inner.width - 2, dynamic: snapshot.config.mode.isDynamic, servers: !snapshot.servers.isEmpty)
         Column.drawHeader(columns, into: &grid, x: inner.x + 1, y: y)
         y += 1
         if joined.isEmpty {
@@ -71,7 +83,9 @@ enum ConnectionsView {
         }
         let first = firstShown(model, rows: inner.y + inner.height - y, count: joined.count)
         for (index, connection) in joined.enumerated().dropFirst(first) where y < inner.y + inner.height {
-            Column.drawRow(columns, into: &grid, x: inner.x + 1, y: y) { cell($0.title, connection, now: model.now) }
+            Column.drawRow(columns, into: &grid, x: inner.x + 1, y: y) { column in
+                column.title == "SERVER" ? serverCell(connection, labels: labels) : cell(column.title, connection, now: model.now)
+            }
             if focused, index == model.connectionSelected { grid.restyle(x: inner.x, y: y, width: inner.width, role: .selected) }
             y += 1
         }
@@ -84,6 +98,31 @@ enum ConnectionsView {
         return lines
     }
 
+    /// A several-server tunnel's detail lines, one per server, in at most `room` lines (the table's
+    /// header and a connection keep theirs); cut short, the last line says how many more there are.
+    static func serverDetailLines(_ snapshot: TunnelSnapshot, model: TUIModel, width: Int, room: Int) -> [[(String, ThemeRole)]] {
+        let servers = snapshot.servers
+        guard !servers.isEmpty, room > 0 else { return [] }
+        let labels = ServerSummary.labels(servers)
+        let labelWidth = min(24, servers.map { labels[$0.index]?.count ?? 0 }.max() ?? 0)
+        var lines = servers.prefix(room).map { server in
+            ServerSummary.detail(
+                server, label: labels[server.index] ?? ServerSummary.number(server.index), labelWidth: labelWidth, now: model.now)
+        }
+        if servers.count > room {
+            lines[lines.count - 1] = [("… \(servers.count - room + 1) more servers (a taller terminal shows them)", .dim)]
+        }
+        return lines
+    }
+
+    /// The server a connection went to: its short label from the tunnel's list, or the watched server
+    /// ([[servers]]) that knows it; `–` while none answered yet.
+    static func serverCell(_ joined: JoinedConnection, labels: [Int: String]) -> (String, ThemeRole) {
+        if let index = joined.client.server { return (labels[index] ?? ServerSummary.number(index), .normal) }
+        if let name = joined.serverName { return (name, .normal) }
+        return (unknown, .dim)
+    }
+
     /// The first connection shown: the list scrolls to keep the selected one in view.
     static func firstShown(_ model: TUIModel, rows: Int, count: Int) -> Int {
         max(0, min(model.connectionSelected - rows + 1, count - rows))
@@ -93,7 +132,9 @@ enum ConnectionsView {
     static func index(atY y: Int, rect: Rect, model: TUIModel) -> Int? {
         guard let row = model.selectedTunnel else { return nil }
         let inner = rect.inner
-        let top = inner.y + noticeLines(row.snapshot) + 1
+        let notices = noticeLines(row.snapshot)
+        let details = serverDetailLines(row.snapshot, model: model, width: inner.width - 2, room: inner.height - notices - 2).count
+        let top = inner.y + notices + details + 1
         let count = model.joinedConnections.count
         let index = firstShown(model, rows: inner.y + inner.height - top, count: count) + y - top
         return y >= top && index < count ? index : nil

@@ -67,8 +67,8 @@ enum ServerView {
         let routeColumns = routeColumns(width: inner.width - 2)
         let connectionColumns = connectionColumns(width: inner.width - 2)
         for server in model.servers {
-            let (word, role) = describe(server.state)
-            var parts: [(String, ThemeRole)] = [("\(server.name)  ", .normal), ("● " + word, role)]
+            let (symbol, word, role) = describe(server)
+            var parts: [(String, ThemeRole)] = [("\(server.name)  ", .normal), ("\(symbol) " + word, role)]
             if let stats = server.snapshot {
                 parts.append(
                     ("  up \(Format.age(stats.server.uptimeSeconds))  conn \(stats.totals.active)/\(stats.totals.total)", .dim))
@@ -131,6 +131,27 @@ enum ServerView {
                 }
             }
         }
+    }
+
+    /// A watched server's mark: draining (its admin JSON's `server.draining`: new upgrades get 503)
+    /// and down (its admin stream unreachable) stand out from live.
+    static func describe(_ server: TUIModel.ServerRow) -> (symbol: String, word: String, role: ThemeRole) {
+        if case .unreachable = server.state {
+            let (word, _) = describe(server.state)
+            return (ServerSummary.downMark, "down, " + word, .error)
+        }
+        if server.state == .live, server.snapshot?.server.draining == true {
+            return (ServerSummary.drainingMark, "draining (new connections get 503)", .warning)
+        }
+        let (word, role) = describe(server.state)
+        return ("●", word, role)
+    }
+
+    /// The header's one word: live, draining, down, connecting...
+    static func headerWord(_ server: TUIModel.ServerRow) -> String {
+        if case .unreachable = server.state { return "down" }
+        if server.state == .live, server.snapshot?.server.draining == true { return "draining" }
+        return describe(server.state).0
     }
 
     static func describe(_ state: AdminStream.State) -> (String, ThemeRole) {

@@ -3,13 +3,16 @@ import PurrCore
 
 /// The tunnel table: one row per tunnel with state, counters, rates and a sparkline.
 enum TunnelTableView {
-    static func columns(width: Int) -> [Column] {
-        Column.fit(
+    /// `servers`: some tunnel has several servers: a SERVERS column with their health (`2/3 up ✖1`).
+    static func columns(width: Int, servers: Bool = false) -> [Column] {
+        let health = Column(title: "SERVERS", width: 13, priority: 85)
+        return Column.fit(
             [
                 Column(title: "NAME", width: 14, priority: 100, flexible: true, minimum: 10),
                 Column(title: "LOCAL", width: 16, priority: 60),
                 Column(title: "REMOTE", width: 18, priority: 40, flexible: true, minimum: 12),
                 Column(title: "STATE", width: 11, priority: 90),
+            ] + (servers ? [health] : []) + [
                 Column(title: "CONN", width: 7, priority: 80, align: .right),
                 Column(title: "↑ BYTES", width: 9, priority: 70, align: .right),
                 Column(title: "↓ BYTES", width: 9, priority: 70, align: .right),
@@ -26,7 +29,7 @@ enum TunnelTableView {
             title: "Tunnels (\(model.visible.count))\(filtered)", titleRole: focused ? .focusedPaneTitle : .paneTitle)
         let inner = rect.inner
         guard inner.height > 0, inner.width > 0 else { return }
-        let columns = columns(width: inner.width - 2)
+        let columns = columns(width: inner.width - 2, servers: hasSeveralServers(model))
         Column.drawHeader(columns, into: &grid, x: inner.x + 1, y: inner.y)
         for column in columns {
             guard let mark = model.sort.mark(for: column.title), let offset = Column.offset(of: column.title, in: columns) else { continue }
@@ -59,6 +62,11 @@ enum TunnelTableView {
         }
     }
 
+    /// Whether a SERVERS column is needed: some tunnel (filtered or not) has several servers.
+    static func hasSeveralServers(_ model: TUIModel) -> Bool {
+        model.tunnels.contains { !$0.snapshot.servers.isEmpty }
+    }
+
     static func drawRow(_ row: TUIModel.TunnelRow, columns: [Column], into grid: inout CellGrid, x startX: Int, y: Int) {
         let snapshot = row.snapshot
         Column.drawRow(columns, into: &grid, x: startX, y: y) { cell($0.title, row: row, width: $0.width) }
@@ -82,9 +90,12 @@ enum TunnelTableView {
             // A dynamic tunnel's row says what its port speaks before the URL template.
             let mode = snapshot.config.mode
             if mode == .reverse { return (reverseRemote(snapshot, width: width), .dim) }
-            guard mode.isDynamic else { return (RemoteText.shorten(snapshot.config.url, width: width), .dim) }
+            // Several servers: the first, and how many more (the SERVERS column and the detail lines say which).
+            let more = snapshot.servers.count > 1 ? " +\(snapshot.servers.count - 1)" : ""
+            let room = max(0, width - more.count)
+            guard mode.isDynamic else { return (RemoteText.shorten(snapshot.config.url, width: room) + more, .dim) }
             let prefix = "\(mode.rawValue) "
-            return (prefix + RemoteText.shorten(snapshot.config.url, width: max(0, width - prefix.count)), .dim)
+            return (prefix + RemoteText.shorten(snapshot.config.url, width: max(0, room - prefix.count)) + more, .dim)
         case "STATE":
             if let reverse = snapshot.reverse, !row.isFailing {
                 let word = reverse.registered ? "exposed" : reverse.lastRefusal == nil ? "joining" : "refused"
@@ -97,6 +108,9 @@ enum TunnelTableView {
             }
             // A reverse tunnel: active relays / connections served.
             return ("\(counters.active)/\(counters.served)", counters.targetFailures > 0 ? .warning : .normal)
+        case "SERVERS":
+            guard let text = ServerSummary.text(snapshot.servers) else { return ("–", .dim) }
+            return (text, ServerSummary.role(snapshot.servers))
         case "↑ BYTES": return (Format.bytes(snapshot.bytesUp), .up)
         case "↓ BYTES": return (Format.bytes(snapshot.bytesDown), .down)
         case "↑ RATE": return (Format.rate(row.up.rate), .up)
