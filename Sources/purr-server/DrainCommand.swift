@@ -84,7 +84,7 @@ struct DrainCommand: ParsableCommand {
                 throw ConfigError("--admin-token-file \(file): cannot read: \(TOMLReader.describe(error))")
             }
             found = ("--admin-token-file \(file)", String(text.split(separator: "\n", omittingEmptySubsequences: false).first ?? ""))
-        } else if let value = environment["PURR_ADMIN_TOKEN"] {
+        } else if let value = environment["PURR_ADMIN_TOKEN"], !value.isEmpty {
             found = ("PURR_ADMIN_TOKEN", value)
         } else {
             return nil

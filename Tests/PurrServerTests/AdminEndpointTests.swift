@@ -14,14 +14,16 @@ final class AdminEndpointTests: XCTestCase {
         let target: TestTarget
     }
 
-    func start(token: String? = nil, backlogLimit: Int = 1 << 20) async throws -> Setup {
+    func start(token: String? = nil, backlogLimit: Int = 1 << 20, drain: Bool = false) async throws -> Setup {
         let target = try await TestTarget.start(.echo(banner: nil), group: group)
         let server = try await InProcessServer.start(routes: [
             try Route(path: "/echo", target: HostPort(host: "127.0.0.1", port: target.port))
         ])
         var config = AdminConfig(listen: HostPort(host: "127.0.0.1", port: 0), token: token)
         config.viewerBacklogLimit = backlogLimit
-        let admin = AdminServer(config: config, registry: server.registry, group: group, logger: InProcessServer.quietLogger)
+        let admin = AdminServer(
+            config: config, registry: server.registry, group: group, logger: InProcessServer.quietLogger,
+            drain: drain ? { @Sendable in server.drain() } as (@Sendable () -> DrainStart) : nil)
         try await admin.start()
         return Setup(server: server, admin: admin, target: target)
     }
@@ -100,6 +102,47 @@ final class AdminEndpointTests: XCTestCase {
         XCTAssertEqual(try get(port, "/nope").status, 404)
         XCTAssertEqual(try get(port, "/stats/stream?interval_ms=5").status, 400)
         open.close()
+        await stop(setup)
+    }
+
+    func post(_ port: Int, _ path: String, token: String? = nil) throws -> (status: Int, head: String, body: String) {
+        let socket = try BlockingSocket(port: port)
+        var request = "POST \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n"
+        if let token { request += "Authorization: Bearer \(token)\r\n" }
+        try socket.write(request + "\r\n")
+        return try socket.readResponse()
+    }
+
+    /// `POST /drain` only with a token (any web page can POST to loopback), only POST; it answers what
+    /// the drain did as JSON, and the stats say `draining` from then on.
+    func testDrainNeedsATokenAndAPOST() async throws {
+        let open = try await start(drain: true)
+        let refused = try post(open.admin.port, "/drain")
+        XCTAssertEqual(refused.status, 403, refused.body)
+        XCTAssertTrue(refused.body.contains("POST /drain needs an admin token"), refused.body)
+        XCTAssertFalse(open.server.isDraining)
+        await stop(open)
+
+        let setup = try await start(token: "s3cret", drain: true)
+        let port = setup.admin.port
+        let live = try relay(setup, bytes: 1000)
+        XCTAssertEqual(try post(port, "/drain").status, 401)
+        XCTAssertEqual(try post(port, "/drain", token: "wrong").status, 401)
+        let notPOST = try get(port, "/drain", token: "s3cret")
+        XCTAssertEqual(notPOST.status, 405)
+        XCTAssertTrue(notPOST.head.contains("Allow: POST"), notPOST.head)
+        XCTAssertFalse(setup.server.isDraining, "nothing but a POST with the token drains")
+
+        let answer = try post(port, "/drain", token: "s3cret")
+        XCTAssertEqual(answer.status, 200, answer.body)
+        let started = try AdminJSON.decoder().decode(DrainStart.self, from: Data(answer.body.utf8))
+        XCTAssertEqual(started, DrainStart(already: false, relays: 1, drainTimeout: 10))
+        let again = try AdminJSON.decoder().decode(DrainStart.self, from: Data(try post(port, "/drain", token: "s3cret").body.utf8))
+        XCTAssertTrue(again.already)
+        XCTAssertTrue(setup.server.isDraining)
+        let stats = try AdminJSON.decoder().decode(StatsSnapshot.self, from: Data(try get(port, "/stats", token: "s3cret").body.utf8))
+        XCTAssertTrue(stats.server.draining)
+        live.close()
         await stop(setup)
     }
 
