@@ -140,3 +140,61 @@ extension ReverseUpTests {
         await engine.shutdown()
     }
 }
+
+extension ReverseUpTests {
+    /// `purr up` reloaded (SIGHUP) with its reverse tunnel gone from tunnels.toml: the tunnel closes its
+    /// held requests at once, so the server's clients and held requests for the name drop to 0 within
+    /// seconds and the published port refuses, while `purr up` runs on with its other tunnel.
+    func testPurrUpReloadWithoutTheReverseTunnelReleasesTheName() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("rev-reload-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let (origin, originPort) = try DynamicPeers.httpOrigin(serving: directory)
+        defer { origin.stop() }
+        let published = RunningProcess.freePort()
+        let admin = RunningProcess.freePort()
+        let (server, serverPort) = try RunningProcess.purrServer(
+            config: """
+                [[reverse]]
+                name = "web"
+                path = "/rev/web"
+                token = "\(Self.token)"
+                listen = "127.0.0.1:\(published)"
+                wait_timeout = 30
+                """, arguments: ["--admin-port", String(admin)])
+        defer { server.stop() }
+        let other = """
+            [[tunnels]]
+            name = "other"
+            url = "http://127.0.0.1:\(serverPort)/other"
+            listen = "127.0.0.1:0"
+            autostart = true
+
+            """
+        let file = directory.appendingPathComponent("tunnels.toml").path
+        try
+            (other + """
+                [[tunnels]]
+                name = "lab web"
+                mode = "reverse"
+                url = "http://127.0.0.1:\(serverPort)/rev/web"
+                target = "127.0.0.1:\(originPort)"
+                pool = 2
+                token = "\(Self.token)"
+                autostart = true
+                """).write(toFile: file, atomically: true, encoding: .utf8)
+        let up = try RunningProcess("purr", ["up", "--config", file])
+        defer { up.stop() }
+        XCTAssertTrue(up.waitForOutput("lab web: registering as web"), up.stdout + up.stderr)
+        XCTAssertTrue(TestKit.poll(timeout: 20) { ReverseStatsTests.stats(admin: admin).map { $0.clients == 1 && $0.held == 2 } ?? false })
+        try other.write(toFile: file, atomically: true, encoding: .utf8)
+        XCTAssertEqual(kill(up.pid, SIGHUP), 0)
+        XCTAssertTrue(up.waitForOutput("reloaded"), up.stderr)
+        let released = TestKit.poll(timeout: 5) { ReverseStatsTests.stats(admin: admin).map { $0.clients == 0 && $0.held == 0 } ?? false }
+        XCTAssertTrue(released, "\(String(describing: ReverseStatsTests.stats(admin: admin)))" + server.stderr + up.stderr)
+        let refused = try BlockingSocket(port: published)
+        refused.setReadTimeout(5)
+        XCTAssertEqual(try refused.read(), [])
+        XCTAssertTrue(up.process.isRunning, "purr up runs on with its other tunnel")
+    }
+}
