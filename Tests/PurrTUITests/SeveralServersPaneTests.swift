@@ -195,3 +195,67 @@ final class SeveralServersPaneTests: XCTestCase {
         XCTAssertEqual(grid[gammaX, gammaY].role, .error)
     }
 }
+
+/// The form's URL field takes several URLs (space or comma between them) and the Servers field the choice.
+final class SeveralServersFormTests: XCTestCase {
+    func testSeveralURLsAndTheServersChoiceRoundTrip() throws {
+        var form = TunnelForm(editing: nil)
+        XCTAssertEqual(form.values[6], "failover", "a new tunnel: failover")
+        form.values = [
+            "pair", "http://a.example:8080/ssh, http://b.example:8080/ssh  http://c.example/ssh", "127.0.0.1:0", "fixed", "", "", "spread",
+        ]
+        let config = try form.build(base: nil)
+        XCTAssertEqual(
+            config.serverURLs.map(\.description),
+            ["http://a.example:8080/ssh", "http://b.example:8080/ssh", "http://c.example/ssh"].map {
+                try! ServerURL(parsing: $0).description
+            })
+        XCTAssertEqual(config.serverChoice, .spread)
+        let edit = TunnelForm(editing: config)
+        XCTAssertEqual(edit.values[1].split(separator: " ").count, 3, "edit shows every URL: \(edit.values[1])")
+        XCTAssertEqual(edit.values[6], "spread")
+        XCTAssertEqual(try edit.build(base: config), config, "saved unchanged")
+
+        // A server's own token (from the file) stays while its URL stays in the list; a dropped one goes.
+        var withToken = config
+        withToken.moreServers[0].token = "b-token"
+        var kept = TunnelForm(editing: withToken)
+        kept.values[1] = "http://a.example:8080/ssh http://b.example:8080/ssh"
+        let trimmed = try kept.build(base: withToken)
+        XCTAssertEqual(trimmed.moreServers.map(\.token), ["b-token"])
+        kept.values[1] = "http://a.example:8080/ssh"
+        XCTAssertEqual(try kept.build(base: withToken).moreServers, [], "one URL: one server")
+
+        form.values[6] = "random"
+        XCTAssertThrowsError(try form.build(base: nil)) { error in
+            XCTAssertEqual((error as? ConfigError)?.message, "Servers: 'random' is not failover or spread")
+        }
+        form.values[6] = ""
+        XCTAssertEqual(try form.build(base: nil).serverChoice, .failover, "empty: the default")
+        form.values[1] = "http://a.example/ssh nonsense"
+        XCTAssertThrowsError(try form.build(base: nil)) { error in
+            XCTAssertTrue((error as? ConfigError)?.message.hasPrefix("URL 2: ") == true, "the bad one is named: \(error)")
+        }
+        form.values[1] = " , "
+        XCTAssertThrowsError(try form.build(base: nil)) { error in
+            XCTAssertEqual((error as? ConfigError)?.message, "URL: must not be empty")
+        }
+        form.values[1] = Array(repeating: "http://a.example/ssh", count: TunnelConfig.maxServers + 1).joined(separator: " ")
+        XCTAssertThrowsError(try form.build(base: nil)) { error in
+            XCTAssertEqual((error as? ConfigError)?.message, "URL: at most \(TunnelConfig.maxServers) servers per tunnel")
+        }
+        form.values[1] = "http://a.example/ssh http://b.example/ssh"
+        form.values[3] = "reverse"
+        form.values[5] = "127.0.0.1:22"
+        XCTAssertThrowsError(try form.build(base: nil), "a reverse tunnel takes one server")
+
+        // The form on screen: the Servers field and the hint for the list.
+        var model = TUIModel()
+        model.mode = .form(TunnelForm(editing: config))
+        let grid = ScreenRenderer.render(model, width: 120, height: 35)
+        XCTAssertTrue(grid.text.contains("Servers  spread"), grid.text)
+        XCTAssertTrue(grid.text.contains("URL: one or more (space or comma between)"), grid.text)
+        let small = ScreenRenderer.render(model, width: 60, height: 14)
+        XCTAssertTrue(small.text.contains("Tab/↑↓ field"), "the keys line fits the smallest screen: \(small.text)")
+    }
+}

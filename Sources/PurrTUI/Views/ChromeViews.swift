@@ -76,9 +76,10 @@ enum HelpOverlay {
 enum FormOverlay {
     static func draw(_ form: TunnelForm, into grid: inout CellGrid, width: Int, height: Int) {
         let boxWidth = min(width - 4, 72)
-        let boxHeight = TunnelForm.labels.count + 7
+        // Fields, a blank line, two hint lines, a blank line and the keys (the smallest screen takes it all).
+        let boxHeight = min(height, TunnelForm.labels.count + 7)
         let x = (width - boxWidth) / 2
-        let y = max(1, (height - boxHeight) / 2)
+        let y = max(boxHeight == height ? 0 : 1, (height - boxHeight) / 2)
         grid.fill(x: x, y: y, width: boxWidth, height: boxHeight, role: .dialog)
         grid.box(
             x: x, y: y, width: boxWidth, height: boxHeight, title: form.editing == nil ? "Add tunnel" : "Edit tunnel",
@@ -99,6 +100,7 @@ enum FormOverlay {
         } else {
             grid.put(TunnelForm.hint, x: x + 2, y: below, role: .dim, maxWidth: boxWidth - 4)
         }
+        grid.put(TunnelForm.serversHint, x: x + 2, y: below + 1, role: .dim, maxWidth: boxWidth - 4)
         grid.put("Tab/↑↓ field · Enter save · Esc cancel", x: x + 2, y: y + boxHeight - 2, role: .dim, maxWidth: boxWidth - 4)
     }
 }
