@@ -81,3 +81,20 @@ final class ReverseConfigTests: XCTestCase {
         XCTAssertTrue(metrics.contains("# TYPE purr_reverse_connections_total counter"), metrics)
     }
 }
+
+extension ReverseConfigTests {
+    /// The publish route connects to the entry's listener: loopback and, for a specific public listen
+    /// address, that address; nothing else (a wildcard listen is reached on loopback).
+    func testThePublishRouteReachesASpecificPublicListenAddress() throws {
+        for (listen, host) in [("10.1.2.3:2222", "10.1.2.3"), ("[fd00::5]:2222", "fd00::5")] {
+            let config = try load("[[reverse]]\nname = \"a\"\npath = \"/r\"\nlisten = \"\(listen)\"\npublic = true\npublish = \"/p\"")
+            let route = try XCTUnwrap(config.routes.first { $0.path == "/p" })
+            XCTAssertNil(route.admit(HostPort(host: host, port: 2222)), listen)
+            XCTAssertNil(route.admit(HostPort(host: "127.0.0.1", port: 2222)), listen)
+            XCTAssertNotNil(route.admit(HostPort(host: "10.1.2.4", port: 2222)), listen)
+        }
+        let wildcard = try load("[[reverse]]\nname = \"a\"\npath = \"/r\"\nlisten = \"0.0.0.0:2222\"\npublic = true\npublish = \"/p\"")
+        let route = try XCTUnwrap(wildcard.routes.first { $0.path == "/p" })
+        XCTAssertNotNil(route.admit(HostPort(host: "10.1.2.3", port: 2222)))
+    }
+}

@@ -100,7 +100,13 @@ public struct ReverseEntry: Sendable {
     /// (and why) while no client has the name registered.
     func publishRoute() throws(ConfigError) -> Route? {
         guard let publish else { return nil }
-        let allow = try AllowList(["127.0.0.1:1-65535", "[::1]:1-65535"])
+        var entries = ["127.0.0.1:1-65535", "[::1]:1-65535"]
+        // A specific listen address (public = true) is where the route connects; a wildcard one is reached on loopback.
+        if let listen, !listen.isLoopback, !["0.0.0.0", "::", "[::]"].contains(listen.host) {
+            let host = listen.host.contains(":") && !listen.host.hasPrefix("[") ? "[\(listen.host)]" : listen.host
+            entries.append("\(host):1-65535")
+        }
+        let allow = try AllowList(entries)
         return try Route(
             path: publish, target: .source(ReversePublishSource(entry: self), summary: "reverse \(name)"), allow: allow,
             token: publishToken)
