@@ -133,6 +133,7 @@ struct PurrBench: ParsableCommand {
                 case .soak: report.rows += try SoakWorkload.run(context, echo: echo)
                 case .wan: report.rows += try WanWorkload.run(context, echo: echo)
                 case .reverse: report.rows += try ReverseWorkload.run(context, echo: echo)
+                case .failover: report.rows += try FailoverWorkload.run(context, echo: echo)
                 case .rate:
                     report.rows += try RateWorkload.run(context, echo: echo)
                     if !noRedis && RedisRate.programs == nil {

@@ -19,6 +19,9 @@ enum Workload: String, CaseIterable, Sendable {
     case rate
     /// A reverse tunnel (`purr expose`) against a forward one on one server: first byte and bulk (issue 28).
     case reverse
+    /// Several servers per tunnel (issue 26): a healthy first server's connect cost, and the time from a
+    /// server's drain or death to the first connection through the next.
+    case failover
 }
 
 /// What every workload gets: the plan, the targets in this process, and where the executables are.
