@@ -66,3 +66,17 @@ final class ReverseTunnelConfigTests: XCTestCase {
         }
     }
 }
+
+extension ReverseTunnelConfigTests {
+    /// An open reverse tunnel's state word: exposed once registered, refused after a refusal (until it
+    /// registers again), registering before either.
+    func testReverseStateWord() {
+        let counters = ReverseExposer.Counters()
+        XCTAssertEqual(ReverseSnapshot(name: "web", registered: false, counters: counters).stateWord, "registering")
+        XCTAssertEqual(ReverseSnapshot(name: "web", registered: true, counters: counters).stateWord, "exposed")
+        XCTAssertEqual(
+            ReverseSnapshot(name: "web", registered: false, counters: counters, lastRefusal: "401 wrong token").stateWord, "refused")
+        XCTAssertEqual(
+            ReverseSnapshot(name: "web", registered: true, counters: counters, lastRefusal: "409 taken").stateWord, "exposed")
+    }
+}

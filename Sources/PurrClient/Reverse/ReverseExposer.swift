@@ -43,6 +43,8 @@ public final class ReverseExposer: Sendable {
         public var served = 0
         public var targetFailures = 0
         public var refusals = 0
+
+        public init() {}
     }
 
     let settings: Settings
