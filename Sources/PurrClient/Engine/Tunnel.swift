@@ -517,7 +517,8 @@ public final class Tunnel: Sendable {
             "open",
             metadata: {
                 var opened: Logger.Metadata = [
-                    "conn": "\(connection.id)", "peer": "\(connection.peer)", "url": "\(self.config.url.redacted)",
+                    "conn": "\(connection.id)", "peer": "\(connection.peer)",
+                    "url": "\(self.runtimes[connection.server ?? 0].config.url.redacted)",
                 ]
                 if let target = connection.target { opened["target"] = "\(target)" }
                 return opened

@@ -1,0 +1,293 @@
+import Foundation
+import PurrClient
+import PurrCore
+import PurrServer
+import PurrTestSupport
+import Synchronization
+import XCTest
+
+/// Several servers per tunnel with the built programs: two `purr-server`s and `purr connect URL URL`
+/// (or the engine, where its snapshot is what is checked). A server killed, draining, refusing with a
+/// 4xx, refusing after reading the early bytes, and coming back.
+final class FailoverTests: XCTestCase {
+    let group = InProcessServer.group
+
+    /// A built purr-server with its admin endpoint.
+    struct Server {
+        let process: RunningProcess
+        let port: Int
+        let admin: Int
+        func url(_ path: String = "/t") -> String { "http://127.0.0.1:\(port)\(path)" }
+    }
+
+    /// A purr-server on `port` (a free one by default): `/t` to `target`, or the routes of `config`.
+    func startServer(target: Int? = nil, config: String? = nil, port: Int? = nil, arguments: [String] = []) throws -> Server {
+        let port = port ?? RunningProcess.freePort()
+        let admin = RunningProcess.freePort()
+        var all = ["--listen", "127.0.0.1:\(port)", "--admin-port", "\(admin)"] + arguments
+        if let target { all += ["--route", "/t=127.0.0.1:\(target)"] }
+        if let config {
+            let file = FileManager.default.temporaryDirectory.appendingPathComponent("failover-\(UUID().uuidString).toml")
+            try config.write(to: file, atomically: true, encoding: .utf8)
+            all += ["--config", file.path]
+        }
+        let process = try RunningProcess("purr-server", all)
+        XCTAssertTrue(process.waitForOutput("listening"), process.stderr)
+        return Server(process: process, port: port, admin: admin)
+    }
+
+    /// A server's `/stats` totals: connections relayed, and refusals by reason.
+    func totals(_ server: Server) throws -> (total: Int, failures: [String: Int]) {
+        let socket = try BlockingSocket(port: server.admin)
+        defer { socket.close() }
+        try socket.write("GET /stats HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        let response = try socket.readResponse()
+        let json = try JSONSerialization.jsonObject(with: Data(response.body.utf8)) as? [String: Any]
+        let totals = try XCTUnwrap(json?["totals"] as? [String: Any], response.body)
+        return (totals["total"] as? Int ?? -1, totals["failures"] as? [String: Int] ?? [:])
+    }
+
+    /// `purr connect` with these URLs, listening; its process and port.
+    func startClient(_ urls: [String], extra: [String] = []) throws -> (RunningProcess, Int) {
+        let process = try RunningProcess("purr", ["connect"] + urls + extra)
+        XCTAssertTrue(process.waitForOutput("listening on"), process.stderr)
+        let line = try XCTUnwrap(process.stdout.split(separator: "\n").first { $0.hasPrefix("listening on") })
+        return (process, try XCTUnwrap(Int(line.split(separator: ":").last!)))
+    }
+
+    /// One connection that stays open: a line echoed through it.
+    func liveConnection(_ port: Int) throws -> BlockingSocket {
+        let socket = try BlockingSocket(port: port, timeout: 10)
+        try socket.write("live\n")
+        XCTAssertEqual(try socket.read(exactly: 5), Array("live\n".utf8))
+        return socket
+    }
+
+    // MARK: (a) kill -9
+
+    func testKilledServerMovesNewConnectionsToTheOtherWithoutFailures() async throws {
+        let target = try await TestTarget.start(.echo(banner: nil), group: group)
+        let first = try startServer(target: target.port)
+        let second = try startServer(target: target.port)
+        defer { second.process.stop() }
+        let (client, port) = try startClient([first.url(), second.url()])
+        defer { client.stop() }
+        let live = try liveConnection(port)
+        defer { live.close() }
+        XCTAssertEqual(try totals(first).total, 1, "failover: the first server takes connections while it is healthy")
+        let load = LoadLoop { SustainedFaultTests.probe(port) }
+        XCTAssertTrue(TestKit.poll(timeout: 20) { load.counts.withLock { $0.echoed } >= 20 }, "\(load.counts.withLock { $0 })")
+
+        let beforeKill = load.counts.withLock { $0 }
+        let killed = Date()
+        kill(first.process.pid, SIGKILL)
+        XCTAssertNotNil(first.process.waitForExit())
+        XCTAssertTrue(TestKit.poll(timeout: 20) { load.counts.withLock { $0.echoed } > beforeKill.echoed })
+        let firstSuccess = Date().timeIntervalSince(killed)
+        let afterFailover = load.counts.withLock { $0 }
+        XCTAssertTrue(TestKit.poll(timeout: 30) { load.counts.withLock { $0.echoed } >= afterFailover.echoed + 100 })
+        load.stop()
+        let end = load.counts.withLock { $0 }
+        XCTAssertEqual(
+            end.refused + end.hung + end.wrong, afterFailover.refused + afterFailover.hung + afterFailover.wrong,
+            "no new connection failed after the first failover: \(afterFailover) then \(end)")
+        XCTAssertLessThanOrEqual(
+            afterFailover.refused + afterFailover.hung - beforeKill.refused - beforeKill.hung, 1,
+            "at most the connection relaying at the kill ended: \(beforeKill) then \(afterFailover)")
+        XCTAssertEqual(end.wrong, 0)
+        XCTAssertGreaterThanOrEqual(try totals(second).total, 100)
+        print("FailoverTests: kill -9 to the first connection relayed by the other server: \(String(format: "%.3f", firstSuccess)) s")
+
+        // The connection that was on it ends, and the log says why and where.
+        let ended = (try? live.readToEnd()) ?? []
+        XCTAssertEqual(ended, [], "the live connection ended with the server")
+        live.close()
+        let closedLine = { client.stderr.split(separator: "\n").first { $0.contains("purr: conn=1 ") && $0.contains("reason=") } }
+        XCTAssertTrue(TestKit.poll(timeout: 20) { closedLine() != nil }, client.stderr)
+        let line = String(closedLine() ?? "")
+        XCTAssertTrue(line.contains("url=\(first.url())"), line)
+        print("FailoverTests: the connection on the killed server: \(line)")
+        XCTAssertTrue(client.waitForOutput("server down"), client.stderr)
+        XCTAssertEqual(client.signal(SIGTERM), 0)
+        await target.stop()
+    }
+
+    // MARK: (b) draining
+
+    func testDrainingServerSendsNewConnectionsToTheOtherAtOnce() async throws {
+        let target = try await TestTarget.start(.echo(banner: nil), group: group)
+        let first = try startServer(target: target.port, arguments: ["--drain-timeout", "60"])
+        defer { first.process.stop() }
+        let second = try startServer(target: target.port)
+        defer { second.process.stop() }
+        let (client, port) = try startClient([first.url(), second.url()])
+        defer { client.stop() }
+        let live = try liveConnection(port)  // keeps the first server draining instead of gone
+        let load = LoadLoop { SustainedFaultTests.probe(port) }
+        XCTAssertTrue(TestKit.poll(timeout: 20) { load.counts.withLock { $0.echoed } >= 20 })
+        let onFirst = try totals(first).total
+        XCTAssertGreaterThanOrEqual(onFirst, 20)
+
+        kill(first.process.pid, SIGTERM)
+        XCTAssertTrue(
+            TestKit.poll(timeout: 20) {
+                (try? self.totals(first).failures["draining"]) ?? 0 > 0 || client.stderr.contains("server draining")
+            },
+            client.stderr)
+        let atDrain = load.counts.withLock { $0 }
+        XCTAssertTrue(TestKit.poll(timeout: 30) { load.counts.withLock { $0.echoed } >= atDrain.echoed + 100 })
+        load.stop()
+        let end = load.counts.withLock { $0 }
+        XCTAssertEqual(end.refused + end.hung + end.wrong, 0, "no connection failed: \(end)")
+        XCTAssertTrue(first.process.process.isRunning, "still draining: its live relay goes on")
+        XCTAssertTrue(client.waitForOutput("server draining"), client.stderr)
+        XCTAssertLessThanOrEqual(try totals(first).total, onFirst + 2, "new connections went to the other at once")
+        XCTAssertGreaterThanOrEqual(try totals(second).total, 100)
+        // The relay on the draining server still works, then ends; the server then exits.
+        try live.write("still\n")
+        XCTAssertEqual(try live.read(exactly: 6), Array("still\n".utf8))
+        live.close()
+        XCTAssertEqual(first.process.waitForExit(timeout: 30), 0, first.process.stderr)
+        XCTAssertEqual(client.signal(SIGTERM), 0)
+        await target.stop()
+    }
+
+    // MARK: (c) spread
+
+    func testSpreadSharesAThousandConnectionsWithinTwentyPercent() async throws {
+        let target = try await TestTarget.start(.echo(banner: nil), group: group)
+        let first = try startServer(target: target.port)
+        defer { first.process.stop() }
+        let second = try startServer(target: target.port)
+        defer { second.process.stop() }
+        let (client, port) = try startClient([first.url(), second.url()], extra: ["--servers", "spread"])
+        defer { client.stop() }
+        let outcomes = Mutex<[LoadLoop.Outcome]>([])
+        let done = DispatchGroup()
+        for _ in 0..<4 {
+            done.enter()
+            Thread {
+                defer { done.leave() }
+                for _ in 0..<250 {
+                    let outcome = SustainedFaultTests.probe(port)
+                    outcomes.withLock { $0.append(outcome) }
+                }
+            }.start()
+        }
+        XCTAssertEqual(done.wait(timeout: .now() + 120), .success)
+        XCTAssertEqual(outcomes.withLock { $0.filter { $0 == .echoed }.count }, 1000)
+        let counts = [try totals(first).total, try totals(second).total]
+        XCTAssertEqual(counts.reduce(0, +), 1000, "\(counts)")
+        XCTAssertGreaterThanOrEqual(Double(counts.min()!) / Double(counts.max()!), 0.8, "within 20 %: \(counts)")
+        print("FailoverTests: spread over 1000 connections: \(counts)")
+        XCTAssertEqual(client.signal(SIGTERM), 0)
+        await target.stop()
+    }
+
+    // MARK: (d) 4xx
+
+    func testRefusalsAreAnswersTheOtherServerNeverSees() async throws {
+        let target = try await TestTarget.start(.echo(banner: nil), group: group)
+        let first = try startServer(
+            config: """
+                [[routes]]
+                path = "/t"
+                target = "127.0.0.1:\(target.port)"
+                token = "secret"
+                """)
+        defer { first.process.stop() }
+        let second = try startServer(target: target.port, arguments: ["--route", "/u=127.0.0.1:\(target.port)"])
+        defer { second.process.stop() }
+        for (path, words) in [("/t", "401"), ("/u", "404")] {
+            let (client, port) = try startClient([first.url(path), second.url(path)])
+            defer { client.stop() }
+            for _ in 0..<3 {
+                XCTAssertEqual(SustainedFaultTests.probe(port), .refused, path)
+            }
+            XCTAssertTrue(client.waitForOutput(words), client.stderr)
+            XCTAssertFalse(client.stderr.contains("trying the next server"), client.stderr)
+            XCTAssertFalse(client.stderr.contains("every server failed"), client.stderr)
+            XCTAssertEqual(client.signal(SIGTERM), 0)
+        }
+        let seen = try totals(second)
+        XCTAssertEqual(seen.total, 0, "the second server never saw a connection")
+        XCTAssertEqual(seen.failures, [:], "nor a refusal")
+        XCTAssertEqual(try totals(first).failures.values.reduce(0, +), 6, "the first answered each one")
+        await target.stop()
+    }
+
+    // MARK: (e) early bytes
+
+    func testEarlyBytesArriveByteExactAfterAFailover() async throws {
+        let refusing = try await TestTarget.start(.echo(banner: nil), group: group)
+        let echo = try await TestTarget.start(.echo(banner: nil), group: group)
+        defer { Task { await echo.stop() } }
+        let first = try startServer(target: refusing.port)
+        defer { first.process.stop() }
+        let second = try startServer(target: echo.port)
+        defer { second.process.stop() }
+        let (client, port) = try startClient([first.url(), second.url()], extra: ["--log-level", "debug"])
+        defer { client.stop() }
+        // One connection through the first server: its 101 says it keeps early data.
+        XCTAssertEqual(SustainedFaultTests.probe(port), .echoed)
+        // Its target goes: the first server reads the request and the early bytes, then answers 502.
+        await refusing.stop()
+        for round in 0..<3 {
+            let payload = TestKit.randomPayload(count: 48 * 1024, seed: UInt64(round + 1))
+            let app = try BlockingSocket(port: port, timeout: 10)
+            try app.write(payload)
+            app.shutdownWrite()
+            let back = try app.readToEnd()
+            app.close()
+            XCTAssertEqual(back.count, payload.count, "round \(round)")
+            XCTAssertTrue(back == payload, "round \(round): the bytes differ")
+        }
+        let refused = try totals(first).failures
+        XCTAssertGreaterThanOrEqual(refused.values.reduce(0, +), 2, "the first server refused (502) after reading: \(refused)")
+        XCTAssertTrue(client.stderr.contains("trying the next server"), client.stderr)
+        XCTAssertEqual(client.signal(SIGTERM), 0)
+    }
+
+    // MARK: (f) back again
+
+    func testAServerThatComesBackTakesConnectionsAgain() async throws {
+        let target = try await TestTarget.start(.echo(banner: nil), group: group)
+        let firstPort = RunningProcess.freePort()
+        var first = try startServer(target: target.port, port: firstPort)
+        let second = try startServer(target: target.port)
+        defer { second.process.stop() }
+        let engine = TunnelEngine(group: group, logger: InProcessServer.quietLogger, environment: [:])
+        var config = TunnelConfig(name: "two", url: try ServerURL(parsing: first.url()))
+        config.moreServers = [TunnelServer(url: try ServerURL(parsing: second.url()))]
+        let tunnel = try engine.add(config)
+        let opened = await tunnel.open()
+        XCTAssertEqual(opened, .listening)
+        let port = try XCTUnwrap(tunnel.snapshot.port)
+        XCTAssertEqual(tunnel.snapshot.servers.map(\.health), [.up, .up])
+
+        let live = try liveConnection(port)
+        XCTAssertTrue(TestKit.poll { tunnel.snapshot.connections.first?.server == 0 }, "\(tunnel.snapshot.connections)")
+        kill(first.process.pid, SIGKILL)
+        XCTAssertNotNil(first.process.waitForExit())
+        _ = try? live.readToEnd()
+        live.close()
+        for _ in 0..<5 { XCTAssertEqual(SustainedFaultTests.probe(port), .echoed) }
+        let down = tunnel.snapshot.servers
+        XCTAssertEqual(down.map(\.health), [.down, .up], "\(down)")
+        XCTAssertNotNil(down[0].retryAt)
+        XCTAssertNotNil(down[0].lastError)
+        XCTAssertGreaterThanOrEqual(down[1].total, 5)
+        let live2 = try liveConnection(port)
+        XCTAssertTrue(TestKit.poll { tunnel.snapshot.connections.first?.server == 1 }, "\(tunnel.snapshot.connections)")
+        live2.close()
+
+        // Back on the same port: a probe brings it back, and new connections go to it again.
+        first = try startServer(target: target.port, port: firstPort)
+        defer { first.process.stop() }
+        XCTAssertTrue(TestKit.poll(timeout: 20) { tunnel.snapshot.servers.first?.health == .up }, "\(tunnel.snapshot.servers)")
+        for _ in 0..<5 { XCTAssertEqual(SustainedFaultTests.probe(port), .echoed) }
+        XCTAssertEqual(try totals(first).total, 5, "the first server is first again")
+        await engine.shutdown()
+        await target.stop()
+    }
+}
