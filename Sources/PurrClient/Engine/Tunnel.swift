@@ -397,7 +397,8 @@ public final class Tunnel: Sendable {
                     self.state.withLock { $0.health?.failed(index, failure, now: now, random: &random) } ?? (.answer, .none)
                 self.perform(action)
                 let url = runtime.config.url.redacted
-                if verdict == .answer || connection.state.isFinished {
+                // An answer is final; so is an app that left meanwhile.
+                if verdict == .answer || connection.state.isFinished || !local.isActive {
                     self.finish(connection, .failed(failure.description))
                     if let front { front.handler.answer(DialOutcome(failure)) } else { local.close(promise: nil) }
                     return
