@@ -64,6 +64,14 @@ final class SeveralServersPaneTests: XCTestCase {
         let noneX = try XCTUnwrap(none.row(noneY).range(of: "0/2 up")).lowerBound.utf16Offset(in: none.row(noneY))
         XCTAssertEqual(none[noneX, noneY].role, .error, "no server up: an error")
 
+        // Closed: no health yet, the count from its config.
+        var config = TunnelConfig(name: "closed", url: url)
+        config.moreServers = [TunnelServer(url: try ServerURL(parsing: "http://b.example/ssh"))]
+        model.update(snapshots: [tunnel("single", servers: []), TunnelSnapshot(config: config, state: .closed)], time: 3)
+        let closed = ScreenRenderer.render(model, width: 160, height: 35)
+        let closedRow = closed.row(try XCTUnwrap(line(closed, containing: "closed ")))
+        XCTAssertTrue(closedRow.contains("2 servers") && closedRow.contains("/ssh +1"), closedRow)
+
         model.update(snapshots: [tunnel("single", servers: [])], time: 3)
         let plain = ScreenRenderer.render(model, width: 160, height: 35)
         XCTAssertFalse(plain.row(try XCTUnwrap(line(plain, containing: "NAME"))).contains("SERVERS"), "no list, no column")

@@ -71,7 +71,8 @@ public enum ServerSummary {
         let look = look(server.health)
         var parts: [(String, ThemeRole)] = [
             (Format.pad(number(server.index), 3) + " " + Format.pad(label, labelWidth) + "  ", .normal),
-            (Format.pad("\(look.symbol) \(look.word)", 10), look.role),
+            // One space after the longest word (`◌ draining`).
+            (Format.pad("\(look.symbol) \(look.word)", 11), look.role),
             ("act \(server.active) · tot \(server.total) · fail \(server.failures)", .normal),
         ]
         if server.consecutiveFailures > 0, server.consecutiveFailures != server.failures {

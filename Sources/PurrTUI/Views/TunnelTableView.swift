@@ -64,7 +64,7 @@ enum TunnelTableView {
 
     /// Whether a SERVERS column is needed: some tunnel (filtered or not) has several servers.
     static func hasSeveralServers(_ model: TUIModel) -> Bool {
-        model.tunnels.contains { !$0.snapshot.servers.isEmpty }
+        model.tunnels.contains { $0.snapshot.config.serverCount > 1 || !$0.snapshot.servers.isEmpty }
     }
 
     static func drawRow(_ row: TUIModel.TunnelRow, columns: [Column], into grid: inout CellGrid, x startX: Int, y: Int) {
@@ -91,7 +91,8 @@ enum TunnelTableView {
             let mode = snapshot.config.mode
             if mode == .reverse { return (reverseRemote(snapshot, width: width), .dim) }
             // Several servers: the first, and how many more (the SERVERS column and the detail lines say which).
-            let more = snapshot.servers.count > 1 ? " +\(snapshot.servers.count - 1)" : ""
+            let count = max(snapshot.servers.count, snapshot.config.serverCount)
+            let more = count > 1 ? " +\(count - 1)" : ""
             let room = max(0, width - more.count)
             guard mode.isDynamic else { return (RemoteText.shorten(snapshot.config.url, width: room) + more, .dim) }
             let prefix = "\(mode.rawValue) "
@@ -109,7 +110,11 @@ enum TunnelTableView {
             // A reverse tunnel: active relays / connections served.
             return ("\(counters.active)/\(counters.served)", counters.targetFailures > 0 ? .warning : .normal)
         case "SERVERS":
-            guard let text = ServerSummary.text(snapshot.servers) else { return ("–", .dim) }
+            guard let text = ServerSummary.text(snapshot.servers) else {
+                // Closed (no health yet): how many servers it lists.
+                let count = snapshot.config.serverCount
+                return (count > 1 ? "\(count) servers" : "–", .dim)
+            }
             return (text, ServerSummary.role(snapshot.servers))
         case "↑ BYTES": return (Format.bytes(snapshot.bytesUp), .up)
         case "↓ BYTES": return (Format.bytes(snapshot.bytesDown), .down)
