@@ -290,4 +290,74 @@ final class FailoverTests: XCTestCase {
         await engine.shutdown()
         await target.stop()
     }
+
+    // MARK: pools
+
+    func testEachServerHasAPoolThatPausesWhileItIsDown() async throws {
+        let target = try await TestTarget.start(.echo(banner: nil), group: group)
+        let firstPort = RunningProcess.freePort()
+        var first = try startServer(target: target.port, port: firstPort)
+        let second = try startServer(target: target.port)
+        defer { second.process.stop() }
+        let engine = TunnelEngine(group: group, logger: InProcessServer.quietLogger, environment: [:])
+        var config = TunnelConfig(name: "pooled", url: try ServerURL(parsing: first.url()))
+        config.moreServers = [TunnelServer(url: try ServerURL(parsing: second.url()))]
+        config.pool = 2
+        let tunnel = try engine.add(config)
+        let opened = await tunnel.open()
+        XCTAssertEqual(opened, .listening)
+        let port = try XCTUnwrap(tunnel.snapshot.port)
+        XCTAssertTrue(
+            TestKit.poll(timeout: 20) { tunnel.snapshot.pool?.idle == 4 },
+            "two ready per server: \(String(describing: tunnel.snapshot.pool))")
+
+        kill(first.process.pid, SIGKILL)
+        XCTAssertNotNil(first.process.waitForExit())
+        for _ in 0..<10 { XCTAssertEqual(SustainedFaultTests.probe(port), .echoed) }
+        XCTAssertEqual(tunnel.snapshot.servers.map(\.health), [.down, .up])
+        let used = tunnel.snapshot.pool?.used ?? 0
+        XCTAssertGreaterThanOrEqual(used, 8, "failover takes the other server's ready connections")
+        // Paused: while the first is down its pool tries nothing, and holds nothing.
+        XCTAssertTrue(TestKit.poll(timeout: 20) { tunnel.snapshot.pool?.idle == 2 }, "\(String(describing: tunnel.snapshot.pool))")
+        let failedWhileDown = tunnel.snapshot.pool?.failed ?? 0
+        try await Task.sleep(for: .seconds(1))
+        XCTAssertLessThanOrEqual((tunnel.snapshot.pool?.failed ?? 0) - failedWhileDown, 1, "no refills against a down server")
+
+        first = try startServer(target: target.port, port: firstPort)
+        defer { first.process.stop() }
+        XCTAssertTrue(TestKit.poll(timeout: 20) { tunnel.snapshot.servers.first?.health == .up }, "\(tunnel.snapshot.servers)")
+        XCTAssertTrue(TestKit.poll(timeout: 20) { tunnel.snapshot.pool?.idle == 4 }, "its pool fills again")
+        let before = try totals(first).total
+        for _ in 0..<3 { XCTAssertEqual(SustainedFaultTests.probe(port), .echoed) }
+        XCTAssertTrue(TestKit.poll { (try? self.totals(first).total) == before + 3 }, "new connections go to the first again")
+        await engine.shutdown()
+        await target.stop()
+    }
+
+    // MARK: dynamic
+
+    func testADynamicTunnelFailsOverAndItsSOCKSReplyWaitsForTheOutcome() async throws {
+        let origin = try await TestTarget.start(.echo(banner: "banner-12345"), group: group)
+        let server = try startServer(
+            config: """
+                [[routes]]
+                path = "/t/{host}/{port}"
+                target = "{host}:{port}"
+                allow = ["127.0.0.1:*"]
+                """)
+        defer { server.process.stop() }
+        let dead = RunningProcess.freePort()  // nothing listens there
+        let (client, port) = try startClient(["--socks5", "http://127.0.0.1:\(dead)/t/{host}/{port}", server.url("/t/{host}/{port}")])
+        defer { client.stop() }
+        let replies = try DynamicPeers.socksProbe([
+            "socks5://127.0.0.1:\(port)|127.0.0.1|\(origin.port)",
+            "socks5://127.0.0.1:\(port)|127.0.0.1|\(origin.port)",
+            "socks5://127.0.0.1:\(port)|10.9.8.7|80",
+        ])
+        XCTAssertEqual(replies.map { $0["code"] as? Int }, [0, 0, 2], "\(replies)")
+        XCTAssertEqual(replies.first?["first"] as? String, "banner-12345", "\(replies)")
+        XCTAssertTrue(client.stderr.contains("trying the next server"), client.stderr)
+        XCTAssertEqual(client.signal(SIGTERM), 0)
+        await origin.stop()
+    }
 }

@@ -363,7 +363,10 @@ public final class Tunnel: Sendable {
 
     /// One try of a connection on a tunnel with several servers: the server the set picks (none left:
     /// the connection fails with every server's reason in one line).
-    private func attempt(_ connection: ClientConnection, target: DynamicTarget?, front: UncheckedFront?, tried: UInt32, reasons: [String]) {
+    private func attempt(
+        _ connection: ClientConnection, target: DynamicTarget?, front: UncheckedFront?, tried: UInt32, reasons: [String],
+        last: HandshakeFailure? = nil
+    ) {
         let local = connection.local
         let picked = state.withLock { state -> (Int, OpenedServer)? in
             guard let index = state.health?.pick(tried: tried), index < state.servers.count else { return nil }
@@ -372,7 +375,13 @@ public final class Tunnel: Sendable {
         guard let (index, opened) = picked else {
             let words = reasons.isEmpty ? "the tunnel is closed" : "every server failed: \(reasons.joined(separator: "; "))"
             finish(connection, .failed(words))
-            if let front { front.handler.answer(DialOutcome(HandshakeFailure(kind: .connect, words))) } else { local.close(promise: nil) }
+            // A dynamic tunnel's app hears the last server's failure.
+            let failure = last.map { HandshakeFailure(kind: $0.kind, status: $0.status, reason: $0.reason, detail: $0.detail, words) }
+            if let front {
+                front.handler.answer(DialOutcome(failure ?? HandshakeFailure(kind: .connect, words)))
+            } else {
+                local.close(promise: nil)
+            }
             return
         }
         let runtime = runtimes[index]
@@ -407,7 +416,7 @@ public final class Tunnel: Sendable {
                     "trying the next server", metadata: ["conn": "\(connection.id)", "url": "\(url)", "reason": "\(failure.description)"])
                 self.attempt(
                     connection, target: target, front: front, tried: tried | (1 << index),
-                    reasons: reasons + ["\(url): \(failure.description)"])
+                    reasons: reasons + ["\(url): \(failure.description)"], last: failure)
             }
         }
     }
