@@ -393,3 +393,52 @@ final class ReverseFailures: @unchecked Sendable {
         return list
     }
 }
+
+extension ReverseTunnelTests {
+    /// The publish route answers only once a held request is free for it: while the client's only held
+    /// request is busy, a route request waits and gets its 101 when the client opens another (then relays
+    /// to it); with none opened within wait_timeout it is answered 503 (never a 101 that then resets).
+    func testThePublishRouteWaitsForAFreeHeldRequestThen503() throws {
+        let published = RunningProcess.freePort()
+        let (server, serverPort) = try startServer(published: published, extra: "wait_timeout = 2")
+        defer { server.stop() }
+        func register() throws -> BlockingSocket {
+            let socket = try BlockingSocket(port: serverPort)
+            try socket.write(
+                "GET /rev/web HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: purr\r\nPurr-Request: MEOW\r\nPurr-Version: 0.1.2\r\n"
+                    + "Authorization: Bearer \(Self.token)\r\nPurr-Reverse: web\r\nPurr-Reverse-Client: one\r\n\r\n")
+            socket.setReadTimeout(10)
+            return socket
+        }
+        func route() throws -> BlockingSocket {
+            let socket = try BlockingSocket(port: serverPort)
+            try socket.write(
+                "GET /web HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: purr\r\nPurr-Request: MEOW\r\nPurr-Version: 0.1.2\r\n\r\n")
+            socket.setReadTimeout(10)
+            return socket
+        }
+        let first = try register()
+        defer { first.close() }
+        XCTAssertTrue(TestKit.poll(timeout: 10) { server.stderr.contains("reverse client registered") }, server.stderr)
+        let user = try BlockingSocket(port: published)
+        defer { user.close() }
+        try user.write("ping")
+        XCTAssertTrue(String(decoding: try first.read(), as: UTF8.self).hasPrefix("HTTP/1.1 101"))
+        // The only held request is busy: the route waits, and a new held request of the client serves it.
+        let waiting = try route()
+        defer { waiting.close() }
+        let second = try register()
+        defer { second.close() }
+        let answer = try waiting.readHead()
+        XCTAssertTrue(answer.head.hasPrefix("HTTP/1.1 101"), answer.head + server.stderr)
+        XCTAssertTrue(String(decoding: try second.read(), as: UTF8.self).hasPrefix("HTTP/1.1 101"))
+        try waiting.write("hello")
+        XCTAssertEqual(String(decoding: try second.read(), as: UTF8.self), "hello")
+        // Busy again, and nothing opens: 503 with the reason, within wait_timeout (or the client's release).
+        let refused = try route()
+        defer { refused.close() }
+        let words = String(decoding: try refused.read(), as: UTF8.self)
+        XCTAssertTrue(words.hasPrefix("HTTP/1.1 503"), words)
+        XCTAssertTrue(words.contains("no held request of web was free") || words.contains("no client has exposed web"), words)
+    }
+}

@@ -42,7 +42,8 @@ extension ReverseEntry {
     var registrationRoute: Route {
         // Built from validated parts: it cannot fail.
         (try? Route(
-            path: path, target: .source(ReversePublishSource(entry: self), summary: "reverse \(name) (held requests)"),
+            path: path,
+            target: .source(ReversePublishSource(entry: self, headerTimeout: waitTimeout), summary: "reverse \(name) (held requests)"),
             allow: AllowList(["127.0.0.1:1-65535"])))!
     }
 }

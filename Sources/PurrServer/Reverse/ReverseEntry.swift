@@ -97,8 +97,9 @@ public struct ReverseEntry: Sendable {
     }
 
     /// The `publish` route: an ordinary route whose target is this entry's listener, refused with 503
-    /// (and why) while no client has the name registered.
-    func publishRoute() throws(ConfigError) -> Route? {
+    /// (and why) while no client has the name registered. `headerTimeout`: the server's, which bounds
+    /// the route's wait for a free held request.
+    func publishRoute(headerTimeout: Double) throws(ConfigError) -> Route? {
         guard let publish else { return nil }
         var entries = ["127.0.0.1:1-65535", "[::1]:1-65535"]
         // A specific listen address (public = true) is where the route connects; a wildcard one is reached on loopback.
@@ -108,7 +109,8 @@ public struct ReverseEntry: Sendable {
         }
         let allow = try AllowList(entries)
         return try Route(
-            path: publish, target: .source(ReversePublishSource(entry: self), summary: "reverse \(name)"), allow: allow,
+            path: publish, target: .source(ReversePublishSource(entry: self, headerTimeout: headerTimeout), summary: "reverse \(name)"),
+            allow: allow,
             token: publishToken)
     }
 }

@@ -36,7 +36,7 @@ final class ReverseListeners: Sendable {
     static func keep(_ old: ServerConfig, in new: inout ServerConfig) -> String? {
         let changed = old.reverses.map(\.summary) != new.reverses.map(\.summary)
         new.routes.removeAll { route in new.reverses.contains { $0.publish == route.path } }
-        new.routes += old.reverses.compactMap { try? $0.publishRoute() }
+        new.routes += old.reverses.compactMap { try? $0.publishRoute(headerTimeout: new.headerTimeout) }
         new.reverses = old.reverses
         return changed ? "[[reverse]] changes take effect at the next restart" : nil
     }
@@ -57,7 +57,7 @@ extension ServerConfig {
             if routes.contains(where: { $0.path == entry.path }) {
                 throw ConfigError("\(toml.file): reverse \(entry.name).path: '\(entry.path)' is also a route's path")
             }
-            guard let route = try entry.publishRoute() else { continue }
+            guard let route = try entry.publishRoute(headerTimeout: headerTimeout) else { continue }
             if routes.contains(where: { $0.path == route.path && $0.host == nil }) {
                 throw ConfigError("\(toml.file): reverse \(entry.name).publish: a route for path '\(route.path)' is already defined")
             }

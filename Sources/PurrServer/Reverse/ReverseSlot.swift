@@ -221,6 +221,14 @@ public final class ReverseSlot: Sendable {
         }
     }
 
+    /// Whether a held request is free beyond those the waiting connections will take.
+    var hasFreeHold: Bool { state.withLock { $0.idle.count > $0.waiting.count } }
+
+    /// A published connection refused before it reached the listener (the `publish` route's 503).
+    func count(refusal reason: String) {
+        state.withLock { $0.refusals[reason, default: 0] += 1 }
+    }
+
     /// The earliest deadline of a waiting connection (the listener's poll timeout).
     var nextDeadline: ContinuousClock.Instant? { state.withLock { $0.waiting.map(\.deadline).min() } }
 
