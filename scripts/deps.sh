@@ -35,6 +35,8 @@ if [ "$what" = test ]; then
     # HTTP/1.0, squid with HTTP/1.1 (its basic_ncsa_auth helper comes with it).
     command -v tinyproxy >/dev/null 2>&1 || [ -x /usr/bin/tinyproxy ] || need+=(tinyproxy)
     [ -x /usr/sbin/squid ] || command -v squid >/dev/null 2>&1 || need+=(squid)
+    # Scale-out (ScaleOutTests): a real HAProxy in front of purr-servers, checking GET /healthz.
+    [ -x /usr/sbin/haproxy ] || need+=(haproxy)
     # Proxy authentication (ProxyAuthTests): a private Kerberos realm (krb5kdc, kdb5_util, kadmin.local,
     # kinit) for squid's negotiate_kerberos_auth, and gss-ntlmssp for NTLM.
     [ -x /usr/sbin/krb5kdc ] || need+=(krb5-kdc)
