@@ -101,6 +101,12 @@ final class SeveralServersPaneTests: XCTestCase {
             ])
         model.update(servers: [("b-admin", .live, stats)], time: 0)
         XCTAssertEqual(model.joinedConnections[1].serverName, "b-admin", "the watched server that knows it")
+        XCTAssertEqual(model.serverLinks, ["pair": [1: "b-admin"]], "server #2 of pair is the watched b-admin")
+        XCTAssertEqual(model.links(ofWatched: "b-admin"), ["pair #2"])
+        let linked = ScreenRenderer.render(model, width: 200, height: 40)
+        let detail = linked.row(try XCTUnwrap(line(linked, containing: "#2 ")))
+        XCTAssertTrue(detail.contains("#2  127.0.0.1:8080/ssh  ◌ draining") && detail.contains("admin: b-admin"), detail)
+        XCTAssertTrue(linked.row(try XCTUnwrap(line(linked, containing: "b-admin  ◌"))).contains("serves pair #2"), linked.text)
         let grid = ScreenRenderer.render(model, width: 160, height: 40)
         XCTAssertNotNil(line(grid, containing: "SERVER "), grid.text)
         // Both servers on one host and port (two routes): the list's numbers tell them apart.

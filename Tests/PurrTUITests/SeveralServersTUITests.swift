@@ -108,6 +108,7 @@ final class SeveralServersTUITests: XCTestCase {
         holdsTwice(after: "a key (Tab)") { screen in
             row(screen, "1/2 up ◌1") && detail(screen, "#1", "◌ draining") && detail(screen, "#2", "● up")
                 && connections(screen, on: labelA) == 1 && connections(screen, on: labelB) == 1 && screen.contains("alpha: draining")
+                && screen.contains("serves pair #2")
         }
 
         // A click in the Servers pane focuses it: its connections show, the marks stay.

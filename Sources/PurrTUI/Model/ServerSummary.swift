@@ -53,6 +53,11 @@ public enum ServerSummary {
         return labels
     }
 
+    /// `b.example:8080/ssh` from `http://b.example:8080/ssh` (already redacted).
+    public static func withoutScheme(_ url: String) -> String {
+        url.range(of: "://").map { String(url[$0.upperBound...]) } ?? url
+    }
+
     /// `#2` for the list's second server (index 1).
     public static func number(_ index: Int) -> String { "#\(index + 1)" }
 
@@ -67,7 +72,10 @@ public enum ServerSummary {
 
     /// One server's detail line, as parts: `#2 b.example  ✖ down  act 0 · tot 12 · fail 3  retry in 4s
     /// last: connection refused`. `now` places `retryAt`.
-    public static func detail(_ server: ServerHealthSnapshot, label: String, labelWidth: Int, now: Date) -> [(String, ThemeRole)] {
+    /// `watched`: the `[[servers]]` entry seen carrying its connections, named at the end.
+    public static func detail(
+        _ server: ServerHealthSnapshot, label: String, labelWidth: Int, now: Date, watched: String? = nil
+    ) -> [(String, ThemeRole)] {
         let look = look(server.health)
         var parts: [(String, ThemeRole)] = [
             (Format.pad(number(server.index), 3) + " " + Format.pad(label, labelWidth) + "  ", .normal),
@@ -83,6 +91,7 @@ public enum ServerSummary {
             let wait = retryAt.timeIntervalSince(now)
             parts.append((wait > 0 ? "  retry in \(Int(wait.rounded(.up)))s" : "  retrying", .warning))
         }
+        if let watched { parts.append(("  admin: \(watched)", .dim)) }
         if let error = server.lastError { parts.append(("  last: \(error)", server.health == .up ? .dim : .error)) }
         return parts
     }

@@ -94,6 +94,16 @@ public struct TUIModel: Sendable {
     public private(set) var serverConnections: [String: StatsSnapshot.Connection] = [:]
     /// Which watched server (by name) each of those came from.
     public private(set) var serverConnectionNames: [String: String] = [:]
+    /// Tunnel name -> index in its server list -> the `[[servers]]` entry seen to carry its connections
+    /// (learned from joined connections, kept once seen).
+    public private(set) var serverLinks: [String: [Int: String]] = [:]
+
+    /// The tunnels' servers a watched server was seen to be: `pair #1`.
+    public func links(ofWatched name: String) -> [String] {
+        serverLinks.sorted { $0.key < $1.key }.flatMap { tunnel, servers in
+            servers.filter { $0.value == name }.keys.sorted().map { "\(tunnel) \(ServerSummary.number($0))" }
+        }
+    }
     /// The client's counters (by connection id) at the moment each server snapshot arrived.
     public var clientAtServerSample: [String: (up: Int, down: Int)] = [:]
     /// One line at the bottom: the last action's result or error (a write error is shown, not lost).
@@ -159,6 +169,13 @@ public struct TUIModel: Sendable {
         }
         serverConnections = index
         serverConnectionNames = names
+        // A connection that went to server N of a tunnel and that a watched server knows links the two.
+        for row in tunnels {
+            for connection in row.snapshot.connections {
+                guard let server = connection.server, let id = connection.clientID, let name = names[id] else { continue }
+                serverLinks[row.snapshot.name, default: [:]][server] = name
+            }
+        }
         // The client's side of each joined connection, now: in-flight bytes compare these.
         var samples: [String: (up: Int, down: Int)] = [:]
         if !index.isEmpty {

@@ -103,11 +103,18 @@ enum ConnectionsView {
     static func serverDetailLines(_ snapshot: TunnelSnapshot, model: TUIModel, width: Int, room: Int) -> [[(String, ThemeRole)]] {
         let servers = snapshot.servers
         guard !servers.isEmpty, room > 0 else { return [] }
-        let labels = ServerSummary.labels(servers)
-        let labelWidth = min(24, servers.map { labels[$0.index]?.count ?? 0 }.max() ?? 0)
+        // The line starts with the number already: where the short label is only that, the URL says more.
+        let short = ServerSummary.labels(servers)
+        var labels: [Int: String] = [:]
+        for server in servers {
+            let label = short[server.index] ?? ServerSummary.number(server.index)
+            labels[server.index] = label.hasPrefix("#") ? ServerSummary.withoutScheme(server.url) : label
+        }
+        let labelWidth = min(32, servers.map { labels[$0.index]?.count ?? 0 }.max() ?? 0)
         var lines = servers.prefix(room).map { server in
             ServerSummary.detail(
-                server, label: labels[server.index] ?? ServerSummary.number(server.index), labelWidth: labelWidth, now: model.now)
+                server, label: labels[server.index] ?? ServerSummary.number(server.index), labelWidth: labelWidth, now: model.now,
+                watched: model.serverLinks[snapshot.name]?[server.index])
         }
         if servers.count > room {
             lines[lines.count - 1] = [("… \(servers.count - room + 1) more servers (a taller terminal shows them)", .dim)]

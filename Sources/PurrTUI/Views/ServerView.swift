@@ -74,6 +74,9 @@ enum ServerView {
                     ("  up \(Format.age(stats.server.uptimeSeconds))  conn \(stats.totals.active)/\(stats.totals.total)", .dim))
                 if !stats.totals.failures.isEmpty { parts.append(("  ✖ \(failures(stats.totals.failures))", .warning)) }
             }
+            // Which tunnels' servers it is (seen from their connections): `serves pair #1`.
+            let links = model.links(ofWatched: server.name)
+            if !links.isEmpty { parts.append(("  serves " + links.joined(separator: ", "), .dim)) }
             lines.append(.parts(parts))
             guard let stats = server.snapshot else { continue }
             lines.append(.row(routeColumns, routeColumns.map { ($0.title, .columnHeader) }))
