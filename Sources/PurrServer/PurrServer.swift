@@ -95,10 +95,12 @@ public final class PurrServer: Sendable {
     @discardableResult
     public func drain() -> DrainStart {
         let first = registry.startDraining()
+        if first {
+            for entry in config.reverses { entry.slot.closeHeld() }
+        }
         let relays = relayChannels().count
         let timeout = config.drainTimeout
         if first {
-            for entry in config.reverses { entry.slot.closeHeld() }
             logger.notice("draining: \(relays) relays live, timeout \(timeout.formatted())s")
             drainRequested.fire()
         }
@@ -131,12 +133,14 @@ public final class PurrServer: Sendable {
     }
 
     /// The client channels of connections past their head: choosing or connecting a target, relaying.
-    /// Those still reading a head (a warm pool's idle connections) are not waited for: a head that comes
-    /// now is answered 503.
+    /// Not waited for: those still reading a head (a warm pool's idle connections; a head that comes now
+    /// is answered 503) and reverse registrations still held (closed at drain start; not relays yet).
     private func relayChannels() -> [any Channel] {
-        registry.liveRecords.compactMap { record in
-            let state = record.mutable.withLock { $0.state }
-            return state == .connecting || state == .relaying ? record.channel : nil
+        let registrations = Set(config.reverses.map(\.path))
+        return registry.liveRecords.compactMap { record in
+            let (state, path) = record.mutable.withLock { ($0.state, $0.routeSettings?.path) }
+            let held = state == .connecting && path.map(registrations.contains) == true
+            return state == .relaying || (state == .connecting && !held) ? record.channel : nil
         }
     }
 

@@ -154,6 +154,66 @@ final class DrainTests: XCTestCase {
         await target.stop()
     }
 
+    /// `/healthz` answers on a TLS listener too (curl checks the certificate with the test CA).
+    func testHealthzOverTLS() throws {
+        let certificates = try TestCertificates.make()
+        let port = RunningProcess.freePort()
+        let process = try RunningProcess(
+            "purr-server",
+            [
+                "--listen", "127.0.0.1:\(port)", "--route", "/echo=127.0.0.1:9", "--tls-cert", certificates.certificateFile, "--tls-key",
+                certificates.keyFile,
+            ])
+        defer { process.stop() }
+        XCTAssertTrue(process.waitForOutput("listening on"), process.stderr)
+        let run = try RunningProcess.run(
+            absolute: "/usr/bin/curl", ["-si", "--max-time", "10", "--cacert", certificates.caFile, "https://127.0.0.1:\(port)/healthz"])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        XCTAssertTrue(run.stdout.hasPrefix("HTTP/1.1 200 OK\r\n") && run.stdout.hasSuffix("\r\n\r\nok\n"), run.stdout)
+    }
+
+    /// At drain start the free held requests of a `[[reverse]]` entry are closed, so `purr expose`
+    /// registers again; the draining server answers that 503 and the exposing client keeps trying
+    /// (elsewhere, in a real layout) instead of staying parked on a server that is leaving.
+    func testDrainReleasesHeldReverseRegistrations() async throws {
+        let target = try await TestTarget.start(.echo(banner: nil), group: group)
+        let published = RunningProcess.freePort()
+        let adminPort = RunningProcess.freePort()
+        let (server, port) = try RunningProcess.purrServer(
+            config: """
+                drain_timeout = 30
+                [admin]
+                port = \(adminPort)
+                [[routes]]
+                path = "/echo"
+                target = "127.0.0.1:\(target.port)"
+                [[reverse]]
+                name = "web"
+                path = "/rev/web"
+                token = "rev-token"
+                listen = "127.0.0.1:\(published)"
+                """)
+        defer { server.stop() }
+        XCTAssertTrue(server.waitForOutput("admin on"), server.stderr)
+        let exposer = try RunningProcess(
+            "purr", ["expose", "http://127.0.0.1:\(port)/rev/web", "--to", "127.0.0.1:\(target.port)"],
+            environment: ["PURR_TOKEN": "rev-token"])
+        defer { exposer.stop() }
+        XCTAssertTrue(exposer.waitForOutput("exposed as web"), exposer.stderr)
+        XCTAssertTrue(TestKit.poll { ((try? self.stats(adminPort: adminPort))?.reverse?.first?.held ?? 0) > 0 })
+        let relay = try openRelay(port: port)  // keeps the server draining
+
+        kill(server.pid, SIGTERM)
+        XCTAssertTrue(server.waitForOutput("draining: 1 relays live"), server.stderr)
+        XCTAssertTrue(
+            TestKit.poll { ((try? self.stats(adminPort: adminPort))?.reverse?.first?.held ?? -1) == 0 }, "held requests released")
+        XCTAssertTrue(server.waitForOutput("reason=draining"), "the registration after the release gets 503: \(server.stderr)")
+        XCTAssertTrue(exposer.process.isRunning, "a 503 is worth retrying: \(exposer.stderr)")
+        relay.close()
+        XCTAssertEqual(server.waitForExit(timeout: 15), 0, server.stderr)
+        await target.stop()
+    }
+
     /// `/healthz` belongs to the health check: a route there is a configuration error, one line, exit 2.
     func testHealthzIsReservedAndRetryAfterIsChecked() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("purr-drain-\(UUID().uuidString)")
