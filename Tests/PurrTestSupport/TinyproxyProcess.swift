@@ -11,7 +11,8 @@ public final class TinyproxyProcess: ForwardProxy, @unchecked Sendable {
     /// - Parameters:
     ///   - connectPorts: the only ports CONNECT may reach (others are answered 403).
     ///   - credentials: `user:password` required with basic auth, or nil for none.
-    public init(connectPorts: [Int], credentials: String? = nil) throws {
+    ///   - timeout: seconds tinyproxy lets a connection (a CONNECT tunnel included) sit idle before it cuts it.
+    public init(connectPorts: [Int], credentials: String? = nil, timeout: Int = 600) throws {
         let binary = try ProxyBinary.find(["/usr/bin/tinyproxy", "/usr/sbin/tinyproxy"], package: "tinyproxy")
         port = RunningProcess.freePort()
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("tinyproxy-\(UUID().uuidString)").path
@@ -20,7 +21,7 @@ public final class TinyproxyProcess: ForwardProxy, @unchecked Sendable {
         let config = """
             Port \(port)
             Listen 127.0.0.1
-            Timeout 600
+            Timeout \(timeout)
             MaxClients 100
             LogLevel Notice
             LogFile "\(directory)/tinyproxy.log"
