@@ -77,6 +77,22 @@ final class SeveralServersPaneTests: XCTestCase {
         XCTAssertFalse(plain.row(try XCTUnwrap(line(plain, containing: "NAME"))).contains("SERVERS"), "no list, no column")
     }
 
+    func testAClickOnSERVERSPutsTheTunnelsWithServersOutFirst() throws {
+        var model = TUIModel()
+        model.update(
+            snapshots: [
+                tunnel("fine", servers: servers([.up, .up])), tunnel("single", servers: []),
+                tunnel("worst", servers: servers([.down, .draining])), tunnel("half", servers: servers([.up, .down])),
+            ], time: 0)
+        model.sort.select("SERVERS")
+        XCTAssertEqual(model.visible.map(\.snapshot.name), ["worst", "half", "fine", "single"], "most servers out first")
+        let header = ScreenRenderer.render(model, width: 160, height: 35).row(2)
+        XCTAssertTrue(header.contains("SERVERS▼"), header)
+        var cycled = TunnelSort(column: .downRate)
+        cycled.cycle()
+        XCTAssertNil(cycled.column, "s skips SERVERS: after the last column, the config's order")
+    }
+
     func testTheFilterFindsATunnelByAnyOfItsServers() {
         var model = TUIModel()
         model.update(snapshots: [tunnel("spread", servers: servers([.up, .up])), tunnel("single", servers: [])], time: 0)

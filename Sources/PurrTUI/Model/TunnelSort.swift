@@ -14,6 +14,9 @@ public struct TunnelSort: Sendable, Equatable {
         case downBytes = "↓ BYTES"
         case upRate = "↑ RATE"
         case downRate = "↓ RATE"
+        /// Servers not taking connections (down or draining): a click on SERVERS puts trouble first. Not in
+        /// `s`'s cycle: the column is only there for tunnels with several servers.
+        case servers = "SERVERS"
 
         var isNumeric: Bool {
             switch self {
@@ -33,7 +36,7 @@ public struct TunnelSort: Sendable, Equatable {
 
     /// `s`: the next column (after the last, back to the config's order).
     public mutating func cycle() {
-        let all = Column.allCases
+        let all = Column.allCases.filter { $0 != .servers }
         if let column, let index = all.firstIndex(of: column) {
             self.column = index + 1 < all.count ? all[index + 1] : nil
         } else {
@@ -87,6 +90,7 @@ public struct TunnelSort: Sendable, Equatable {
         case .downBytes: return Double(row.snapshot.bytesDown)
         case .upRate: return row.up.rate
         case .downRate: return row.down.rate
+        case .servers: return Double(row.snapshot.servers.filter { $0.health != .up }.count)
         default: return 0
         }
     }
