@@ -73,6 +73,7 @@ final class FailoverConfigTests: XCTestCase {
             ("url = []", "tunnels.toml: tunnels[0].url: the array is empty"),
             ("url = 3", "tunnels.toml: tunnels[0].url: expected a URL, an array of URLs, or an array of"),
             ("url = [\"http://a/\", 3]", "tunnels.toml: tunnels[0].url: expected a URL, an array of URLs"),
+            ("url = [\"http://a/\", { url = \"http://b/\" }]", "not both kinds in one array: write a URL alone as { url = \"...\" }"),
             ("url = [\"http://a/\", \"gopher://b\"]", "tunnels.toml: tunnels[0].url[1]: 'gopher://b': unsupported scheme"),
             ("url = [{ url = \"http://a/\", color = 1 }]", "unknown key 'tunnels[0].url[0].color'"),
             ("url = [{ token = \"x\" }]", "tunnels.toml: tunnels[0].url[0].url: missing"),

@@ -360,4 +360,56 @@ final class FailoverTests: XCTestCase {
         XCTAssertEqual(client.signal(SIGTERM), 0)
         await origin.stop()
     }
+
+    // MARK: per-server settings, TLS, purr up
+
+    /// Three TLS servers, each with its own CA and route token, in one tunnels.toml entry: the first is not
+    /// trusted with the tunnel's CA file (a TLS failure moves on), the second takes the tunnel's token and
+    /// CA file, the third its own; `purr up` opens it.
+    func testPerServerTokenAndCAFromTunnelsFileWithATLSFailureMovingOn() async throws {
+        let target = try await TestTarget.start(.echo(banner: nil), group: group)
+        var servers: [Server] = []
+        var certificates: [TestCertificates] = []
+        for name in ["untrusted", "second", "third"] {
+            let made = try TestCertificates.make(name: name)
+            certificates.append(made)
+            servers.append(
+                try startServer(
+                    config: """
+                        [[routes]]
+                        path = "/t"
+                        target = "127.0.0.1:\(target.port)"
+                        token = "token-\(name)"
+                        """, arguments: ["--tls-cert", made.certificateFile, "--tls-key", made.keyFile]))
+        }
+        defer { for server in servers { server.process.stop() } }
+        let listen = RunningProcess.freePort()
+        let https = servers.map { "https://127.0.0.1:\($0.port)/t" }
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("failover-up-\(UUID().uuidString).toml")
+        try """
+        [[tunnels]]
+        name = "pair"
+        listen = "127.0.0.1:\(listen)"
+        token = "token-second"
+        ca_file = "\(certificates[1].caFile)"
+        url = [
+          { url = "\(https[0])", token = "token-untrusted" },
+          { url = "\(https[1])" },
+          { url = "\(https[2])", token = "token-third", ca_file = "\(certificates[2].caFile)" },
+        ]
+        """.write(to: file, atomically: true, encoding: .utf8)
+        let up = try RunningProcess("purr", ["up", "--config", file.path, "pair"])
+        defer { up.stop() }
+        XCTAssertTrue(up.waitForOutput("pair: listening"), up.stderr)
+        for _ in 0..<4 { XCTAssertEqual(SustainedFaultTests.probe(listen), .echoed) }
+        XCTAssertTrue(up.waitForOutput("server down"), up.stderr)
+        XCTAssertTrue(up.stderr.contains("certificate"), "the TLS failure is named: \(up.stderr)")
+        XCTAssertEqual(try totals(servers[1]).total, 4, "the second server, with the tunnel's token and CA file")
+        kill(servers[1].process.pid, SIGKILL)
+        XCTAssertNotNil(servers[1].process.waitForExit())
+        for _ in 0..<4 { XCTAssertEqual(SustainedFaultTests.probe(listen), .echoed) }
+        XCTAssertEqual(try totals(servers[2]).total, 4, "the third, with its own token and CA file")
+        XCTAssertEqual(up.signal(SIGTERM), 0)
+        await target.stop()
+    }
 }

@@ -175,4 +175,39 @@ final class ServerSetTests: XCTestCase {
         XCTAssertNotNil(list[0].retryAt)
         XCTAssertEqual(list[1].connectSeconds, 0.05)
     }
+
+    /// A server whose /healthz says up but whose connections fail (its route's target is down: 502) goes
+    /// out again at the first failure, and its pauses keep growing until a connection gets through.
+    func testAProbeUpDoesNotResetTheBackoff() {
+        var set = ServerSet(count: 2, choice: .failover)
+        let badGateway = refusal(502)
+        var now = 0.0
+        _ = set.failed(0, badGateway, now: now, random: &random)
+        _ = set.failed(0, badGateway, now: now, random: &random)
+        var pauses: [Double] = []
+        for _ in 0..<7 {
+            let at = set.servers[0].retryAt!
+            pauses.append(at - now)
+            now = at
+            XCTAssertEqual(set.probesDue(now: now), [0])
+            XCTAssertEqual(set.probed(0, .up, now: now, random: &random), .resumePool(0))
+            XCTAssertEqual(set.pick(tried: 0), 0)
+            XCTAssertEqual(set.failed(0, badGateway, now: now, random: &random).action, .pausePool(0), "one failure on probation")
+            XCTAssertEqual(set.servers[0].health, .down)
+        }
+        for (index, pause) in pauses.enumerated() {
+            let base = min(30, Double(1 << index))
+            XCTAssertTrue((base * 0.8...base * 1.2).contains(pause), "pause \(index): \(pause) in \(pauses)")
+        }
+        XCTAssertGreaterThanOrEqual(pauses.last!, 24, "capped near 30 s: \(pauses)")
+        // A connection that gets through ends it all.
+        now = set.servers[0].retryAt!
+        _ = set.probesDue(now: now)
+        _ = set.probed(0, .up, now: now, random: &random)
+        _ = set.connected(0, seconds: 0.01)
+        _ = set.failed(0, badGateway, now: now, random: &random)
+        XCTAssertEqual(set.servers[0].health, .up, "off probation: two in a row again")
+        _ = set.failed(0, badGateway, now: now, random: &random)
+        XCTAssertEqual(set.servers[0].retryAt.map { $0 - now }.map { (0.8...1.2).contains($0) }, true, "the pause starts over")
+    }
 }

@@ -47,6 +47,7 @@ struct ServerList {
         } else {
             throw ConfigError(
                 "\(entry.file): \(entry.path).url: expected a URL, an array of URLs, or an array of { url = \"...\", token = \"...\" } tables"
+                    + " (not both kinds in one array: write a URL alone as { url = \"...\" })"
             )
         }
         guard let first = servers.first else {

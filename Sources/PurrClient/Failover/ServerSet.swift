@@ -51,8 +51,12 @@ struct ServerSet {
         var lastError: String?
         /// A down or draining server: when to probe it next.
         var retryAt: Double?
-        /// Probes that failed since it went down: the backoff's exponent.
-        var failedProbes = 0
+        /// The backoff's exponent: times it was marked out or failed a probe since a connection last got
+        /// through. A probe's "up" does not reset it: a server whose /healthz is fine but whose route
+        /// fails (a 502) would otherwise flap up and down every second.
+        var backoffLevel = 0
+        /// Up again by a probe, no connection through yet: one failure marks it out again.
+        var probation = false
         var probing = false
         /// Recent connect time to the 101 (a moving average), seconds.
         var connectSeconds: Double?
@@ -120,7 +124,8 @@ struct ServerSet {
         server.consecutiveFailures = 0
         server.health = .up
         server.retryAt = nil
-        server.failedProbes = 0
+        server.backoffLevel = 0
+        server.probation = false
         server.connectSeconds = server.connectSeconds.map { $0 * 0.7 + seconds * 0.3 } ?? seconds
         servers[index] = server
         return wasOut ? .resumePool(index) : .none
@@ -146,16 +151,21 @@ struct ServerSet {
         case .draining:
             server.failures += 1
             server.lastError = failure.description
-            if server.health == .up { action = .pausePool(index) }
+            if server.health == .up {
+                action = .pausePool(index)
+                server.retryAt = now + delay(server.backoffLevel, random: &random)
+                server.backoffLevel += 1
+            }
             server.health = .draining
-            server.retryAt = now + delay(server.failedProbes, random: &random)
         case .retry:
             server.failures += 1
             server.consecutiveFailures += 1
             server.lastError = failure.description
-            if server.health == .up && server.consecutiveFailures >= settings.failuresToDown {
+            let limit = server.probation ? 1 : settings.failuresToDown
+            if server.health == .up && server.consecutiveFailures >= limit {
                 server.health = .down
-                server.retryAt = now + delay(0, random: &random)
+                server.retryAt = now + delay(server.backoffLevel, random: &random)
+                server.backoffLevel += 1
                 action = .pausePool(index)
             }
         }
@@ -190,22 +200,21 @@ struct ServerSet {
         case .up:
             server.health = .up
             server.consecutiveFailures = 0
-            server.failedProbes = 0
+            server.probation = true
             server.retryAt = nil
             return .resumePool(index)
         case .draining:
             server.health = .draining
-            server.retryAt = now + delay(server.failedProbes, random: &random)
         case .failed(let words):
             server.health = .down
-            server.failedProbes += 1
             server.lastError = words
-            server.retryAt = now + delay(server.failedProbes, random: &random)
         }
+        server.retryAt = now + delay(server.backoffLevel, random: &random)
+        server.backoffLevel += 1
         return .none
     }
 
-    /// The pause after `attempt` failed probes: doubling from `backoffInitial`, capped, with jitter.
+    /// The pause at backoff level `attempt`: doubling from `backoffInitial`, capped, with jitter.
     func delay(_ attempt: Int, random: inout some RandomNumberGenerator) -> Double {
         let base = min(settings.backoffCap, settings.backoffInitial * Double(1 << min(attempt, 20)))
         let factor = 1 + settings.jitter * (Double.random(in: 0...2, using: &random) - 1)
