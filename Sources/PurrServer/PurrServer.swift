@@ -94,12 +94,16 @@ public final class PurrServer: Sendable {
     /// waits in `waitForDrainRequest` is woken to call `shutdown(drainTimeout:)`.
     @discardableResult
     public func drain() -> DrainStart {
+        drain(timeout: config.drainTimeout)
+    }
+
+    /// `timeout`: the drain timeout the caller will apply (what the log line and the answer say).
+    private func drain(timeout: Double) -> DrainStart {
         let first = registry.startDraining()
         if first {
             for entry in config.reverses { entry.slot.closeHeld() }
         }
         let relays = relayChannels().count
-        let timeout = config.drainTimeout
         if first {
             logger.notice("draining: \(relays) relays live, timeout \(timeout.formatted())s")
             drainRequested.fire()
@@ -116,7 +120,7 @@ public final class PurrServer: Sendable {
     /// listeners and whatever is still open (relays past the timeout, idle pooled connections).
     public func shutdown(drainTimeout: Double) async {
         let deadline = ContinuousClock.now + .milliseconds(Int(drainTimeout * 1000))
-        drain()
+        drain(timeout: drainTimeout)
         let left = await waitForRelays(until: deadline)
         for channel in listeners.withLock({ $0 }) {
             try? await channel.close()
