@@ -93,6 +93,21 @@ final class SeveralServersPaneTests: XCTestCase {
         XCTAssertNil(cycled.column, "s skips SERVERS: after the last column, the config's order")
     }
 
+    func testEverySizeStillFitsWithServerLinesAndColumns() throws {
+        var model = TUIModel()
+        var list = servers([.up, .down, .draining])
+        list[1].lastError = String(repeating: "a long reason ", count: 20)
+        model.update(
+            snapshots: [tunnel("three", servers: list, connections: [connection(1, server: 2, peer: "[2001:db8::1]:50001")])], time: 0)
+        model.pane = .connections
+        for (width, height) in [(60, 14), (64, 20), (80, 24), (120, 35), (200, 60)] {
+            let grid = ScreenRenderer.render(model, width: width, height: height)
+            for y in 0..<height { XCTAssertEqual(grid.row(y).unicodeScalars.count, width, "\(width)x\(height) line \(y)") }
+            XCTAssertNotNil(line(grid, containing: "Connections: three"), "\(width)x\(height)")
+            XCTAssertNotNil(line(grid, containing: "#1 "), "at least the first server's line: \(width)x\(height)\n\(grid.text)")
+        }
+    }
+
     func testTheFilterFindsATunnelByAnyOfItsServers() {
         var model = TUIModel()
         model.update(snapshots: [tunnel("spread", servers: servers([.up, .up])), tunnel("single", servers: [])], time: 0)
