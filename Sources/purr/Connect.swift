@@ -15,6 +15,10 @@ struct Connect: AsyncParsableCommand {
             go right behind the request. A failing connection is closed and logged; the tunnel keeps \
             listening.
 
+            With several URLs the tunnel has several servers: a connection that fails before the 101 \
+            (cannot connect, TLS, 502/503/504, no answer) goes on to the next, with the bytes the app \
+            sent; 4xx answers are not retried (docs/failover.md).
+
             With --socks5 and/or --http-proxy the tunnel is dynamic: the URL holds {host} and {port}, \
             which each SOCKS or HTTP proxy request fills; the server needs a template route with an \
             allow list.
