@@ -589,7 +589,9 @@ public final class Tunnel: Sendable {
         let pool = copy.servers.compactMap(\.pool?.snapshot).reduce(nil) { sum, next in sum.map { $0.adding(next) } ?? next }
         let servers = copy.health?.snapshot(urls: runtimes.map(\.config.url.redacted), now: Self.now(), date: Date()) ?? []
         let tlsCounts = tlsSessions.counts
-        let connections = live.sorted { $0.id < $1.id }.map(\.snapshot)
+        // A reverse tunnel's published connections are its connections too (joined by id like the others).
+        let reverseNow = copy.exposer?.relaysNow
+        let connections = live.sorted { $0.id < $1.id }.map(\.snapshot) + (reverseNow?.live ?? [])
         var reverse: ReverseSnapshot?
         var bound = copy.bound
         if let exposer = copy.exposer {
@@ -612,8 +614,8 @@ public final class Tunnel: Sendable {
             active: connections.count,
             total: copy.total,
             failed: copy.failed,
-            bytesUp: copy.closedUp + connections.reduce(0) { $0 + $1.bytesUp } + (copy.exposer?.bytes.up ?? 0),
-            bytesDown: copy.closedDown + connections.reduce(0) { $0 + $1.bytesDown } + (copy.exposer?.bytes.down ?? 0),
+            bytesUp: copy.closedUp + connections.reduce(0) { $0 + $1.bytesUp } + (reverseNow?.closed.up ?? 0),
+            bytesDown: copy.closedDown + connections.reduce(0) { $0 + $1.bytesDown } + (reverseNow?.closed.down ?? 0),
             lastError: copy.lastError,
             connections: connections,
             pool: pool,

@@ -48,9 +48,10 @@ public final class ReverseExposer: Sendable {
     }
 
     let settings: Settings
-    /// Bytes of every relay so far, live: read from the server (the published side) and from the target.
-    let fromServer = ByteCounter()
-    let fromTarget = ByteCounter()
+    /// Bytes of the relays that ended: read from the server (the published side) and from the target.
+    private let closed = Mutex<(fromServer: Int, fromTarget: Int)>((0, 0))
+    /// The relays running now, by id; ids are numbered per exposer and sent with each held request.
+    private let relays = Mutex<(live: [UInt64: ReverseRelay], next: UInt64)>(([:], 1))
     let group: any EventLoopGroup
     let logger: Logger
     let environment: [String: String]
@@ -71,8 +72,41 @@ public final class ReverseExposer: Sendable {
     }
 
     public var counters: Counters { state.withLock { $0.counters } }
-    /// Bytes relayed so far: sent to the server (from the target) and received from it.
-    public var bytes: (up: Int, down: Int) { (fromTarget.total, fromServer.total) }
+    /// Bytes relayed so far, live ones included: sent to the server (from the target) and received from it.
+    public var bytes: (up: Int, down: Int) {
+        let now = relaysNow
+        return now.live.reduce(now.closed) { ($0.up + $1.bytesUp, $0.down + $1.bytesDown) }
+    }
+
+    /// In one step: the bytes of the relays that ended, and the published connections relaying now as
+    /// connection snapshots (peer `← NAME`, target the local service). A relay is in exactly one of them.
+    public var relaysNow: (closed: (up: Int, down: Int), live: [ConnectionSnapshot]) {
+        let (ended, live) = relays.withLock { relays in (closed.withLock { $0 }, Array(relays.live.values)) }
+        return ((ended.fromTarget, ended.fromServer), live.sorted { $0.id < $1.id }.map(\.snapshot))
+    }
+
+    /// The id of the next held request: sent as its `Purr-Connection`, the relay's id if it is used.
+    func nextConnectionNumber() -> UInt64 {
+        relays.withLock { relays in
+            defer { relays.next += 1 }
+            return relays.next
+        }
+    }
+
+    func relayStarted(_ relay: ReverseRelay) {
+        relays.withLock { $0.live[relay.id] = relay }
+    }
+
+    func relayEnded(_ relay: ReverseRelay) {
+        // Counted as closed in the same step it leaves the live ones: a snapshot never sees it twice or not at all.
+        relays.withLock { relays in
+            relays.live.removeValue(forKey: relay.id)
+            closed.withLock {
+                $0.fromServer += relay.fromServer.total
+                $0.fromTarget += relay.fromTarget.total
+            }
+        }
+    }
     public var isRegistered: Bool { state.withLock { $0.registered } }
     /// The last refusal's words (a bad token, an unknown name): what a user needs when nothing registers.
     public var lastRefusal: String? { state.withLock { $0.lastRefusal } }
@@ -182,6 +216,10 @@ final class HeldSlot: @unchecked Sendable {
         attempt += 1
         let current = attempt
         exposer.update { $0.held += 1 }
+        // Each held request carries its own connection id: the server's record of it is the relay's.
+        let number = exposer.nextConnectionNumber()
+        var dialer = self.dialer
+        dialer.request.connectionID = ClientInstance.connectionID(tunnel: exposer.settings.tunnel.name, number: number)
         var settled = false
         // The replacement opens a little before this one ends at `refresh` (its handshake timeout), so a
         // client's held requests never all close at once: that would release its name.
@@ -211,7 +249,7 @@ final class HeldSlot: @unchecked Sendable {
                         // published connection behind it ends instead of reaching the target.
                         guard !self.exposer.isStopped else { return channel.close(promise: nil) }
                         if !replaced { self.dial() }  // the next held request first: a burst needs them back at once
-                        self.serve(channel)
+                        self.serve(channel, number: number, clientID: dialer.request.connectionID ?? "")
                     case .failure(let failure) where failure.kind == .timeout:
                         if !replaced { self.dial() }  // refreshed (normally the replacement is open already)
                     case .failure(let failure):
@@ -238,10 +276,11 @@ final class HeldSlot: @unchecked Sendable {
     }
 
     /// The server answered 101: a published connection is behind it. Dial the local target and relay.
-    private func serve(_ server: any Channel) {
+    private func serve(_ server: any Channel, number: UInt64, clientID: String) {
         let target = exposer.settings.target
         let logger = exposer.logger
         exposer.update { $0.active += 1 }
+        let relay = ReverseRelay(id: number, clientID: clientID, name: exposer.settings.name, target: target.description)
         ClientBootstrap(group: server.eventLoop)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -255,8 +294,10 @@ final class HeldSlot: @unchecked Sendable {
             .whenComplete { result in
                 switch result {
                 case .success(let local):
-                    let session = RelaySession(server, local, aCounter: self.exposer.fromServer, bCounter: self.exposer.fromTarget)
+                    let session = RelaySession(server, local, aCounter: relay.fromServer, bCounter: relay.fromTarget)
+                    self.exposer.relayStarted(relay)
                     session.start().whenComplete { _ in
+                        self.exposer.relayEnded(relay)
                         self.exposer.update {
                             $0.active -= 1
                             $0.served += 1
