@@ -528,7 +528,7 @@ public final class Tunnel: Sendable {
             metadata: {
                 var opened: Logger.Metadata = [
                     "conn": "\(connection.id)", "peer": "\(connection.peer)",
-                    "url": "\(self.runtimes[connection.server ?? 0].config.url.redacted)",
+                    "url": "\(self.runtimes[self.runtimes.count > 1 ? connection.server ?? 0 : 0].config.url.redacted)",
                 ]
                 if let target = connection.target { opened["target"] = "\(target)" }
                 return opened
