@@ -230,7 +230,7 @@ final class SeveralServersPaneTests: XCTestCase {
         XCTAssertTrue(grid.row(try XCTUnwrap(line(grid, containing: "alpha  "))).contains("● live"), grid.text)
         let betaY = try XCTUnwrap(line(grid, containing: "beta  "))
         let beta = grid.row(betaY)
-        XCTAssertTrue(beta.contains("◌ draining (new connections get 503)"), beta)
+        XCTAssertTrue(beta.contains("◌ draining (503 to new)"), beta)
         let betaX = try XCTUnwrap(beta.range(of: "◌ draining")).lowerBound.utf16Offset(in: beta)
         XCTAssertEqual(grid[betaX, betaY].role, .warning)
         let gammaY = try XCTUnwrap(line(grid, containing: "gamma  "))

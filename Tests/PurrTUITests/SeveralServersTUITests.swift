@@ -102,7 +102,7 @@ final class SeveralServersTUITests: XCTestCase {
         // goes to the second at once.
         XCTAssertEqual(kill(a.process.pid, SIGTERM), 0)
         XCTAssertTrue(session.waitFor("alpha: draining"), "the header marks it: \(session.screen())")
-        XCTAssertTrue(session.waitFor("◌ draining (new connections get 503)"), "the Servers pane too: \(session.screen())")
+        XCTAssertTrue(session.waitFor("◌ draining (503 to new)"), "the Servers pane too: \(session.screen())")
         let second = try echo(listen, seed: 2)
         try session.send("Tab")
         holdsTwice(after: "a key (Tab)") { screen in
@@ -115,7 +115,7 @@ final class SeveralServersTUITests: XCTestCase {
         let pane = ScreenLayout.compute(width: 140, height: 40, tunnelCount: 1).servers
         try session.click(x: pane.x + 3, y: pane.y + 2)
         holdsTwice(after: "a click in the Servers pane") { screen in
-            screen.contains("connections (1)") && row(screen, "1/2 up ◌1") && screen.contains("◌ draining (new connections get 503)")
+            screen.contains("connections (1)") && row(screen, "1/2 up ◌1") && screen.contains("◌ draining (503 to new)")
         }
 
         // The relay on the draining server ends: it exits; its admin stream is down.

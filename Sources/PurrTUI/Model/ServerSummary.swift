@@ -86,13 +86,15 @@ public enum ServerSummary {
         if server.consecutiveFailures > 0, server.consecutiveFailures != server.failures {
             parts.append((" (\(server.consecutiveFailures) in a row)", .warning))
         }
-        if let seconds = server.connectSeconds { parts.append(("  connect \(Format.micros(Int(seconds * 1e6)))", .dim)) }
         if let retryAt = server.retryAt, server.health != .up {
             let wait = retryAt.timeIntervalSince(now)
             parts.append((wait > 0 ? "  retry in \(Int(wait.rounded(.up)))s" : "  retrying", .warning))
         }
+        // Why it is out matters more than how fast it was: the error comes first where a line is cut.
+        if let error = server.lastError, server.health != .up { parts.append(("  last: \(error)", .error)) }
+        if let seconds = server.connectSeconds { parts.append(("  connect \(Format.micros(Int(seconds * 1e6)))", .dim)) }
         if let watched { parts.append(("  admin: \(watched)", .dim)) }
-        if let error = server.lastError { parts.append(("  last: \(error)", server.health == .up ? .dim : .error)) }
+        if let error = server.lastError, server.health == .up { parts.append(("  last: \(error)", .dim)) }
         return parts
     }
 }

@@ -10,9 +10,10 @@ enum ConnectionsView {
 
     /// `dynamic`: the tunnel's connections each name their target (SOCKS5, HTTP proxy): a TARGET column.
     /// `servers`: the tunnel has several: a SERVER column says which one each connection went to.
-    static func columns(width: Int, dynamic: Bool = false, servers: Bool = false) -> [Column] {
+    /// `serverWidth`: the longest server label (the column is as wide as it needs, 6 to 22).
+    static func columns(width: Int, dynamic: Bool = false, servers: Bool = false, serverWidth: Int = 15) -> [Column] {
         let target = Column(title: "TARGET", width: 22, priority: 97, flexible: true, minimum: 14)
-        let server = Column(title: "SERVER", width: 15, priority: 96)
+        let server = Column(title: "SERVER", width: min(22, max(6, serverWidth)), priority: 96)
         return Column.fit(
             [
                 Column(title: "PEER", width: 15, priority: 100, flexible: true, minimum: 12)
@@ -73,7 +74,9 @@ enum ConnectionsView {
         }
         guard y < inner.y + inner.height else { return }
         let labels = ServerSummary.labels(snapshot.servers)
-        let columns = columns(width: inner.width - 2, dynamic: snapshot.config.mode.isDynamic, servers: !snapshot.servers.isEmpty)
+        let columns = columns(
+            width: inner.width - 2, dynamic: snapshot.config.mode.isDynamic, servers: !snapshot.servers.isEmpty,
+            serverWidth: labels.values.map(\.count).max() ?? 0)
         Column.drawHeader(columns, into: &grid, x: inner.x + 1, y: y)
         y += 1
         if joined.isEmpty {

@@ -144,7 +144,7 @@ enum ServerView {
             return (ServerSummary.downMark, "down, " + word, .error)
         }
         if server.state == .live, server.snapshot?.server.draining == true {
-            return (ServerSummary.drainingMark, "draining (new connections get 503)", .warning)
+            return (ServerSummary.drainingMark, "draining (503 to new)", .warning)
         }
         let (word, role) = describe(server.state)
         return ("●", word, role)
