@@ -283,6 +283,24 @@ final class UpgradeStateMachineTests: XCTestCase {
         XCTAssertEqual(env.registry.activeCount, 0)
     }
 
+    /// After a health answer nothing the client sends reaches the decoder (a health check is answered
+    /// like a refusal: whatever follows is dropped, in small reads).
+    func testHealthAnswerDropsWhatFollows() throws {
+        let env = try makeSettings()
+        let channel = try makeChannel(env)
+        _ = try? channel.writeInbound(ByteBuffer(string: "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"))
+        XCTAssertTrue(try answer(channel).hasPrefix("HTTP/1.1 200 OK\r\n"))
+        let decoder = try channel.pipeline.syncOperations.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
+        let probe = InboundProbe()
+        try channel.pipeline.syncOperations.addHandler(probe, position: .before(decoder))
+        for _ in 0..<64 { _ = try? channel.writeInbound(ByteBuffer(repeating: 0x41, count: 64 * 1024)) }
+        XCTAssertEqual(probe.seen, 0, "bytes behind a health check reached the decoder")
+        XCTAssertEqual(try answer(channel), "", "answered once")
+        XCTAssertEqual(env.registry.activeCount, 0)
+        XCTAssertEqual(env.registry.snapshot().totals.total, 0)
+        _ = try? channel.finish()
+    }
+
     /// One request on a new embedded connection; its whole answer.
     func exchange(_ env: ServerSettings, _ request: String) throws -> String {
         let channel = try makeChannel(env)
