@@ -118,7 +118,7 @@ let package = Package(
         ),
         .target(
             name: "PurrTestSupport",
-            dependencies: ["PurrCore", "PurrServer", nioCore, nioPosix, nioHTTP1, nioWebSocket, nioSSL, logging, crypto],
+            dependencies: ["PurrCore", "PurrServer", nioCore, nioPosix, nioHTTP1, nioWebSocket, nioSSL, logging, crypto, jwtKit],
             path: "Tests/PurrTestSupport",
             resources: [.copy("Fixtures")],
             swiftSettings: upcoming
@@ -149,6 +149,16 @@ let package = Package(
             dependencies: [
                 "PurrCore", "PurrClient", "PurrServer", "PurrTUI", "PurrTestSupport", nioCore, nioPosix, nioHTTP1, nioWebSocket,
                 .product(name: "NIOEmbedded", package: "swift-nio"), "CGSSAPI",
+            ],
+            swiftSettings: upcoming
+        ),
+        // Everything that starts the built programs or a real peer (proxies, a KDC, Chromium, tmux) or opens
+        // a socket; the other test targets are unit tests (scripts/unit-tests.sh keeps them so).
+        .testTarget(
+            name: "PurrIntegrationTests",
+            dependencies: [
+                "PurrCore", "PurrClient", "PurrServer", "PurrTUI", "PurrTestSupport", nioCore, nioPosix, nioHTTP1, nioWebSocket, nioSSL,
+                logging, crypto, jwtKit, .product(name: "NIOEmbedded", package: "swift-nio"), "CGSSAPI",
             ],
             swiftSettings: upcoming
         ),

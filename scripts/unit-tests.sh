@@ -1,21 +1,21 @@
 #!/usr/bin/env bash
-# Prints the swift test --filter pattern of the unit tests: the test classes whose file starts no
-# process and opens no socket (EmbeddedChannel only). A file is an integration test as soon as it
-# names one of the markers below; everything else is a unit test. `make test-unit` runs these,
-# `make test-integration` the rest (with --skip and the same pattern), CI both.
+# Keeps the unit test targets unit tests: fails, naming the files, when a file in PurrCoreTests,
+# PurrServerTests, PurrClientTests or PurrTUITests starts a process, opens a socket or needs a peer.
+# Such a test belongs in Tests/PurrIntegrationTests/<Area>/ (the PurrIntegrationTests target).
+# `make test-unit` runs this first, then the unit targets (everything but PurrIntegrationTests and
+# the seeded fuzzing of PurrFuzzTests); `make test-integration` runs those two.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # What starts a process, opens a socket or needs a peer: the test support's helpers and NIO's own.
 markers='RunningProcess|BlockingSocket|TestTarget|InProcessServer\.(start|group)|TmuxSession|PythonPeers|BrowserFixture'
 markers+='|ServerBootstrap|ClientBootstrap|DatagramBootstrap|MultiThreadedEventLoopGroup|NIOPipeBootstrap'
 markers+='|TunnelEngine|AdminStream\(|AdminServer\(|PurrServer\(|Process\(|posix_spawn|freePort|socket\('
-classes=()
-for file in Tests/Purr*Tests/*.swift; do
-    grep -Eq "$markers" "$file" && continue
-    while read -r name; do classes+=("$(basename "$(dirname "$file")").$name"); done \
-        < <(sed -nE 's/^(final )?class ([A-Za-z0-9_]+): XCTestCase.*/\2/p' "$file")
+misplaced=()
+for file in Tests/PurrCoreTests/*.swift Tests/PurrServerTests/*.swift Tests/PurrClientTests/*.swift Tests/PurrTUITests/*.swift; do
+    [ -e "$file" ] || continue
+    grep -Eq "$markers" "$file" && misplaced+=("$file")
 done
-[ ${#classes[@]} -gt 0 ] || { echo "no unit tests found" >&2; exit 1; }
-pattern=$(printf '%s|' "${classes[@]}")
-# Whole class names only: a class whose name starts like another's must not come along.
-echo "^(${pattern%|})/"
+if [ ${#misplaced[@]} -gt 0 ]; then
+    printf '%s: starts a process or opens a socket: move it to Tests/PurrIntegrationTests/\n' "${misplaced[@]}" >&2
+    exit 1
+fi

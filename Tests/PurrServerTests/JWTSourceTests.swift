@@ -6,45 +6,6 @@ import XCTest
 
 @testable import PurrServer
 
-/// Claims as a web console would sign them.
-struct ConsoleClaims: JWTPayload {
-    var target: String?
-    var exp: ExpirationClaim?
-    var nbf: NotBeforeClaim?
-    var aud: AudienceClaim?
-
-    init(target: String? = "10.0.0.7:5900", expiresIn: Double? = 60, notBefore: Double? = nil, audience: String? = nil) {
-        self.target = target
-        exp = expiresIn.map { ExpirationClaim(value: Date().addingTimeInterval($0)) }
-        nbf = notBefore.map { NotBeforeClaim(value: Date().addingTimeInterval($0)) }
-        aud = audience.map { AudienceClaim(value: [$0]) }
-    }
-
-    func verify(using algorithm: some JWTAlgorithm) async throws {}
-}
-
-/// Signs tokens the way a web console does, with jwt-kit.
-enum TokenSigner {
-    static let secret = "a-shared-secret-of-at-least-32-bytes!"
-
-    static func hs256(_ claims: ConsoleClaims, secret: String = secret) async throws -> String {
-        try await JWTKeyCollection().add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256).sign(claims)
-    }
-
-    static func es256(_ claims: ConsoleClaims, key: ES256PrivateKey) async throws -> String {
-        try await JWTKeyCollection().add(ecdsa: key).sign(claims)
-    }
-
-    /// A token with any header and payload JSON and a junk signature (for `alg: none` and friends).
-    static func forged(header: String, payload: String) -> String {
-        func encode(_ text: String) -> String {
-            Data(text.utf8).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-                .replacingOccurrences(of: "=", with: "")
-        }
-        return "\(encode(header)).\(encode(payload)).c2ln"
-    }
-}
-
 /// Signed tokens (HS256 and ES256) signed in the test: success, and each refusal with its own label.
 final class JWTSourceTests: XCTestCase {
     func refusal(_ source: JWTSource, token: String?) async -> TargetRefusal? {

@@ -1,17 +1,12 @@
 import Foundation
 import PurrCore
 import PurrTUI
+import PurrTestSupport
 import XCTest
 
 final class ThemeTests: XCTestCase {
-    static var themesDirectory: String {
-        var url = URL(fileURLWithPath: #filePath)
-        for _ in 0..<3 { url.deleteLastPathComponent() }
-        return url.appendingPathComponent("themes").path
-    }
-
     func testShippedThemesParseAndCoverEveryRole() throws {
-        let library = ThemeLibrary(userDirectory: "/nonexistent", bundledDirectory: Self.themesDirectory)
+        let library = ThemeLibrary(userDirectory: "/nonexistent", bundledDirectory: RepositoryPaths.themes)
         XCTAssertEqual(library.names.first, "default")
         for name in ["default", "light", "solarized-dark", "mono"] {
             let theme = try library.load(name)
@@ -26,7 +21,7 @@ final class ThemeTests: XCTestCase {
         try FileManager.default.createDirectory(atPath: user, withIntermediateDirectories: true)
         try "normal = red\n".write(toFile: "\(user)/default.theme", atomically: true, encoding: .utf8)
         try "normal = 42 on #102030\n".write(toFile: "\(user)/mine.theme", atomically: true, encoding: .utf8)
-        let library = ThemeLibrary(userDirectory: user, bundledDirectory: Self.themesDirectory)
+        let library = ThemeLibrary(userDirectory: user, bundledDirectory: RepositoryPaths.themes)
         XCTAssertEqual(try library.load("default").style(.normal).foreground, .index(1))
         XCTAssertEqual(try library.load("mine").style(.header).background, .rgb(0x10, 0x20, 0x30), "missing roles look like normal")
         XCTAssertTrue(library.names.contains("mine"))

@@ -12,7 +12,7 @@ final class SeveralServersControllerTests: XCTestCase {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("tui-\(UUID().uuidString)/tunnels.toml").path
         defer { try? FileManager.default.removeItem(atPath: (path as NSString).deletingLastPathComponent) }
         let engine = TunnelEngine(group: InProcessServer.group, logger: InProcessServer.quietLogger, environment: [:])
-        let themes = ThemeLibrary(userDirectory: "/nonexistent", bundledDirectory: ThemeTests.themesDirectory)
+        let themes = ThemeLibrary(userDirectory: "/nonexistent", bundledDirectory: RepositoryPaths.themes)
         let controller = TUIController(
             engine: engine, file: TunnelsFile(), configPath: path, streams: [], themes: themes, theme: try themes.load("default"),
             colorsAvailable: true)

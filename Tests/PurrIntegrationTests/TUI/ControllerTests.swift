@@ -10,7 +10,7 @@ final class ControllerTests: XCTestCase {
     func makeController(path: String?, tunnels: [TunnelConfig] = []) throws -> TUIController {
         let engine = TunnelEngine(group: InProcessServer.group, logger: InProcessServer.quietLogger, environment: [:])
         for tunnel in tunnels { try engine.add(tunnel) }
-        let themes = ThemeLibrary(userDirectory: "/nonexistent", bundledDirectory: ThemeTests.themesDirectory)
+        let themes = ThemeLibrary(userDirectory: "/nonexistent", bundledDirectory: RepositoryPaths.themes)
         let controller = TUIController(
             engine: engine, file: TunnelsFile(tunnels: tunnels), configPath: path, streams: [], themes: themes,
             theme: try themes.load("default"), colorsAvailable: true)
@@ -169,7 +169,7 @@ final class ControllerTests: XCTestCase {
 
     func testNoColoursMeansMono() throws {
         let engine = TunnelEngine(group: InProcessServer.group, logger: InProcessServer.quietLogger, environment: [:])
-        let themes = ThemeLibrary(userDirectory: "/nonexistent", bundledDirectory: ThemeTests.themesDirectory)
+        let themes = ThemeLibrary(userDirectory: "/nonexistent", bundledDirectory: RepositoryPaths.themes)
         let controller = TUIController(
             engine: engine, file: TunnelsFile(), configPath: nil, streams: [], themes: themes, theme: try themes.load("light"),
             colorsAvailable: false)
