@@ -30,7 +30,12 @@ public struct TUIModel: Sendable {
             isFailing = new.state == .listening && !workedSince && lastFailure.map { time - $0 < 300 } ?? false
         }
 
-        public var stateWord: String { isFailing ? "failing" : StateSymbol.word(snapshot.state) }
+        /// A reverse tunnel says `exposed`, `registering` or `refused` where a forward one says `listening`.
+        public var stateWord: String {
+            if isFailing { return "failing" }
+            if let reverse = snapshot.reverse, snapshot.state == .listening { return reverse.stateWord }
+            return StateSymbol.word(snapshot.state)
+        }
 
         /// The filter matches any column: name, addresses, server URLs (every one of a list), state, last error.
         func matches(_ filter: String) -> Bool {

@@ -99,7 +99,7 @@ enum TunnelTableView {
             return (prefix + RemoteText.shorten(snapshot.config.url, width: max(0, room - prefix.count)) + more, .dim)
         case "STATE":
             if let reverse = snapshot.reverse, !row.isFailing {
-                let word = reverse.registered ? "exposed" : reverse.lastRefusal == nil ? "joining" : "refused"
+                let word = reverse.stateWord
                 return ("  " + word, StateSymbol.role(snapshot.state))
             }
             return ("  " + row.stateWord, row.isFailing ? .error : StateSymbol.role(snapshot.state))
