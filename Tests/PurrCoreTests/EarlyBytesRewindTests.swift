@@ -62,4 +62,33 @@ final class EarlyBytesRewindTests: XCTestCase {
         XCTAssertEqual(held.buffered?.readableBytes, 1024)
         _ = try? app.finish()
     }
+
+    /// The limit is exact: a read that crosses it is split, the rest waits at the tail, in order.
+    func testNoMoreThanTheLimitGoesOutEarly() throws {
+        let app = EmbeddedChannel()
+        try RelayHandOver.holdEarlyBytes(on: app)
+        let held = try holder(app)
+        held.keepsForwarded = true
+        try app.writeInbound(ByteBuffer(string: "0123456789"))  // held before the request goes out
+        var sent = ""
+        let forwarding = try XCTUnwrap(RelayHandOver.forwardEarlyBytes(of: app, upTo: 6) { sent += String(buffer: $0) })
+        XCTAssertEqual(sent, "012345", "what was held, up to the limit")
+        XCTAssertEqual(held.buffered.map { String(buffer: $0) }, "6789")
+        try app.writeInbound(ByteBuffer(string: "abc"))
+        XCTAssertEqual(sent, "012345", "nothing more once the limit is reached")
+        XCTAssertEqual(held.buffered.map { String(buffer: $0) }, "6789abc", "in order")
+        forwarding.stop()
+        XCTAssertEqual(held.rewind(), 6)
+        XCTAssertEqual(held.buffered.map { String(buffer: $0) }, "0123456789abc")
+
+        let fresh = EmbeddedChannel()
+        try RelayHandOver.holdEarlyBytes(on: fresh)
+        var out = ""
+        _ = try XCTUnwrap(RelayHandOver.forwardEarlyBytes(of: fresh, upTo: 4) { out += String(buffer: $0) })
+        try fresh.writeInbound(ByteBuffer(string: "wxyz-rest"))
+        XCTAssertEqual(out, "wxyz", "a read crossing the limit is split")
+        XCTAssertEqual(try holder(fresh).buffered.map { String(buffer: $0) }, "-rest")
+        _ = try? app.finish()
+        _ = try? fresh.finish()
+    }
 }

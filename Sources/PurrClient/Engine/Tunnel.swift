@@ -412,10 +412,16 @@ public final class Tunnel: Sendable {
                     if let front { front.handler.answer(DialOutcome(failure)) } else { local.close(promise: nil) }
                     return
                 }
-                self.logger.notice(
-                    "trying the next server", metadata: ["conn": "\(connection.id)", "url": "\(url)", "reason": "\(failure.description)"])
+                // The last server's failure is in the line that lists them all.
+                let tried = tried | (1 << index)
+                let untried = tried != (UInt32(1) << self.runtimes.count) - 1
+                if untried {
+                    self.logger.notice(
+                        "trying the next server",
+                        metadata: ["conn": "\(connection.id)", "url": "\(url)", "reason": "\(failure.description)"])
+                }
                 self.attempt(
-                    connection, target: target, front: front, tried: tried | (1 << index),
+                    connection, target: target, front: front, tried: tried,
                     reasons: reasons + ["\(url): \(failure.description)"], last: failure)
             }
         }

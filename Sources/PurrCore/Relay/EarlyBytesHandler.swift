@@ -28,16 +28,15 @@ public final class EarlyBytesHandler: ChannelInboundHandler, RemovableChannelHan
     public init() {}
 
     /// Early data: passes what is held so far, then what is read from now on, to `sink` (on the loop), up
-    /// to `limit` bytes (NIO's last read may overshoot it); past that, reading stops until the relay
-    /// starts. The end of input stays for the relay.
+    /// to `limit` bytes exactly; what comes past it waits here, and reading stops until the relay starts.
+    /// The end of input stays for the relay.
     public func forward(upTo limit: Int, to sink: @escaping (ByteBuffer) -> Void) {
-        if let held = buffered, held.readableBytes > 0 {
-            sink(held)
-            if keepsForwarded { keep(held) }
-        }
-        sinkBudget = limit - (buffered?.readableBytes ?? 0)
-        buffered = nil
         self.sink = sink
+        sinkBudget = limit
+        if var held = buffered, held.readableBytes > 0 {
+            buffered = nil
+            send(&held)
+        }
         if sinkBudget > 0 && !inputClosed {
             context?.read()
         } else {
@@ -64,6 +63,19 @@ public final class EarlyBytesHandler: ChannelInboundHandler, RemovableChannelHan
         return count
     }
 
+    /// Passes at most the budget's worth to the sink; the rest waits in `buffered` (behind nothing: it is
+    /// only called while nothing waits).
+    private func send(_ bytes: inout ByteBuffer) {
+        guard let sink else { return }
+        let count = min(bytes.readableBytes, max(0, sinkBudget))
+        if count > 0, let part = bytes.readSlice(length: count) {
+            sinkBudget -= count
+            if keepsForwarded { keep(part) }
+            sink(part)
+        }
+        if bytes.readableBytes > 0 { buffered = bytes }
+    }
+
     private func keep(_ bytes: ByteBuffer) {
         if forwarded == nil {
             forwarded = bytes
@@ -84,10 +96,9 @@ public final class EarlyBytesHandler: ChannelInboundHandler, RemovableChannelHan
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var bytes = Self.unwrapInboundIn(data)
-        if let sink {
-            sinkBudget -= bytes.readableBytes
-            if keepsForwarded { keep(bytes) }
-            sink(bytes)
+        // Forwarding, unless bytes already wait here (past the budget): they must stay in order.
+        if sink != nil && (buffered?.readableBytes ?? 0) == 0 {
+            send(&bytes)
             if sinkBudget > 0 { context.read() } else { context.channel.stopReading() }
             return
         }

@@ -412,4 +412,27 @@ final class FailoverTests: XCTestCase {
         XCTAssertEqual(up.signal(SIGTERM), 0)
         await target.stop()
     }
+
+    // MARK: all down
+
+    /// Every server down: the app's connection is still tried on each, in order, and fails with every
+    /// server's reason in one line (the last server's reason not logged twice).
+    func testWhenEveryServerFailsOneLineNamesEachReason() throws {
+        let ports = (0..<3).map { _ in RunningProcess.freePort() }  // nothing listens there
+        let urls = ports.map { "http://127.0.0.1:\($0)/t" }
+        let (client, port) = try startClient(urls)
+        defer { client.stop() }
+        for round in 1...3 {
+            XCTAssertEqual(SustainedFaultTests.probe(port), .refused)
+            XCTAssertTrue(
+                TestKit.poll { client.stderr.components(separatedBy: "every server failed").count - 1 == round }, client.stderr)
+        }
+        let lines = client.stderr.split(separator: "\n")
+        let failed = lines.filter { $0.contains("every server failed") }
+        for (url, port) in zip(urls, ports) {
+            XCTAssertTrue(failed.allSatisfy { $0.contains("\(url): connection refused by 127.0.0.1:\(port)") }, "\(failed)")
+        }
+        XCTAssertEqual(lines.filter { $0.contains("trying the next server") }.count, 2 * 3, "two per connection, not three")
+        XCTAssertEqual(client.signal(SIGTERM), 0)
+    }
 }
