@@ -144,7 +144,9 @@ public final class PurrServer: Sendable {
         return registry.liveRecords.compactMap { record in
             let (state, path) = record.mutable.withLock { ($0.state, $0.routeSettings?.path) }
             let held = state == .connecting && path.map(registrations.contains) == true
-            return state == .relaying || (state == .connecting && !held) ? record.channel : nil
+            guard state == .relaying || (state == .connecting && !held), let channel = record.channel else { return nil }
+            // Closed but not yet counted as such: not waited for (else the wait below would spin on it).
+            return channel.isActive ? channel : nil
         }
     }
 
