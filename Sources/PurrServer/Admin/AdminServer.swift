@@ -27,8 +27,6 @@ public final class AdminServer: Sendable {
         self.drain = drain
         // Someone may read /stats: each relayed connection's TCP health is read when it starts.
         TCPSampler.expectReaders()
-        // Someone may read /stats: each relayed connection's TCP health is read when it starts.
-        TCPSampler.expectReaders()
         self.current = Mutex(config)
         self.tls = tls
         self.registry = registry
