@@ -7,11 +7,7 @@ import XCTest
 /// `purr-server` (the built binary) in front of an echo server, test pages on 127.0.0.1, and
 /// `tunnels.toml` allowing `http://127.0.0.1:*`. `stop()` ends everything (call it in a `defer`).
 final class BrowserFixture: @unchecked Sendable {
-    static let repository: URL = {
-        var dir = URL(fileURLWithPath: #filePath)
-        for _ in 0..<3 { dir.deleteLastPathComponent() }
-        return dir
-    }()
+    static let repository = RepositoryPaths.root
     static let browserDirectory = repository.appendingPathComponent("browser")
     static let popupURL = "chrome-extension://\(NativeHostManifest.chromeExtensionID)/popup.html"
 

@@ -24,11 +24,7 @@ final class DocsFlagsTests: XCTestCase {
         "--http": "purr-embed-example (reads its own arguments)", "--purr": "purr-embed-example (reads its own arguments)",
     ]
 
-    static var repositoryRoot: URL {
-        var dir = URL(fileURLWithPath: #filePath)
-        for _ in 0..<3 { dir.deleteLastPathComponent() }
-        return dir
-    }
+    static var repositoryRoot: URL { RepositoryPaths.root }
 
     /// README.md and every page under docs/, by their path in the repository.
     static func documents() throws -> [(name: String, text: String)] {

@@ -137,8 +137,6 @@ final class HostileFileTests: XCTestCase {
 /// Where the repository's theme files are.
 enum ThemeFiles {
     static func path(_ name: String) -> String {
-        var url = URL(fileURLWithPath: #filePath)
-        for _ in 0..<3 { url.deleteLastPathComponent() }
-        return url.appendingPathComponent("themes/\(name).theme").path
+        RepositoryPaths.root.appendingPathComponent("themes/\(name).theme").path
     }
 }

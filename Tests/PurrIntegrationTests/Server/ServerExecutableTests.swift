@@ -104,8 +104,13 @@ final class ServerExecutableTests: XCTestCase {
         _ = try socket.upgrade(path: "/echo", port: port)
         kill(process.pid, SIGTERM)
         XCTAssertTrue(process.waitForOutput("draining"))
-        // New connections are refused while the old relay keeps working.
-        XCTAssertTrue(TestKit.poll { (try? BlockingSocket(port: port)) == nil })
+        // New upgrades are answered 503 with Retry-After (the listener stays open, so a client or a load
+        // balancer learns at once to go elsewhere) while the old relay keeps working.
+        let newcomer = try BlockingSocket(port: port, timeout: 10)
+        defer { newcomer.close() }
+        let answer = try newcomer.upgrade(path: "/echo", port: port)
+        XCTAssertTrue(answer.head.hasPrefix("HTTP/1.1 503"), answer.head)
+        XCTAssertTrue(answer.head.lowercased().contains("retry-after:"), answer.head)
         try socket.write("during drain")
         XCTAssertEqual(try socket.read(exactly: 12), Array("during drain".utf8))
         XCTAssertTrue(process.process.isRunning)
