@@ -210,4 +210,28 @@ final class ServerSetTests: XCTestCase {
         _ = set.failed(0, badGateway, now: now, random: &random)
         XCTAssertEqual(set.servers[0].retryAt.map { $0 - now }.map { (0.8...1.2).contains($0) }, true, "the pause starts over")
     }
+
+    /// A hung server (accepts, never answers) is passed over once its oldest attempt waited past the stall
+    /// limit, before any timeout marks it down; it takes connections again once attempts complete.
+    func testAServerWithAStalledAttemptIsPassedOver() {
+        var set = ServerSet(count: 2, choice: .failover)
+        XCTAssertEqual(set.pick(tried: 0, now: 10), 0)
+        XCTAssertEqual(set.pick(tried: 0, now: 11), 0, "a second is not a stall")
+        XCTAssertFalse(set.isStalled(0, now: 12))
+        XCTAssertEqual(set.pick(tried: 0, now: 12.5), 1, "the oldest attempt waits 2.5 s: the next server")
+        XCTAssertEqual(set.servers[0].health, .up, "not down: no failure yet")
+        _ = set.failed(0, HandshakeFailure(kind: .timeout, "no answer"), startedAt: 10, now: 25, random: &random)
+        XCTAssertTrue(set.isStalled(0, now: 25), "the attempt of 11 still waits")
+        _ = set.connected(0, seconds: 14.5, startedAt: 11)
+        XCTAssertFalse(set.isStalled(0, now: 25))
+        XCTAssertEqual(set.servers[0].pending, [])
+        XCTAssertEqual(set.pick(tried: 0, now: 26), 0, "nothing waits: first again")
+        // A slow server's usual connect time raises the limit: four times it.
+        var slow = ServerSet(count: 2, choice: .failover)
+        _ = slow.pick(tried: 0, now: 0)
+        _ = slow.connected(0, seconds: 1.5, startedAt: 0)
+        _ = slow.pick(tried: 0, now: 100)
+        XCTAssertEqual(slow.pick(tried: 0, now: 105), 0, "5 s is under 4 x 1.5 s")
+        XCTAssertEqual(slow.pick(tried: 0, now: 106.5), 1)
+    }
 }

@@ -368,8 +368,9 @@ public final class Tunnel: Sendable {
         last: HandshakeFailure? = nil
     ) {
         let local = connection.local
+        let startedAt = Self.now()
         let picked = state.withLock { state -> (Int, OpenedServer)? in
-            guard let index = state.health?.pick(tried: tried), index < state.servers.count else { return nil }
+            guard let index = state.health?.pick(tried: tried, now: startedAt), index < state.servers.count else { return nil }
             return (index, state.servers[index])
         }
         guard let (index, opened) = picked else {
@@ -390,7 +391,7 @@ public final class Tunnel: Sendable {
             switch result {
             case .success(let server):
                 let seconds = Double((NIODeadline.now() - started).nanoseconds) / 1e9
-                let action = self.state.withLock { $0.health?.connected(index, seconds: seconds) } ?? .none
+                let action = self.state.withLock { $0.health?.connected(index, seconds: seconds, startedAt: startedAt) } ?? .none
                 self.perform(action)
                 connection.server = index
                 front?.handler.answer(.connected)
@@ -403,7 +404,8 @@ public final class Tunnel: Sendable {
                 var random = SystemRandomNumberGenerator()
                 let now = Self.now()
                 let (verdict, action) =
-                    self.state.withLock { $0.health?.failed(index, failure, now: now, random: &random) } ?? (.answer, .none)
+                    self.state.withLock { $0.health?.failed(index, failure, startedAt: startedAt, now: now, random: &random) }
+                    ?? (.answer, .none)
                 self.perform(action)
                 let url = runtime.config.url.redacted
                 // An answer is final; so is an app that left meanwhile.

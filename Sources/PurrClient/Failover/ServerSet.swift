@@ -12,6 +12,10 @@ struct ServerSet {
         var backoffCap = 30.0
         /// Each pause is stretched or shrunk by up to this fraction, so clients do not probe in lockstep.
         var jitter = 0.2
+        /// A server whose oldest attempt waits longer than this (or 4 times its recent connect time, if
+        /// more) for its 101 is passed over for new connections: a hung server would otherwise hold each
+        /// of them for the whole handshake timeout before two timeouts mark it down.
+        var stallAfter = 2.0
     }
 
     /// What one failed attempt means.
@@ -62,6 +66,8 @@ struct ServerSet {
         var connectSeconds: Double?
         /// When it was last picked (a sequence number): spreading takes turns among equals.
         var lastPicked: UInt64 = 0
+        /// When each attempt waiting for its 101 started.
+        var pending: [Double] = []
     }
 
     let choice: ServerChoice
@@ -95,16 +101,26 @@ struct ServerSet {
     /// The server a connection tries next, given the ones it tried (bit `i`: server `i`); nil when it
     /// tried them all. Healthy ones first (`choice`); when none is left, the others in the list's order:
     /// stale health never refuses an app. The pick counts as active until `failed` or `ended`.
-    mutating func pick(tried: UInt32) -> Int? {
-        guard let index = healthyPick(tried: tried) ?? servers.indices.first(where: { tried & (1 << $0) == 0 }) else { return nil }
+    mutating func pick(tried: UInt32, now: Double = 0) -> Int? {
+        guard let index = healthyPick(tried: tried, now: now) ?? servers.indices.first(where: { tried & (1 << $0) == 0 }) else {
+            return nil
+        }
         sequence += 1
         servers[index].lastPicked = sequence
         servers[index].active += 1
+        servers[index].pending.append(now)
         return index
     }
 
-    private func healthyPick(tried: UInt32) -> Int? {
-        let candidates = servers.indices.filter { tried & (1 << $0) == 0 && servers[$0].health == .up }
+    /// Whether a server's oldest attempt has waited for its 101 far longer than it takes.
+    func isStalled(_ index: Int, now: Double) -> Bool {
+        let server = servers[index]
+        guard let oldest = server.pending.min() else { return false }
+        return now - oldest > max(settings.stallAfter, 4 * (server.connectSeconds ?? 0))
+    }
+
+    private func healthyPick(tried: UInt32, now: Double) -> Int? {
+        let candidates = servers.indices.filter { tried & (1 << $0) == 0 && servers[$0].health == .up && !isStalled($0, now: now) }
         guard choice == .spread, candidates.count > 1 else { return candidates.first }
         // Fewest active; among those, the clearly faster (a third under the rest); then whoever waited longest.
         let fewest = candidates.map { servers[$0].active }.min()!
@@ -116,8 +132,18 @@ struct ServerSet {
 
     // MARK: Reports
 
+    /// An attempt (picked at `startedAt`) ended.
+    private mutating func settle(_ index: Int, startedAt: Double?) {
+        if let startedAt, let at = servers[index].pending.firstIndex(of: startedAt) {
+            servers[index].pending.remove(at: at)
+        } else if !servers[index].pending.isEmpty {
+            servers[index].pending.removeFirst()
+        }
+    }
+
     /// The 101 came after `seconds`: the server is up and a relay runs on it.
-    mutating func connected(_ index: Int, seconds: Double) -> Action {
+    mutating func connected(_ index: Int, seconds: Double, startedAt: Double? = nil) -> Action {
+        settle(index, startedAt: startedAt)
         var server = servers[index]
         let wasOut = server.health != .up
         server.total += 1
@@ -138,8 +164,9 @@ struct ServerSet {
 
     /// An attempt failed before any relayed byte; `now` and `random` time the backoff.
     mutating func failed(
-        _ index: Int, _ failure: HandshakeFailure, now: Double, random: inout some RandomNumberGenerator
+        _ index: Int, _ failure: HandshakeFailure, startedAt: Double? = nil, now: Double, random: inout some RandomNumberGenerator
     ) -> (verdict: Verdict, action: Action) {
+        settle(index, startedAt: startedAt)
         let verdict = Self.verdict(failure)
         var server = servers[index]
         server.active = max(0, server.active - 1)

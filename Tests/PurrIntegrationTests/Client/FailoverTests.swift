@@ -435,4 +435,39 @@ final class FailoverTests: XCTestCase {
         XCTAssertEqual(lines.filter { $0.contains("trying the next server") }.count, 2 * 3, "two per connection, not three")
         XCTAssertEqual(client.signal(SIGTERM), 0)
     }
+
+    // MARK: hung
+
+    /// A server that accepts and never answers (stopped with SIGSTOP): new connections go to the other
+    /// once its oldest attempt waited past the stall limit, long before the 15 s handshake timeout; the
+    /// connection that waited on it moves on at that timeout, byte-exact.
+    func testAHungServerIsPassedOverBeforeItsTimeout() async throws {
+        let target = try await TestTarget.start(.echo(banner: nil), group: group)
+        let first = try startServer(target: target.port)
+        defer { first.process.stop() }
+        let second = try startServer(target: target.port)
+        defer { second.process.stop() }
+        let (client, port) = try startClient([first.url(), second.url()])
+        defer { client.stop() }
+        XCTAssertEqual(SustainedFaultTests.probe(port), .echoed)
+        kill(first.process.pid, SIGSTOP)
+        defer { kill(first.process.pid, SIGCONT) }
+        let stuck = Mutex<[UInt8]?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        Thread {
+            defer { done.signal() }
+            guard let socket = try? BlockingSocket(port: port, timeout: 40) else { return }
+            try? socket.write("waited")
+            socket.shutdownWrite()
+            stuck.withLock { $0 = (try? socket.readToEnd()) ?? [] }
+        }.start()
+        // Under the handshake timeout (15 s): new connections already go to the other server.
+        XCTAssertTrue(TestKit.poll(timeout: 10) { SustainedFaultTests.probe(port) == .echoed }, client.stderr)
+        for _ in 0..<5 { XCTAssertEqual(SustainedFaultTests.probe(port), .echoed) }
+        XCTAssertEqual(done.wait(timeout: .now() + 45), .success)
+        XCTAssertEqual(stuck.withLock { $0 }, Array("waited".utf8), "the waiting connection moved on at the timeout")
+        XCTAssertTrue(client.waitForOutput("trying the next server"), client.stderr)
+        XCTAssertEqual(client.signal(SIGTERM), 0)
+        await target.stop()
+    }
 }
