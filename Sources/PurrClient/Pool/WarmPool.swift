@@ -51,6 +51,7 @@ final class WarmPool: Sendable {
                 let entry = state.idle.removeFirst()
                 guard entry.connection.channel.isActive else { continue }
                 state.counts.used += 1
+                if entry.connection.made + .seconds(1) <= .now() { state.failuresInRow = 0 }
                 return entry
             }
             state.counts.misses += 1
@@ -115,7 +116,8 @@ final class WarmPool: Sendable {
             guard state.dialer != nil else { return false }
             state.idle.append(entry)
             state.counts.made += 1
-            state.failuresInRow = 0
+            // Not a success yet: a server that closes ready connections at once (its per-peer limit, a
+            // 503) would otherwise reset the pause every time and be asked again 24 times a second.
             return true
         }
         if !kept {
@@ -131,6 +133,11 @@ final class WarmPool: Sendable {
             state.counts.failed += 1
             state.counts.lastError = reason
             state.failuresInRow += 1
+            if state.failuresInRow == 8 {
+                logger.warning(
+                    "warm pool: the server keeps refusing ready connections; refilling at most every 10 s",
+                    metadata: ["reason": "\(reason)"])
+            }
             guard state.dialer != nil, !state.retryScheduled else { return nil }
             state.retryScheduled = true
             // 0.25 s, doubling up to 10 s while the server keeps failing.
@@ -160,6 +167,7 @@ final class WarmPool: Sendable {
             state.withLock { $0.pending += 1 }
             failed(HandshakeFailure("the server closed a pooled connection at once (\(reason))"))
         } else {
+            state.withLock { $0.failuresInRow = 0 }
             fill()
         }
     }
@@ -169,6 +177,7 @@ final class WarmPool: Sendable {
         let entry = state.withLock { state -> Entry? in
             guard let index = state.idle.firstIndex(where: { $0.id == id }) else { return nil }
             state.counts.refreshed += 1
+            state.failuresInRow = 0  // it lasted: the server keeps them
             return state.idle.remove(at: index)
         }
         guard let entry else { return }

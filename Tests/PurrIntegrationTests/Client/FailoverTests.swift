@@ -470,4 +470,22 @@ final class FailoverTests: XCTestCase {
         XCTAssertEqual(client.signal(SIGTERM), 0)
         await target.stop()
     }
+
+    /// A pool bigger than the server's per-peer limit: the connections it refuses at once make the pool
+    /// back off (and say so once) instead of asking again many times a second.
+    func testAPoolTheServerRefusesBacksOff() async throws {
+        let target = try await TestTarget.start(.echo(banner: nil), group: group)
+        let server = try startServer(target: target.port, arguments: ["--max-connections-per-peer", "2"])
+        defer { server.process.stop() }
+        let (client, port) = try startClient([server.url()], extra: ["--pool", "8"])
+        defer { client.stop() }
+        XCTAssertTrue(client.waitForOutput("warm pool: the server keeps refusing ready connections"), client.stderr)
+        let before = try totals(server).failures.values.reduce(0, +)
+        try await Task.sleep(for: .seconds(3))
+        let after = try totals(server).failures.values.reduce(0, +)
+        XCTAssertLessThanOrEqual(after - before, 16, "backing off (it was about 70 in 3 s): \(before) then \(after)")
+        XCTAssertEqual(SustainedFaultTests.probe(port), .echoed, "app connections still work")
+        XCTAssertEqual(client.signal(SIGTERM), 0)
+        await target.stop()
+    }
 }
