@@ -396,6 +396,11 @@ public final class Tunnel: Sendable {
                 connection.server = index
                 front?.handler.answer(.connected)
                 self.startRelay(connection, server: server)
+            case .failure(let failure) where !local.isActive:
+                // The app left (closed or reset) while it waited: nothing to say about the server.
+                self.state.withLock { $0.health?.abandoned(index, startedAt: startedAt) }
+                self.finish(connection, .failed("the app left before the server answered"))
+                front?.handler.answer(DialOutcome(failure))
             case .failure(let failure):
                 // The early bytes this server got go back in front, for the next one.
                 if let held = try? local.pipeline.syncOperations.handler(type: EarlyBytesHandler.self) {
@@ -439,6 +444,15 @@ public final class Tunnel: Sendable {
         if let target { dialer.request.path = target.fill(runtime.config.url.path) }
         dialer.earlyData = earlyDataPlan(for: connection, runtime: runtime)
         if target == nil { dialer.requestBytes = runtime.requestBytes }
+        // Several servers: an app that leaves ends its attempt at once (one server: as before).
+        if runtimes.count > 1 {
+            dialer.abandon = connection.local.closeFuture.flatMapThrowing { _ in
+                switch connection.state {
+                case .connecting, .upgrading: return
+                default: throw ChannelError.alreadyClosed  // the relay's end, not an abandoned attempt
+                }
+            }
+        }
         if let pooled = opened.pool?.take() {
             if connection.transition(to: .upgrading) { emit(connection) }
             dialer.send(on: pooled, completion: completion)

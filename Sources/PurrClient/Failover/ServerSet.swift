@@ -157,6 +157,12 @@ struct ServerSet {
         return wasOut ? .resumePool(index) : .none
     }
 
+    /// The app left before the server answered: the attempt ends without saying anything about the server.
+    mutating func abandoned(_ index: Int, startedAt: Double? = nil) {
+        settle(index, startedAt: startedAt)
+        servers[index].active = max(0, servers[index].active - 1)
+    }
+
     /// A relay on it ended.
     mutating func ended(_ index: Int) {
         servers[index].active = max(0, servers[index].active - 1)

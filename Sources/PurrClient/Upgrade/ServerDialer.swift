@@ -18,6 +18,9 @@ public struct ServerDialer: Sendable {
     public var webSocket = WebSocketFrameBridge.Options(maxMessage: WebSocketFrameBridge.Options.clientMaxMessage)
     /// The tunnel's request serialized once; nil: this dial's request is serialized on its own.
     var requestBytes: RequestBytes?
+    /// Succeeds when the app this dial is for has gone (closed or reset, not a half-close) before the
+    /// relay: the connection to the server is closed then instead of waiting out its handshake. nil: never.
+    var abandon: EventLoopFuture<Void>?
     /// Early data for this dial; nil: none offered.
     public var earlyData: EarlyDataPlan? {
         didSet { request.offersEarlyData = earlyData != nil }
@@ -72,9 +75,10 @@ public struct ServerDialer: Sendable {
             }
         }
         .connect(to: hop)
-        .whenComplete { result in
+        .whenComplete { [abandon] result in
             switch result {
-            case .success:
+            case .success(let channel):
+                abandon?.whenSuccess { channel.close(promise: nil) }
                 connected()
             case .failure(let error):
                 completion(.failure(Self.connectFailure(error, hop: hop, viaProxy: proxy != nil)))
@@ -183,6 +187,7 @@ public struct ServerDialer: Sendable {
     ) {
         let channel = pooled.channel
         channel.eventLoop.preconditionInEventLoop()
+        abandon?.whenSuccess { channel.close(promise: nil) }
         pooled.handler.value.claim(request: keyedRequest, earlyData: earlyData) { outcome in
             switch outcome {
             case .upgraded: completion(.success(channel))

@@ -488,4 +488,31 @@ final class FailoverTests: XCTestCase {
         XCTAssertEqual(client.signal(SIGTERM), 0)
         await target.stop()
     }
+
+    /// An app that resets while its connection waits on a hung server ends the attempt at once: no 15 s
+    /// wait, no failover of its bytes, and no mark against the server.
+    func testAnAppThatLeavesEndsItsAttemptAtOnce() async throws {
+        let target = try await TestTarget.start(.echo(banner: nil), group: group)
+        let first = try startServer(target: target.port)
+        defer { first.process.stop() }
+        let second = try startServer(target: target.port)
+        defer { second.process.stop() }
+        let (client, port) = try startClient([first.url(), second.url()])
+        defer { client.stop() }
+        XCTAssertEqual(SustainedFaultTests.probe(port), .echoed)
+        kill(first.process.pid, SIGSTOP)
+        defer { kill(first.process.pid, SIGCONT) }
+        let descriptors = { (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(client.pid)/fd").count) ?? 0 }
+        let before = descriptors()
+        let app = try BlockingSocket(port: port, timeout: 10)
+        try app.write("bytes for nobody")
+        XCTAssertTrue(TestKit.poll { descriptors() >= before + 2 }, "the app's socket and the attempt's")
+        app.reset()
+        XCTAssertTrue(client.waitForOutput("the app left before the server answered", timeout: 8), client.stderr)
+        XCTAssertEqual(try totals(second).total, 0, "its bytes went nowhere else")
+        XCTAssertFalse(client.stderr.contains("server down"), client.stderr)
+        XCTAssertTrue(TestKit.poll { descriptors() <= before }, "the attempt's socket is closed at once")
+        XCTAssertEqual(client.signal(SIGTERM), 0)
+        await target.stop()
+    }
 }
