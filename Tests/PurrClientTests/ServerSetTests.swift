@@ -234,4 +234,18 @@ final class ServerSetTests: XCTestCase {
         XCTAssertEqual(slow.pick(tried: 0, now: 105), 0, "5 s is under 4 x 1.5 s")
         XCTAssertEqual(slow.pick(tried: 0, now: 106.5), 1)
     }
+
+    /// A 101 the client rejects (or any answer it cannot read) after the app's early bytes went out may
+    /// come after they reached a target: not retried then. Without early bytes it is retried.
+    func testAnUnreadableAnswerAfterEarlyBytesIsNotRetried() {
+        let bad101 = HandshakeFailure(kind: .badAnswer, "server answered 101 without Purr-Request")
+        XCTAssertEqual(ServerSet.verdict(bad101), .retry)
+        XCTAssertEqual(ServerSet.verdict(bad101, sentEarly: true), .answer)
+        XCTAssertEqual(ServerSet.verdict(refusal(502), sentEarly: true), .retry, "a 502 comes before the bytes go on")
+        XCTAssertEqual(ServerSet.verdict(refusal(503), sentEarly: true), .draining)
+        var set = ServerSet(count: 2, choice: .failover)
+        XCTAssertEqual(set.failed(0, bad101, sentEarly: true, now: 0, random: &random).verdict, .answer)
+        XCTAssertEqual(set.servers[0].failures, 1, "it still counts against the server")
+        XCTAssertEqual(set.servers[0].lastError, bad101.description)
+    }
 }

@@ -403,13 +403,18 @@ public final class Tunnel: Sendable {
                 front?.handler.answer(DialOutcome(failure))
             case .failure(let failure):
                 // The early bytes this server got go back in front, for the next one.
+                var sentEarly = false
                 if let held = try? local.pipeline.syncOperations.handler(type: EarlyBytesHandler.self) {
-                    connection.bytesUp.add(-held.rewind())
+                    let rewound = held.rewind()
+                    connection.bytesUp.add(-rewound)
+                    sentEarly = rewound > 0
                 }
                 var random = SystemRandomNumberGenerator()
                 let now = Self.now()
                 let (verdict, action) =
-                    self.state.withLock { $0.health?.failed(index, failure, startedAt: startedAt, now: now, random: &random) }
+                    self.state.withLock {
+                        $0.health?.failed(index, failure, sentEarly: sentEarly, startedAt: startedAt, now: now, random: &random)
+                    }
                     ?? (.answer, .none)
                 self.perform(action)
                 let url = runtime.config.url.redacted

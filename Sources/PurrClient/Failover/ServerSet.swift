@@ -81,9 +81,14 @@ struct ServerSet {
         self.servers = Array(repeating: Server(), count: count)
     }
 
-    static func verdict(_ failure: HandshakeFailure) -> Verdict {
+    /// `sentEarly`: the app's bytes went out behind the request. A server refuses before it passes them on
+    /// (a 502, a 503); but an answer the client cannot read, a 101 it rejects above all, may have come
+    /// after they reached a target: asking another server could deliver them twice.
+    static func verdict(_ failure: HandshakeFailure, sentEarly: Bool = false) -> Verdict {
         switch failure.kind {
-        case .connect, .tls, .timeout, .closed, .badAnswer, .proxy:
+        case .badAnswer:
+            return sentEarly ? .answer : .retry
+        case .connect, .tls, .timeout, .closed, .proxy:
             return .retry
         case .local:
             return .answer
@@ -170,14 +175,20 @@ struct ServerSet {
 
     /// An attempt failed before any relayed byte; `now` and `random` time the backoff.
     mutating func failed(
-        _ index: Int, _ failure: HandshakeFailure, startedAt: Double? = nil, now: Double, random: inout some RandomNumberGenerator
+        _ index: Int, _ failure: HandshakeFailure, sentEarly: Bool = false, startedAt: Double? = nil, now: Double,
+        random: inout some RandomNumberGenerator
     ) -> (verdict: Verdict, action: Action) {
         settle(index, startedAt: startedAt)
-        let verdict = Self.verdict(failure)
+        let verdict = Self.verdict(failure, sentEarly: sentEarly)
         var server = servers[index]
         server.active = max(0, server.active - 1)
         var action = Action.none
         switch verdict {
+        case .answer where failure.kind == .badAnswer:
+            // Not retried (the early bytes), but not a healthy answer either.
+            server.failures += 1
+            server.consecutiveFailures += 1
+            server.lastError = failure.description
         case .answer:
             // It answered: it is there.
             server.consecutiveFailures = 0
