@@ -1,9 +1,11 @@
 import Synchronization
 
-/// Connections per peer address that are not relaying yet (silent, reading a head, choosing or
-/// connecting a target): so one peer cannot take every slot with sockets that say nothing. Relaying
-/// connections are not counted; the server-wide `max_connections` bounds those. Shared by every
-/// configuration generation, so a reload keeps the counts.
+/// Connections per peer address whose request head is not in yet (silent, or sending it), and held
+/// reverse registrations: so one peer cannot take every slot with sockets that say nothing. What waits
+/// on this server once a head is in (a target's connect, a held request for a published connection) and
+/// relaying connections are not counted: behind a load balancer every user shares one address, and the
+/// server-wide `max_connections` bounds those. Shared by every configuration generation, so a reload
+/// keeps the counts.
 final class PeerLimiter: Sendable {
     private let counts = Mutex<[String: Int]>([:])
 

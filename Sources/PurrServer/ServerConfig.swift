@@ -17,7 +17,7 @@ public struct ServerConfig: Sendable {
     public var retryAfter = 2
     /// Connections open at once, in any state; more are answered 503.
     public var maxConnections = 4096
-    /// Connections from one peer address that are not relaying yet (silent, handshaking); more are
+    /// Connections from one peer address still silent or sending their request head; more are
     /// answered 503 (`peer_limit`). 0: no limit.
     public var maxConnectionsPerPeer = 64
     /// Close a relay with no bytes either way for this long; 0 means never (keepalive finds dead peers).

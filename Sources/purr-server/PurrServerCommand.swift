@@ -115,7 +115,7 @@ struct PurrServerCommand: AsyncParsableCommand {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "Connections from one address still silent or handshaking before more get 503 (default 64; 0: no limit).",
+            "Connections from one address still silent or sending their request head before more get 503 (default 64; 0: no limit).",
             discussion: "Relaying connections do not count. Keeps one peer from holding every slot with sockets that say nothing.",
             valueName: "n"))
     var maxConnectionsPerPeer: Int?

@@ -300,6 +300,12 @@ extension UpgradeHandler: ChannelInboundHandler, RemovableChannelHandler {
             if let record, let id = head.value(of: PurrWire.Header.purrConnection) { env.registry.identified(record, clientID: id) }
             let decision = env.admit(head, record: record, peer: context.channel.remoteAddress)  // cached: no getpeername
             if case .accept = decision { handOver.headAccepted() }
+            // The head is in: what is left (a target's connect, a held request for a published connection,
+            // a health answer) is this server's wait, not the peer's, and the server-wide limit bounds it.
+            // Behind a load balancer every user shares one address: counting those waits let a slow
+            // target's upgrades refuse everyone, `/healthz` included. A reverse registration stays
+            // counted while it is held: that is its peer's doing.
+            if case .accept(_, _, .held) = decision {} else { leavePeerCount() }
             perform(machine.receivedHead(decision), context: context)
         case .body:
             break
