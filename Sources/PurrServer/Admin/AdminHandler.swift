@@ -104,6 +104,16 @@ final class AdminHandler {
                 context, .forbidden, text, "POST /drain needs an admin token (--admin-token, admin.token or PURR_ADMIN_TOKEN)\n",
                 keepAlive: false)
         }
+        // The token in a header only: a form on any web site can POST to `/drain?token=...` (its Origin
+        // aside), but it cannot set `Authorization` or `Purr-Token` without the browser asking CORS first.
+        guard
+            head.headers.first(name: PurrWire.Header.authorization).flatMap(PresentedToken.bearer) != nil
+                || head.headers.first(name: PurrWire.Header.purrToken) != nil
+        else {
+            return respond(
+                context, .forbidden, text, "POST /drain takes the token in a header (Authorization: Bearer TOKEN), not in the URL\n",
+                keepAlive: false)
+        }
         guard let drain else { return respond(context, .notFound, text, "nothing to drain here\n", keepAlive: false) }
         let started = drain()
         logger.notice("drain asked on the admin endpoint", metadata: ["already": "\(started.already)", "relays": "\(started.relays)"])

@@ -128,6 +128,15 @@ final class AdminEndpointTests: XCTestCase {
         let live = try relay(setup, bytes: 1000)
         XCTAssertEqual(try post(port, "/drain").status, 401)
         XCTAssertEqual(try post(port, "/drain", token: "wrong").status, 401)
+        // The token in the URL, as a cross-site form would send it, does not drain.
+        let form = try BlockingSocket(port: port)
+        try form.write(
+            "POST /drain?token=s3cret HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: http://evil.example\r\n"
+                + "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        let fromForm = try form.readResponse()
+        form.close()
+        XCTAssertEqual(fromForm.status, 403, fromForm.body)
+        XCTAssertTrue(fromForm.body.contains("in a header"), fromForm.body)
         let notPOST = try get(port, "/drain", token: "s3cret")
         XCTAssertEqual(notPOST.status, 405)
         XCTAssertTrue(notPOST.head.contains("Allow: POST"), notPOST.head)
