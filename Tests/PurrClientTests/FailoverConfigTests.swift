@@ -104,4 +104,19 @@ final class FailoverConfigTests: XCTestCase {
         XCTAssertEqual(try ServerChoice(parsing: "failover"), .failover)
         XCTAssertThrowsError(try ServerChoice(parsing: "Spread\n"))
     }
+
+    /// A refused URL's error line never prints its password (attack finding F16).
+    func testCredentialsInAServerURLAreNotPrinted() {
+        for text in ["http://user:SECRETPASS@127.0.0.1:1/e", "gopher://user:SECRETPASS@h/e", "http://user:SECRETPASS@h:x/e"] {
+            XCTAssertThrowsError(try ServerURL(parsing: text), text) { error in
+                XCTAssertFalse("\(error)".contains("SECRETPASS"), "\(error)")
+                XCTAssertTrue("\(error)".contains("***@"), "\(error)")
+            }
+        }
+        let file = "[[tunnels]]\nname = \"x\"\nurl = [{ url = \"http://a/\" }, { url = \"http://bob:TOMLSECRET@h:2/a\" }]"
+        XCTAssertThrowsError(try TunnelsFile.parse(file, file: "t.toml")) { error in
+            XCTAssertFalse("\(error)".contains("TOMLSECRET"), "\(error)")
+            XCTAssertTrue("\(error)".contains("t.toml: tunnels[0].url[1].url: 'http://***@h:2/a'"), "\(error)")
+        }
+    }
 }

@@ -19,7 +19,7 @@ public struct ServerURL: Sendable, Equatable, CustomStringConvertible {
     public var path: String
 
     public init(parsing text: String) throws(ConfigError) {
-        let trimmed = text.trimmingASCIIWhitespace()
+        let trimmed = Self.maskingUserInfo(text.trimmingASCIIWhitespace())
         guard let sep = trimmed.range(of: "://") else {
             throw ConfigError("'\(trimmed)': expected a URL like http://host:8080/ssh")
         }
@@ -55,6 +55,16 @@ public struct ServerURL: Sendable, Equatable, CustomStringConvertible {
         self.host = hostPort.host
         self.port = hostPort.port
         self.path = path
+    }
+
+    /// The text with any `user:password@` before the host shown as `***@`: a refused URL's error line
+    /// must not print a password.
+    static func maskingUserInfo(_ text: String) -> String {
+        guard let sep = text.range(of: "://") else { return text }
+        let rest = text[sep.upperBound...]
+        let authorityEnd = rest.firstIndex { $0 == "/" || $0 == "?" || $0 == "#" } ?? rest.endIndex
+        guard let at = rest[..<authorityEnd].lastIndex(of: "@") else { return text }
+        return String(text[..<sep.upperBound]) + "***" + String(rest[at...])
     }
 
     /// The `Host` header: the port is left out when it is the scheme's default.

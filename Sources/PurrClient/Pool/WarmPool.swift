@@ -133,7 +133,7 @@ final class WarmPool: Sendable {
             state.counts.failed += 1
             state.counts.lastError = reason
             state.failuresInRow += 1
-            if state.failuresInRow == 8 {
+            if state.failuresInRow == 4 {
                 logger.warning(
                     "warm pool: the server keeps refusing ready connections; refilling at most every 10 s",
                     metadata: ["reason": "\(reason)"])
