@@ -16,19 +16,8 @@ enum FailoverWorkload {
         let plan = context.plan
         let stack = try FailoverStack(binDir: context.binDir, echo: echo.port, logLevel: plan.tunnelLogLevel)
         defer { stack.stop() }
-        var one: [UInt64] = []
-        var two: [UInt64] = []
-        let deadline = Clock.seconds() + plan.loopTimeout
-        let warmUp = min(50, plan.connectCount)
-        for index in 0..<(plan.connectCount + warmUp) {
-            let a = try LatencyWorkloads.connectOnce(port: stack.oneServerPort)
-            let b = try LatencyWorkloads.connectOnce(port: stack.twoServersPort)
-            if index >= warmUp {
-                one.append(a)
-                two.append(b)
-            }
-            if Clock.seconds() > deadline { throw BenchError("failover connect loop took longer than \(Int(plan.loopTimeout)) s") }
-        }
+        let samples = try LatencyWorkloads.alternating([stack.oneServerPort, stack.twoServersPort], plan: plan, label: "failover")
+        let (one, two) = (samples[0], samples[1])
         let single = Percentiles(nanos: one)
         let listed = Percentiles(nanos: two)
         let label = "\(plan.connectCount)× connect, 1 B echo, close"

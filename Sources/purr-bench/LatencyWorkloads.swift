@@ -95,6 +95,22 @@ enum LatencyWorkloads {
         ]
     }
 
+    /// `connectOnce` through each of `ports` in turn, sample by sample (the machine's state is then the same
+    /// for each), `plan.connectCount` times after a warm-up: the samples per port, in `ports`' order.
+    static func alternating(_ ports: [Int], plan: Plan, label: String) throws -> [[UInt64]] {
+        var samples = Array(repeating: [UInt64](), count: ports.count)
+        let deadline = Clock.seconds() + plan.loopTimeout
+        let warmUp = min(50, plan.connectCount)
+        for index in 0..<(plan.connectCount + warmUp) {
+            for (slot, port) in ports.enumerated() {
+                let nanos = try connectOnce(port: port)
+                if index >= warmUp { samples[slot].append(nanos) }
+            }
+            if Clock.seconds() > deadline { throw BenchError("\(label) connect loop took longer than \(Int(plan.loopTimeout)) s") }
+        }
+        return samples
+    }
+
     /// Connect, send one byte, read it back, close: nanoseconds.
     static func connectOnce(port: Int) throws -> UInt64 {
         let start = Clock.nanos()

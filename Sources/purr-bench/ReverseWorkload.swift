@@ -11,19 +11,8 @@ enum ReverseWorkload {
         defer { sink.stop() }
         let stack = try ReverseStack(binDir: context.binDir, echo: echo.port, sink: sink.port, logLevel: plan.tunnelLogLevel)
         defer { stack.stop() }
-        var forward: [UInt64] = []
-        var reverse: [UInt64] = []
-        let deadline = Clock.seconds() + plan.loopTimeout
-        let warmUp = min(50, plan.connectCount)
-        for index in 0..<(plan.connectCount + warmUp) {
-            let f = try LatencyWorkloads.connectOnce(port: stack.forwardEcho)
-            let r = try LatencyWorkloads.connectOnce(port: stack.publishedEcho)
-            if index >= warmUp {
-                forward.append(f)
-                reverse.append(r)
-            }
-            if Clock.seconds() > deadline { throw BenchError("reverse connect loop took longer than \(Int(plan.loopTimeout)) s") }
-        }
+        let samples = try LatencyWorkloads.alternating([stack.forwardEcho, stack.publishedEcho], plan: plan, label: "reverse")
+        let (forward, reverse) = (samples[0], samples[1])
         let f = Percentiles(nanos: forward)
         let r = Percentiles(nanos: reverse)
         let label = "\(plan.connectCount)× connect, 1 B echo, close"

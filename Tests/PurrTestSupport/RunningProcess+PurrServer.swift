@@ -19,8 +19,11 @@ extension RunningProcess {
 
 extension RunningProcess {
     /// A built purr-server with one `[[reverse]]` entry, `web` at `/rev/web` with `token`, published on
-    /// 127.0.0.1:`published`; `extra` lines go inside the entry. Returns it and its listening port.
-    public static func reverseServer(token: String, published: Int, extra: String = "") throws -> (RunningProcess, Int) {
+    /// 127.0.0.1:`published`; `extra` lines go inside the entry, `arguments` on its command line. Returns
+    /// it and its listening port.
+    public static func reverseServer(token: String, published: Int, extra: String = "", arguments: [String] = []) throws -> (
+        RunningProcess, Int
+    ) {
         try purrServer(
             config: """
                 [[reverse]]
@@ -29,6 +32,6 @@ extension RunningProcess {
                 token = "\(token)"
                 listen = "127.0.0.1:\(published)"
                 \(extra)
-                """)
+                """, arguments: arguments)
     }
 }

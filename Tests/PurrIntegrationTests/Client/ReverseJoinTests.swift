@@ -14,14 +14,8 @@ final class ReverseJoinTests: XCTestCase {
         let target = try await TestTarget.start(.echo(banner: nil), group: InProcessServer.group)
         let published = RunningProcess.freePort()
         let admin = RunningProcess.freePort()
-        let (server, serverPort) = try RunningProcess.purrServer(
-            config: """
-                [[reverse]]
-                name = "web"
-                path = "/rev/web"
-                token = "\(Self.token)"
-                listen = "127.0.0.1:\(published)"
-                """, arguments: ["--admin-port", String(admin)])
+        let (server, serverPort) = try RunningProcess.reverseServer(
+            token: Self.token, published: published, arguments: ["--admin-port", String(admin)])
         defer { server.stop() }
         var config = TunnelConfig(name: "lab", url: try ServerURL(parsing: "http://127.0.0.1:\(serverPort)/rev/web"), token: Self.token)
         config.mode = .reverse

@@ -106,15 +106,8 @@ extension ReverseUpTests {
         defer { origin.stop() }
         let published = RunningProcess.freePort()
         let admin = RunningProcess.freePort()
-        let (server, serverPort) = try RunningProcess.purrServer(
-            config: """
-                [[reverse]]
-                name = "web"
-                path = "/rev/web"
-                token = "\(Self.token)"
-                listen = "127.0.0.1:\(published)"
-                wait_timeout = 30
-                """, arguments: ["--admin-port", String(admin)])
+        let (server, serverPort) = try RunningProcess.reverseServer(
+            token: Self.token, published: published, extra: "wait_timeout = 30", arguments: ["--admin-port", String(admin)])
         defer { server.stop() }
         var config = TunnelConfig(name: "lab", url: try ServerURL(parsing: "http://127.0.0.1:\(serverPort)/rev/web"), token: Self.token)
         config.mode = .reverse
@@ -153,15 +146,8 @@ extension ReverseUpTests {
         defer { origin.stop() }
         let published = RunningProcess.freePort()
         let admin = RunningProcess.freePort()
-        let (server, serverPort) = try RunningProcess.purrServer(
-            config: """
-                [[reverse]]
-                name = "web"
-                path = "/rev/web"
-                token = "\(Self.token)"
-                listen = "127.0.0.1:\(published)"
-                wait_timeout = 30
-                """, arguments: ["--admin-port", String(admin)])
+        let (server, serverPort) = try RunningProcess.reverseServer(
+            token: Self.token, published: published, extra: "wait_timeout = 30", arguments: ["--admin-port", String(admin)])
         defer { server.stop() }
         let other = """
             [[tunnels]]
