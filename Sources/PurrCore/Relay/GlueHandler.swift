@@ -15,6 +15,8 @@ final class GlueHandler {
     private var pendingRead = false
     private var inputClosed = false
     private var outputClosing = false
+    /// This side closed its channel (an abort, the idle timeout, the session's end), not the peer.
+    private var closeAsked = false
     private let readCounter: ByteCounter
     /// Where the first error on either side is reported (a reset, a timeout). The cycle ends when the pipeline does.
     private let session: RelaySession
@@ -76,6 +78,7 @@ final class GlueHandler {
         if inputClosed {
             partnerInputClosed()
         } else {
+            closeAsked = true
             context.close(promise: nil)
         }
     }
@@ -102,6 +105,11 @@ extension GlueHandler: ChannelDuplexHandler {
     }
 
     public func channelInactive(context: ChannelHandlerContext) {
+        // The peer sent its FIN, this side never shut its output nor closed: the socket went away under a
+        // write (the peer closed altogether or died, and its RST came back). NIO closes such a channel
+        // without an error event; without this the relay would end as a clean close, the bytes sent
+        // after the FIN lost without a word.
+        if inputClosed, !outputClosing, !closeAsked { session.record(RelayPeerLost()) }
         partner?.partnerInactive()
         context.fireChannelInactive()
     }
@@ -116,7 +124,18 @@ extension GlueHandler: ChannelDuplexHandler {
 
     public func errorCaught(context: ChannelHandlerContext, error: any Error) {
         session.record(error)
+        closeAsked = true
         context.close(promise: nil)
+    }
+
+    /// A close from outside (the session, the idle timeout) passes here on its way to the socket.
+    public func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
+        switch mode {
+        case .all: closeAsked = true
+        case .output: outputClosing = true
+        case .input: break
+        }
+        context.close(mode: mode, promise: promise)
     }
 
     public func channelWritabilityChanged(context: ChannelHandlerContext) {
@@ -131,4 +150,9 @@ extension GlueHandler: ChannelDuplexHandler {
             pendingRead = true
         }
     }
+}
+
+/// The peer's socket went away after its FIN while bytes were still going to it.
+struct RelayPeerLost: Error, CustomStringConvertible {
+    var description: String { "the other end closed while bytes were still going to it" }
 }
