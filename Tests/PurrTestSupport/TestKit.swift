@@ -14,6 +14,18 @@ public enum TestKit {
         return try condition()
     }
 
+    /// Checks that `condition` keeps holding for `duration` seconds, every `interval`: false as soon as it
+    /// does not. For what must *not* happen over a window (no refills against a down server, a backoff
+    /// that holds): the invariant is watched the whole time, not looked at once after a sleep.
+    public static func holds(for duration: Double, every interval: Double = 0.05, _ condition: () throws -> Bool) rethrows -> Bool {
+        let deadline = Date().addingTimeInterval(duration)
+        while Date() < deadline {
+            if try !condition() { return false }
+            usleep(useconds_t(interval * 1_000_000))
+        }
+        return try condition()
+    }
+
     /// Async version of `poll`.
     @discardableResult
     public static func pollAsync(timeout: Double = 10, _ condition: () async throws -> Bool) async rethrows -> Bool {
