@@ -338,7 +338,7 @@ public final class Tunnel: Sendable {
         let front = dynamic.map { UncheckedFront($0.front) }
         if several {
             // Keep what goes out early until the 101: a server that refuses before it costs the app nothing.
-            (try? local.pipeline.syncOperations.handler(type: EarlyBytesHandler.self))?.keepsForwarded = true
+            RelayHandOver.keepForwardedEarlyBytes(on: local)
             attempt(connection, target: target, front: front, tried: 0, reasons: [])
             return
         }
@@ -403,12 +403,9 @@ public final class Tunnel: Sendable {
                 front?.handler.answer(DialOutcome(failure))
             case .failure(let failure):
                 // The early bytes this server got go back in front, for the next one.
-                var sentEarly = false
-                if let held = try? local.pipeline.syncOperations.handler(type: EarlyBytesHandler.self) {
-                    let rewound = held.rewind()
-                    connection.bytesUp.add(-rewound)
-                    sentEarly = rewound > 0
-                }
+                let rewound = RelayHandOver.rewindEarlyBytes(on: local)
+                connection.bytesUp.add(-rewound)
+                let sentEarly = rewound > 0
                 var random = SystemRandomNumberGenerator()
                 let now = Self.now()
                 let (verdict, action) =

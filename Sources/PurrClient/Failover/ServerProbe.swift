@@ -52,7 +52,7 @@ enum ServerProbe {
         do {
             let operations = channel.pipeline.syncOperations
             operations.removeHandler(pooled.handler.value, promise: nil)
-            if let held = try? operations.handler(type: EarlyBytesHandler.self) { operations.removeHandler(held, promise: nil) }
+            RelayHandOver.dropEarlyBytesHolder(on: channel)
             try operations.addHandler(StatusLineHandler(result: result))
         } catch {
             channel.close(promise: nil)

@@ -140,6 +140,24 @@ public final class RelayHandOver {
         return EarlyForwarding(held: held)
     }
 
+    /// Several servers: what goes out early from `channel` (an app's connection) is also kept until the
+    /// 101, so an attempt that fails before it can give every byte back for the next server.
+    public static func keepForwardedEarlyBytes(on channel: any Channel) {
+        (try? channel.pipeline.syncOperations.handler(type: EarlyBytesHandler.self))?.keepsForwarded = true
+    }
+
+    /// A failed attempt: the early bytes kept for it go back in front of what waits on `channel`; returns
+    /// how many.
+    public static func rewindEarlyBytes(on channel: any Channel) -> Int {
+        (try? channel.pipeline.syncOperations.handler(type: EarlyBytesHandler.self))?.rewind() ?? 0
+    }
+
+    /// A channel that will not be relayed after all (a health probe on a pooled connection): its holder leaves.
+    public static func dropEarlyBytesHolder(on channel: any Channel) {
+        let operations = channel.pipeline.syncOperations
+        if let held = try? operations.handler(type: EarlyBytesHandler.self) { operations.removeHandler(held, promise: nil) }
+    }
+
     /// Early bytes going to the server; `stop()` at the 101 or a failure, and they wait for the relay again.
     public struct EarlyForwarding {
         let held: EarlyBytesHandler
