@@ -31,18 +31,53 @@ public struct RequestTarget: Sendable, Equatable {
 }
 
 /// What a URL or request target looks like wherever it is shown (logs, stats, screens, the browser's
-/// popup, error lines). The one rule: every query value is hidden, the names are kept, a fragment is
-/// dropped. Tokens travel as `?token=`, and any other parameter may be a secret too (a resolver's key, a
-/// page's session). Textual, so it also hides what `URLComponents` refuses to read (a malformed target in
-/// an error line).
+/// popup, error lines). The one rule: credentials before the host become `***@`, every query value is
+/// hidden (the names are kept), a fragment is dropped (never sent; it may carry a token too). Tokens
+/// travel as `?token=`, and any other parameter may be a secret too (a resolver's key, a page's session).
 public enum TargetRedaction {
     /// What a hidden value becomes.
     public static let marker = "REDACTED"
+    /// What hidden credentials become (`http://***@proxy:3128`).
+    public static let userInfoMarker = "***"
 
-    public static func redacting(_ text: String) -> String {
-        guard let mark = text.firstIndex(of: "?") else { return text }
-        var query = text[text.index(after: mark)...]
-        if let hash = query.firstIndex(of: "#") { query = query[..<hash] }
+    /// `refused`: the text is shown in the line that refuses it. What it meant cannot be known then (a
+    /// password holding `/`, `?` or `#` splits a URL elsewhere), so everything before its last `@` is
+    /// taken for credentials. Otherwise `URLComponents` says where the user info is.
+    public static func redacting(_ text: String, refused: Bool = false) -> String {
+        hidingQueryValues(maskingUserInfo(text, refused: refused))
+    }
+
+    /// `user:password@` before the host shown as `***@`: exactly a readable URL's user info (a request
+    /// target, `/path`, has none); in refused text, or text with no `scheme://` (`user:pass@host`), all
+    /// up to the last `@`.
+    public static func maskingUserInfo(_ text: String, refused: Bool = false) -> String {
+        guard text.contains("@") else { return text }
+        if !refused, let components = URLComponents(string: text, encodingInvalidCharacters: false),
+            components.percentEncodedHost != nil
+        {
+            guard components.percentEncodedUser != nil || components.percentEncodedPassword != nil else { return text }
+            var masked = components
+            masked.percentEncodedUser = userInfoMarker
+            masked.percentEncodedPassword = nil
+            return masked.string ?? maskedToLastAt(text)
+        }
+        if !refused, text.hasPrefix("/") { return text }
+        return maskedToLastAt(text)
+    }
+
+    private static func maskedToLastAt(_ text: String) -> String {
+        guard let at = text.lastIndex(of: "@") else { return text }
+        let start = text.range(of: "://")?.upperBound ?? text.startIndex
+        guard start <= at else { return userInfoMarker + text[at...] }
+        return text[..<start] + userInfoMarker + text[at...]
+    }
+
+    /// Every query value hidden, the fragment dropped; textual, so a target `URLComponents` refuses is
+    /// hidden too.
+    static func hidingQueryValues(_ text: String) -> String {
+        let text = text.firstIndex(of: "#").map { text[..<$0] } ?? text[...]
+        guard let mark = text.firstIndex(of: "?") else { return String(text) }
+        let query = text[text.index(after: mark)...]
         let pairs = query.split(separator: "&", omittingEmptySubsequences: false).map { pair -> String in
             guard let equals = pair.firstIndex(of: "=") else { return String(pair) }
             return "\(pair[..<equals])=\(marker)"
@@ -52,6 +87,7 @@ public enum TargetRedaction {
 }
 
 extension String {
-    /// This URL or request target as it may be shown: every query value hidden (`TargetRedaction`).
+    /// This URL or request target as it may be shown: credentials and every query value hidden
+    /// (`TargetRedaction`).
     public var redactingQuery: String { TargetRedaction.redacting(self) }
 }
