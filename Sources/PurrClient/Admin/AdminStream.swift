@@ -139,10 +139,8 @@ public final class AdminStream: Sendable {
     }
 
     var requestURL: String {
-        let base = url.path.split(separator: "?").first.map(String.init) ?? "/"
-        let trimmed = base.hasSuffix("/") ? String(base.dropLast()) : base
-        let host = url.host.contains(":") ? "[\(url.host)]" : url.host
-        return "\(url.scheme.rawValue)://\(host):\(url.port)\(trimmed)/stats/stream?interval_ms=\(intervalMs)"
+        let query = [URLQueryItem(name: "interval_ms", value: "\(intervalMs)")]
+        return url.resourceURL(appending: "/stats/stream", queryItems: query) ?? url.description
     }
 
     /// One connection, until it ends; returns how, and whether it was ever live.

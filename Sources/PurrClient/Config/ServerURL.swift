@@ -18,53 +18,73 @@ public struct ServerURL: Sendable, Equatable, CustomStringConvertible {
     /// The request target, with any query.
     public var path: String
 
+    /// Read by Foundation's `URLComponents` (strictly: a character a URL may not hold is refused, not
+    /// encoded). The path and query go on the wire exactly as written: the server's routes match them.
     public init(parsing text: String) throws(ConfigError) {
-        let trimmed = Self.maskingUserInfo(text.trimmingASCIIWhitespace())
-        guard let sep = trimmed.range(of: "://") else {
-            throw ConfigError("'\(trimmed)': expected a URL like http://host:8080/ssh")
+        let trimmed = text.trimmingASCIIWhitespace()
+        let shown = "'\(TargetRedaction.redacting(trimmed, refused: true).printableLine)'"
+        guard let components = URLComponents(string: trimmed, encodingInvalidCharacters: false) else {
+            throw ConfigError("\(shown): \(Self.whyUnreadable(trimmed))")
         }
-        let schemeText = trimmed[..<sep.lowerBound].lowercased()
+        guard let schemeText = components.scheme?.lowercased(), let encodedHost = components.percentEncodedHost else {
+            throw ConfigError("\(shown): \(Self.expected)")
+        }
         guard let scheme = Scheme(rawValue: schemeText) else {
-            throw ConfigError("'\(trimmed)': unsupported scheme '\(schemeText)' (expected http, https, ws or wss)")
+            throw ConfigError("\(shown): unsupported scheme '\(schemeText.printableLine)' (expected http, https, ws or wss)")
         }
-        let rest = trimmed[sep.upperBound...]
-        let authorityEnd = rest.firstIndex { $0 == "/" || $0 == "?" } ?? rest.endIndex
-        let authority = String(rest[..<authorityEnd])
-        guard !authority.contains("@") else {
-            throw ConfigError("'\(trimmed)': credentials in a server URL are not supported; use a token")
+        guard components.percentEncodedUser == nil, components.percentEncodedPassword == nil else {
+            throw ConfigError("\(shown): \(Self.credentials)")
         }
-        let defaultPort = scheme.usesTLS ? 443 : 80
+        guard components.percentEncodedFragment == nil else {
+            throw ConfigError("\(shown): a server URL has no #fragment (never sent; write a '#' in the path as %23)")
+        }
+        let host = encodedHost.hasPrefix("[") && encodedHost.hasSuffix("]") ? String(encodedHost.dropFirst().dropLast()) : encodedHost
         let hostPort: HostPort
         do {
-            let hasPort = authority.hasPrefix("[") ? authority.contains("]:") : authority.contains(":")
-            hostPort = try HostPort(parsing: hasPort ? authority : "\(authority):\(defaultPort)")
+            hostPort = try HostPort(parsing: HostPort(host: host, port: components.port ?? (scheme.usesTLS ? 443 : 80)).description)
         } catch {
-            throw ConfigError("'\(trimmed)': \(error.message)")
+            throw ConfigError("\(shown): \(error.message)")
         }
-        var path = String(rest[authorityEnd...])
-        if path.isEmpty { path = "/" }
-        if path.hasPrefix("?") { path = "/" + path }
-        guard HeadValidation.isRequestTarget(path) else {
-            throw ConfigError(
-                "'\(trimmed.printableLine)': the path has spaces, control characters or characters that must be percent-encoded")
-        }
-        guard HeadValidation.isHost(hostPort.host) else {
-            throw ConfigError("'\(trimmed.printableLine)': the host has characters a host name cannot have")
-        }
+        var path = components.percentEncodedPath.isEmpty ? "/" : components.percentEncodedPath
+        if let query = components.percentEncodedQuery { path += "?" + query }
+        guard HeadValidation.isRequestTarget(path) else { throw ConfigError("\(shown): \(Self.badPath)") }
+        guard HeadValidation.isHost(hostPort.host) else { throw ConfigError("\(shown): \(Self.badHost)") }
         self.scheme = scheme
         self.host = hostPort.host
         self.port = hostPort.port
         self.path = path
     }
 
-    /// The text with any `user:password@` before the host shown as `***@`: a refused URL's error line
-    /// must not print a password.
-    static func maskingUserInfo(_ text: String) -> String {
-        guard let sep = text.range(of: "://") else { return text }
-        let rest = text[sep.upperBound...]
-        let authorityEnd = rest.firstIndex { $0 == "/" || $0 == "?" || $0 == "#" } ?? rest.endIndex
-        guard let at = rest[..<authorityEnd].lastIndex(of: "@") else { return text }
-        return String(text[..<sep.upperBound]) + "***" + String(rest[at...])
+    static let expected = "expected a URL like http://host:8080/ssh"
+    static let credentials = "credentials in a server URL are not supported; use a token"
+    static let badPath = "the path has spaces, control characters or characters that must be percent-encoded"
+    static let badHost = "the host has characters a host name cannot have"
+
+    /// Why `URLComponents` refused the text: read again leniently (invalid characters encoded) to tell a
+    /// bad host or path from a bad port or bracket.
+    static func whyUnreadable(_ text: String) -> String {
+        guard let lenient = URLComponents(string: text) else {
+            return "not a URL: check the port (a number 1-65535) and the brackets around an IPv6 address"
+        }
+        guard lenient.host != nil else { return expected }
+        if lenient.percentEncodedUser != nil || lenient.percentEncodedPassword != nil { return credentials }
+        let host = lenient.host ?? ""
+        if !host.unicodeScalars.allSatisfy({ $0.isASCII && $0.value > 0x20 && $0.value != 0x7F }) { return badHost }
+        return badPath
+    }
+
+    /// This server's URL for another of its resources: `suffix` added to the path (`/ssh` and
+    /// `/stats/stream`: `/ssh/stats/stream`), the query replaced by `queryItems`. Nil if the path does not
+    /// read as one (a dynamic tunnel's template).
+    public func resourceURL(appending suffix: String, queryItems: [URLQueryItem]) -> String? {
+        guard let target = RequestTarget(path) else { return nil }
+        var components = URLComponents()
+        components.scheme = scheme.rawValue
+        components.percentEncodedHost = host.contains(":") ? "[\(host)]" : host
+        components.port = port
+        components.percentEncodedPath = (target.path.hasSuffix("/") ? String(target.path.dropLast()) : target.path) + suffix
+        components.queryItems = queryItems.isEmpty ? nil : queryItems
+        return components.string
     }
 
     /// The `Host` header: the port is left out when it is the scheme's default.
