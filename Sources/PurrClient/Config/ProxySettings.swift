@@ -8,29 +8,40 @@ public struct ProxySettings: Sendable, Equatable, CustomStringConvertible {
     public var username: String?
     public var password: String?
 
+    /// `http://user:pass@host:port`, read by `URLComponents`; the scheme may be left out (`proxy:3128`),
+    /// the port defaults to 3128. Credentials are percent-decoded; characters a URL may not hold (`p@ss`)
+    /// are taken as written, as curl does.
     public init(parsing text: String) throws(ConfigError) {
-        var rest = text.trimmingASCIIWhitespace()
-        if let sep = rest.range(of: "://") {
-            let scheme = rest[..<sep.lowerBound].lowercased()
-            guard scheme == "http" else {
-                throw ConfigError("proxy '\(Self.redacted(text))': unsupported scheme '\(scheme)' (expected http)")
-            }
-            rest = String(rest[sep.upperBound...])
+        let trimmed = text.trimmingASCIIWhitespace()
+        let shown = "proxy '\(TargetRedaction.redacting(trimmed, refused: true).printableLine)'"
+        var parsed = URLComponents(string: trimmed)
+        // Read, but with no `//host`: `proxy:3128`, `user:pass@proxy`, `[::1]`. Read as http.
+        if let read = parsed, read.percentEncodedHost == nil { parsed = URLComponents(string: "http://" + trimmed) }
+        guard let components = parsed, let encodedHost = components.percentEncodedHost else {
+            throw ConfigError("\(shown): expected http://[user:password@]host[:port]")
         }
-        if let slash = rest.firstIndex(of: "/") { rest = String(rest[..<slash]) }
-        if let at = rest.lastIndex(of: "@") {
-            let userInfo = rest[..<at]
-            rest = String(rest[rest.index(after: at)...])
-            let parts = userInfo.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
-            username = String(parts[0]).removingPercentEncoding ?? String(parts[0])
-            password = parts.count > 1 ? (String(parts[1]).removingPercentEncoding ?? String(parts[1])) : nil
+        let scheme = components.scheme?.lowercased() ?? ""
+        guard scheme == "http" else {
+            throw ConfigError("\(shown): unsupported scheme '\(scheme.printableLine)' (expected http)")
         }
-        if !rest.contains(":") || rest.hasSuffix("]") { rest += ":3128" }
+        guard components.percentEncodedPath.isEmpty || components.percentEncodedPath == "/", components.percentEncodedQuery == nil,
+            components.percentEncodedFragment == nil
+        else {
+            throw ConfigError("\(shown): a proxy is http://[user:password@]host[:port], without a path")
+        }
+        // An invalid character was encoded by the lenient reading: the decoded name shows it.
+        let decodedHost = components.host ?? ""
+        guard decodedHost.unicodeScalars.allSatisfy({ $0.isASCII && $0.value > 0x20 && $0.value != 0x7F }) else {
+            throw ConfigError("\(shown): the host has characters a host name cannot have")
+        }
+        let host = encodedHost.hasPrefix("[") && encodedHost.hasSuffix("]") ? String(encodedHost.dropFirst().dropLast()) : encodedHost
         do {
-            endpoint = try HostPort(parsing: rest)
+            endpoint = try HostPort(parsing: HostPort(host: host, port: components.port ?? 3128).description)
         } catch {
-            throw ConfigError("proxy '\(Self.redacted(text))': \(error.message)")
+            throw ConfigError("\(shown): \(error.message)")
         }
+        username = components.user
+        password = components.password
     }
 
     /// The `Proxy-Authorization` value, if the URL carried credentials.
@@ -79,12 +90,6 @@ public struct ProxySettings: Sendable, Equatable, CustomStringConvertible {
     /// The proxy without its password, for logs and errors.
     public var description: String {
         username.map { "http://\($0):***@\(endpoint)" } ?? "http://\(endpoint)"
-    }
-
-    static func redacted(_ text: String) -> String {
-        guard let at = text.lastIndex(of: "@") else { return text }
-        let start = text.range(of: "://")?.upperBound ?? text.startIndex
-        return String(text[..<start]) + "***" + String(text[at...])
     }
 
     /// The proxy the environment asks for, for a server URL: `HTTPS_PROXY`/`HTTP_PROXY` (either case),
