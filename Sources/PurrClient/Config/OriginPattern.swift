@@ -14,47 +14,42 @@ public struct OriginPattern: Sendable, Equatable, CustomStringConvertible {
     public var host: String
     public var port: Port
 
+    /// Read by `URLComponents`, but for a port that is not a number: `*` (any port) is no URL, so a port
+    /// of anything but digits is taken off explicitly first, then said to be `*` or refused.
     public init(parsing text: String) throws(ConfigError) {
-        guard let sep = text.range(of: "://") else {
-            throw ConfigError("'\(text)': expected an origin like https://console.example.com or http://127.0.0.1:*")
-        }
-        let scheme = text[..<sep.lowerBound].lowercased()
-        guard let first = scheme.first, first.isLetter,
-            scheme.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "+-.".contains($0)) })
-        else {
-            throw ConfigError("'\(text)': '\(scheme)' is not a URL scheme")
-        }
-        var authority = String(text[sep.upperBound...])
-        if authority.hasSuffix("/") { authority.removeLast() }
-        guard !authority.isEmpty, !authority.contains(where: { "/?#@ ".contains($0) }) else {
-            throw ConfigError("'\(text)': an origin is scheme://host[:port], without a path, query or credentials")
-        }
-        var host = authority
+        let shown = "'\(TargetRedaction.redacting(text, refused: true).printableLine)'"
+        var rest = text.hasSuffix("/") ? String(text.dropLast()) : text
         var portText: String?
-        if authority.hasPrefix("[") {
-            guard let close = authority.firstIndex(of: "]") else { throw ConfigError("'\(text)': unclosed '[' in the host") }
-            host = String(authority[...close])
-            let rest = authority[authority.index(after: close)...]
-            if !rest.isEmpty {
-                guard rest.hasPrefix(":") else { throw ConfigError("'\(text)': expected ':' after ']'") }
-                portText = String(rest.dropFirst())
+        if let colon = rest.lastIndex(of: ":") {
+            let after = rest[rest.index(after: colon)...]
+            if !after.isEmpty, !after.allSatisfy({ $0.isASCII && $0.isNumber }), !after.contains(where: { "/]@".contains($0) }) {
+                portText = String(after)
+                rest = String(rest[..<colon])
             }
-        } else if let colon = authority.lastIndex(of: ":") {
-            host = String(authority[..<colon])
-            portText = String(authority[authority.index(after: colon)...])
         }
-        guard !host.isEmpty else { throw ConfigError("'\(text)': the host is empty") }
+        guard let components = URLComponents(string: rest, encodingInvalidCharacters: false) else {
+            throw ConfigError("\(shown): an origin is scheme://host[:port], in characters a URL may hold")
+        }
+        guard let scheme = components.scheme?.lowercased(), let host = components.percentEncodedHost else {
+            throw ConfigError("\(shown): expected an origin like https://console.example.com or http://127.0.0.1:*")
+        }
+        guard components.percentEncodedUser == nil, components.percentEncodedPassword == nil,
+            components.percentEncodedPath.isEmpty, components.percentEncodedQuery == nil, components.percentEncodedFragment == nil
+        else {
+            throw ConfigError("\(shown): an origin is scheme://host[:port], without a path, query or credentials")
+        }
+        guard !host.isEmpty else { throw ConfigError("\(shown): the host is empty") }
         self.scheme = scheme
         self.host = host.lowercased()
-        switch portText {
-        case "*":
-            port = .any
-        case .some(let digits):
-            guard let number = Int(digits), (1...65535).contains(number), digits.allSatisfy(\.isASCII) else {
-                throw ConfigError("'\(text)': '\(digits)' is not a port (1-65535 or *)")
+        if let portText {
+            guard portText == "*", components.port == nil else {
+                throw ConfigError("\(shown): '\(portText.printableLine)' is not a port (1-65535 or *)")
             }
+            port = .any
+        } else if let number = components.port {
+            guard (1...65535).contains(number) else { throw ConfigError("\(shown): '\(number)' is not a port (1-65535 or *)") }
             port = .exact(number)
-        case nil:
+        } else {
             port = .exact(Self.defaultPorts[scheme])
         }
     }

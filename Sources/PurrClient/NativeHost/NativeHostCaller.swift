@@ -36,15 +36,18 @@ public enum NativeHostCaller: Sendable, Equatable {
         case .chrome(let caller):
             return origin == caller
         case .firefox:
-            let id = origin.dropFirst("moz-extension://".count)
-            return origin.hasPrefix("moz-extension://") && !id.isEmpty && !id.contains("/")
+            guard let components = URLComponents(string: origin, encodingInvalidCharacters: false) else { return false }
+            return components.scheme == "moz-extension" && components.percentEncodedHost?.isEmpty == false
+                && components.percentEncodedUser == nil && components.port == nil && components.percentEncodedPath.isEmpty
+                && components.percentEncodedQuery == nil && components.percentEncodedFragment == nil
         }
     }
 
     /// Whether `origin` names some extension's page (any browser's `...-extension://`).
     static func isExtensionScheme(_ origin: String) -> Bool {
-        guard let separator = origin.range(of: "://") else { return false }
-        return origin[..<separator.lowerBound].hasSuffix("-extension")
+        // Read leniently: a broken origin of an extension scheme is still an extension's, and refused as one.
+        guard let components = URLComponents(string: origin), components.percentEncodedHost != nil else { return false }
+        return components.scheme?.lowercased().hasSuffix("-extension") == true
     }
 
     private static func trimmed(_ origin: String) -> String {

@@ -1,0 +1,97 @@
+import Foundation
+import PurrCore
+import XCTest
+
+@testable import PurrClient
+
+/// Browser origins (no sockets): read by `URLComponents`, but for the `:*` port, which is no URL.
+final class OriginPatternTests: XCTestCase {
+    func testAcceptedPatterns() throws {
+        // text, scheme, host, port, description
+        let cases: [(String, String, String, OriginPattern.Port, String)] = [
+            ("https://console.example.com", "https", "console.example.com", .exact(443), "https://console.example.com"),
+            ("https://console.example.com/", "https", "console.example.com", .exact(443), "https://console.example.com"),
+            ("http://127.0.0.1:8000", "http", "127.0.0.1", .exact(8000), "http://127.0.0.1:8000"),
+            ("http://127.0.0.1:*", "http", "127.0.0.1", .any, "http://127.0.0.1:*"),
+            ("http://127.0.0.1:*/", "http", "127.0.0.1", .any, "http://127.0.0.1:*"),
+            ("HTTP://LocalHost:80", "http", "localhost", .exact(80), "http://localhost"),
+            ("http://[::1]:8000", "http", "[::1]", .exact(8000), "http://[::1]:8000"),
+            ("http://[::1]", "http", "[::1]", .exact(80), "http://[::1]"),
+            ("http://[::1]:*", "http", "[::1]", .any, "http://[::1]:*"),
+            ("chrome-extension://abcdef", "chrome-extension", "abcdef", .exact(nil), "chrome-extension://abcdef"),
+            ("wss://w.example:8443", "wss", "w.example", .exact(8443), "wss://w.example:8443"),
+        ]
+        for (text, scheme, host, port, description) in cases {
+            let pattern = try OriginPattern(parsing: text)
+            XCTAssertEqual(pattern.scheme, scheme, text)
+            XCTAssertEqual(pattern.host, host, text)
+            XCTAssertEqual(pattern.port, port, text)
+            XCTAssertEqual(pattern.description, description, text)
+            XCTAssertEqual(try OriginPattern(parsing: pattern.description), pattern, text)
+        }
+    }
+
+    func testRefusedPatternsSayWhy() {
+        let expected = "expected an origin like https://console.example.com or http://127.0.0.1:*"
+        let noPath = "an origin is scheme://host[:port], without a path, query or credentials"
+        let cases: [(String, String)] = [
+            ("console.example.com", "'console.example.com': \(expected)"),
+            ("ftp:/x", "'ftp:/x': \(expected)"),
+            ("null", "'null': \(expected)"),
+            ("http://b:x", "'http://b:x': 'x' is not a port (1-65535 or *)"),
+            ("http://b:0", "'http://b:0': '0' is not a port (1-65535 or *)"),
+            ("http://b:99999", "'http://b:99999': '99999' is not a port (1-65535 or *)"),
+            ("https://x/path", "'https://x/path': \(noPath)"),
+            ("https://x?q=SECRET", "'https://x?q=REDACTED': \(noPath)"),
+            ("https://x#f", "'https://x': \(noPath)"),
+            ("https://u:SECRET@x", "'https://***@x': \(noPath)"),
+            ("http://", "'http://': \(expected)"),
+            ("http://:80", "'http://:80': the host is empty"),
+            ("http://a b", "'http://a b': an origin is scheme://host[:port], in characters a URL may hold"),
+            ("http://x\r\n:*", "'http://x??:*': an origin is scheme://host[:port], in characters a URL may hold"),
+        ]
+        for (text, line) in cases {
+            XCTAssertThrowsError(try OriginPattern(parsing: text), text) { XCTAssertEqual(($0 as? ConfigError)?.message, line, text) }
+        }
+    }
+
+    func testMatching() throws {
+        let any = try OriginPattern(parsing: "http://127.0.0.1:*")
+        XCTAssertTrue(any.matches("http://127.0.0.1:8000"))
+        XCTAssertTrue(any.matches("http://127.0.0.1"))
+        XCTAssertFalse(any.matches("https://127.0.0.1:8000"), "another scheme")
+        XCTAssertFalse(any.matches("http://127.0.0.2:8000"))
+        XCTAssertFalse(any.matches("http://127.0.0.1:*"), "a browser's origin has a port, not a pattern")
+        XCTAssertFalse(any.matches("null"))
+        let exact = try OriginPattern(parsing: "https://console.example.com")
+        XCTAssertTrue(exact.matches("https://console.example.com:443"))
+        XCTAssertTrue(exact.matches("https://Console.Example.com/"))
+        XCTAssertFalse(exact.matches("https://console.example.com:8443"))
+        XCTAssertFalse(exact.matches("https://console.example.com.evil.example"))
+        XCTAssertFalse(exact.matches("https://console.example.com@evil.example"))
+    }
+
+    func testExtensionOrigins() {
+        for origin in ["chrome-extension://abc", "chrome-extension://abc/", "moz-extension://uuid", "Edge-Extension://x"] {
+            XCTAssertTrue(NativeHostCaller.isExtensionScheme(origin), origin)
+        }
+        for origin in [
+            "https://chrome-extension.example", "chrome-extension:abc", "null", "", "http://x-extension.example/chrome-extension://a",
+        ] {
+            XCTAssertFalse(NativeHostCaller.isExtensionScheme(origin), origin)
+        }
+        let firefox = NativeHostCaller(argument: "firefox:purr@example")
+        XCTAssertTrue(firefox.isOwnExtension("moz-extension://4b1c7a2e-uuid"))
+        XCTAssertTrue(firefox.isOwnExtension("moz-extension://4b1c7a2e-uuid/"))
+        for origin in [
+            "moz-extension://", "moz-extension://a/b", "moz-extension://u@a", "moz-extension://a:1", "chrome-extension://a",
+            "moz-extension://a?x",
+        ] {
+            XCTAssertFalse(firefox.isOwnExtension(origin), origin)
+        }
+        let chrome = NativeHostCaller(argument: "chrome-extension://abc/")
+        XCTAssertEqual(chrome, .chrome(origin: "chrome-extension://abc"))
+        XCTAssertTrue(chrome.isOwnExtension("chrome-extension://abc/"))
+        XCTAssertFalse(chrome.isOwnExtension("chrome-extension://abd"))
+    }
+}
