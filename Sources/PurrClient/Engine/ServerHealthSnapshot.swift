@@ -17,6 +17,10 @@ public struct ServerHealthSnapshot: Sendable, Equatable {
     public var index: Int
     /// The URL with its token and query values hidden.
     public var url: String
+    /// The server's host (an IPv6 address without brackets) and port, from its `ServerURL`: for labels,
+    /// never read back from the redacted `url`. Empty and 0 when the URL is unknown.
+    public var host: String
+    public var port: Int
     public var health: Health
     /// The tunnel's connections on this server now.
     public var active: Int
@@ -34,10 +38,15 @@ public struct ServerHealthSnapshot: Sendable, Equatable {
 
     public init(
         index: Int, url: String, health: Health, active: Int = 0, total: Int = 0, failures: Int = 0, consecutiveFailures: Int = 0,
-        lastError: String? = nil, retryAt: Date? = nil, connectSeconds: Double? = nil
+        lastError: String? = nil, retryAt: Date? = nil, connectSeconds: Double? = nil, host: String? = nil, port: Int? = nil
     ) {
         self.index = index
         self.url = url
+        // Until every caller passes them: the shown URL is a `ServerURL`'s (query values hidden), read the
+        // same way (a template's `{host}` is read as one).
+        let server = host == nil || port == nil ? (try? ServerURL(parsing: url)) ?? (try? ServerURL(parsingTemplate: url)) : nil
+        self.host = host ?? server?.host ?? ""
+        self.port = port ?? server?.port ?? 0
         self.health = health
         self.active = active
         self.total = total

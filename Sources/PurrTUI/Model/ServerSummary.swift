@@ -31,10 +31,9 @@ public enum ServerSummary {
     /// `#N` (1-based, as the detail lines number them) when even that repeats or the URL does not parse.
     public static func labels(_ servers: [ServerHealthSnapshot]) -> [Int: String] {
         let parts = servers.map { server -> (host: String, hostPort: String)? in
-            guard let components = URLComponents(string: server.url), let host = components.host, !host.isEmpty else { return nil }
-            let shown = host.contains(":") && !host.hasPrefix("[") ? "[\(host)]" : host
-            let port = components.port ?? (components.scheme == "https" || components.scheme == "wss" ? 443 : 80)
-            return (shown, "\(shown):\(port)")
+            guard !server.host.isEmpty else { return nil }
+            let shown = server.host.contains(":") ? "[\(server.host)]" : server.host
+            return (shown, "\(shown):\(server.port)")
         }
         var labels: [Int: String] = [:]
         for (position, server) in servers.enumerated() {
@@ -53,9 +52,14 @@ public enum ServerSummary {
         return labels
     }
 
-    /// `b.example:8080/ssh` from `http://b.example:8080/ssh` (already redacted).
+    /// `b.example:8080/ssh` from `http://b.example:8080/ssh` (already redacted): the URL from its host on.
     public static func withoutScheme(_ url: String) -> String {
-        url.range(of: "://").map { String(url[$0.upperBound...]) } ?? url
+        guard var components = URLComponents(string: url, encodingInvalidCharacters: false), components.scheme != nil else {
+            return url
+        }
+        components.scheme = nil
+        guard let text = components.string, text.hasPrefix("//") else { return url }
+        return String(text.dropFirst(2))
     }
 
     /// `#2` for the list's second server (index 1).
