@@ -15,6 +15,8 @@ final class ProxySettingsTests: XCTestCase {
             ("HTTP://proxy.corp:1", "proxy.corp", 1, nil, nil),
             ("proxy.corp", "proxy.corp", 3128, nil, nil),
             ("proxy.corp:8080", "proxy.corp", 8080, nil, nil),
+            ("127.0.0.1:57495", "127.0.0.1", 57495, nil, nil),
+            ("10.0.0.1", "10.0.0.1", 3128, nil, nil),
             (" http://p:1 ", "p", 1, nil, nil),
             ("http://[::1]:3128", "::1", 3128, nil, nil),
             ("http://[::1]", "::1", 3128, nil, nil),

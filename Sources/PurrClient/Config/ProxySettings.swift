@@ -14,9 +14,8 @@ public struct ProxySettings: Sendable, Equatable, CustomStringConvertible {
     public init(parsing text: String) throws(ConfigError) {
         let trimmed = text.trimmingASCIIWhitespace()
         let shown = "proxy '\(TargetRedaction.redacting(trimmed, refused: true).printableLine)'"
-        var parsed = URLComponents(string: trimmed)
-        // Read, but with no `//host`: `proxy:3128`, `user:pass@proxy`, `[::1]`. Read as http.
-        if let read = parsed, read.percentEncodedHost == nil { parsed = URLComponents(string: "http://" + trimmed) }
+        // No scheme (`proxy:3128`, `10.0.0.1:3128`, `user:pass@proxy`, `[::1]`): http, as curl reads it.
+        let parsed = URLComponents(string: trimmed.contains("://") ? trimmed : "http://" + trimmed)
         guard let components = parsed, let encodedHost = components.percentEncodedHost else {
             throw ConfigError("\(shown): expected http://[user:password@]host[:port]")
         }
