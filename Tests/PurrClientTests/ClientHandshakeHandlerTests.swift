@@ -84,7 +84,7 @@ final class ClientHandshakeHandlerTests: XCTestCase {
 
         /// The bytes waiting at the tail for the relay.
         func held() throws -> String {
-            let early = try channel.pipeline.syncOperations.handler(type: EarlyBytesHandler.self)
+            let early = try channel.pipeline.syncOperations.handler(type: RelayEndHandler.self)
             var text = ""
             early.forward(upTo: 1 << 20) { text += String(buffer: $0) }
             return text

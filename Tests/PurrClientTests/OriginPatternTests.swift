@@ -55,6 +55,31 @@ final class OriginPatternTests: XCTestCase {
         }
     }
 
+    /// NUL, CR or LF anywhere, a huge origin, a unicode host: one short line, never a crash.
+    func testHostileOriginsGetOneLine() {
+        let base = "http://u:SECRET@127.0.0.1:*"
+        var hostile = ["http://" + String(repeating: "h", count: 64 * 1024), "http://h:" + String(repeating: "9", count: 64 * 1024)]
+        hostile += ["http://ü.example", "http://例え.jp:*", "http://h:*:*", "http://h:**", "http://[::1", "http://h::*", ":*", "://h"]
+        for control in ["\u{0}", "\r", "\n"] {
+            for offset in [0, 4, 7, 14, base.count - 1, base.count] {
+                var text = base
+                text.insert(contentsOf: control, at: text.index(text.startIndex, offsetBy: offset))
+                hostile.append(text)
+            }
+        }
+        for text in hostile {
+            do {
+                let pattern = try OriginPattern(parsing: text)
+                XCTAssertFalse(pattern.description.contains("\n") || pattern.description.contains("\u{0}"), text.debugDescription)
+            } catch {
+                XCTAssertFalse(error.message.contains("SECRET"), error.message)
+                XCTAssertFalse(error.message.contains("\n") || error.message.contains("\u{0}"), error.message.debugDescription)
+                XCTAssertLessThan(error.message.count, 300)
+            }
+            _ = NativeHostCaller.isExtensionScheme(text)
+        }
+    }
+
     func testMatching() throws {
         let any = try OriginPattern(parsing: "http://127.0.0.1:*")
         XCTAssertTrue(any.matches("http://127.0.0.1:8000"))

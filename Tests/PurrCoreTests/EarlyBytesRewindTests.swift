@@ -7,8 +7,8 @@ import XCTest
 /// A tunnel with several servers keeps a copy of the early bytes it sent until the 101: a server that
 /// refuses before it gives them back, in front of what came meanwhile, for the next server.
 final class EarlyBytesRewindTests: XCTestCase {
-    private func holder(_ channel: EmbeddedChannel) throws -> EarlyBytesHandler {
-        try channel.pipeline.syncOperations.handler(type: EarlyBytesHandler.self)
+    private func holder(_ channel: EmbeddedChannel) throws -> RelayEndHandler {
+        try channel.pipeline.syncOperations.handler(type: RelayEndHandler.self)
     }
 
     func testRefusedEarlyBytesGoBackInFrontOfWhatIsHeld() throws {

@@ -57,7 +57,7 @@ final class RelayHandOverTests: XCTestCase {
     }
 
     func held(_ channel: EmbeddedChannel) throws -> (text: String, inputClosed: Bool) {
-        let holder = try channel.pipeline.syncOperations.handler(type: EarlyBytesHandler.self)
+        let holder = try channel.pipeline.syncOperations.handler(type: RelayEndHandler.self)
         return (holder.buffered.map { String(buffer: $0) } ?? "", holder.inputClosed)
     }
 

@@ -3,7 +3,7 @@ import PurrCore
 
 /// Speaks a dynamic tunnel's proxy protocol on an accepted connection (`ProxyFront`) until the request
 /// names its target, then hands the target to `onRequest` and the bytes behind the request to the
-/// `EarlyBytesHandler` after it (early data, or held for the relay). `answer` sends the protocol's reply
+/// `RelayEndHandler` after it (early data, or held for the relay). `answer` sends the protocol's reply
 /// once the server answered, then leaves the pipeline (or closes the connection on a failure).
 final class ProxyFrontHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
@@ -62,7 +62,7 @@ final class ProxyFrontHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard onRequest != nil else {
-            // Dialing or relaying: the app's bytes go on (to the `EarlyBytesHandler`, then the relay).
+            // Dialing or relaying: the app's bytes go on (to the `RelayEndHandler`, then the relay).
             guard bodyLeft != nil else {
                 context.fireChannelRead(data)
                 return

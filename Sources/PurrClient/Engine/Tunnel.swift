@@ -106,8 +106,8 @@ public final class Tunnel: Sendable {
                 for channel in channels { try? await channel.close() }
                 return snapshot.state
             }
-            for (runtime, opened) in zip(runtimes, servers) {
-                opened.pool?.start(dialer: ServerDialer(tunnel: runtime.config, proxy: opened.proxy, tls: opened.tls))
+            for opened in servers {
+                opened.pool?.start(dialer: opened.dialer)
             }
             let urls = runtimes.map(\.config.url.redacted).joined(separator: ", ")
             var listening: Logger.Metadata = ["address": "\(bound.joined(separator: ", "))", "url": "\(urls)"]
@@ -140,16 +140,18 @@ public final class Tunnel: Sendable {
         var servers: [OpenedServer] = []
         for runtime in runtimes {
             let server = runtime.config
-            var opened = OpenedServer()
+            var opened: OpenedServer
             do {
-                opened.proxy = try server.effectiveProxy(environment: environment)
+                let proxy = try server.effectiveProxy(environment: environment)
+                var tls: NIOSSLContext?
                 if server.url.scheme.usesTLS {
-                    opened.tls = try ClientTLS.makeContext(caFile: server.caFile, insecure: server.insecure)
-                    if let tls = opened.tls { tlsSessions.attach(to: tls) }
+                    tls = try ClientTLS.makeContext(caFile: server.caFile, insecure: server.insecure)
+                    if let tls { tlsSessions.attach(to: tls) }
                 }
+                opened = OpenedServer(runtime: runtime, proxy: proxy, tls: tls)
             } catch {
                 guard runtimes.count > 1 else { throw error }
-                let words = (error as? ConfigError)?.message ?? "\(error)"
+                let words = error.message
                 throw ConfigError("server \(runtime.index + 1) (\(server.url.redacted)): \(words)")
             }
             if let poolLoop {
@@ -441,7 +443,7 @@ public final class Tunnel: Sendable {
         _ connection: ClientConnection, runtime: ServerRuntime, opened: OpenedServer, target: DynamicTarget?,
         completion: @escaping @Sendable (Result<any Channel, HandshakeFailure>) -> Void
     ) {
-        var dialer = ServerDialer(tunnel: runtime.config, proxy: opened.proxy, tls: opened.tls)
+        var dialer = opened.dialer
         dialer.request.connectionID = connection.clientID  // Purr-Connection, for the TUI's join
         if let target { dialer.request.path = target.fill(runtime.config.url.path) }
         dialer.earlyData = earlyDataPlan(for: connection, runtime: runtime)
@@ -485,7 +487,7 @@ public final class Tunnel: Sendable {
         case .resumePool(let index):
             let opened = state.withLock { $0.servers.indices.contains(index) ? $0.servers[index] : nil }
             if let opened, let pool = opened.pool {
-                pool.start(dialer: ServerDialer(tunnel: runtimes[index].config, proxy: opened.proxy, tls: opened.tls))
+                pool.start(dialer: opened.dialer)
             }
             logger.notice("server up", metadata: ["url": "\(runtimes[index].config.url.redacted)"])
         }
@@ -506,8 +508,8 @@ public final class Tunnel: Sendable {
         }
         for (index, opened) in due {
             let runtime = runtimes[index]
-            let dialer = ServerDialer(tunnel: runtime.config, proxy: opened.proxy, tls: opened.tls)
-            ServerProbe.run(dialer, host: runtime.config.url.hostHeader, on: group.next(), timeout: .seconds(5)).whenSuccess { result in
+            let probe = ServerProbe.run(opened.dialer, host: runtime.config.url.hostHeader, on: group.next(), timeout: .seconds(5))
+            probe.whenSuccess { result in
                 var random = SystemRandomNumberGenerator()
                 let now = Self.now()
                 let action = self.state.withLock { $0.health?.probed(index, result, now: now, random: &random) } ?? .none

@@ -21,9 +21,17 @@ final class ServerRuntime: Sendable {
     }
 }
 
-/// What an open tunnel made for one server: its proxy, TLS context and warm pool.
+/// What an open tunnel made for one server: its proxy, TLS context, warm pool, and the dialer every
+/// connection to it, its pool and its probes start from (made once, not per connection).
 struct OpenedServer: Sendable {
     var proxy: ProxySettings?
     var tls: NIOSSLContext?
     var pool: WarmPool?
+    var dialer: ServerDialer
+
+    init(runtime: ServerRuntime, proxy: ProxySettings?, tls: NIOSSLContext?) {
+        self.proxy = proxy
+        self.tls = tls
+        dialer = ServerDialer(tunnel: runtime.config, proxy: proxy, tls: tls)
+    }
 }

@@ -7,7 +7,7 @@ import PurrCore
 /// and the upgrade request, asks the proxy authenticator, adds TLS after the proxy, sends early data,
 /// runs the timer, and hands the channel over (`RelayHandOver`). Reports once, on the event loop.
 ///
-/// Pipeline: [ProxyHalfCloseHandler] [TLS] this, EarlyBytesHandler. Through a proxy, TLS (and the
+/// Pipeline: [ProxyHalfCloseHandler] [TLS] this, RelayEndHandler. Through a proxy, TLS (and the
 /// half-close guard in front of it) is added once the proxy said yes.
 final class ClientHandshakeHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer

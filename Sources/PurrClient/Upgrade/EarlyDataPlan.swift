@@ -2,7 +2,7 @@ import NIOCore
 import PurrCore
 
 /// Early data for one dial: whether the server said before that it keeps bytes sent behind the request
-/// head, the app's connection they come from (its `EarlyBytesHandler`), the counter they count in, and
+/// head, the app's connection they come from (its `RelayEndHandler`), the counter they count in, and
 /// where this 101's answer goes. The bytes come from the app connection's tail (`RelayHandOver.forwardEarlyBytes`). Without a plan the request does not offer early data (`purr stdio`).
 public struct EarlyDataPlan: Sendable {
     /// The most sent before the 101; past it, the app's connection waits for the relay.

@@ -3,10 +3,10 @@ import NIOCore
 /// Where a connection's bytes wait before a relay owns it, and the hand-over from its handshake's
 /// handlers to the `RelaySession`: the one place both ends (the server's upgrade, the client's
 /// handshake) put these handlers in and take them out. The only code that knows `HandshakeGate` and
-/// `EarlyBytesHandler`.
+/// `RelayEndHandler`'s holding side.
 ///
 /// Where bytes wait:
-/// 1. Every channel that will be relayed has an `EarlyBytesHandler` at its tail from the moment it exists
+/// 1. Every channel that will be relayed has a `RelayEndHandler` at its tail from the moment it exists
 ///    (`install`, `holdEarlyBytes(on:)`). Whatever reaches the tail before the relay starts waits there
 ///    with the end of input; past `holdLimit` bytes, reading stops until the relay turns it on again.
 /// 2. Server, while the request head is read: the `HandshakeGate` in front of NIOHTTP1's decoder bounds the
@@ -15,18 +15,19 @@ import NIOCore
 ///    after a refusal (`refused()`), every byte is dropped in the gate.
 /// 3. Client: the handshake handler reads the answers raw; the bytes behind the 101 are its `leftovers`.
 ///    While the 101 is awaited, the app's bytes may go to the server as early data (`forwardEarlyBytes`):
-///    from the app's `EarlyBytesHandler`, up to a limit; at the 101 they wait there again.
-/// 4. The hand-over (`complete`), in this order: a WebSocket bridge goes in front of the `EarlyBytesHandler`
+///    from the app's `RelayEndHandler`, up to a limit; at the 101 they wait there again.
+/// 4. The hand-over (`complete`), in this order: a WebSocket bridge goes in front of the `RelayEndHandler`
 ///    (its own frames held); the leftovers are passed on (through the bridge, decoded as frames); the
 ///    handshake handler leaves; the decoder leaves (its leftovers follow the same way); the gate passes on
 ///    a held end of input and leaves; the bridge starts writing (NIO's decoder traps on a write that is
-///    not HTTP, so not before). Then the relay: `RelaySession` takes what the `EarlyBytesHandler` held.
+///    not HTTP, so not before). Then the relay: `RelaySession` joins the two channels' `RelayEndHandler`s,
+///    which pass on what they held and relay from then on (no handler is added or removed for it).
 public final class RelayHandOver {
     /// A head grew past its limit without ending (the gate's error).
     public typealias HeadTooLarge = HandshakeGate.HeadTooLarge
 
     /// The most bytes held before a relay starts; past it reading stops.
-    public static let holdLimit = EarlyBytesHandler.holdLimit
+    public static let holdLimit = RelayEndHandler.holdLimit
 
     /// WebSocket framing to start at the hand-over.
     public struct WebSocket {
@@ -48,7 +49,7 @@ public final class RelayHandOver {
     }
 
     /// The server's handlers for one accepted connection, in order: the gate (bounding the head at
-    /// `headLimit`), `decoder`, the handshake handler made for this hand-over, the `EarlyBytesHandler`.
+    /// `headLimit`), `decoder`, the handshake handler made for this hand-over, the `RelayEndHandler`.
     public static func install(
         on channel: any Channel, headLimit: Int, decoder: any ChannelHandler & RemovableChannelHandler,
         handshake: (RelayHandOver) -> any ChannelHandler
@@ -59,22 +60,22 @@ public final class RelayHandOver {
         try operations.addHandler(gate)
         try operations.addHandler(decoder)
         try operations.addHandler(handshake(handOver))
-        try operations.addHandler(EarlyBytesHandler())
+        try operations.addHandler(RelayEndHandler())
     }
 
     /// The client's handlers for one server connection: the handshake handler (which reads raw bytes),
-    /// the `EarlyBytesHandler`.
+    /// the `RelayEndHandler`.
     public static func install(on channel: any Channel, handshake: (RelayHandOver) -> any ChannelHandler) throws {
         let handOver = RelayHandOver(gate: nil, decoder: nil)
         let operations = channel.pipeline.syncOperations
         try operations.addHandler(handshake(handOver))
-        try operations.addHandler(EarlyBytesHandler())
+        try operations.addHandler(RelayEndHandler())
     }
 
     /// A channel that will be relayed without a handshake of its own (a target, an app's connection,
     /// standard input): its bytes wait at its tail.
     public static func holdEarlyBytes(on channel: any Channel) throws {
-        try channel.pipeline.syncOperations.addHandler(EarlyBytesHandler())
+        try channel.pipeline.syncOperations.addHandler(RelayEndHandler())
     }
 
     /// Called once, when the first bytes arrive (the server starts its header timeout then).
@@ -107,8 +108,8 @@ public final class RelayHandOver {
         var bridge: WebSocketFrameBridge?
         if let webSocket {
             do {
-                // In front of the EarlyBytesHandler: the bytes that came behind the handshake are frames too.
-                let early = try? operations.handler(type: EarlyBytesHandler.self)
+                // In front of the RelayEndHandler: the bytes that came behind the handshake are frames too.
+                let early = try? operations.handler(type: RelayEndHandler.self)
                 bridge = try WebSocketFrameBridge.install(
                     on: context.channel, role: webSocket.role, options: webSocket.options,
                     position: early.map { .before($0) } ?? .last, holdingWrites: true)
@@ -135,7 +136,7 @@ public final class RelayHandOver {
     public static func forwardEarlyBytes(
         of channel: any Channel, upTo limit: Int, to sink: @escaping (ByteBuffer) -> Void
     ) -> EarlyForwarding? {
-        guard let held = try? channel.pipeline.syncOperations.handler(type: EarlyBytesHandler.self) else { return nil }
+        guard let held = RelayEndHandler.on(channel) else { return nil }
         held.forward(upTo: limit, to: sink)
         return EarlyForwarding(held: held)
     }
@@ -143,36 +144,28 @@ public final class RelayHandOver {
     /// Several servers: what goes out early from `channel` (an app's connection) is also kept until the
     /// 101, so an attempt that fails before it can give every byte back for the next server.
     public static func keepForwardedEarlyBytes(on channel: any Channel) {
-        (try? channel.pipeline.syncOperations.handler(type: EarlyBytesHandler.self))?.keepsForwarded = true
+        RelayEndHandler.on(channel)?.keepsForwarded = true
     }
 
     /// A failed attempt: the early bytes kept for it go back in front of what waits on `channel`; returns
     /// how many.
     public static func rewindEarlyBytes(on channel: any Channel) -> Int {
-        (try? channel.pipeline.syncOperations.handler(type: EarlyBytesHandler.self))?.rewind() ?? 0
+        RelayEndHandler.on(channel)?.rewind() ?? 0
     }
 
     /// A channel that will not be relayed after all (a health probe on a pooled connection): its holder leaves.
     public static func dropEarlyBytesHolder(on channel: any Channel) {
         let operations = channel.pipeline.syncOperations
-        if let held = try? operations.handler(type: EarlyBytesHandler.self) { operations.removeHandler(held, promise: nil) }
+        if let held = try? operations.handler(type: RelayEndHandler.self) { operations.removeHandler(held, promise: nil) }
     }
 
     /// Early bytes going to the server; `stop()` at the 101 or a failure, and they wait for the relay again.
     public struct EarlyForwarding {
-        let held: EarlyBytesHandler
+        let held: RelayEndHandler
 
         public func stop() {
             held.stopForwarding()
         }
-    }
-
-    /// What a channel's `EarlyBytesHandler` held, and whether the input ended; the handler leaves.
-    static func takeEarlyBytes(from channel: any Channel) -> (bytes: ByteBuffer?, inputClosed: Bool) {
-        guard let held = try? channel.pipeline.syncOperations.handler(type: EarlyBytesHandler.self) else { return (nil, false) }
-        let taken = (held.buffered, held.inputClosed)
-        channel.pipeline.syncOperations.removeHandler(held, promise: nil)
-        return taken
     }
 }
 

@@ -1,7 +1,7 @@
 import NIOCore
 
 /// One relayed connection, from both sides: the two channels, the bytes that arrived before the relay
-/// (held at each channel's tail: see `RelayHandOver`), backpressure and half-close (`GlueHandler`), the idle
+/// (held at each channel's tail: see `RelayHandOver`), backpressure and half-close (`RelayEndHandler`), the idle
 /// timeout, the counters, the first error, and one completion with the reason it ended.
 ///
 /// The client's tunnel, the server's upgrade and `purr stdio` each finish their handshake, then hand both
@@ -71,30 +71,30 @@ public final class RelaySession {
     }
 
     private func join() throws {
-        let earlyA = RelayHandOver.takeEarlyBytes(from: a)
-        let earlyB = RelayHandOver.takeEarlyBytes(from: b)
-        let (glueA, glueB) = GlueHandler.matchedPair(aCounter: aCounter, bCounter: bCounter, session: self)
+        // Each channel's tail holds its early bytes and becomes its half of the relay (`RelayEndHandler`);
+        // a channel made without one (none here so far) gets it now.
+        let endA = try Self.end(of: a)
+        let endB = try Self.end(of: b)
         if let idleTimeout {
-            try a.pipeline.syncOperations.addHandler(IdleStateHandler(allTimeout: idleTimeout))
-            try a.pipeline.syncOperations.addHandler(IdleWatcher(session: self))
+            try a.pipeline.syncOperations.addHandler(IdleStateHandler(allTimeout: idleTimeout), position: .before(endA))
+            try a.pipeline.syncOperations.addHandler(IdleWatcher(session: self), position: .before(endA))
         }
-        try a.pipeline.syncOperations.addHandler(glueA)
-        try b.pipeline.syncOperations.addHandler(glueB)
-        // Early bytes were read on the other side, so they count there.
-        if let bytes = earlyA.bytes, bytes.readableBytes > 0 {
-            aCounter.add(bytes.readableBytes)
-            b.writeAndFlush(bytes, promise: nil)
-        }
-        if let bytes = earlyB.bytes, bytes.readableBytes > 0 {
-            bCounter.add(bytes.readableBytes)
-            a.writeAndFlush(bytes, promise: nil)
-        }
-        if earlyA.inputClosed { glueA.inputClosedBeforeJoin() }
-        if earlyB.inputClosed { glueB.inputClosedBeforeJoin() }
+        endA.join(partner: endB, counter: aCounter, session: self)
+        endB.join(partner: endA, counter: bCounter, session: self)
+        // Early bytes were read on their own side, so they count there.
+        endA.release()
+        endB.release()
         try a.syncOptions?.setOption(ChannelOptions.autoRead, value: true)
         try b.syncOptions?.setOption(ChannelOptions.autoRead, value: true)
         a.read()
         b.read()
+    }
+
+    private static func end(of channel: any Channel) throws -> RelayEndHandler {
+        if let end = RelayEndHandler.on(channel) { return end }
+        let end = RelayEndHandler()
+        try channel.pipeline.syncOperations.addHandler(end)
+        return end
     }
 }
 

@@ -2,24 +2,24 @@ import NIOCore
 import NIOSSL
 import NIOWebSocket
 
-/// Turns a WebSocket connection into the byte stream the relay's glue expects, and back. Frames are read
+/// Turns a WebSocket connection into the byte stream the relay expects, and back. Frames are read
 /// by `WebSocketFrameParser` as they stream (a payload is passed on piece by piece as it arrives, unmasked
 /// in the same pass, never gathered whole) and written by `WebSocketFrameWriter` (a client masks while it
-/// copies behind the header; a server sends the glue's buffer as it is). This handler keeps RFC 6455's rules:
+/// copies behind the header; a server sends the relay's buffer as it is). This handler keeps RFC 6455's rules:
 ///
 /// - binary and text messages become bytes, fragments in order (a message over `maxMessage` closes with
-///   1009); each buffer from the glue becomes one binary frame (a frame per read), masked when we are the client;
+///   1009); each buffer from the relay becomes one binary frame (a frame per read), masked when we are the client;
 /// - ping is answered with pong, within backpressure: while the channel is not writable at most one pong
 ///   waits (the latest ping's, as RFC 6455 5.5.3 allows) and reading stops until it is written, so a peer
 ///   that pings and never reads cannot grow us; a client pings every `pingInterval` and ends the connection when the
 ///   pong does not come back within it;
-/// - a close frame is the end of input (`ChannelEvent.inputClosed`) for the glue, and the glue's
+/// - a close frame is the end of input (`ChannelEvent.inputClosed`) for the relay, and the relay's
 ///   `close(mode: .output)` becomes our close frame; the connection closes once both have been sent;
 /// - an unmasked client frame, a masked server frame, a reserved bit or opcode close with 1002.
 ///
-/// `read()` passes through (noted for the ping check): backpressure stays the glue's.
+/// `read()` passes through (noted for the ping check): backpressure stays the relay's.
 ///
-/// Pipeline: [TLS] this, then what holds early bytes (`RelayHandOver`) or the relay's GlueHandler.
+/// Pipeline: [TLS] this, then what holds early bytes (`RelayHandOver`) or the relay's half (`RelayEndHandler`).
 public final class WebSocketFrameBridge {
     public typealias InboundIn = ByteBuffer
     public typealias InboundOut = ByteBuffer
@@ -156,7 +156,7 @@ public final class WebSocketFrameBridge {
         return promise.futureResult
     }
 
-    /// A broken rule: a close frame with its code, our write side shut, and the glue told why. The peer
+    /// A broken rule: a close frame with its code, our write side shut, and the relay told why. The peer
     /// gets a moment to read the close frame before the socket goes (closing on unread input resets it).
     private func fail(_ failure: WebSocketFailure, context: ChannelHandlerContext) {
         guard !failed else { return }
@@ -412,7 +412,7 @@ extension WebSocketFrameBridge: ChannelDuplexHandler {
 
     public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let bytes = Self.unwrapOutboundIn(data)
-        // The glue's empty write marks "all earlier bytes written": our close frame queues behind them anyway.
+        // An empty write has nothing to frame: it only completes, behind what is queued.
         guard bytes.readableBytes > 0 else {
             promise?.succeed(())
             return

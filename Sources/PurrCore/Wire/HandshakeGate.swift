@@ -6,10 +6,10 @@ import NIOCore
 ///   gets `HeadTooLarge` as an error;
 /// - the end of input is held back once the head is accepted. NIO's decoder drops bytes it holds behind
 ///   an upgrade head when the input ends (it forwards leftovers only on removal), so the FIN waits here
-///   until the decoder is gone and its leftovers have reached the `EarlyBytesHandler`; `release()` then
+///   until the decoder is gone and its leftovers have reached the `RelayEndHandler`; `release()` then
 ///   passes it on and leaves the pipeline;
 /// - a bound on the bytes behind an accepted head, which the decoder keeps until it leaves: past
-///   `EarlyBytesHandler.holdLimit`, reading stops (the relay turns it back on);
+///   `RelayEndHandler.holdLimit`, reading stops (the relay turns it back on);
 /// - after a refusal, every byte is dropped here: the decoder has taken the request as an upgrade and
 ///   would buffer whatever follows for as long as we linger, so a refused client could fill memory.
 public final class HandshakeGate: ChannelInboundHandler, RemovableChannelHandler {
@@ -82,7 +82,7 @@ public final class HandshakeGate: ChannelInboundHandler, RemovableChannelHandler
             let total = behind + Self.unwrapInboundIn(data).readableBytes
             state = .holding(inputClosed: inputClosed, behind: total)
             context.fireChannelRead(data)
-            if total > EarlyBytesHandler.holdLimit { context.channel.stopReading() }
+            if total > RelayEndHandler.holdLimit { context.channel.stopReading() }
             return
         }
         guard case .counting(let seen) = state else {

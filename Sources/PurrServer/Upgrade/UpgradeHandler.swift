@@ -21,6 +21,8 @@ final class UpgradeHandler {
     private var headerTimer: Scheduled<Void>?
     /// A dynamic route's source at work, and its deadline (issue #16).
     private var lookup: (running: TargetLookup, deadline: Scheduled<Void>)?
+    /// The first bytes came in this read: the header timer starts at its end unless the head is complete.
+    private var headerTimerDue = false
     /// The client sent at least one byte (a pooled connection that never did is `unused` when it closes).
     private var spoke = false
     /// The peer address this connection is counted under until it relays or closes (`PeerLimiter`).
@@ -283,10 +285,10 @@ extension UpgradeHandler: ChannelInboundHandler, RemovableChannelHandler {
             handOver.onFirstBytes = {
                 self.spoke = true
                 self.headerTimer?.cancel()
-                self.headerTimer = context.eventLoop.assumeIsolated().scheduleTask(in: self.env.headerTimeout) {
-                    let seconds = Double(self.env.headerTimeout.nanoseconds) / 1e9
-                    self.perform(self.machine.headerTimedOut(seconds: seconds), context: context)
-                }
+                self.headerTimer = nil
+                // Armed at the end of this read, unless the head came whole with it (nearly always): a
+                // timer less per connection.
+                self.headerTimerDue = true
             }
         }
         context.fireChannelActive()
@@ -296,6 +298,7 @@ extension UpgradeHandler: ChannelInboundHandler, RemovableChannelHandler {
         switch Self.unwrapInboundIn(data) {
         case .head(let head):
             headerTimer?.cancel()
+            headerTimerDue = false
             // The client's connection id (Purr-Connection), for viewers that join both ends.
             if let record, let id = head.value(of: PurrWire.Header.purrConnection) { env.registry.identified(record, clientID: id) }
             let decision = env.admit(head, record: record, peer: context.channel.remoteAddress)  // cached: no getpeername
@@ -312,6 +315,20 @@ extension UpgradeHandler: ChannelInboundHandler, RemovableChannelHandler {
         case .end:
             perform(machine.receivedEnd(), context: context)
         }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if headerTimerDue {
+            // The first bytes came, the head is not complete: it must be within the header timeout.
+            headerTimerDue = false
+            if case .readingHead = machine.state {
+                headerTimer = context.eventLoop.assumeIsolated().scheduleTask(in: env.headerTimeout) {
+                    let seconds = Double(self.env.headerTimeout.nanoseconds) / 1e9
+                    self.perform(self.machine.headerTimedOut(seconds: seconds), context: context)
+                }
+            }
+        }
+        context.fireChannelReadComplete()
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {

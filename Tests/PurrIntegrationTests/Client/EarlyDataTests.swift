@@ -54,7 +54,7 @@ final class EarlyDataTests: XCTestCase {
     func testHandlerSendsTheAppsBytesBehindTheHeadOnlyWhenAllowed() throws {
         for send in [true, false] {
             let learned = Mutex<[Bool]>([])
-            let local = EmbeddedChannel(handler: EarlyBytesHandler())
+            let local = EmbeddedChannel(handler: RelayEndHandler())
             try local.writeInbound(ByteBuffer(string: "PING\r\n"))
             let counter = ByteCounter()
             let plan = EarlyDataPlan(send: send, local: local, counter: counter) { value in learned.withLock { $0.append(value) } }

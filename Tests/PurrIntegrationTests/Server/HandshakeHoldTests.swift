@@ -5,7 +5,7 @@ import PurrTestSupport
 import XCTest
 
 /// While the target connects, reading from the client stays on (no system calls to turn it off and on),
-/// but what the server holds is bounded: past `EarlyBytesHandler.holdLimit` it stops reading, and the
+/// but what the server holds is bounded: past `RelayEndHandler.holdLimit` it stops reading, and the
 /// client's writes stall in the socket buffers. Once the target answers, every byte arrives in order.
 final class HandshakeHoldTests: XCTestCase {
     func testBytesBehindTheHeadAreHeldBoundedWhileTheTargetConnectsThenRelayedByteExact() async throws {
@@ -22,7 +22,7 @@ final class HandshakeHoldTests: XCTestCase {
         // Unbounded, the server would read all 48 MiB while the connect waits; bounded, the bytes stop in
         // the kernel's buffers (a few MiB on loopback) plus what the server holds.
         XCTAssertLessThan(stalledAt, 24 << 20, "the server kept reading while the target connected")
-        XCTAssertGreaterThan(stalledAt, EarlyBytesHandler.holdLimit)
+        XCTAssertGreaterThan(stalledAt, RelayEndHandler.holdLimit)
 
         socket.finishWriting(payload, from: stalledAt)
         let received = try target.releaseAndRead()
