@@ -70,6 +70,7 @@ final class OriginPatternTests: XCTestCase {
         for text in hostile {
             do {
                 let pattern = try OriginPattern(parsing: text)
+                XCTAssertTrue(text == hostile[0], "only the long name is an origin: \(text.prefix(100).debugDescription)")
                 XCTAssertFalse(pattern.description.contains("\n") || pattern.description.contains("\u{0}"), text.debugDescription)
             } catch {
                 XCTAssertFalse(error.message.contains("SECRET"), error.message)

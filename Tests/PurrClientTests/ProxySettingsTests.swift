@@ -47,6 +47,7 @@ final class ProxySettingsTests: XCTestCase {
             ("socks5://x:1080", "proxy 'socks5://x:1080': unsupported scheme 'socks5' (expected http)"),
             ("https://u:SECRETPASS@x:1", "proxy 'https://***@x:1': unsupported scheme 'https' (expected http)"),
             ("http://x:99999", "proxy 'http://x:99999': 'x:99999': the port must be a number 1-65535"),
+            ("x:99999999999999999999", "proxy 'x:99999999999999999999': the port must be a number 1-65535"),
             ("http://u:SECRETPASS@x:0", "proxy 'http://***@x:0': 'x:0': the port must be a number 1-65535"),
             ("http://u:SECRETPASS@x:y", "proxy 'http://***@x:y': expected http://[user:password@]host[:port]"),
             ("u:SECRETPASS@x:y", "proxy '***@x:y': expected http://[user:password@]host[:port]"),

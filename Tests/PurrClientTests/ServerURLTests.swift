@@ -54,6 +54,11 @@ final class ServerURLTests: XCTestCase {
             ("http://u@x/", "'http://***@x/': credentials in a server URL are not supported; use a token"),
             ("http://x:99999/", "'http://x:99999/': 'x:99999': the port must be a number 1-65535"),
             ("http://x:0/", "'http://x:0/': 'x:0': the port must be a number 1-65535"),
+            ("http://x:99999999999999999999/", "'http://x:99999999999999999999/': the port must be a number 1-65535"),
+            (
+                "http://[::1]:" + String(repeating: "9", count: 300),
+                "'http://[::1]:" + String(repeating: "9", count: 67) + "…': the port must be a number 1-65535"
+            ),
             ("http://h:x/e", "'http://h:x/e': not a URL: check the port (a number 1-65535) and the brackets around an IPv6 address"),
             ("http://[::1/", "'http://[::1/': not a URL: check the port (a number 1-65535) and the brackets around an IPv6 address"),
             ("http:///p", "'http:///p': ':80': the host is empty"),

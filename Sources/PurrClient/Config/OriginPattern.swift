@@ -22,12 +22,13 @@ public struct OriginPattern: Sendable, Equatable, CustomStringConvertible {
         var portText: String?
         if let colon = rest.lastIndex(of: ":") {
             let after = rest[rest.index(after: colon)...]
-            if !after.isEmpty, !after.allSatisfy({ $0.isASCII && $0.isNumber }), !after.contains(where: { "/]@".contains($0) }) {
+            let isNumber = after.count <= 5 && after.allSatisfy { $0.isASCII && $0.isNumber }
+            if !after.isEmpty, !isNumber, !after.contains(where: { "/]@".contains($0) }) {
                 portText = String(after)
                 rest = String(rest[..<colon])
             }
         }
-        guard let components = URLComponents(string: rest, encodingInvalidCharacters: false) else {
+        guard !rest.hasSuffix(":"), let components = URLComponents(string: rest, encodingInvalidCharacters: false) else {
             throw ConfigError("\(shown): an origin is scheme://host[:port], in characters a URL may hold")
         }
         guard let scheme = components.scheme?.lowercased(), let host = components.percentEncodedHost else {

@@ -33,6 +33,7 @@ public struct ProxySettings: Sendable, Equatable, CustomStringConvertible {
         guard decodedHost.unicodeScalars.allSatisfy({ $0.isASCII && $0.value > 0x20 && $0.value != 0x7F }) else {
             throw ConfigError("\(shown): the host has characters a host name cannot have")
         }
+        guard !components.hasUnreadablePort else { throw ConfigError("\(shown): the port must be a number 1-65535") }
         let host = encodedHost.hasPrefix("[") && encodedHost.hasSuffix("]") ? String(encodedHost.dropFirst().dropLast()) : encodedHost
         do {
             endpoint = try HostPort(parsing: HostPort(host: host, port: components.port ?? 3128).description)

@@ -38,6 +38,7 @@ public struct ServerURL: Sendable, Equatable, CustomStringConvertible {
         guard components.percentEncodedFragment == nil else {
             throw ConfigError("\(shown): a server URL has no #fragment (never sent; write a '#' in the path as %23)")
         }
+        guard !components.hasUnreadablePort else { throw ConfigError("\(shown): the port must be a number 1-65535") }
         let host = encodedHost.hasPrefix("[") && encodedHost.hasSuffix("]") ? String(encodedHost.dropFirst().dropLast()) : encodedHost
         let hostPort: HostPort
         do {
