@@ -159,14 +159,14 @@ final class ServerSetTests: XCTestCase {
         XCTAssertEqual(ServerProbe.result(status: 502), .failed("GET /healthz answered 502"))
     }
 
-    func testSnapshotListsEveryServer() {
+    func testSnapshotListsEveryServer() throws {
         var set = ServerSet(count: 2, choice: .failover)
         _ = set.pick(tried: 0)
         _ = set.failed(0, refusal(503), now: 10, random: &random)
         _ = set.pick(tried: 1)
         _ = set.connected(1, seconds: 0.05)
         let now = Date()
-        let list = set.snapshot(urls: ["http://a/", "http://b/"], now: 10, date: now)
+        let list = set.snapshot(urls: [try ServerURL(parsing: "http://a/"), try ServerURL(parsing: "http://b:8080/")], now: 10, date: now)
         XCTAssertEqual(list.map(\.health), [.draining, .up])
         XCTAssertEqual(list[1].active, 1)
         XCTAssertEqual(list[1].total, 1)
@@ -174,6 +174,8 @@ final class ServerSetTests: XCTestCase {
         XCTAssertEqual(list[0].lastError, "server answered 503")
         XCTAssertNotNil(list[0].retryAt)
         XCTAssertEqual(list[1].connectSeconds, 0.05)
+        XCTAssertEqual(list.map(\.host), ["a", "b"], "from each ServerURL, not read back from the shown text")
+        XCTAssertEqual(list.map(\.port), [80, 8080])
     }
 
     /// A server whose /healthz says up but whose connections fail (its route's target is down: 502) goes

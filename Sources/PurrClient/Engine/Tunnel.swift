@@ -297,8 +297,8 @@ public final class Tunnel: Sendable {
                         try RelayHandOver.holdEarlyBytes(on: channel)
                         return
                     }
-                    try RelayHandOver.holdEarlyBytes(on: channel)
-                    try channel.pipeline.syncOperations.addHandler(ActiveHandler { self.accept($0) })
+                    // Dialed once the channel is active (a dial started from here could finish before it is).
+                    try RelayHandOver.holdEarlyBytes(on: channel) { self.accept($0) }
                 }
             }
     }
@@ -613,7 +613,7 @@ public final class Tunnel: Sendable {
     public var snapshot: TunnelSnapshot {
         let (copy, live) = state.withLock { ($0, Array($0.connections.values)) }
         let pool = copy.servers.compactMap(\.pool?.snapshot).reduce(nil) { sum, next in sum.map { $0.adding(next) } ?? next }
-        let servers = copy.health?.snapshot(urls: runtimes.map(\.config.url.redacted), now: Self.now(), date: Date()) ?? []
+        let servers = copy.health?.snapshot(urls: runtimes.map(\.config.url), now: Self.now(), date: Date()) ?? []
         let tlsCounts = tlsSessions.counts
         // A reverse tunnel's published connections are its connections too (joined by id like the others).
         let reverseNow = copy.exposer?.relaysNow

@@ -268,13 +268,15 @@ struct ServerSet {
     // MARK: Reading
 
     /// The snapshot's list; `now` and `date` (the same moment) turn retry times into dates.
-    func snapshot(urls: [String], now: Double, date: Date) -> [ServerHealthSnapshot] {
+    /// Each server as shown: `urls` in list order (its redacted text, host and port come from it).
+    func snapshot(urls: [ServerURL], now: Double, date: Date) -> [ServerHealthSnapshot] {
         servers.enumerated().map { index, server in
-            ServerHealthSnapshot(
-                index: index, url: index < urls.count ? urls[index] : "?", health: server.health, active: server.active,
+            let url = index < urls.count ? urls[index] : nil
+            return ServerHealthSnapshot(
+                index: index, url: url?.redacted ?? "?", health: server.health, active: server.active,
                 total: server.total, failures: server.failures, consecutiveFailures: server.consecutiveFailures,
                 lastError: server.lastError, retryAt: server.retryAt.map { date.addingTimeInterval($0 - now) },
-                connectSeconds: server.connectSeconds)
+                connectSeconds: server.connectSeconds, host: url?.host ?? "", port: url?.port ?? 0)
         }
     }
 }

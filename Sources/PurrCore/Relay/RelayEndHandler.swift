@@ -41,7 +41,12 @@ public final class RelayEndHandler {
     /// This side closed its channel (an abort, the idle timeout, the session's end), not the peer.
     private var closeAsked = false
 
-    public init() {}
+    /// Called once when the channel is active (an app's connection dials then: see `Tunnel`).
+    private var onActive: ((any Channel) -> Void)?
+
+    public init(onActive: ((any Channel) -> Void)? = nil) {
+        self.onActive = onActive
+    }
 
     /// The handler at `channel`'s tail, if it has one. On the loop.
     static func on(_ channel: any Channel) -> RelayEndHandler? {
@@ -198,10 +203,19 @@ extension RelayEndHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     public func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
+        onActive = nil
         sink = nil
         forwarded = nil
         partner = nil
         session = nil
+    }
+
+    public func channelActive(context: ChannelHandlerContext) {
+        context.fireChannelActive()
+        if let callback = onActive {
+            onActive = nil
+            callback(context.channel)
+        }
     }
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {

@@ -73,9 +73,10 @@ public final class RelayHandOver {
     }
 
     /// A channel that will be relayed without a handshake of its own (a target, an app's connection,
-    /// standard input): its bytes wait at its tail.
-    public static func holdEarlyBytes(on channel: any Channel) throws {
-        try channel.pipeline.syncOperations.addHandler(RelayEndHandler())
+    /// standard input): its bytes wait at its tail. `onActive`: called once when the channel is active
+    /// (by the same handler: nothing is added and removed for it).
+    public static func holdEarlyBytes(on channel: any Channel, onActive: ((any Channel) -> Void)? = nil) throws {
+        try channel.pipeline.syncOperations.addHandler(RelayEndHandler(onActive: onActive))
     }
 
     /// Called once, when the first bytes arrive (the server starts its header timeout then).

@@ -11,7 +11,10 @@ public enum PresentedToken {
         if let authorization = head.headers.first(name: PurrWire.Header.authorization), let token = bearer(authorization) {
             return token
         }
-        return head.headers.first(name: PurrWire.Header.purrToken) ?? RequestTarget(head.uri)?.value(of: queryName)
+        if let token = head.headers.first(name: PurrWire.Header.purrToken) { return token }
+        // Most requests have no query: not parsed for nothing.
+        guard head.uri.utf8.contains(UInt8(ascii: "?")) else { return nil }
+        return RequestTarget(head.uri)?.value(of: queryName)
     }
 
     /// The credentials of a `Bearer` authorization value (scheme case-insensitive), nil for another scheme.

@@ -267,8 +267,11 @@ final class UpgradeHandler {
 extension UpgradeHandler: ChannelInboundHandler, RemovableChannelHandler {
     func channelActive(context: ChannelHandlerContext) {
         // The channel: for a reload with --drop-removed.
-        record = env.registry.open(peer: context.channel.remoteAddress?.hostPortDescription ?? "?", channel: context.channel)
-        let peer = context.channel.remoteAddress?.ipAddress ?? "?"
+        // The address is rendered once (inet_ntop formats with sprintf).
+        let remote = context.channel.remoteAddress
+        let peer = remote?.ipAddress ?? "?"
+        let peerAndPort = remote?.port.map { HostPort(host: peer, port: $0).description } ?? remote.map { "\($0)" } ?? "?"
+        record = env.registry.open(peer: peerAndPort, channel: context.channel)
         countedPeer = peer
         let fromPeer = env.peers.enter(peer)
         if env.registry.activeCount > env.maxConnections {
