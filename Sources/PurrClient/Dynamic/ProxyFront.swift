@@ -275,40 +275,36 @@ struct ProxyFront {
         guard parts.count == 3, parts[2] == "HTTP/1.1" || parts[2] == "HTTP/1.0" else {
             return refuse(
                 Self.httpError(400, "Bad Request", "expected METHOD TARGET HTTP/1.1"),
-                "bad HTTP proxy request line '\(requestLine.printableLine)'")
+                "bad HTTP proxy request line '\(TargetRedaction.redacting(requestLine, refused: true).printableLine)'")
         }
         let (method, uri, version) = (String(parts[0]), String(parts[1]), String(parts[2]))
+        // The URL as every line here shows it: credentials and query values hidden, one printable line.
+        let shown = TargetRedaction.redacting(uri, refused: true).printableLine
         if let credentials, !Self.authorizes(lines, credentials) {
             var reply = ByteBuffer(string: "HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm=\"purr\"\r\n")
             reply.writeString("Content-Length: 0\r\nConnection: close\r\n\r\n")
-            return refuse(reply, "HTTP proxy request for \(uri.printableLine) without the right Proxy-Authorization")
+            return refuse(reply, "HTTP proxy request for '\(shown)' without the right Proxy-Authorization")
         }
+        // CONNECT's authority form (`host:port`) is not a URL.
         if method == "CONNECT" {
             guard let target = DynamicTarget(authority: Substring(uri)) else {
-                return refuse(
-                    Self.httpError(400, "Bad Request", "CONNECT needs host:port"), "HTTP CONNECT to '\(uri.printableLine)': not host:port")
+                return refuse(Self.httpError(400, "Bad Request", "CONNECT needs host:port"), "HTTP CONNECT to '\(shown)': not host:port")
             }
             state = .dialing(.http, plain: false)
             return .connect(Request(kind: .http, target: target))
         }
-        guard uri.count > 7, uri.prefix(7).lowercased() == "http://" else {
+        let url: ProxyRequestURL
+        do {
+            url = try ProxyRequestURL(parsing: uri)
+        } catch {
             return refuse(
-                Self.httpError(400, "Bad Request", "expected CONNECT host:port or an absolute http:// URL"),
-                "HTTP proxy request for '\(uri.printableLine)': not CONNECT and not an absolute http:// URL")
+                Self.httpError(400, "Bad Request", "\(error.message): '\(shown)'"), "HTTP proxy request for '\(shown)': \(error.message)")
         }
-        let rest = uri.dropFirst(7)
-        let authorityEnd = rest.firstIndex { $0 == "/" || $0 == "?" } ?? rest.endIndex
-        let authority = rest[..<authorityEnd]
-        var path = String(rest[authorityEnd...])
-        if path.isEmpty || path.hasPrefix("?") { path = "/" + path }
-        guard !authority.contains("@"), let target = DynamicTarget(authority: authority, defaultPort: 80) else {
-            return refuse(
-                Self.httpError(400, "Bad Request", "bad host in \(uri)"), "HTTP proxy request for '\(uri.printableLine)': bad host")
-        }
+        let target = url.target
         // Origin form, the hop-by-hop proxy fields gone, and one request per tunnel: the next request
         // on this connection may name another host.
         // The Host is the absolute URL's (RFC 9112 3.2.2), whatever the client wrote.
-        var head = "\(method) \(path) \(version)\r\nHost: \(authority)\r\n"
+        var head = "\(method) \(url.originForm) \(version)\r\nHost: \(url.hostField)\r\n"
         var lengths: Set<String> = []
         var codings: [String] = []
         for line in lines {
@@ -317,7 +313,7 @@ struct ProxyFront {
             guard line.contains(":"), HeadValidation.isFieldName(name) else {
                 return refuse(
                     Self.httpError(400, "Bad Request", "a header line that is not name: value"),
-                    "HTTP proxy request for '\(uri.printableLine)': a header line that is not name: value")
+                    "HTTP proxy request for '\(shown)': a header line that is not name: value")
             }
             if ["proxy-connection", "proxy-authorization", "connection", "keep-alive", "host"].contains(name) { continue }
             if name == "content-length" { lengths.insert(value) }
@@ -330,7 +326,7 @@ struct ProxyFront {
         guard !chunked || (lengths.isEmpty && codings.last == "chunked") else {
             return refuse(
                 Self.httpError(400, "Bad Request", "Transfer-Encoding must end in chunked and come without Content-Length"),
-                "HTTP proxy request for '\(uri.printableLine)': ambiguous body (Transfer-Encoding)")
+                "HTTP proxy request for '\(shown)': ambiguous body (Transfer-Encoding)")
         }
         // The body's end is where this connection's one request ends: a second request pipelined behind
         // it must not reach this target (it may name another host, with that host's cookies).
@@ -338,7 +334,7 @@ struct ProxyFront {
         guard chunked || (length.map { $0 >= 0 } ?? false) else {
             return refuse(
                 Self.httpError(400, "Bad Request", "Content-Length is not one number"),
-                "HTTP proxy request for '\(uri.printableLine)': bad Content-Length")
+                "HTTP proxy request for '\(shown)': bad Content-Length")
         }
         head += "Connection: close\r\n\r\n"
         state = .dialing(.http, plain: true)
