@@ -11,13 +11,26 @@ public enum ClientInstance {
     /// The id of connection `number` of `tunnel`: characters outside [A-Za-z0-9._~-] in the tunnel's
     /// name are percent-encoded, so the id is one printable token whatever the name, and at most 150 bytes.
     public static func connectionID(tunnel: String, number: UInt64) -> String {
-        var name = ""
-        for byte in tunnel.utf8 {
-            let scalar = Unicode.Scalar(byte)
-            if byte < 128, scalar.properties.isAlphabetic || ("0"..."9").contains(scalar) || "-._~".unicodeScalars.contains(scalar) {
-                name.unicodeScalars.append(scalar)
-            } else {
-                name += String(format: "%%%02X", byte)
+        // Byte checks, not Unicode properties: this runs for every connection.
+        func unreserved(_ byte: UInt8) -> Bool {
+            switch byte {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+                return true
+            case UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
+                return true
+            default:
+                return false
+            }
+        }
+        var name = tunnel
+        if !tunnel.utf8.allSatisfy(unreserved) {
+            name = ""
+            for byte in tunnel.utf8 {
+                if unreserved(byte) {
+                    name.unicodeScalars.append(Unicode.Scalar(byte))
+                } else {
+                    name += String(format: "%%%02X", byte)
+                }
             }
         }
         // Servers keep ids of up to 200 bytes: a long non-ASCII name is cut (the number keeps ids apart).

@@ -163,8 +163,8 @@ final class UpgradeHandler {
         ClientBootstrap(group: context.eventLoop)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    // Set here, not as a bootstrap option: NIO applies those through a chain of futures.
-                    try channel.syncOptions?.setOption(ChannelOptions.autoRead, value: false)
+                    // Reading stays on: what the target says before the 101 (a banner) waits at its tail,
+                    // which stops reading past its limit (`RelayHandOver`).
                     try SocketTuning.apply(to: channel)
                     try RelayHandOver.holdEarlyBytes(on: channel)
                 }
