@@ -13,7 +13,10 @@ extension HTTPHeaders {
     }
 
     public func listContains(_ name: String, token: String) -> Bool {
-        self[canonicalForm: name].contains { $0.lowercased() == token.lowercased() }
+        for (field, value) in self where HeaderTokens.equalIgnoringCase(field.utf8, name.utf8) {
+            if HeaderTokens.contains(value, token: token) { return true }
+        }
+        return false
     }
 }
 

@@ -35,13 +35,12 @@ public enum UpgradeProtocol: String, Sendable, CaseIterable {
 
     /// Parses an `Upgrade` header value (case-insensitive, first matching token of a list).
     public init?(headerValue: String) {
-        for token in headerValue.split(separator: ",") {
-            let trimmed = token.trimmingASCIIWhitespace().lowercased()
-            if let proto = UpgradeProtocol(rawValue: trimmed) {
-                self = proto
-                return
-            }
+        var found: UpgradeProtocol?
+        _ = HeaderTokens.first(in: headerValue) { token in
+            found = Self.allCases.first { HeaderTokens.equalIgnoringCase(token, $0.rawValue.utf8) }
+            return found != nil
         }
-        return nil
+        guard let found else { return nil }
+        self = found
     }
 }
