@@ -20,6 +20,11 @@ final class OriginPatternTests: XCTestCase {
             ("http://[::1]:*", "http", "[::1]", .any, "http://[::1]:*"),
             ("chrome-extension://abcdef", "chrome-extension", "abcdef", .exact(nil), "chrome-extension://abcdef"),
             ("wss://w.example:8443", "wss", "w.example", .exact(8443), "wss://w.example:8443"),
+            // A punycode name as the browser sends it (lowercased), not Foundation's decoded `b%c3%bccher`.
+            ("http://xn--bcher-kva.example:*", "http", "xn--bcher-kva.example", .any, "http://xn--bcher-kva.example:*"),
+            ("HTTPS://XN--BCHER-KVA.Example", "https", "xn--bcher-kva.example", .exact(443), "https://xn--bcher-kva.example"),
+            ("http://xn--a.example:8000", "http", "xn--a.example", .exact(8000), "http://xn--a.example:8000"),
+            ("https://[2001:DB8::1]:8443", "https", "[2001:db8::1]", .exact(8443), "https://[2001:db8::1]:8443"),
         ]
         for (text, scheme, host, port, description) in cases {
             let pattern = try OriginPattern(parsing: text)
@@ -95,10 +100,21 @@ final class OriginPatternTests: XCTestCase {
         XCTAssertFalse(exact.matches("https://console.example.com:8443"))
         XCTAssertFalse(exact.matches("https://console.example.com.evil.example"))
         XCTAssertFalse(exact.matches("https://console.example.com@evil.example"))
+        let punycode = try OriginPattern(parsing: "http://xn--bcher-kva.example:*")
+        XCTAssertTrue(punycode.matches("http://xn--bcher-kva.example:8000"))
+        XCTAssertTrue(punycode.matches("http://XN--BCHER-KVA.example"))
+        XCTAssertFalse(punycode.matches("http://bücher.example:8000"), "a browser sends punycode; Unicode is no origin")
+        XCTAssertFalse(punycode.matches("http://b%c3%bccher.example:8000"))
+        let v6 = try OriginPattern(parsing: "http://[::1]:*")
+        XCTAssertTrue(v6.matches("http://[::1]:8000"))
+        XCTAssertFalse(v6.matches("http://[::2]:8000"))
     }
 
     func testExtensionOrigins() {
-        for origin in ["chrome-extension://abc", "chrome-extension://abc/", "moz-extension://uuid", "Edge-Extension://x"] {
+        // A host that is no valid punycode is still an extension's origin, and refused as one if not ours.
+        for origin in [
+            "chrome-extension://abc", "chrome-extension://abc/", "moz-extension://uuid", "Edge-Extension://x", "chrome-extension://xn--a",
+        ] {
             XCTAssertTrue(NativeHostCaller.isExtensionScheme(origin), origin)
         }
         for origin in [
@@ -109,6 +125,7 @@ final class OriginPatternTests: XCTestCase {
         let firefox = NativeHostCaller(argument: "firefox:purr@example")
         XCTAssertTrue(firefox.isOwnExtension("moz-extension://4b1c7a2e-uuid"))
         XCTAssertTrue(firefox.isOwnExtension("moz-extension://4b1c7a2e-uuid/"))
+        XCTAssertTrue(firefox.isOwnExtension("moz-extension://xn--a"))
         for origin in [
             "moz-extension://", "moz-extension://a/b", "moz-extension://u@a", "moz-extension://a:1", "chrome-extension://a",
             "moz-extension://a?x",

@@ -31,6 +31,12 @@ final class ProxySettingsTests: XCTestCase {
             ("http://bob:p w@p:1", "p", 1, "bob", "p w"),
             ("http://bob:%zz@p:1", "p", 1, "bob", "%zz"),
             ("bob:pw@proxy.corp:3128", "proxy.corp", 3128, "bob", "pw"),
+            // A punycode name as written, in either case (not Foundation's decoded `b%C3%BCcher`).
+            ("http://xn--bcher-kva.example:3128", "xn--bcher-kva.example", 3128, nil, nil),
+            ("XN--BCHER-KVA.Example", "XN--BCHER-KVA.Example", 3128, nil, nil),
+            ("http://bob:p@ss@xn--bcher-kva.example:1/", "xn--bcher-kva.example", 1, "bob", "p@ss"),
+            ("http://xn--a.example:1", "xn--a.example", 1, nil, nil),
+            ("http://u:p w@[2001:DB8::1]:8080", "2001:DB8::1", 8080, "u", "p w"),
         ]
         for (text, host, port, user, password) in cases {
             let proxy = try ProxySettings(parsing: text)
@@ -53,6 +59,12 @@ final class ProxySettingsTests: XCTestCase {
             ("u:SECRETPASS@x:y", "proxy '***@x:y': expected http://[user:password@]host[:port]"),
             ("http://u:SECRET/PASS@x:1", "proxy 'http://***@x:1': expected http://[user:password@]host[:port]"),
             ("http://bücher.example:1", "proxy 'http://bücher.example:1': the host has characters a host name cannot have"),
+            ("bücher.example", "proxy 'bücher.example': the host has characters a host name cannot have"),
+            // The lenient reading writes a Unicode host as punycode: the name in the password is not the host.
+            (
+                "http://xn--bcher-kva.example@bücher.example:1",
+                "proxy 'http://***@bücher.example:1': the host has characters a host name cannot have"
+            ),
             ("http://:1", "proxy 'http://:1': ':1': the host is empty"),
             ("http://p:1/x", "proxy 'http://p:1/x': a proxy is http://[user:password@]host[:port], without a path"),
             ("http://p:1?x=SECRET", "proxy 'http://p:1?x=REDACTED': a proxy is http://[user:password@]host[:port], without a path"),

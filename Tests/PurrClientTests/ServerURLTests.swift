@@ -30,6 +30,13 @@ final class ServerURLTests: XCTestCase {
             ("http://h?token=abc", .http, "h", 80, "/?token=abc", "h"),
             ("http://h/?", .http, "h", 80, "/?", "h"),
             ("http://h/users/@me", .http, "h", 80, "/users/@me", "h"),
+            // A punycode name as written, in either case (Foundation's `percentEncodedHost` decodes it to
+            // `b%C3%BCcher`, which no resolver takes); one that is no valid punycode is still a name to look up.
+            ("http://xn--bcher-kva.example/ssh", .http, "xn--bcher-kva.example", 80, "/ssh", "xn--bcher-kva.example"),
+            ("https://XN--BCHER-KVA.Example:8443/s", .https, "XN--BCHER-KVA.Example", 8443, "/s", "XN--BCHER-KVA.Example:8443"),
+            ("ws://a.xn--bcher-kva.example:80/ws?x", .ws, "a.xn--bcher-kva.example", 80, "/ws?x", "a.xn--bcher-kva.example"),
+            ("http://xn--a.example/", .http, "xn--a.example", 80, "/", "xn--a.example"),
+            ("wss://[2001:DB8::1]:8443/ws", .wss, "2001:DB8::1", 8443, "/ws", "[2001:DB8::1]:8443"),
         ]
         for (text, scheme, host, port, path, hostHeader) in cases {
             let url = try ServerURL(parsing: text)
@@ -68,6 +75,7 @@ final class ServerURLTests: XCTestCase {
             ("http://x/a[b]", "'http://x/a[b]': the path has spaces, control characters or characters that must be percent-encoded"),
             ("http://x/a#frag", "'http://x/a': a server URL has no #fragment (never sent; write a '#' in the path as %23)"),
             ("http://bücher.example/", "'http://bücher.example/': the host has characters a host name cannot have"),
+            ("http://xn--bcher-kva.example/a b", "'http://xn--bcher-kva.example/a b': \(ServerURL.badPath)"),
             (
                 "http://a_b!.example/",
                 "'http://a_b!.example/': 'a_b!.example:80': the host 'a_b!.example' has characters a host name cannot have"
@@ -121,6 +129,9 @@ final class ServerURLTests: XCTestCase {
         XCTAssertEqual(template.port, 443)
         XCTAssertEqual(try ServerURL(parsingTemplate: "http://[::1]:8080/{host}%2F{port}").path, "/{host}%2F{port}")
         XCTAssertEqual(try ServerURL(parsingTemplate: "http://h/t?h={host}&p={port}").path, "/t?h={host}&p={port}")
+        let punycode = try ServerURL(parsingTemplate: "https://XN--BCHER-KVA.example/t/{host}/{port}")
+        XCTAssertEqual(punycode.host, "XN--BCHER-KVA.example")
+        XCTAssertEqual(punycode.path, "/t/{host}/{port}")
         let cases: [(String, String)] = [
             ("https://purr.example/t/{host}", "a dynamic tunnel's URL needs {host} and {port} in its path"),
             ("https://{host}:{port}/t", "not a URL"),
@@ -145,6 +156,7 @@ final class ServerURLTests: XCTestCase {
             ("http://h", "http://h:80/stats/stream?interval_ms=500"),
             ("https://h/admin/?token=x", "https://h:443/admin/stats/stream?interval_ms=500"),
             ("http://[::1]:9000/a%2Fb", "http://[::1]:9000/a%2Fb/stats/stream?interval_ms=500"),
+            ("http://xn--bcher-kva.example:8080/", "http://xn--bcher-kva.example:8080/stats/stream?interval_ms=500"),
         ]
         for (text, expected) in cases {
             XCTAssertEqual(try ServerURL(parsing: text).resourceURL(appending: "/stats/stream", queryItems: query), expected, text)

@@ -31,7 +31,8 @@ public struct OriginPattern: Sendable, Equatable, CustomStringConvertible {
         guard !rest.hasSuffix(":"), let components = URLComponents(string: rest, encodingInvalidCharacters: false) else {
             throw ConfigError("\(shown): an origin is scheme://host[:port], in characters a URL may hold")
         }
-        guard let scheme = components.scheme?.lowercased(), let host = components.percentEncodedHost else {
+        // The host as written, lowercased (a browser sends punycode; `percentEncodedHost` decodes it).
+        guard let scheme = components.scheme?.lowercased(), let host = components.hostAsWritten(in: rest) else {
             throw ConfigError("\(shown): expected an origin like https://console.example.com or http://127.0.0.1:*")
         }
         guard components.percentEncodedUser == nil, components.percentEncodedPassword == nil,

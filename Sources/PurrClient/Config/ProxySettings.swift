@@ -15,8 +15,8 @@ public struct ProxySettings: Sendable, Equatable, CustomStringConvertible {
         let trimmed = text.trimmingASCIIWhitespace()
         let shown = "proxy '\(TargetRedaction.redacting(trimmed, refused: true).printableLine)'"
         // No scheme (`proxy:3128`, `10.0.0.1:3128`, `user:pass@proxy`, `[::1]`): http, as curl reads it.
-        let parsed = URLComponents(string: trimmed.contains("://") ? trimmed : "http://" + trimmed)
-        guard let components = parsed, let encodedHost = components.percentEncodedHost else {
+        let input = trimmed.contains("://") ? trimmed : "http://" + trimmed
+        guard let components = URLComponents(string: input), components.rangeOfHost != nil else {
             throw ConfigError("\(shown): expected http://[user:password@]host[:port]")
         }
         let scheme = components.scheme?.lowercased() ?? ""
@@ -28,9 +28,9 @@ public struct ProxySettings: Sendable, Equatable, CustomStringConvertible {
         else {
             throw ConfigError("\(shown): a proxy is http://[user:password@]host[:port], without a path")
         }
-        // An invalid character was encoded by the lenient reading: the decoded name shows it.
-        let decodedHost = components.host ?? ""
-        guard decodedHost.unicodeScalars.allSatisfy({ $0.isASCII && $0.value > 0x20 && $0.value != 0x7F }) else {
+        // The host as written (punycode kept: `components.host` decodes it); nil if the lenient reading
+        // changed it (a Unicode name is written as punycode there).
+        guard let encodedHost = components.hostAsWritten(inLenientlyRead: input), URLComponents.isVisibleASCII(host: encodedHost) else {
             throw ConfigError("\(shown): the host has characters a host name cannot have")
         }
         guard !components.hasUnreadablePort else { throw ConfigError("\(shown): the port must be a number 1-65535") }

@@ -26,7 +26,7 @@ public struct ServerURL: Sendable, Equatable, CustomStringConvertible {
         guard let components = URLComponents(string: trimmed, encodingInvalidCharacters: false) else {
             throw ConfigError("\(shown): \(Self.whyUnreadable(trimmed))")
         }
-        guard let schemeText = components.scheme?.lowercased(), let encodedHost = components.percentEncodedHost else {
+        guard let schemeText = components.scheme?.lowercased(), let encodedHost = components.hostAsWritten(in: trimmed) else {
             throw ConfigError("\(shown): \(Self.expected)")
         }
         guard let scheme = Scheme(rawValue: schemeText) else {
@@ -67,10 +67,10 @@ public struct ServerURL: Sendable, Equatable, CustomStringConvertible {
         guard let lenient = URLComponents(string: text) else {
             return "not a URL: check the port (a number 1-65535) and the brackets around an IPv6 address"
         }
-        guard lenient.host != nil else { return expected }
+        guard lenient.rangeOfHost != nil else { return expected }
         if lenient.percentEncodedUser != nil || lenient.percentEncodedPassword != nil { return credentials }
-        let host = lenient.host ?? ""
-        if !host.unicodeScalars.allSatisfy({ $0.isASCII && $0.value > 0x20 && $0.value != 0x7F }) { return badHost }
+        // Not `lenient.host`, which decodes punycode: `xn--bcher-kva` is a good name in a URL with a bad path.
+        guard let host = lenient.hostAsWritten(inLenientlyRead: text), URLComponents.isVisibleASCII(host: host) else { return badHost }
         return badPath
     }
 

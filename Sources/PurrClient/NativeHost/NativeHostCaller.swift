@@ -37,7 +37,8 @@ public enum NativeHostCaller: Sendable, Equatable {
             return origin == caller
         case .firefox:
             guard let components = URLComponents(string: origin, encodingInvalidCharacters: false) else { return false }
-            return components.scheme == "moz-extension" && components.percentEncodedHost?.isEmpty == false
+            // `rangeOfHost`, not `percentEncodedHost`: that is nil for a host that is no valid punycode.
+            return components.scheme == "moz-extension" && components.rangeOfHost?.isEmpty == false
                 && components.percentEncodedUser == nil && components.port == nil && components.percentEncodedPath.isEmpty
                 && components.percentEncodedQuery == nil && components.percentEncodedFragment == nil
         }
@@ -46,7 +47,7 @@ public enum NativeHostCaller: Sendable, Equatable {
     /// Whether `origin` names some extension's page (any browser's `...-extension://`).
     static func isExtensionScheme(_ origin: String) -> Bool {
         // Read leniently: a broken origin of an extension scheme is still an extension's, and refused as one.
-        guard let components = URLComponents(string: origin), components.percentEncodedHost != nil else { return false }
+        guard let components = URLComponents(string: origin), components.rangeOfHost != nil else { return false }
         return components.scheme?.lowercased().hasSuffix("-extension") == true
     }
 
