@@ -27,50 +27,6 @@ final class RollingRestartTests: XCTestCase {
         }
     }
 
-    /// Starts a new connection every 50 ms on its own thread until stopped; counts and keeps the failures.
-    final class Load: Sendable {
-        private struct State {
-            var started = 0
-            var finished = 0
-            var failures: [String] = []
-            var stopped = false
-        }
-        private let state = Mutex(State())
-        let port: Int
-
-        init(port: Int) { self.port = port }
-
-        func start() {
-            Thread.detachNewThread { [self] in
-                var seed: UInt64 = 1
-                while !state.withLock({ $0.stopped }) {
-                    state.withLock { $0.started += 1 }
-                    let mine = seed
-                    Thread.detachNewThread { [self] in
-                        let failure = Self.run(port: port, seed: mine)
-                        state.withLock {
-                            $0.finished += 1
-                            if let failure { $0.failures.append(failure) }
-                        }
-                    }
-                    seed += 1
-                    Thread.sleep(forTimeInterval: 0.05)
-                }
-            }
-        }
-
-        private static func run(port: Int, seed: UInt64) -> String? { RollingRestartTests.oneConnection(port: port, seed: seed) }
-
-        /// Stops starting connections and waits (bounded) for the started ones to end.
-        func stop() -> (started: Int, finished: Int, failures: [String]) {
-            state.withLock { $0.stopped = true }
-            _ = TestKit.poll(timeout: 30) { state.withLock { $0.finished == $0.started } }
-            return state.withLock { ($0.started, $0.finished, $0.failures) }
-        }
-
-        var finished: Int { state.withLock { $0.finished } }
-    }
-
     func testARollingRestartOfTwoServersLosesNoConnectionAndNoByte() async throws {
         let target = try await TestTarget.start(.echo(banner: nil), group: InProcessServer.group)
         let ports = [RunningProcess.freePort(), RunningProcess.freePort()]
@@ -94,9 +50,14 @@ final class RollingRestartTests: XCTestCase {
         let line = client.stdout.split(separator: "\n").first { $0.hasPrefix("listening on") } ?? ""
         let port = try XCTUnwrap(Int(line.split(separator: ":").last ?? ""), client.stdout)
 
-        let load = Load(port: port)
-        load.start()
-        XCTAssertTrue(TestKit.poll(timeout: 20) { load.finished >= 20 }, "the load runs before any restart")
+        // A connection every 50 ms, each on its own thread: each lasts 0.3 s, so some are live across each drain.
+        let load = LoadLoop(pace: .milliseconds(50), overlapping: true) { seed in
+            let failure = Self.oneConnection(port: port, seed: seed)
+            return (failure == nil ? .echoed : .wrong, failure)
+        }
+        defer { load.stop() }
+        func finished() -> Int { load.now.finished }
+        XCTAssertTrue(TestKit.poll(timeout: 20) { finished() >= 20 }, "the load runs before any restart")
         for index in 0..<2 {
             // Drain: SIGTERM; the server answers new upgrades 503 while its relays finish, then exits 0.
             XCTAssertEqual(
@@ -110,8 +71,8 @@ final class RollingRestartTests: XCTestCase {
                     TestKit.poll(timeout: 30) { ((try? Self.totals(admin)) ?? 0) >= 5 },
                     "the restarted first server takes connections again: \(client.stderr.suffix(2000))")
             } else {
-                let before = load.finished
-                XCTAssertTrue(TestKit.poll(timeout: 20) { load.finished >= before + 20 }, "the load goes on after the second restart")
+                let before = finished()
+                XCTAssertTrue(TestKit.poll(timeout: 20) { finished() >= before + 20 }, "the load goes on after the second restart")
             }
         }
         let outcome = load.stop()

@@ -39,6 +39,14 @@ final class ScaleOutTests: XCTestCase {
     }
 
     /// One app connection through the client: `payload` out, half-close, the same bytes back.
+    /// App connections one after another, about 20 a second, each a byte-exact round trip of 8 KiB.
+    static func load(port: Int) -> LoadLoop {
+        LoadLoop(pace: .milliseconds(50)) { seed in
+            let ok = roundTrip(port: port, payload: TestKit.randomPayload(count: 8 * 1024, seed: 1000 + seed))
+            return ok ? (.echoed, nil) : (.wrong, "connection \(seed) did not echo its 8 KiB")
+        }
+    }
+
     static func roundTrip(port: Int, payload: [UInt8]) -> Bool {
         guard let socket = try? BlockingSocket(port: port, timeout: 15) else { return false }
         defer { socket.close() }
@@ -93,10 +101,9 @@ final class ScaleOutTests: XCTestCase {
         XCTAssertTrue(healthy.hasPrefix("HTTP/1.1 200 OK\r\n") && healthy.hasSuffix("\r\n\r\nok\n"), healthy)
 
         // The app keeps opening connections (about 20 a second) through the drain.
-        let load = ConnectionLoop(port: clientPort)
-        load.start()
+        let load = Self.load(port: clientPort)
         defer { load.stop() }
-        XCTAssertTrue(TestKit.poll { load.counts.ok >= 10 }, "the load runs: \(load.counts)")
+        XCTAssertTrue(TestKit.poll { load.now.echoed >= 10 }, "the load runs: \(load.now)")
 
         let drainedAt = ContinuousClock.now
         let drain = try RunningProcess.run(
@@ -117,17 +124,17 @@ final class ScaleOutTests: XCTestCase {
 
         XCTAssertTrue(TestKit.poll { haproxy.status(of: victimName)?.hasPrefix("DOWN") == true }, "\((try? haproxy.rows()) ?? [:])")
         let markedDown = ContinuousClock.now - drainedAt
-        let okAtDown = load.counts.ok
-        XCTAssertTrue(TestKit.poll { load.counts.ok >= okAtDown + 20 }, "connections go on after the drain: \(load.counts)")
+        let okAtDown = load.now.echoed
+        XCTAssertTrue(TestKit.poll { load.now.echoed >= okAtDown + 20 }, "connections go on after the drain: \(load.now)")
         // From now on nothing reaches the drained server (health checks are not connections).
         let before = try stats(victim)
         XCTAssertTrue(before.server.draining)
-        let okBefore = load.counts.ok
-        XCTAssertTrue(TestKit.poll { load.counts.ok >= okBefore + 20 }, "\(load.counts)")
+        let okBefore = load.now.echoed
+        XCTAssertTrue(TestKit.poll { load.now.echoed >= okBefore + 20 }, "\(load.now)")
         load.stop()
         let after = try stats(victim)
         XCTAssertEqual(after.totals.total, before.totals.total, "a connection reached the drained server after HAProxy took it out")
-        XCTAssertEqual(load.counts.failed, 0, "the app saw failed connections: \(load.counts)")
+        XCTAssertEqual(load.now.failed, 0, "the app saw failed connections: \(load.now)")
 
         // The relays on the drained server finish byte-exact; then it exits, the others keep serving.
         let payload = TestKit.randomPayload(count: 512 * 1024, seed: 99)
@@ -144,7 +151,7 @@ final class ScaleOutTests: XCTestCase {
 
         let backend = try haproxy.rows()["BACKEND"] ?? [:]
         print(
-            "ScaleOutTests figures: \(load.counts.ok) connections during the drain, 0 failed; HAProxy marked the drained server"
+            "ScaleOutTests figures: \(load.now.echoed) connections during the drain, 0 failed; HAProxy marked the drained server"
                 + " DOWN \(markedDown) after the drain (checks every 200 ms); the drained server answered"
                 + " \((after.totals.failures["shutdown"] ?? 1) - 1) of the app's upgrades 503 meanwhile, HAProxy retried"
                 + " \(backend["wretr"] ?? "?") and redispatched \(backend["wredis"] ?? "?")")
@@ -220,8 +227,7 @@ extension ScaleOutTests {
         defer { client.stop() }
         XCTAssertTrue(client.waitForOutput("listening"), client.stderr)
 
-        let load = ConnectionLoop(port: clientPort)
-        load.start()
+        let load = Self.load(port: clientPort)
         defer { load.stop() }
         for index in servers.indices {
             let old = servers[index]
@@ -236,8 +242,8 @@ extension ScaleOutTests {
             XCTAssertEqual(drain.status, 0, drain.stderr)
             XCTAssertTrue(TestKit.poll { haproxy.status(of: name)?.hasPrefix("DOWN") == true })
             // New connections meanwhile all go to the other server.
-            let okDown = load.counts.ok
-            XCTAssertTrue(TestKit.poll { load.counts.ok >= okDown + 10 }, "\(load.counts)")
+            let okDown = load.now.echoed
+            XCTAssertTrue(TestKit.poll { load.now.echoed >= okDown + 10 }, "\(load.now)")
             try relay.write(Array(payload[(1 << 19)...]))
             relay.shutdownWrite()
             XCTAssertEqual(TestKit.sha256(try relay.readToEnd()), TestKit.sha256(payload), "the relay through the drain lost bytes")
@@ -245,53 +251,14 @@ extension ScaleOutTests {
             XCTAssertEqual(old.process.waitForExit(timeout: 20), 0, old.process.stderr)
             servers[index] = try startServer(target: target.port, port: old.port, adminPort: old.adminPort)
             XCTAssertTrue(TestKit.poll(timeout: 15) { haproxy.status(of: name) == "UP" }, "\((try? haproxy.rows()) ?? [:])")
-            let okNow = load.counts.ok
-            XCTAssertTrue(TestKit.poll { load.counts.ok >= okNow + 10 }, "\(load.counts)")
+            let okNow = load.now.echoed
+            XCTAssertTrue(TestKit.poll { load.now.echoed >= okNow + 10 }, "\(load.now)")
         }
         load.stop()
-        XCTAssertEqual(load.counts.failed, 0, "the app saw failed connections: \(load.counts)")
-        XCTAssertGreaterThanOrEqual(load.counts.ok, 40)
+        XCTAssertEqual(load.now.failed, 0, "the app saw failed connections: \(load.now)")
+        XCTAssertGreaterThanOrEqual(load.now.echoed, 40)
         for server in servers { XCTAssertGreaterThan(try stats(server).totals.total, 0, "the restarted server takes connections again") }
-        print("ScaleOutTests figures: rolling restart of 2 servers behind HAProxy, \(load.counts.ok) connections at about 20/s, 0 failed")
+        print("ScaleOutTests figures: rolling restart of 2 servers behind HAProxy, \(load.now.echoed) connections at about 20/s, 0 failed")
         await target.stop()
-    }
-}
-
-/// Opens app connections one after another (about 20 a second) on a thread of its own until stopped,
-/// each a byte-exact round trip, and counts how they went.
-final class ConnectionLoop: Sendable {
-    let port: Int
-    private let state = Mutex<(ok: Int, failed: Int, stop: Bool)>((0, 0, false))
-    private let finished = DispatchSemaphore(value: 0)
-
-    init(port: Int) {
-        self.port = port
-    }
-
-    var counts: (ok: Int, failed: Int) { state.withLock { ($0.ok, $0.failed) } }
-
-    func start() {
-        let thread = Thread { [self] in
-            var seed: UInt64 = 1000
-            while !state.withLock({ $0.stop }) {
-                seed += 1
-                let ok = ScaleOutTests.roundTrip(port: port, payload: TestKit.randomPayload(count: 8 * 1024, seed: seed))
-                state.withLock { counts in
-                    if ok { counts.ok += 1 } else { counts.failed += 1 }
-                }
-                Thread.sleep(forTimeInterval: 0.05)
-            }
-            finished.signal()
-        }
-        thread.start()
-    }
-
-    /// Stops the loop and waits (bounded) for its last connection; a second call does nothing.
-    func stop() {
-        let first = state.withLock { state in
-            defer { state.stop = true }
-            return !state.stop
-        }
-        if first { _ = finished.wait(timeout: .now() + 30) }
     }
 }
