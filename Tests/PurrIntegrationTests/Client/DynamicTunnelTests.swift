@@ -57,16 +57,12 @@ final class DynamicTunnelTests: XCTestCase {
         return Int(line.split(separator: ":").last ?? "") ?? 0
     }
 
-    /// A directory with a 1 MiB file of random bytes, served by `python3 -m http.server`.
-    func origin() throws -> (RunningProcess, Int, [UInt8]) {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("purr-dyn-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    /// A 1 MiB file of random bytes and a page, served by `python3 -m http.server`.
+    func origin() throws -> (HTTPOrigin, Int, [UInt8]) {
         let payload = TestKit.randomPayload(count: 1 << 20, seed: 25)
-        try Data(payload).write(to: directory.appendingPathComponent("blob.bin"))
-        try Data("<html><body><p id=\"x\">through purr socks5</p></body></html>".utf8).write(
-            to: directory.appendingPathComponent("index.html"))
-        let (process, port) = try DynamicPeers.httpOrigin(serving: directory)
-        return (process, port, payload)
+        let page = Data("<html><body><p id=\"x\">through purr socks5</p></body></html>".utf8)
+        let origin = try HTTPOrigin("purr-dyn", files: ["blob.bin": Data(payload), "index.html": page])
+        return (origin, origin.port, payload)
     }
 
     /// curl (bounded), the body written to a file and returned with curl's `-w` output.

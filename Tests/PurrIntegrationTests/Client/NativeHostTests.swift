@@ -391,13 +391,10 @@ final class NativeHostTests: XCTestCase {
                 allow = ["127.0.0.0/8:*"]
                 """)
         defer { server.stop() }
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("purr-host-dyn-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
         let payload = TestKit.randomPayload(count: 1 << 20, seed: 41)
-        try Data(payload).write(to: directory.appendingPathComponent("blob.bin"))
-        let (origin, originPort) = try DynamicPeers.httpOrigin(serving: directory)
+        let origin = try HTTPOrigin("purr-host-dyn", files: ["blob.bin": Data(payload)])
         defer { origin.stop() }
+        let (directory, originPort) = (origin.directory, origin.port)
         let host = try Host(environment: ["XDG_CONFIG_HOME": try Self.configHome(allowed: [], legacy: true)])
         defer { host.process.stop() }
         let template = "http://127.0.0.1:\(serverPort)/t/{host}/{port}"

@@ -193,13 +193,10 @@ final class ProxyAuthTests: XCTestCase {
                 allow = ["127.0.0.1:*"]
                 """)
         defer { server.stop() }
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("purr-auth-dyn-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
         let payload = TestKit.randomPayload(count: 1 << 20, seed: 31)
-        try Data(payload).write(to: directory.appendingPathComponent("blob.bin"))
-        let (origin, originPort) = try DynamicPeers.httpOrigin(serving: directory)
+        let origin = try HTTPOrigin("purr-auth-dyn", files: ["blob.bin": Data(payload)])
         defer { origin.stop() }
+        let (directory, originPort) = (origin.directory, origin.port)
         let squid = try SquidAuthProxy(.negotiate(realm), connectPorts: [serverPort])
         defer { squid.stop() }
         let (process, port) = try connect(

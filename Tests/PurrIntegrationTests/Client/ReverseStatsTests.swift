@@ -33,13 +33,10 @@ final class ReverseStatsTests: XCTestCase {
     }
 
     func testAdminStatsAndEventsCountTheNameAndAKilledClientIsReleasedAtOnce() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("rev-stats-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
         let body = "counted per name \(UUID().uuidString)\n"
-        try body.write(to: directory.appendingPathComponent("index.html"), atomically: true, encoding: .utf8)
-        let (origin, originPort) = try DynamicPeers.httpOrigin(serving: directory)
+        let origin = try HTTPOrigin("rev-stats", index: body)
         defer { origin.stop() }
+        let originPort = origin.port
         let published = RunningProcess.freePort()
         let admin = RunningProcess.freePort()
         let (server, serverPort) = try startServer(published: published, admin: admin)

@@ -39,13 +39,10 @@ final class ReverseTunnelTests: XCTestCase {
         return (result.status, result.stdout)
     }
 
-    func origin() throws -> (RunningProcess, Int, String) {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("rev-origin-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    func origin() throws -> (HTTPOrigin, Int, String) {
         let body = "published through purr \(UUID().uuidString)\n"
-        try body.write(to: directory.appendingPathComponent("index.html"), atomically: true, encoding: .utf8)
-        let (process, port) = try DynamicPeers.httpOrigin(serving: directory)
-        return (process, port, body)
+        let origin = try HTTPOrigin("rev-origin", index: body)
+        return (origin, origin.port, body)
     }
 
     /// OpenSSH to a real sshd exposed through the server: 32 MiB through `ssh ... cat`, byte-exact.

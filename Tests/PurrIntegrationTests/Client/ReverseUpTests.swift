@@ -11,13 +11,10 @@ final class ReverseUpTests: XCTestCase {
     /// Exposed by `purr up`: curl through the published port gets the origin's bytes exactly; once
     /// `purr up` is stopped, the published port refuses (the connection ends at once, no hang).
     func testPurrUpExposesAReverseEntryAndItsStopReleasesTheName() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("rev-up-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
         let body = "published by purr up \(UUID().uuidString)\n"
-        try body.write(to: directory.appendingPathComponent("index.html"), atomically: true, encoding: .utf8)
-        let (origin, originPort) = try DynamicPeers.httpOrigin(serving: directory)
+        let origin = try HTTPOrigin("rev-up", index: body)
         defer { origin.stop() }
+        let (directory, originPort) = (origin.directory, origin.port)
         let published = RunningProcess.freePort()
         let (server, serverPort) = try RunningProcess.reverseServer(token: Self.token, published: published, extra: "wait_timeout = 2")
         defer { server.stop() }
@@ -54,13 +51,10 @@ final class ReverseUpTests: XCTestCase {
     /// A reverse tunnel closed in-process (the TUI's toggle): its snapshot said exposed and served; after
     /// close, a published connection is no longer relayed to the target (it ends).
     func testEngineCloseStopsServingTheReverseTunnel() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("rev-close-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
         let body = "served until closed \(UUID().uuidString)\n"
-        try body.write(to: directory.appendingPathComponent("index.html"), atomically: true, encoding: .utf8)
-        let (origin, originPort) = try DynamicPeers.httpOrigin(serving: directory)
+        let origin = try HTTPOrigin("rev-close", index: body)
         defer { origin.stop() }
+        let originPort = origin.port
         let published = RunningProcess.freePort()
         let (server, serverPort) = try RunningProcess.reverseServer(token: Self.token, published: published, extra: "wait_timeout = 2")
         defer { server.stop() }
@@ -97,13 +91,10 @@ extension ReverseUpTests {
     /// (not at the 50 s refresh, nor wait_timeout after its last use), and the published port refuses.
     /// While open, its state word is `exposed`, not `listening`.
     func testEngineCloseReleasesTheNameAtOnce() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("rev-release-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
         let body = "released on close \(UUID().uuidString)\n"
-        try body.write(to: directory.appendingPathComponent("index.html"), atomically: true, encoding: .utf8)
-        let (origin, originPort) = try DynamicPeers.httpOrigin(serving: directory)
+        let origin = try HTTPOrigin("rev-release", index: body)
         defer { origin.stop() }
+        let originPort = origin.port
         let published = RunningProcess.freePort()
         let admin = RunningProcess.freePort()
         let (server, serverPort) = try RunningProcess.reverseServer(
@@ -139,11 +130,9 @@ extension ReverseUpTests {
     /// held requests at once, so the server's clients and held requests for the name drop to 0 within
     /// seconds and the published port refuses, while `purr up` runs on with its other tunnel.
     func testPurrUpReloadWithoutTheReverseTunnelReleasesTheName() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("rev-reload-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let (origin, originPort) = try DynamicPeers.httpOrigin(serving: directory)
+        let origin = try HTTPOrigin("rev-reload", files: [:])
         defer { origin.stop() }
+        let (directory, originPort) = (origin.directory, origin.port)
         let published = RunningProcess.freePort()
         let admin = RunningProcess.freePort()
         let (server, serverPort) = try RunningProcess.reverseServer(

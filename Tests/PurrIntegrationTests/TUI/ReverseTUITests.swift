@@ -9,13 +9,10 @@ import XCTest
 /// exposed, still so seconds later and with a connection served through the published port counted.
 final class ReverseTUITests: XCTestCase {
     func testReverseRowShowsDirectionNameHeldAndServed() throws {
-        let home = FileManager.default.temporaryDirectory.appendingPathComponent("tui-rev-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: home) }
         let body = "published from the TUI \(UUID().uuidString)\n"
-        try body.write(to: home.appendingPathComponent("index.html"), atomically: true, encoding: .utf8)
-        let (origin, originPort) = try DynamicPeers.httpOrigin(serving: home)
+        let origin = try HTTPOrigin("tui-rev", index: body)
         defer { origin.stop() }
+        let (home, originPort) = (origin.directory, origin.port)
         let published = RunningProcess.freePort()
         let (server, serverPort) = try RunningProcess.reverseServer(token: "tui-rev-token", published: published)
         defer { server.stop() }
