@@ -13,8 +13,7 @@ import NIOCore
 /// Relaying (`join`): reads on this channel become writes on the partner's (NIO's connect-proxy pattern).
 /// Backpressure: a read is only requested while the partner is writable, so a slow reader on one side
 /// stops reading on the other and nothing buffers past the partner's write high-water mark.
-/// Half-close: end of input here shuts the partner's output once its queued bytes are written (NIO, and
-/// NIOSSL and the WebSocket bridge in front of it, shut the output behind what is queued).
+/// Half-close: end of input here shuts the partner's output once its queued bytes are written.
 public final class RelayEndHandler {
     /// The most held before reading stops (one read of NIO's may overshoot it by its buffer sizes).
     public static let holdLimit = 64 * 1024
@@ -40,6 +39,8 @@ public final class RelayEndHandler {
     private var outputClosing = false
     /// This side closed its channel (an abort, the idle timeout, the session's end), not the peer.
     private var closeAsked = false
+    /// The first error seen while holding (a TLS EOF without close_notify, a reset): the session's.
+    private var heldError: (any Error)?
 
     /// Called once when the channel is active (an app's connection dials then: see `Tunnel`).
     private var onActive: ((any Channel) -> Void)?
@@ -131,26 +132,38 @@ public final class RelayEndHandler {
     // MARK: Relaying
 
     /// Makes this the relay's half towards `partner`; `counter` counts the bytes read on this channel.
-    /// Then `release()` on both.
+    /// Then, on both: `releaseBytes()`, and only then `releaseEnd()` (an end passed on may close the other
+    /// channel at once: the bytes held for it must be written first).
     func join(partner: RelayEndHandler, counter: ByteCounter, session: RelaySession) {
         sink = nil
         forwarded = nil
         self.partner = partner
         readCounter = counter
         self.session = session
+        if let heldError {
+            self.heldError = nil
+            session.record(heldError)
+        }
     }
 
-    /// Passes on what was held (counted here: it was read on this channel) and a held end of input.
-    func release() {
-        if let bytes = buffered {
-            buffered = nil
-            if bytes.readableBytes > 0 {
-                readCounter?.add(bytes.readableBytes)
-                partner?.partnerWrite(bytes)
-                partner?.partnerFlush()
-            }
+    /// Passes on what was held (counted here: it was read on this channel).
+    func releaseBytes() {
+        guard let bytes = buffered else { return }
+        buffered = nil
+        guard bytes.readableBytes > 0 else { return }
+        readCounter?.add(bytes.readableBytes)
+        partner?.partnerWrite(bytes)
+        partner?.partnerFlush()
+    }
+
+    /// Passes on a held end of input; a channel that closed before the join (its teardown still to come)
+    /// tells its partner now, as its `channelInactive` could not.
+    func releaseEnd() {
+        if context?.channel.isActive != true {
+            partner?.partnerInactive()
+        } else if inputClosed {
+            partner?.partnerInputClosed()
         }
-        if inputClosed { partner?.partnerInputClosed() }
     }
 
     private var isWritable: Bool { context?.channel.isWritable ?? false }
@@ -174,8 +187,19 @@ public final class RelayEndHandler {
     private func partnerInputClosed() {
         guard let context, !outputClosing else { return }
         outputClosing = true
-        context.flush()
-        context.close(mode: .output, promise: nil)
+        guard inputClosed else {
+            // NIO (and NIOSSL, the WebSocket bridge) shut the output behind what is queued.
+            context.flush()
+            context.close(mode: .output, promise: nil)
+            return
+        }
+        // Our input ended too: NIO and NIOSSL make a close of the output a full close at once, and what is
+        // queued would be dropped. Writes complete in order: an empty one completing means all are out.
+        let drained = context.eventLoop.makePromise(of: Void.self)
+        context.writeAndFlush(NIOAny(ByteBuffer()), promise: drained)
+        drained.futureResult.assumeIsolated().whenComplete { _ in
+            context.close(mode: .output, promise: nil)
+        }
     }
 
     /// The partner's channel is gone, so nothing more will come from it. If our own input already
@@ -208,6 +232,7 @@ extension RelayEndHandler: ChannelDuplexHandler, RemovableChannelHandler {
         forwarded = nil
         partner = nil
         session = nil
+        heldError = nil
     }
 
     public func channelActive(context: ChannelHandlerContext) {
@@ -254,6 +279,7 @@ extension RelayEndHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     public func errorCaught(context: ChannelHandlerContext, error: any Error) {
         guard let session else {
+            if heldError == nil { heldError = error }
             context.fireErrorCaught(error)
             return
         }

@@ -81,13 +81,16 @@ public final class RelaySession {
         }
         endA.join(partner: endB, counter: aCounter, session: self)
         endB.join(partner: endA, counter: bCounter, session: self)
-        // Early bytes were read on their own side, so they count there.
-        endA.release()
-        endB.release()
-        try a.syncOptions?.setOption(ChannelOptions.autoRead, value: true)
-        try b.syncOptions?.setOption(ChannelOptions.autoRead, value: true)
-        a.read()
-        b.read()
+        // Early bytes were read on their own side, so they count there. Every held byte is written
+        // before any held end of input is passed on: that may close a channel at once.
+        endA.releaseBytes()
+        endB.releaseBytes()
+        endA.releaseEnd()
+        endB.releaseEnd()
+        for channel in [a, b] where channel.isActive {
+            try channel.syncOptions?.setOption(ChannelOptions.autoRead, value: true)
+            channel.read()
+        }
     }
 
     private static func end(of channel: any Channel) throws -> RelayEndHandler {
