@@ -180,6 +180,11 @@ extension PurrServer {
             notes.append("listen address \(new.listen) takes effect at the next restart (still on \(old.listen))")
             applied.listen = old.listen
         }
+        if new.threads != old.threads {
+            let now = old.threads.map { "\($0)" } ?? "one per core"
+            notes.append("threads = \(new.threads.map { "\($0)" } ?? "one per core") takes effect at the next restart (still \(now))")
+            applied.threads = old.threads
+        }
         if let note = ReverseListeners.keep(old, in: &applied) { notes.append(note) }
         switch (tls, new.tlsCertificate, new.tlsKey) {
         case (nil, nil, _):

@@ -22,6 +22,8 @@ public struct ServerConfig: Sendable {
     public var maxConnectionsPerPeer = 64
     /// Close a relay with no bytes either way for this long; 0 means never (keepalive finds dead peers).
     public var idleTimeout: Double = 0
+    /// Event-loop threads (each accepts on its own listener and serves its connections); nil: one per core.
+    public var threads: Int?
     /// The largest request head accepted (431 beyond).
     public var maxHeadSize = PurrWire.maxHeadSize
     /// The largest WebSocket frame or message a client may send; beyond it the connection closes with 1009.
@@ -46,6 +48,7 @@ public struct ServerConfig: Sendable {
 
     public static let connectionLimitRange = 1...1_000_000
     public static let peerLimitRange = 0...1_000_000
+    public static let threadRange = 1...256
     public static let headSizeRange = 1024...(1 << 20)
     public static let webSocketMessageRange = 125...(64 << 20)
     public static let retryAfterRange = 0...3600
@@ -111,7 +114,7 @@ extension ServerConfig {
             "listen", "header_timeout", "silent_timeout", "drain_timeout", "log_level", "routes", "admin", "max_connections",
             "max_connections_per_peer",
             "idle_timeout", "max_head_size",
-            "tls_cert", "tls_key", "drop_removed", "ws_max_message", "ws_origins", "reverse", "retry_after",
+            "tls_cert", "tls_key", "drop_removed", "ws_max_message", "ws_origins", "reverse", "retry_after", "threads",
         ])
         var config = ServerConfig()
         if let listen = try toml.string("listen") {
@@ -124,6 +127,7 @@ extension ServerConfig {
         if let value = try toml.int("max_connections", range: Self.connectionLimitRange) { config.maxConnections = value }
         if let value = try toml.int("max_connections_per_peer", range: Self.peerLimitRange) { config.maxConnectionsPerPeer = value }
         if let value = try toml.seconds("idle_timeout", range: 0...604_800) { config.idleTimeout = value }
+        if let value = try toml.int("threads", range: Self.threadRange) { config.threads = value }
         if let value = try toml.int("max_head_size", range: Self.headSizeRange) { config.maxHeadSize = value }
         if let value = try toml.int("ws_max_message", range: Self.webSocketMessageRange) { config.webSocketMaxMessage = value }
         config.webSocketOrigins = try toml.stringArray("ws_origins")

@@ -29,6 +29,7 @@ final class PathSet {
     init(_ context: BenchContext, target: Int, label: String) throws {
         pool = context.plan.pool
         logLevel = context.plan.tunnelLogLevel
+        threads = context.plan.tunnelThreads
         stack = try context.stack(target: target, label: label)
         paths.append(Path(kind: .direct, port: target))
         do {
@@ -65,11 +66,13 @@ final class PathSet {
 
     let pool: Int
     let logLevel: String
+    let threads: Int?
 
     /// What the Purr row should say about this run: the warm pool, a log level other than the bench's, missing paths.
     var note: String? {
         let all =
-            (pool > 0 ? ["purr with pool = \(pool)"] : []) + (logLevel != "warning" ? ["purr at --log-level \(logLevel)"] : []) + notes
+            (pool > 0 ? ["purr with pool = \(pool)"] : []) + (logLevel != "warning" ? ["purr at --log-level \(logLevel)"] : [])
+            + (threads.map { ["purr at --threads \($0)"] } ?? []) + notes
         return all.isEmpty ? nil : all.joined(separator: "; ")
     }
 

@@ -40,6 +40,8 @@ struct Plan: Sendable {
     var socks5 = false
     /// `--log-level` of the tunnel's programs (`info` adds an open and a close line per connection on each side).
     var tunnelLogLevel = "warning"
+    /// `--threads` of the tunnel's programs (nil: their default, one event loop per core).
+    var tunnelThreads: Int?
     /// Upper bound on any one timed loop, so a stuck relay cannot hang the bench.
     var loopTimeout = 180.0
 

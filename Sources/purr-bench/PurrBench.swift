@@ -63,6 +63,13 @@ struct PurrBench: ParsableCommand {
         name: .customLong("tunnel-log-level"), help: "--log-level of purr-server and purr (default warning; info logs every connection).")
     var tunnelLogLevel: String?
 
+    @Option(
+        name: .customLong("tunnel-threads"),
+        help:
+            "--threads of purr-server and purr (default: theirs, one event loop per core; 1 matches the NIO and C relays' one loop per hop)."
+    )
+    var tunnelThreads: Int?
+
     @Flag(name: .customLong("no-redis"), help: "Skip the rate workload's redis-benchmark rows even when redis-benchmark is installed.")
     var noRedis = false
 
@@ -107,6 +114,10 @@ struct PurrBench: ParsableCommand {
         if let rateSeconds { plan.rateSeconds = rateSeconds }
         if let pool { plan.pool = pool }
         if let tunnelLogLevel { plan.tunnelLogLevel = tunnelLogLevel }
+        if let tunnelThreads {
+            guard (1...256).contains(tunnelThreads) else { throw ValidationError("--tunnel-threads: expected 1 to 256") }
+            plan.tunnelThreads = tunnelThreads
+        }
         plan.socks5 = socks5
         signal(SIGPIPE, SIG_IGN)
         let context = BenchContext(plan: plan, binDir: binDir ?? Self.ownDirectory())

@@ -11,8 +11,13 @@ final class TunnelStack {
     /// `scheme`: `http` for the original protocol, `ws` for a real WebSocket.
     /// `pool`: connections the client keeps connected ahead of use (0: none).
     /// `logLevel`: what both programs log (the bench's default, `warning`, keeps per-connection lines out).
-    init(binDir: String, targetPort: Int, label: String, scheme: String = "http", pool: Int = 0, logLevel: String = "warning") throws {
+    /// `threads`: both programs' `--threads` (nil: their default, one event loop per core).
+    init(
+        binDir: String, targetPort: Int, label: String, scheme: String = "http", pool: Int = 0, logLevel: String = "warning",
+        threads: Int? = nil
+    ) throws {
         let logDir = FileManager.default.temporaryDirectory.path
+        let threadArguments = threads.map { ["--threads", "\($0)"] } ?? []
         server = try ChildProcess(
             "\(binDir)/purr-server",
             [
@@ -20,7 +25,7 @@ final class TunnelStack {
                 // The bench measures holding many, not the default limit (4096) that answers 503 beyond it;
                 // every connection comes from one address, so no per-peer limit either.
                 "--max-connections", "100000", "--max-connections-per-peer", "0",
-            ],
+            ] + threadArguments,
             logPath: "\(logDir)/purr-bench-\(label)-server.log"
         )
         let serverPort: Int
@@ -32,7 +37,7 @@ final class TunnelStack {
         }
         do {
             client = try Self.startClient(
-                logLevel: logLevel,
+                logLevel: logLevel, extra: threadArguments,
                 binDir: binDir, url: "\(scheme)://127.0.0.1:\(serverPort)/t", label: label, pool: pool, logDir: logDir)
             port = try client.waitForPort(afterPrefix: pool > 0 ? "bench: listening on " : "listening on ")
         } catch {
@@ -43,13 +48,13 @@ final class TunnelStack {
 
     /// `purr connect URL`; with a warm pool, `purr up` on a tunnels file that says `pool = N`
     /// (the setting a user writes).
-    private static func startClient(logLevel: String, binDir: String, url: String, label: String, pool: Int, logDir: String) throws
-        -> ChildProcess
-    {
+    private static func startClient(
+        logLevel: String, extra: [String], binDir: String, url: String, label: String, pool: Int, logDir: String
+    ) throws -> ChildProcess {
         let logPath = "\(logDir)/purr-bench-\(label)-client.log"
         guard pool > 0 else {
             return try ChildProcess(
-                "\(binDir)/purr", ["connect", url, "--listen", "127.0.0.1:0", "--log-level", logLevel], logPath: logPath)
+                "\(binDir)/purr", ["connect", url, "--listen", "127.0.0.1:0", "--log-level", logLevel] + extra, logPath: logPath)
         }
         let file = "\(logDir)/purr-bench-\(label)-tunnels.toml"
         let toml = """
@@ -62,7 +67,7 @@ final class TunnelStack {
 
             """
         try toml.write(toFile: file, atomically: true, encoding: .utf8)
-        return try ChildProcess("\(binDir)/purr", ["up", "--config", file, "--log-level", logLevel], logPath: logPath)
+        return try ChildProcess("\(binDir)/purr", ["up", "--config", file, "--log-level", logLevel] + extra, logPath: logPath)
     }
 
     func stop() {

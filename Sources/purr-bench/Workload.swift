@@ -31,6 +31,8 @@ struct BenchContext {
 
     /// A fresh client + server pair for one workload, so each one's memory starts from the same place.
     func stack(target port: Int, label: String, scheme: String = "http") throws -> TunnelStack {
-        try TunnelStack(binDir: binDir, targetPort: port, label: label, scheme: scheme, pool: plan.pool, logLevel: plan.tunnelLogLevel)
+        try TunnelStack(
+            binDir: binDir, targetPort: port, label: label, scheme: scheme, pool: plan.pool, logLevel: plan.tunnelLogLevel,
+            threads: plan.tunnelThreads)
     }
 }

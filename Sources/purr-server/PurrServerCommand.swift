@@ -128,6 +128,15 @@ struct PurrServerCommand: AsyncParsableCommand {
     var idleTimeout: Double?
 
     @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Event-loop threads (default: one per core; 1 to 256).",
+            discussion:
+                "Each thread accepts on its own listening socket and serves the connections it accepted. More threads spread bulk traffic over the cores; fewer keep the process on fewer cores.",
+            valueName: "n"))
+    var threads: Int?
+
+    @Option(
         name: .long, help: ArgumentHelp("Largest request head in bytes, 1024 to 1048576, before 431 (default 16384).", valueName: "bytes"))
     var maxHeadSize: Int?
 
@@ -236,6 +245,11 @@ struct PurrServerCommand: AsyncParsableCommand {
             maxConnectionsPerPeer, "--max-connections-per-peer", ServerConfig.peerLimitRange, "connections",
             to: &config.maxConnectionsPerPeer)
         try Self.apply(idleTimeout, "--idle-timeout", 0...604_800, "seconds", to: &config.idleTimeout)
+        if let threads {
+            var chosen = 1
+            try Self.apply(threads, "--threads", ServerConfig.threadRange, "threads", to: &chosen)
+            config.threads = chosen
+        }
         try Self.apply(maxHeadSize, "--max-head-size", ServerConfig.headSizeRange, "bytes", to: &config.maxHeadSize)
         try Self.apply(wsMaxMessage, "--ws-max-message", ServerConfig.webSocketMessageRange, "bytes", to: &config.webSocketMaxMessage)
         if dropRemoved { config.dropRemoved = true }
@@ -305,7 +319,7 @@ struct PurrServerCommand: AsyncParsableCommand {
             // After the key loaded: a file that is no key at all gets its one error line, not a warning too.
             SecretFileCheck.warn(key, program: "purr-server")
         }
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: config.threads ?? System.coreCount)
         let server = PurrServer(config: config, group: group, logger: logger, tls: tls)
         let admin = config.admin.map {
             AdminServer(

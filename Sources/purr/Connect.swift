@@ -63,10 +63,13 @@ struct Connect: AsyncParsableCommand {
 
     @OptionGroup var dynamic: DynamicOptions
 
+    @OptionGroup var threads: ThreadOptions
+
     @OptionGroup var log: LogOptions
 
     func run() async throws {
         let config: TunnelConfig
+        let threadCount: Int?
         do {
             let address: ListenAddress
             do { address = try ListenAddress(parsing: listen) } catch { throw error.located("--listen") }
@@ -74,12 +77,13 @@ struct Connect: AsyncParsableCommand {
             var opened = try tunnel.tunnelConfig(name: "connect", listen: address, idleTimeout: idleTimeout, dynamic: dynamic)
             try addServers(to: &opened)
             config = opened
+            threadCount = try threads.checked()
             try log.bootstrap(default: .info)
         } catch {
             CommandLineSupport.usageError("purr", (error as? ConfigError)?.message ?? "\(error)")
         }
         let logger = Logger(label: "purr")
-        let engine = TunnelEngine(logger: logger)
+        let engine = TunnelEngine(threads: threadCount, logger: logger)
         let opened = try engine.add(config)
         do {
             try await ProcessLifecycle.run(

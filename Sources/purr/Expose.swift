@@ -28,10 +28,13 @@ struct Expose: AsyncParsableCommand {
     @Option(name: .long, help: "Seconds a held request stays open before it is replaced (1-3600; below any proxy's idle timeout).")
     var refresh: Double = 50
 
+    @OptionGroup var threads: ThreadOptions
+
     @OptionGroup var log: LogOptions
 
     func run() async throws {
         var settings: ReverseExposer.Settings
+        let threadCount: Int?
         do {
             let target: HostPort
             do { target = try HostPort(parsing: to) } catch { throw error.located("--to") }
@@ -47,12 +50,13 @@ struct Expose: AsyncParsableCommand {
             }
             settings.pool = tunnel.pool > 0 ? tunnel.pool : 4
             settings.refresh = refresh
+            threadCount = try threads.checked()
             try log.bootstrap(default: .info)
         } catch {
             CommandLineSupport.usageError("purr", (error as? ConfigError)?.message ?? "\(error)")
         }
         let logger = Logger(label: "purr")
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: threadCount ?? System.coreCount)
         let exposer = ReverseExposer(settings: settings, group: group, logger: logger)
         let name = settings.name
         do {

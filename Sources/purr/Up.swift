@@ -22,6 +22,8 @@ struct Up: AsyncParsableCommand {
     @Argument(help: "Tunnel names to open (default: every tunnel with autostart = true).")
     var names: [String] = []
 
+    @OptionGroup var threads: ThreadOptions
+
     @OptionGroup var log: LogOptions
 
     func run() async throws {
@@ -29,14 +31,16 @@ struct Up: AsyncParsableCommand {
         ProcessLifecycle.ignoreUntilTrapped([.hangUp])
         let file = config ?? TunnelsFile.defaultPath()
         let chosen: [TunnelConfig]
+        let threadCount: Int?
         do {
             chosen = try choose(from: file)
+            threadCount = try threads.checked()
             try log.bootstrap(default: .info)
         } catch {
             CommandLineSupport.usageError("purr", error.message)
         }
         let logger = Logger(label: "purr")
-        let engine = TunnelEngine(logger: logger)
+        let engine = TunnelEngine(threads: threadCount, logger: logger)
         var tunnels: [Tunnel] = []
         for tunnel in chosen { tunnels.append(try engine.add(tunnel)) }
         let opening = tunnels

@@ -55,6 +55,7 @@ final class RouteAndConfigTests: XCTestCase {
             header_timeout = 2.5
             drain_timeout = 3
             log_level = "debug"
+            threads = 1
 
             [[routes]]
             path = "/ssh"
@@ -71,6 +72,8 @@ final class RouteAndConfigTests: XCTestCase {
         XCTAssertEqual(config.headerTimeout, 2.5)
         XCTAssertEqual(config.drainTimeout, 3)
         XCTAssertEqual(config.logLevel, .debug)
+        XCTAssertEqual(config.threads, 1)
+        XCTAssertNil(ServerConfig().threads, "one per core unless asked")
         XCTAssertEqual(config.routes.count, 2)
         XCTAssertEqual(config.routes[0].token, "s3cret")
         XCTAssertEqual(config.routes[1].host, "vnc.example")
@@ -85,6 +88,8 @@ final class RouteAndConfigTests: XCTestCase {
             ("[[routes]]\npath = \"/a\"\ntarget = 22", "routes[0].target: expected a string"),
             ("[[routes]]\npath = \"a\"\ntarget = \"x:1\"", "routes[0].path: route path 'a' must start with '/'"),
             ("header_timeout = -1", "header_timeout: -1.0 is out of range"),
+            ("threads = 0", "threads: 0 is out of range"),
+            ("threads = 257", "threads: 257 is out of range"),
             ("log_level = \"loud\"", "log_level: 'loud' is not a log level"),
             ("listen = \n", ":1:"),
             ("[[routes]]\npath = \"/a\"\ntarget = \"x:1\"\n[[routes]]\npath = \"/a\"\ntarget = \"x:2\"", "already defined"),

@@ -20,10 +20,11 @@ public final class TunnelEngine: Sendable {
     ///   - environment: where proxy settings come from (`HTTP_PROXY`, `NO_PROXY`).
     public init(
         group: (any EventLoopGroup)? = nil,
+        threads: Int? = nil,
         logger: Logger = Logger(label: "purr"),
         environment: [String: String] = ProcessInfo.processInfo.environment
     ) {
-        self.group = group ?? MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+        self.group = group ?? MultiThreadedEventLoopGroup(numberOfThreads: threads ?? System.coreCount)
         self.ownsGroup = group == nil
         self.logger = logger
         self.environment = environment
