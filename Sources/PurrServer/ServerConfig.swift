@@ -48,7 +48,7 @@ public struct ServerConfig: Sendable {
 
     public static let connectionLimitRange = 1...1_000_000
     public static let peerLimitRange = 0...1_000_000
-    public static let threadRange = 1...256
+    public static let threadRange = EventLoopThreads.range
     public static let headSizeRange = 1024...(1 << 20)
     public static let webSocketMessageRange = 125...(64 << 20)
     public static let retryAfterRange = 0...3600

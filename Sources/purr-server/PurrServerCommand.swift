@@ -127,13 +127,7 @@ struct PurrServerCommand: AsyncParsableCommand {
             valueName: "seconds"))
     var idleTimeout: Double?
 
-    @Option(
-        name: .long,
-        help: ArgumentHelp(
-            "Event-loop threads (default: one per core; 1 to 256).",
-            discussion:
-                "Each thread accepts on its own listening socket and serves the connections it accepted. More threads spread bulk traffic over the cores; fewer keep the process on fewer cores.",
-            valueName: "n"))
+    @Option(name: .long, help: ArgumentHelp(EventLoopThreads.help, discussion: EventLoopThreads.discussion, valueName: "n"))
     var threads: Int?
 
     @Option(
@@ -245,11 +239,7 @@ struct PurrServerCommand: AsyncParsableCommand {
             maxConnectionsPerPeer, "--max-connections-per-peer", ServerConfig.peerLimitRange, "connections",
             to: &config.maxConnectionsPerPeer)
         try Self.apply(idleTimeout, "--idle-timeout", 0...604_800, "seconds", to: &config.idleTimeout)
-        if let threads {
-            var chosen = 1
-            try Self.apply(threads, "--threads", ServerConfig.threadRange, "threads", to: &chosen)
-            config.threads = chosen
-        }
+        if let threads = try EventLoopThreads.checked(threads) { config.threads = threads }
         try Self.apply(maxHeadSize, "--max-head-size", ServerConfig.headSizeRange, "bytes", to: &config.maxHeadSize)
         try Self.apply(wsMaxMessage, "--ws-max-message", ServerConfig.webSocketMessageRange, "bytes", to: &config.webSocketMaxMessage)
         if dropRemoved { config.dropRemoved = true }
@@ -319,7 +309,7 @@ struct PurrServerCommand: AsyncParsableCommand {
             // After the key loaded: a file that is no key at all gets its one error line, not a warning too.
             SecretFileCheck.warn(key, program: "purr-server")
         }
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: config.threads ?? System.coreCount)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: EventLoopThreads.count(config.threads))
         let server = PurrServer(config: config, group: group, logger: logger, tls: tls)
         let admin = config.admin.map {
             AdminServer(

@@ -56,7 +56,7 @@ struct Expose: AsyncParsableCommand {
             CommandLineSupport.usageError("purr", (error as? ConfigError)?.message ?? "\(error)")
         }
         let logger = Logger(label: "purr")
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: threadCount ?? System.coreCount)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: EventLoopThreads.count(threadCount))
         let exposer = ReverseExposer(settings: settings, group: group, logger: logger)
         let name = settings.name
         do {

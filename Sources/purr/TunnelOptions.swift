@@ -188,19 +188,11 @@ struct LogOptions: ParsableArguments {
 
 /// `--threads`, shared: the engine's event-loop threads.
 struct ThreadOptions: ParsableArguments {
-    @Option(
-        name: .long,
-        help: ArgumentHelp(
-            "Event-loop threads (default: one per core; 1 to 256).",
-            discussion:
-                "Each thread accepts on its own listening socket and serves the connections it accepted. More threads spread bulk traffic over the cores; fewer keep the process on fewer cores.",
-            valueName: "n"))
+    @Option(name: .long, help: ArgumentHelp(EventLoopThreads.help, discussion: EventLoopThreads.discussion, valueName: "n"))
     var threads: Int?
 
     /// The count asked for (nil: one per core); out of range is one clear line.
     func checked() throws(ConfigError) -> Int? {
-        guard let threads else { return nil }
-        guard (1...256).contains(threads) else { throw ConfigError("--threads: \(threads) is out of range 1...256 threads") }
-        return threads
+        try EventLoopThreads.checked(threads)
     }
 }

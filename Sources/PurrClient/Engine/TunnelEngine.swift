@@ -24,7 +24,7 @@ public final class TunnelEngine: Sendable {
         logger: Logger = Logger(label: "purr"),
         environment: [String: String] = ProcessInfo.processInfo.environment
     ) {
-        self.group = group ?? MultiThreadedEventLoopGroup(numberOfThreads: threads ?? System.coreCount)
+        self.group = group ?? MultiThreadedEventLoopGroup(numberOfThreads: EventLoopThreads.count(threads))
         self.ownsGroup = group == nil
         self.logger = logger
         self.environment = environment
