@@ -126,6 +126,20 @@ final class ClientHandshakeStateMachineTests: XCTestCase {
         XCTAssertEqual(failure.detail, "no route for /x")
     }
 
+    /// A refusal's `Retry-After` (a draining server's 503) is kept, in seconds, bounded; anything else is none.
+    func testARefusalKeepsItsRetryAfter() {
+        let cases: [(String?, Int?)] = [("7", 7), (" 2 ", 2), ("0", 0), ("86400", 3600), ("soon", nil), ("-3", 0), (nil, nil)]
+        for (value, expected) in cases {
+            var machine = machine()
+            _ = machine.connected(authorization: nil)
+            let header = value.map { "Retry-After: \($0)\r\n" } ?? ""
+            let answer = "HTTP/1.1 503 Service Unavailable\r\n\(header)Content-Length: 8\r\n\r\ndraining"
+            let got = failure(machine.read(bytes(answer)))
+            XCTAssertEqual(got?.status, 503, value ?? "none")
+            XCTAssertEqual(got?.retryAfter, expected, value ?? "none")
+        }
+    }
+
     func testRefusalBodiesChunkedUntilCloseAndLongAreBounded() {
         var chunked = machine()
         _ = chunked.connected(authorization: nil)

@@ -174,11 +174,16 @@ public final class ReverseExposer: Sendable {
         callback?(why)
     }
 
-    func refused(_ why: String) {
+    /// Counts a refusal; true when it says something new (the last one said otherwise): every held
+    /// request of a draining server is refused the same way, and one line says it.
+    @discardableResult
+    func refused(_ why: String) -> Bool {
         state.withLock {
+            let new = $0.lastRefusal != why || $0.registered
             $0.registered = false
             $0.lastRefusal = why
             $0.counters.refusals += 1
+            return new
         }
     }
 }
@@ -260,13 +265,22 @@ final class HeldSlot: @unchecked Sendable {
     }
 
     private func lost(_ failure: HandshakeFailure) {
-        let delay = backoff.next()
+        var delay = backoff.next()
+        // A server that said when to come back (a draining one's 503) is not asked again sooner.
+        if let retryAfter = failure.retryAfter { delay = max(delay, Double(retryAfter)) }
         if ReverseExposer.isPermanent(failure) {
             exposer.refused(failure.description)
             exposer.giveUp(failure.description)
         } else if failure.kind == .refused {
-            exposer.refused(failure.description)
-            exposer.logger.error("registration refused", metadata: ["reverse": "\(exposer.settings.name)", "reason": "\(failure)"])
+            var metadata: Logger.Metadata = [
+                "reverse": "\(exposer.settings.name)", "reason": "\(failure)", "retry": "\(delay.threeDecimals)s",
+            ]
+            if exposer.refused(failure.description) {
+                exposer.logger.error("registration refused", metadata: metadata)
+            } else {
+                metadata["repeated"] = "true"
+                exposer.logger.debug("registration refused", metadata: metadata)
+            }
         } else {
             exposer.logger.notice(
                 "held request lost",

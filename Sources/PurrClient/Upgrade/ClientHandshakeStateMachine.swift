@@ -73,7 +73,7 @@ struct ClientHandshakeStateMachine {
         /// The upgrade request is sent; its answer's head is being read.
         case upgradeSent(ByteBuffer, Expectation)
         /// A refusal's body is being read for the error line.
-        case readingRefusal(BodyReader, status: Int, reason: String)
+        case readingRefusal(BodyReader, status: Int, reason: String, retryAfter: Int?)
         /// Handed over, failed or closed.
         case done
     }
@@ -162,15 +162,15 @@ struct ClientHandshakeStateMachine {
             var bytes = bytes
             buffer.writeBuffer(&bytes)
             return readUpgradeAnswer(buffer, expectation)
-        case .readingRefusal(var body, let status, let reason):
+        case .readingRefusal(var body, let status, let reason, let retryAfter):
             var bytes = bytes
             do {
                 try body.consume(&bytes)
             } catch {
-                return refusalComplete(body, status: status, reason: reason)
+                return refusalComplete(body, status: status, reason: reason, retryAfter: retryAfter)
             }
-            state = .readingRefusal(body, status: status, reason: reason)
-            return body.isComplete || body.isFull ? refusalComplete(body, status: status, reason: reason) : .none
+            state = .readingRefusal(body, status: status, reason: reason, retryAfter: retryAfter)
+            return body.isComplete || body.isFull ? refusalComplete(body, status: status, reason: reason, retryAfter: retryAfter) : .none
         case .connecting, .proxyAccepted, .done:
             return .none
         }
@@ -261,9 +261,9 @@ struct ClientHandshakeStateMachine {
             return lose("the server closed the pooled connection")
         case .idle:
             return lose("the server closed the pooled connection")
-        case .readingRefusal(var body, let status, let reason):
+        case .readingRefusal(var body, let status, let reason, let retryAfter):
             body.endOfInput()
-            return refusalComplete(body, status: status, reason: reason)
+            return refusalComplete(body, status: status, reason: reason, retryAfter: retryAfter)
         case .done:
             return .none
         }
@@ -276,8 +276,8 @@ struct ClientHandshakeStateMachine {
             return fail(.timeout, "proxy \(proxy) did not answer CONNECT within \(settings.timeoutSeconds) s")
         case .connecting, .awaitingTLS, .upgradeSent:
             return fail(.timeout, "server did not answer within \(settings.timeoutSeconds) s")
-        case .readingRefusal(let body, let status, let reason):
-            return refusalComplete(body, status: status, reason: reason)
+        case .readingRefusal(let body, let status, let reason, let retryAfter):
+            return refusalComplete(body, status: status, reason: reason, retryAfter: retryAfter)
         case .idle, .done:
             return .none
         }
@@ -437,17 +437,20 @@ struct ClientHandshakeStateMachine {
             var body = BodyReader(framing: head.bodyFraming, keep: Self.refusalBodyLimit, limit: Int.max)
             var rest = behind
             try? body.consume(&rest)
-            state = .readingRefusal(body, status: head.code, reason: head.reason)
-            return body.isComplete || body.isFull ? refusalComplete(body, status: head.code, reason: head.reason) : .none
+            // A server that drains (or is full) says when to come back: delta-seconds, bounded.
+            let retryAfter = head.values("Retry-After").first.flatMap { Int($0.trimmingASCIIWhitespace()) }.map { min(max($0, 0), 3600) }
+            state = .readingRefusal(body, status: head.code, reason: head.reason, retryAfter: retryAfter)
+            return body.isComplete || body.isFull
+                ? refusalComplete(body, status: head.code, reason: head.reason, retryAfter: retryAfter) : .none
         } catch {
             return fail(.badAnswer, error.description)
         }
     }
 
-    private mutating func refusalComplete(_ body: BodyReader, status: Int, reason: String) -> Action {
+    private mutating func refusalComplete(_ body: BodyReader, status: Int, reason: String, retryAfter: Int?) -> Action {
         let text = String(buffer: body.kept).split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
         state = .done
-        return .fail(.refused(status: status, reason: reason, detail: text.printableLine))
+        return .fail(.refused(status: status, reason: reason, detail: text.printableLine, retryAfter: retryAfter))
     }
 
     private mutating func fail(_ kind: HandshakeFailure.Kind, status: String? = nil, _ words: String) -> Action {

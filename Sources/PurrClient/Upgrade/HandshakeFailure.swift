@@ -31,6 +31,8 @@ public struct HandshakeFailure: Error, Sendable, Equatable, CustomStringConverti
     /// The first line of a refusal's body, printable (the server's own words: "no route for /x").
     public let detail: String?
     public let description: String
+    /// A refusal's `Retry-After`, in seconds (0 to 3600), when it had one: a draining server's 503.
+    public var retryAfter: Int?
 
     public init(kind: Kind, status: Int? = nil, reason: String? = nil, detail: String? = nil, _ description: String) {
         self.kind = kind
@@ -46,8 +48,10 @@ public struct HandshakeFailure: Error, Sendable, Equatable, CustomStringConverti
     }
 
     /// The server answered `status` instead of 101.
-    static func refused(status: Int, reason: String, detail: String) -> HandshakeFailure {
+    static func refused(status: Int, reason: String, detail: String, retryAfter: Int? = nil) -> HandshakeFailure {
         let words = UpgradeResponseError.status(code: String(status), reason: reason, body: detail).description
-        return HandshakeFailure(kind: .refused, status: status, reason: reason, detail: detail.isEmpty ? nil : detail, words)
+        var failure = HandshakeFailure(kind: .refused, status: status, reason: reason, detail: detail.isEmpty ? nil : detail, words)
+        failure.retryAfter = retryAfter
+        return failure
     }
 }

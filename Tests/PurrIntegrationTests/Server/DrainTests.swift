@@ -214,6 +214,54 @@ final class DrainTests: XCTestCase {
         await target.stop()
     }
 
+    /// A draining server says when to come back (`Retry-After`); `purr expose` waits that long before it
+    /// registers again, and says so once (attack finding F10: it retried on its own backoff, about 19
+    /// refusal lines in 8 s).
+    func testAnExposerWaitsOutADrainingServersRetryAfter() async throws {
+        let target = try await TestTarget.start(.echo(banner: nil), group: group)
+        let published = RunningProcess.freePort()
+        let adminPort = RunningProcess.freePort()
+        let (server, port) = try RunningProcess.purrServer(
+            config: """
+                drain_timeout = 60
+                retry_after = 30
+                [admin]
+                port = \(adminPort)
+                [[routes]]
+                path = "/echo"
+                target = "127.0.0.1:\(target.port)"
+                [[reverse]]
+                name = "web"
+                path = "/rev/web"
+                token = "rev-token"
+                listen = "127.0.0.1:\(published)"
+                """)
+        defer { server.stop() }
+        XCTAssertTrue(server.waitForOutput("admin on"), server.stderr)
+        let exposer = try RunningProcess(
+            "purr", ["expose", "http://127.0.0.1:\(port)/rev/web", "--to", "127.0.0.1:\(target.port)", "--pool", "4"],
+            environment: ["PURR_TOKEN": "rev-token"])
+        defer { exposer.stop() }
+        XCTAssertTrue(exposer.waitForOutput("exposed as web"), exposer.stderr)
+        XCTAssertTrue(TestKit.poll { ((try? self.stats(adminPort: adminPort))?.reverse?.first?.held ?? 0) >= 4 })
+        let relay = try openRelay(port: port)  // keeps the server draining
+        defer { relay.close() }
+
+        kill(server.pid, SIGTERM)
+        XCTAssertTrue(server.waitForOutput("draining: 1 relays live"), server.stderr)
+        func refusals() -> Int { server.stderr.components(separatedBy: "reason=draining").count - 1 }
+        // Each of the four places registers again once its held request is released, and is refused.
+        XCTAssertTrue(TestKit.poll(timeout: 10) { refusals() >= 4 }, server.stderr)
+        let settled = refusals()
+        XCTAssertTrue(
+            TestKit.holds(for: 4) { refusals() <= max(settled, 4) },
+            "no registration before the 30 s Retry-After is over: \(refusals()) refusals, \(exposer.stderr)")
+        XCTAssertEqual(
+            exposer.stderr.components(separatedBy: "registration refused").count - 1, 1, "one line says it: \(exposer.stderr)")
+        XCTAssertTrue(exposer.process.isRunning)
+        await target.stop()
+    }
+
     /// `/healthz` belongs to the health check: a route there is a configuration error, one line, exit 2.
     func testHealthzIsReservedAndRetryAfterIsChecked() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("purr-drain-\(UUID().uuidString)")
