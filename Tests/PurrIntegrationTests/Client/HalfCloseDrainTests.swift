@@ -18,19 +18,19 @@ final class HalfCloseDrainTests: XCTestCase {
         return (server, client, Int(line.split(separator: ":").last ?? "") ?? 0)
     }
 
-    /// Reads to the end (or `limit` bytes) 64 KiB at a time, pausing between reads: a slow reader.
+    /// Reads to the end (or `limit` bytes) in small reads through a small receive buffer: a reader slower
+    /// than the tunnel, so bytes queue at each hop.
     private static func readSlowly(_ socket: BlockingSocket, upTo limit: Int) throws -> [UInt8] {
         var received: [UInt8] = []
         while received.count < limit {
-            let chunk = try socket.read(max: 64 * 1024)
+            let chunk = try socket.read(max: 4 * 1024)
             if chunk.isEmpty { break }
             received += chunk
-            Thread.sleep(forTimeInterval: 0.005)  // the reader's pace, not a wait
         }
         return received
     }
 
-    /// The app half-closes first, then reads slowly (a small receive buffer, 64 KiB at a time) while the
+    /// The app half-closes first, then reads slowly (a small receive buffer, 4 KiB at a time) while the
     /// target sends 16 MiB and closes: every byte reaches it. The target's end reaches each hop while
     /// bytes still wait there for the slow reader.
     func testADownloadAfterTheAppsHalfCloseArrivesWholeAtASlowReader() async throws {

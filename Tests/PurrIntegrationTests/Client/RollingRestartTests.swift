@@ -9,15 +9,16 @@ import XCTest
 /// relays finish), exits, and is started again on its port. The app sees no failed connection, and every
 /// connection's bytes come back whole (each lasts well under the drain timeout).
 final class RollingRestartTests: XCTestCase {
-    /// One app connection: 16 KiB, a pause (so connections are live across a drain), 16 KiB more, half-close,
+    /// One app connection: 16 KiB, then it stays open until `later()` holds (several later connections
+    /// have started: so connections are live across a drain; bounded), 16 KiB more, half-close,
     /// everything echoed back, compared.
-    static func oneConnection(port: Int, seed: UInt64) -> String? {
+    static func oneConnection(port: Int, seed: UInt64, until later: () -> Bool = { true }) -> String? {
         let payload = TestKit.randomPayload(count: 32 * 1024, seed: seed)
         do {
             let socket = try BlockingSocket(port: port, timeout: 10)
             defer { socket.close() }
             try socket.write(Array(payload[..<16384]))
-            Thread.sleep(forTimeInterval: 0.3)
+            _ = TestKit.poll(timeout: 5, later)
             try socket.write(Array(payload[16384...]))
             socket.shutdownWrite()
             let echoed = try socket.readToEnd()
@@ -50,9 +51,12 @@ final class RollingRestartTests: XCTestCase {
         let line = client.stdout.split(separator: "\n").first { $0.hasPrefix("listening on") } ?? ""
         let port = try XCTUnwrap(Int(line.split(separator: ":").last ?? ""), client.stdout)
 
-        // A connection every 50 ms, each on its own thread: each lasts 0.3 s, so some are live across each drain.
+        // A connection every 50 ms, each on its own thread, each open until six more have started: some
+        // are live across each drain.
+        let begun = Atomic<UInt64>(0)
         let load = LoadLoop(pace: .milliseconds(50), overlapping: true) { seed in
-            let failure = Self.oneConnection(port: port, seed: seed)
+            begun.add(1, ordering: .relaxed)
+            let failure = Self.oneConnection(port: port, seed: seed) { begun.load(ordering: .relaxed) >= seed + 6 }
             return (failure == nil ? .echoed : .wrong, failure)
         }
         defer { load.stop() }

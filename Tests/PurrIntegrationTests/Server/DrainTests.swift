@@ -175,31 +175,45 @@ final class DrainTests: XCTestCase {
     /// At drain start the free held requests of a `[[reverse]]` entry are closed, so `purr expose`
     /// registers again; the draining server answers that 503 and the exposing client keeps trying
     /// (elsewhere, in a real layout) instead of staying parked on a server that is leaving.
-    func testDrainReleasesHeldReverseRegistrations() async throws {
-        let target = try await TestTarget.start(.echo(banner: nil), group: group)
+    /// A purr-server with an admin port, a route to `target` and the `[[reverse]]` entry `web`, and
+    /// `purr expose` registered there for `target` (`pool` held requests; nil: its default).
+    func exposedBehindServer(target: Int, settings: String, pool: Int? = nil) throws -> (RunningProcess, Int, Int, RunningProcess) {
         let published = RunningProcess.freePort()
         let adminPort = RunningProcess.freePort()
         let (server, port) = try RunningProcess.purrServer(
             config: """
-                drain_timeout = 30
+                \(settings)
                 [admin]
                 port = \(adminPort)
                 [[routes]]
                 path = "/echo"
-                target = "127.0.0.1:\(target.port)"
+                target = "127.0.0.1:\(target)"
                 [[reverse]]
                 name = "web"
                 path = "/rev/web"
                 token = "rev-token"
                 listen = "127.0.0.1:\(published)"
                 """)
-        defer { server.stop() }
         XCTAssertTrue(server.waitForOutput("admin on"), server.stderr)
-        let exposer = try RunningProcess(
-            "purr", ["expose", "http://127.0.0.1:\(port)/rev/web", "--to", "127.0.0.1:\(target.port)"],
-            environment: ["PURR_TOKEN": "rev-token"])
-        defer { exposer.stop() }
+        let exposer: RunningProcess
+        do {
+            exposer = try RunningProcess(
+                "purr",
+                ["expose", "http://127.0.0.1:\(port)/rev/web", "--to", "127.0.0.1:\(target)"] + (pool.map { ["--pool", "\($0)"] } ?? []),
+                environment: ["PURR_TOKEN": "rev-token"])
+        } catch {
+            server.stop()
+            throw error
+        }
         XCTAssertTrue(exposer.waitForOutput("exposed as web"), exposer.stderr)
+        return (server, port, adminPort, exposer)
+    }
+
+    func testDrainReleasesHeldReverseRegistrations() async throws {
+        let target = try await TestTarget.start(.echo(banner: nil), group: group)
+        let (server, port, adminPort, exposer) = try exposedBehindServer(target: target.port, settings: "drain_timeout = 30")
+        defer { server.stop() }
+        defer { exposer.stop() }
         XCTAssertTrue(TestKit.poll { ((try? self.stats(adminPort: adminPort))?.reverse?.first?.held ?? 0) > 0 })
         let relay = try openRelay(port: port)  // keeps the server draining
 
@@ -219,30 +233,10 @@ final class DrainTests: XCTestCase {
     /// refusal lines in 8 s).
     func testAnExposerWaitsOutADrainingServersRetryAfter() async throws {
         let target = try await TestTarget.start(.echo(banner: nil), group: group)
-        let published = RunningProcess.freePort()
-        let adminPort = RunningProcess.freePort()
-        let (server, port) = try RunningProcess.purrServer(
-            config: """
-                drain_timeout = 60
-                retry_after = 30
-                [admin]
-                port = \(adminPort)
-                [[routes]]
-                path = "/echo"
-                target = "127.0.0.1:\(target.port)"
-                [[reverse]]
-                name = "web"
-                path = "/rev/web"
-                token = "rev-token"
-                listen = "127.0.0.1:\(published)"
-                """)
+        let (server, port, adminPort, exposer) = try exposedBehindServer(
+            target: target.port, settings: "drain_timeout = 60\nretry_after = 30", pool: 4)
         defer { server.stop() }
-        XCTAssertTrue(server.waitForOutput("admin on"), server.stderr)
-        let exposer = try RunningProcess(
-            "purr", ["expose", "http://127.0.0.1:\(port)/rev/web", "--to", "127.0.0.1:\(target.port)", "--pool", "4"],
-            environment: ["PURR_TOKEN": "rev-token"])
         defer { exposer.stop() }
-        XCTAssertTrue(exposer.waitForOutput("exposed as web"), exposer.stderr)
         XCTAssertTrue(TestKit.poll { ((try? self.stats(adminPort: adminPort))?.reverse?.first?.held ?? 0) >= 4 })
         let relay = try openRelay(port: port)  // keeps the server draining
         defer { relay.close() }
